@@ -1,0 +1,70 @@
+"""Run configuration: what one training run (or one member of a population) is, as frozen dataclasses.
+
+The dict logged to MLflow is this config, flattened; the run key is a hash of it and the member's seed and
+learning rates.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from ganbench.models import ModelConfig
+
+RUN_KEY_VERSION = 1  # bump when a change makes old results incomparable
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    """Everything shared by the members of a population (the same for every seed of a contender)."""
+
+    loss: str
+    strategy: str
+    dataset: str
+    model: ModelConfig = field(default_factory=ModelConfig)
+    loss_params: dict[str, float] = field(default_factory=dict)
+    steps: int = 2000  # generator steps
+    batch_size: int = 256
+    eval_every: int = 500  # also the checkpoint interval
+    eval_samples: int = 2500
+    beta1: float | None = None  # None: the strategy's
+    n_critic: int | None = None  # None: the strategy's
+    image_size: int | None = None
+
+    def flat(self) -> dict[str, Any]:
+        """The config as one flat dict (``model.width`` style keys), as logged to MLflow."""
+        return _flatten(asdict(self))
+
+
+@dataclass(frozen=True)
+class Member:
+    """One run: the seed and learning rates that tell it apart from the other members of its population."""
+
+    seed: int
+    lr_g: float
+    lr_d: float
+    phase: str = "final"  # "final" or "tune"; part of the key so a tuning run never stands for a final one
+
+    def key(self, config: RunConfig) -> str:
+        return run_key(config, self)
+
+
+def _flatten(d: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for k, v in d.items():
+        name = f"{prefix}{k}"
+        if isinstance(v, dict) and k != "loss_params":
+            out.update(_flatten(v, name + "."))
+        elif isinstance(v, dict):
+            out.update({f"{name}.{pk}": pv for pk, pv in sorted(v.items())})
+        else:
+            out[name] = v
+    return out
+
+
+def run_key(config: RunConfig, member: Member) -> str:
+    payload = {"v": RUN_KEY_VERSION, **config.flat(), **asdict(member)}
+    blob = json.dumps(payload, sort_keys=True, default=str).encode()
+    return hashlib.sha256(blob).hexdigest()[:16]

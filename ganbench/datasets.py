@@ -1,0 +1,80 @@
+"""Datasets. Embedded ones need no download; external ones read local files (``--data-dir``).
+
+Every dataset is an object with ``name``, ``kind`` (``"points"`` or ``"image"``), ``sample_shape`` and
+``sample(rng, batch) -> [members, batch, *sample_shape]`` drawing each member's batch from its own stream, and
+``reference(n, seed) -> [n, *sample_shape]``: real samples for evaluation.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import Tensor
+
+from ganbench.registry import Registry
+from ganbench.rng import MemberRNG
+
+
+class DataError(ValueError):
+    """Missing or unreadable data: the message says where it was looked for and how to get it."""
+
+
+@dataclass(frozen=True)
+class DataOptions:
+    data_dir: Path | None = None
+    download: bool = False
+    image_size: int | None = None  # 28 or 32 for image datasets; None: the dataset's natural size
+    cache_dir: Path | None = None  # where derived artifacts (domain classifiers, statistics) are cached
+
+
+DatasetFactory = Callable[[DataOptions], Any]
+DATASETS: Registry[DatasetFactory] = Registry("dataset")
+
+
+def load_dataset(name: str, options: DataOptions | None = None) -> Any:
+    return DATASETS.get(name)(options or DataOptions())
+
+
+@dataclass(frozen=True)
+class GaussianMixture:
+    """Isotropic 2-D Gaussian mixture with equal weights; infinite data (each batch freshly drawn)."""
+
+    name: str
+    means: Tensor  # [modes, 2]
+    sigma: float
+    kind: str = "points"
+    sample_shape: tuple[int, ...] = (2,)
+    protocol: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def num_modes(self) -> int:
+        return self.means.shape[0]
+
+    def sample(self, rng: MemberRNG, batch: int, dtype: torch.dtype = torch.float32) -> Tensor:
+        idx = rng.randint(self.num_modes, (batch,))
+        means = self.means.to(device=rng.device, dtype=dtype)
+        return means[idx] + self.sigma * rng.randn((batch, 2), dtype=dtype)
+
+    def reference(self, n: int, seed: int) -> Tensor:
+        return self.sample(MemberRNG([seed], salt=7), n)[0]
+
+
+@DATASETS.register("ring8")
+def ring8(options: DataOptions) -> GaussianMixture:
+    """8 Gaussians evenly spaced on the unit circle, sigma = 0.01 (Unrolled GAN, VEEGAN, PacGAN)."""
+    angles = torch.arange(8, dtype=torch.float64) * (2 * math.pi / 8)
+    means = torch.stack([torch.cos(angles), torch.sin(angles)], dim=1).float()
+    return GaussianMixture("ring8", means, 0.01)
+
+
+@DATASETS.register("grid25")
+def grid25(options: DataOptions) -> GaussianMixture:
+    """25 Gaussians with means on {-4, -2, 0, 2, 4}^2, sigma = 0.05 (VEEGAN, PacGAN)."""
+    ticks = torch.tensor([-4.0, -2.0, 0.0, 2.0, 4.0])
+    means = torch.cartesian_prod(ticks, ticks)
+    return GaussianMixture("grid25", means, 0.05)

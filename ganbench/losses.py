@@ -1,0 +1,273 @@
+"""GAN losses behind one contract.
+
+A loss is called as ``loss(d_real, d_fake, **ctx)`` with raw discriminator scores where **higher means
+"real"** (no sigmoid inside D). Scores have shape ``[..., batch]``: the leading dimensions index members of a
+population (see ``population.py``), so every term is a mean over the last dimension and has shape ``[...]``.
+
+Context the trainer supplies by name (a loss takes what it needs and ignores the rest):
+
+- ``discriminator``, ``real``, ``fake``, ``rng``: only in the discriminator step, for penalties that need
+  gradients of D at sample points (``rng`` is a :class:`ganbench.rng.MemberRNG`);
+- ``features_real``, ``features_fake``: D's penultimate features ``[..., batch, F]``, for losses with
+  ``features=True``, in the generator step.
+
+Hyperparameters (``lsgan``'s targets, penalty weights) are keyword-only arguments with the paper's defaults;
+a suite sets them through ``loss_params``.
+"""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, NamedTuple
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+
+from ganbench.registry import Registry, RegistryError
+
+
+class LossTerms(NamedTuple):
+    d_loss: Tensor  # what the discriminator minimizes (penalties included)
+    g_loss: Tensor  # what the generator minimizes
+    d_loss_real: Tensor  # parts, for logging
+    d_loss_fake: Tensor
+
+
+LossFn = Callable[..., LossTerms]
+
+
+@dataclass(frozen=True)
+class LossSpec:
+    """A registered loss and what the trainer must supply or do for it."""
+
+    name: str
+    fn: LossFn
+    weight_clip: float | None = None  # clip D's weights to [-c, c] after every D step (WGAN)
+    real_in_g_step: bool = False  # g_loss depends on d_real (relativistic losses)
+    features: bool = False  # needs D's features (feature matching)
+    penalty: Callable[..., Tensor] | None = None  # extra D penalty added by composition (``base+r1``)
+
+    def __call__(self, d_real: Tensor, d_fake: Tensor, **ctx: Any) -> LossTerms:
+        terms = self.fn(d_real, d_fake, **_accepted(self.fn, ctx))
+        if self.penalty is not None and ctx.get("discriminator") is not None:
+            extra = self.penalty(**_accepted(self.penalty, ctx))
+            terms = terms._replace(d_loss=terms.d_loss + extra)
+        return terms
+
+    def param_names(self) -> list[str]:
+        names = _keyword_params(self.fn)
+        return names + (_keyword_params(self.penalty) if self.penalty else [])
+
+    def check_params(self, params: dict[str, Any]) -> None:
+        unknown = sorted(set(params) - set(self.param_names()))
+        if unknown:
+            valid = ", ".join(self.param_names()) or "none"
+            raise ValueError(f"loss {self.name!r} has no parameter {unknown[0]!r}; valid: {valid}")
+
+
+_CONTEXT = {"discriminator", "real", "fake", "rng", "features_real", "features_fake"}
+
+
+def _keyword_params(fn: Callable[..., Any]) -> list[str]:
+    sig = inspect.signature(fn)
+    return [n for n, p in sig.parameters.items() if p.kind is p.KEYWORD_ONLY and n not in _CONTEXT]
+
+
+def _accepted(fn: Callable[..., Any], ctx: dict[str, Any]) -> dict[str, Any]:
+    params = inspect.signature(fn).parameters
+    return {k: v for k, v in ctx.items() if k in params}
+
+
+LOSSES: Registry[LossSpec] = Registry("loss")
+
+
+def register_loss(name: str, **flags: Any) -> Callable[[LossFn], LossFn]:
+    def decorator(fn: LossFn) -> LossFn:
+        LOSSES.add(name, LossSpec(name=name, fn=fn, **flags))
+        return fn
+
+    return decorator
+
+
+def get_loss(name: str) -> LossSpec:
+    """A registered loss, or ``"base+penalty"`` (e.g. ``"hinge+r1"``) for a loss with a penalty added."""
+    if "+" not in name:
+        return LOSSES.get(name)
+    base_name, penalty_name = name.split("+", 1)
+    base, pen = LOSSES.get(base_name), LOSSES.get(penalty_name)
+    if pen.penalty is None or base.penalty is not None:
+        raise RegistryError(
+            f"cannot combine {name!r}: the part after '+' must be a penalty ({', '.join(PENALTIES)})"
+        )
+    return LossSpec(
+        name=name,
+        fn=base.fn,
+        weight_clip=base.weight_clip,
+        real_in_g_step=base.real_in_g_step,
+        features=base.features,
+        penalty=pen.penalty,
+    )
+
+
+def _mean(x: Tensor) -> Tensor:
+    return x.mean(dim=-1)
+
+
+def _grad_at(discriminator: Callable[[Tensor], Tensor], points: Tensor) -> Tensor:
+    """Per-sample gradient norms ``[..., batch]`` of D at ``points`` ``[..., batch, *sample_shape]``."""
+    points = points.detach().requires_grad_(True)
+    scores = discriminator(points)
+    (grad,) = torch.autograd.grad(scores.sum(), points, create_graph=True)
+    return grad.flatten(start_dim=scores.dim()).norm(dim=-1)
+
+
+def _sample_shape_ones(real: Tensor, batch_dim: int) -> tuple[int, ...]:
+    return (real.shape[batch_dim],) + (1,) * (real.dim() - batch_dim - 1)
+
+
+# ----------------------------------------------------------------------------------------------- losses
+
+
+@register_loss("minimax")
+def minimax(d_real: Tensor, d_fake: Tensor) -> LossTerms:
+    """Saturating minimax GAN (Goodfellow et al. 2014).
+
+    L_D = -E log s(D(x)) - E log(1 - s(D(G(z)))),  L_G = E log(1 - s(D(G(z)))),  s the sigmoid.
+    """
+    real, fake = _mean(F.softplus(-d_real)), _mean(F.softplus(d_fake))
+    return LossTerms(real + fake, -_mean(F.softplus(d_fake)), real, fake)
+
+
+@register_loss("non_saturating")
+def non_saturating(d_real: Tensor, d_fake: Tensor) -> LossTerms:
+    """Non-saturating GAN (Goodfellow et al. 2014). L_D as minimax; L_G = -E log s(D(G(z)))."""
+    real, fake = _mean(F.softplus(-d_real)), _mean(F.softplus(d_fake))
+    return LossTerms(real + fake, _mean(F.softplus(-d_fake)), real, fake)
+
+
+@register_loss("lsgan")
+def lsgan(d_real: Tensor, d_fake: Tensor, *, a: float = 0.0, b: float = 1.0, c: float = 1.0) -> LossTerms:
+    """Least-squares GAN (Mao et al. 2017).
+
+    L_D = 1/2 E(D(x) - b)^2 + 1/2 E(D(G(z)) - a)^2,  L_G = 1/2 E(D(G(z)) - c)^2.
+    Defaults a, b, c = 0, 1, 1; the paper's other variant is -1, 1, 0.
+    """
+    real, fake = 0.5 * _mean((d_real - b) ** 2), 0.5 * _mean((d_fake - a) ** 2)
+    return LossTerms(real + fake, 0.5 * _mean((d_fake - c) ** 2), real, fake)
+
+
+@register_loss("wgan", weight_clip=0.01)
+def wgan(d_real: Tensor, d_fake: Tensor) -> LossTerms:
+    """Wasserstein GAN (Arjovsky et al. 2017): L_D = E D(G(z)) - E D(x), L_G = -E D(G(z)).
+
+    The trainer clips D's weights to [-0.01, 0.01] after every D step (``weight_clip``).
+    """
+    real, fake = -_mean(d_real), _mean(d_fake)
+    return LossTerms(real + fake, -_mean(d_fake), real, fake)
+
+
+@register_loss("wgan_gp")
+def wgan_gp(
+    d_real: Tensor,
+    d_fake: Tensor,
+    *,
+    discriminator: Callable[[Tensor], Tensor] | None = None,
+    real: Tensor | None = None,
+    fake: Tensor | None = None,
+    rng: Any = None,
+    gp_weight: float = 10.0,
+) -> LossTerms:
+    """WGAN with gradient penalty (Gulrajani et al. 2017).
+
+    L_D = E D(G(z)) - E D(x) + lambda E(||grad D(x_hat)||_2 - 1)^2, x_hat = e x + (1 - e) G(z), e ~ U[0, 1];
+    L_G = -E D(G(z)). lambda = 10.
+    """
+    terms = wgan(d_real, d_fake)
+    if discriminator is None:
+        return terms
+    batch_dim = d_real.dim() - 1
+    eps = rng.rand(_sample_shape_ones(real, batch_dim), dtype=real.dtype)
+    x_hat = eps * real + (1 - eps) * fake.detach()
+    penalty = _mean((_grad_at(discriminator, x_hat) - 1) ** 2)
+    return terms._replace(d_loss=terms.d_loss + gp_weight * penalty)
+
+
+@register_loss("hinge")
+def hinge(d_real: Tensor, d_fake: Tensor) -> LossTerms:
+    """Hinge loss (Lim & Ye 2017; Miyato et al. 2018).
+
+    L_D = E relu(1 - D(x)) + E relu(1 + D(G(z))),  L_G = -E D(G(z)).
+    """
+    real, fake = _mean(F.relu(1 - d_real)), _mean(F.relu(1 + d_fake))
+    return LossTerms(real + fake, -_mean(d_fake), real, fake)
+
+
+@register_loss("feature_matching", features=True)
+def feature_matching(
+    d_real: Tensor, d_fake: Tensor, *, features_real: Tensor | None = None, features_fake: Tensor | None = None
+) -> LossTerms:
+    """Feature matching (Salimans et al. 2016): L_G = ||E f(x) - E f(G(z))||_2^2, f = D's penultimate layer.
+
+    D keeps the non-saturating loss. Without features (D step) g_loss is the non-saturating one, unused.
+    """
+    terms = non_saturating(d_real, d_fake)
+    if features_real is None or features_fake is None:
+        return terms
+    gap = features_real.detach().mean(dim=-2) - features_fake.mean(dim=-2)
+    return terms._replace(g_loss=(gap**2).sum(dim=-1))
+
+
+@register_loss("dragan")
+def dragan(
+    d_real: Tensor,
+    d_fake: Tensor,
+    *,
+    discriminator: Callable[[Tensor], Tensor] | None = None,
+    real: Tensor | None = None,
+    rng: Any = None,
+    gp_weight: float = 10.0,
+    perturb: float = 0.5,
+) -> LossTerms:
+    """DRAGAN (Kodali et al. 2017): non-saturating + lambda E(||grad D(x + delta)||_2 - 1)^2.
+
+    delta = perturb * std(x) * u, u ~ U[0, 1] per coordinate (the authors' code), lambda = 10.
+    """
+    terms = non_saturating(d_real, d_fake)
+    if discriminator is None:
+        return terms
+    batch_dim = d_real.dim() - 1
+    std = real.flatten(start_dim=batch_dim).std(dim=-1)
+    std = std.reshape(std.shape + (1,) * (real.dim() - batch_dim))
+    noise = rng.rand(tuple(real.shape[batch_dim:]), dtype=real.dtype)
+    penalty = _mean((_grad_at(discriminator, real + perturb * std * noise) - 1) ** 2)
+    return terms._replace(d_loss=terms.d_loss + gp_weight * penalty)
+
+
+@register_loss("relativistic", real_in_g_step=True)
+def relativistic(d_real: Tensor, d_fake: Tensor) -> LossTerms:
+    """Relativistic average standard GAN, RaSGAN (Jolicoeur-Martineau 2018).
+
+    With r = D(x) - E D(G(z)) and f = D(G(z)) - E D(x):
+    L_D = -E log s(r) - E log(1 - s(f)),  L_G = -E log s(f) - E log(1 - s(r)).
+    """
+    r = d_real - d_fake.mean(dim=-1, keepdim=True)
+    f = d_fake - d_real.mean(dim=-1, keepdim=True)
+    real, fake = _mean(F.softplus(-r)), _mean(F.softplus(f))
+    return LossTerms(real + fake, _mean(F.softplus(-f)) + _mean(F.softplus(r)), real, fake)
+
+
+def r1_penalty(*, discriminator: Callable[[Tensor], Tensor], real: Tensor, gamma: float = 10.0) -> Tensor:
+    """R1 (Mescheder et al. 2018): gamma/2 E||grad D(x)||^2 on real data."""
+    return gamma / 2 * _mean(_grad_at(discriminator, real) ** 2)
+
+
+def _r1_alone(d_real: Tensor, d_fake: Tensor) -> LossTerms:
+    """``r1`` on its own: the non-saturating loss with the R1 penalty, as in Mescheder et al. 2018."""
+    return non_saturating(d_real, d_fake)
+
+
+LOSSES.add("r1", LossSpec(name="r1", fn=_r1_alone, penalty=r1_penalty))
+PENALTIES = ["r1"]

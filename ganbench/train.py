@@ -1,0 +1,355 @@
+"""The trainer: ``d_step``, ``g_step``, ``evaluate``, read top to bottom.
+
+It trains a *population*: ``members`` runs sharing loss, strategy, dataset and architecture, differing in
+seed and learning rates, as one stacked model (a single run is a population of one). It knows nothing of MLflow
+or Optuna; it reports through a :class:`Tracker`, so tests run it with no tracking at all.
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import Tensor
+
+from ganbench import metrics as M
+from ganbench.config import Member, RunConfig
+from ganbench.datasets import DataOptions, load_dataset
+from ganbench.losses import get_loss
+from ganbench.metrics.evaluate import Evaluator, create_evaluator
+from ganbench.models import create_models
+from ganbench.optim import StackedAdam, StackedRMSprop
+from ganbench.rng import MemberRNG
+from ganbench.strategies import get_strategy
+
+DIVERGENCE_LIMIT = 1e7  # |loss| above this counts as exploding
+GRAD_NORM_EVERY = 10  # steps between gradient-norm samples (a norm per step would cost ~5% of a small step)
+FINISHED, DIVERGED, PRUNED = "finished", "diverged", "pruned"
+
+
+@dataclass
+class RunResult:
+    status: str
+    step: int  # generator steps done
+    metrics: dict[str, float] = field(default_factory=dict)  # last evaluation, best_*, gap_*, stability
+    diverged_step: int | None = None
+
+
+class Tracker:
+    """What the trainer reports to. Subclass and override; the base does nothing."""
+
+    def on_eval(self, member: int, step: int, metrics: dict[str, float], samples: Tensor) -> bool:
+        """Called at every evaluation; return True to stop (prune) this member."""
+        return False
+
+    def on_checkpoint(self, member: int, step: int) -> None:
+        """Called after a member's checkpoint at ``step`` is on disk."""
+
+    def on_end(self, member: int, result: RunResult) -> None:
+        pass
+
+
+def resolve_device(device: str) -> torch.device:
+    if device == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    return torch.device(device)
+
+
+class Trainer:
+    def __init__(
+        self,
+        config: RunConfig,
+        members: Sequence[Member],
+        *,
+        device: str = "cpu",
+        dtype: torch.dtype = torch.float32,
+        data: DataOptions | None = None,
+        checkpoints: Sequence[Path | None] | None = None,
+        tracker: Tracker | None = None,
+        evaluator: Evaluator | None = None,
+    ) -> None:
+        self.config, self.members = config, list(members)
+        self.device, self.dtype = resolve_device(device), dtype
+        self.tracker = tracker or Tracker()
+        self.checkpoints = list(checkpoints) if checkpoints else [None] * len(self.members)
+        self.loss = get_loss(config.loss)
+        self.loss.check_params(config.loss_params)
+        self.strategy = get_strategy(config.strategy)
+        self.n_critic = config.n_critic or self.strategy.n_critic
+        self.dataset = load_dataset(config.dataset, data or DataOptions(image_size=config.image_size))
+        self.evaluator = evaluator or create_evaluator(self.dataset, eval_samples=config.eval_samples)
+        seeds = [m.seed for m in self.members]
+        self.rng = MemberRNG(seeds, self.device)
+        self.g, self.d = create_models(
+            config.model, tuple(self.dataset.sample_shape), seeds, d_batch_norm=self.loss.penalty is None
+        )
+        self.g.to(self.device, dtype)
+        self.d.to(self.device, dtype)
+        self.g_ema = copy.deepcopy(self.g) if self.strategy.ema else None
+        self.opt_g = self._optimizer(self.g, [m.lr_g for m in self.members])
+        self.opt_d = self._optimizer(self.d, [m.lr_d for m in self.members])
+        n = len(self.members)
+        self.active = torch.ones(n, dtype=torch.bool, device=self.device)
+        self.status = [FINISHED] * n
+        self.diverged_step: list[int | None] = [None] * n
+        self.best: list[dict[str, float]] = [{} for _ in range(n)]
+        self.last: list[dict[str, float]] = [{} for _ in range(n)]
+        self.step = 0
+        self._reset_accumulators()
+
+    # ------------------------------------------------------------------------------------------ set-up
+    def _optimizer(self, module: torch.nn.Module, lrs: list[float]):
+        lr = torch.tensor(lrs, dtype=self.dtype, device=self.device)
+        if self.strategy.optimizer == "rmsprop":
+            return StackedRMSprop(module.parameters(), lr)
+        beta1 = torch.full_like(lr, self.config.beta1 if self.config.beta1 is not None else self.strategy.beta1)
+        return StackedAdam(module.parameters(), lr, beta1, beta2=self.strategy.beta2)
+
+    def _reset_accumulators(self) -> None:
+        zeros = torch.zeros(len(self.members), dtype=torch.float64, device=self.device)
+        self.acc = {k: zeros.clone() for k in ("d", "d2", "g", "gn_d", "gn_g")}
+        self.acc_steps, self.acc_gn = 0, 0
+
+    # ------------------------------------------------------------------------------------------ steps
+    def d_step(self) -> Tensor:
+        real = self.dataset.sample(self.rng, self.config.batch_size, dtype=self.dtype).to(self.device)
+        with torch.no_grad():
+            fake = self.g(self.rng.randn((self.config.batch_size, self.config.model.latent_dim), self.dtype))
+        terms = self.loss(
+            self.d(real), self.d(fake), discriminator=self.d, real=real, fake=fake, rng=self.rng,
+            **self.config.loss_params,
+        )  # fmt: skip
+        self.opt_d.zero_grad()
+        terms.d_loss.sum().backward()
+        self.opt_d.step(self.active)
+        if self.loss.weight_clip is not None:
+            with torch.no_grad():
+                for p in self.d.parameters():
+                    p.clamp_(-self.loss.weight_clip, self.loss.weight_clip)
+        self._last_real = real
+        return terms.d_loss.detach()
+
+    def g_step(self) -> Tensor:
+        fake = self.g(self.rng.randn((self.config.batch_size, self.config.model.latent_dim), self.dtype))
+        ctx: dict[str, Any] = {}
+        if self.loss.features:
+            d_fake, ctx["features_fake"] = self.d.forward_with_features(fake)
+            with torch.no_grad():
+                d_real, ctx["features_real"] = self.d.forward_with_features(self._last_real)
+        else:
+            d_fake = self.d(fake)
+            d_real = self.d(self._last_real) if self.loss.real_in_g_step else d_fake.detach()
+        terms = self.loss(d_real, d_fake, **ctx, **self.config.loss_params)
+        self.opt_g.zero_grad()
+        terms.g_loss.sum().backward()
+        self.opt_g.step(self.active)
+        if self.g_ema is not None:
+            with torch.no_grad():
+                decay = self.strategy.ema
+                for pe, p in zip(self.g_ema.parameters(), self.g.parameters()):
+                    pe.lerp_(p, 1 - decay)
+                for be, b in zip(self.g_ema.buffers(), self.g.buffers()):
+                    be.copy_(b)
+        return terms.g_loss.detach()
+
+    def train_step(self) -> None:
+        for _ in range(self.n_critic):
+            d_loss = self.d_step()
+        sample_grads = self.step % GRAD_NORM_EVERY == 0
+        if sample_grads:
+            self.acc["gn_d"] += _grad_norms(self.d)
+        g_loss = self.g_step()
+        if sample_grads:
+            self.acc["gn_g"] += _grad_norms(self.g)
+            self.acc_gn += 1
+        self.step += 1
+        self.acc["d"] += d_loss
+        self.acc["d2"] += d_loss.double() ** 2
+        self.acc["g"] += g_loss
+        self.acc_steps += 1
+        self._check_divergence(d_loss, g_loss)
+
+    def _check_divergence(self, d_loss: Tensor, g_loss: Tensor) -> None:
+        bad = ~(torch.isfinite(d_loss) & torch.isfinite(g_loss))
+        bad |= (d_loss.abs() > DIVERGENCE_LIMIT) | (g_loss.abs() > DIVERGENCE_LIMIT)
+        newly = bad & self.active
+        if bool(newly.any()):
+            for i in newly.nonzero().flatten().tolist():
+                self.status[i], self.diverged_step[i] = DIVERGED, self.step
+            self.active &= ~newly
+
+    # ------------------------------------------------------------------------------------------ evaluation
+    @torch.no_grad()
+    def generate(self, n: int, seed_salt: int = 3) -> Tensor:
+        """``[members, n, *sample_shape]`` samples from fixed evaluation noise (the same at every evaluation)."""
+        g = self.g_ema if self.g_ema is not None else self.g
+        was_training = g.training
+        g.eval()
+        noise = MemberRNG([m.seed for m in self.members], self.device, salt=seed_salt)
+        z = noise.randn((n, self.config.model.latent_dim), self.dtype)
+        out = torch.cat([g(chunk) for chunk in z.split(1000, dim=1)], dim=1)
+        g.train(was_training)
+        return out
+
+    def evaluate(self) -> None:
+        samples = self.generate(self.config.eval_samples)
+        stability = self._stability_metrics()
+        for i in range(len(self.members)):
+            if not bool(self.active[i]):
+                continue
+            values = self.evaluator(samples[i].float())
+            if not all(math.isfinite(v) for v in values.values()):
+                self.status[i], self.diverged_step[i] = DIVERGED, self.step
+                self.active[i] = False
+                continue
+            values.update({k: v[i] for k, v in stability.items()})
+            self._update_best(i, values)
+            self.last[i] = values
+            if self.tracker.on_eval(i, self.step, values, samples[i]):
+                self.status[i] = PRUNED
+                self.active[i] = False
+
+    def _stability_metrics(self) -> dict[str, list[float]]:
+        n = max(self.acc_steps, 1)
+        mean_d = self.acc["d"] / n
+        out = {
+            M.LOSS_D: mean_d,
+            M.LOSS_G: self.acc["g"] / n,
+            M.LOSS_OSCILLATION: (self.acc["d2"] / n - mean_d**2).clamp_min(0).sqrt(),
+            M.GRAD_NORM_D: self.acc["gn_d"] / max(self.acc_gn, 1),
+            M.GRAD_NORM_G: self.acc["gn_g"] / max(self.acc_gn, 1),
+        }
+        self._reset_accumulators()
+        return {k: v.tolist() for k, v in out.items()}
+
+    def _update_best(self, i: int, values: dict[str, float]) -> None:
+        for name in (self.evaluator.primary, M.MODES_COVERED, M.KL_UNIFORM):
+            if name not in values:
+                continue
+            key, better = M.best_key(name), max if M.is_higher_better(name) else min
+            old = self.best[i].get(key)
+            self.best[i][key] = values[name] if old is None else better(old, values[name])
+
+    # ------------------------------------------------------------------------------------------ the loop
+    def run(self) -> list[RunResult]:
+        self.load_checkpoints()
+        steps, every = self.config.steps, self.config.eval_every
+        while self.step < steps and bool(self.active.any()):
+            self.train_step()
+            if self.step % every == 0 or self.step == steps:
+                self.evaluate()
+                self.save_checkpoints()
+        return self._results()
+
+    def _results(self) -> list[RunResult]:
+        results = []
+        for i in range(len(self.members)):
+            metrics = dict(self.last[i]) if self.status[i] != DIVERGED else {}
+            metrics.update(self.best[i])
+            primary = self.evaluator.primary
+            if primary in metrics and M.best_key(primary) in metrics:
+                metrics[M.gap_key(primary)] = metrics[primary] - metrics[M.best_key(primary)]
+            metrics[M.DIVERGED] = float(self.status[i] == DIVERGED)
+            if self.diverged_step[i] is not None:
+                metrics[M.DIVERGED_STEP] = float(self.diverged_step[i])
+            result = RunResult(self.status[i], self.step, metrics, self.diverged_step[i])
+            self.tracker.on_end(i, result)
+            results.append(result)
+        return results
+
+    # ------------------------------------------------------------------------------------------ checkpoints
+    def _member_state(self, i: int) -> dict[str, Any]:
+        return {
+            "step": self.step,
+            "status": self.status[i],
+            "diverged_step": self.diverged_step[i],
+            "g": _slice(self.g.state_dict(), i),
+            "d": _slice(self.d.state_dict(), i),
+            "g_ema": _slice(self.g_ema.state_dict(), i) if self.g_ema is not None else None,
+            "opt_g": _slice(self.opt_g.state_dict(), i),
+            "opt_d": _slice(self.opt_d.state_dict(), i),
+            "rng": self.rng.generators[i].get_state(),
+            "best": self.best[i],
+            "last": self.last[i],
+            "acc": _slice(self.acc, i),
+            "acc_steps": self.acc_steps,
+            "acc_gn": self.acc_gn,
+        }
+
+    def save_checkpoints(self) -> None:
+        for i, path in enumerate(self.checkpoints):
+            if path is None:
+                continue
+            path.parent.mkdir(parents=True, exist_ok=True)
+            tmp = path.with_suffix(".tmp")
+            torch.save(self._member_state(i), tmp)
+            os.replace(tmp, path)  # atomic: a crash never leaves half a checkpoint
+            self.tracker.on_checkpoint(i, self.step)
+
+    def load_checkpoints(self) -> None:
+        """Resume every member from its checkpoint; all members of a population must be at the same step."""
+        paths = [p for p in self.checkpoints if p is not None and p.exists()]
+        if not paths:
+            return
+        if len(paths) != len(self.members):
+            raise RuntimeError("a population resumes only when every member has a checkpoint")
+        states = [torch.load(p, map_location=self.device, weights_only=True) for p in paths]
+        if len({s["step"] for s in states}) != 1:
+            raise RuntimeError("members of one population must resume from the same step")
+        self.g.load_state_dict(_stack_like(self.g.state_dict(), [s["g"] for s in states]))
+        self.d.load_state_dict(_stack_like(self.d.state_dict(), [s["d"] for s in states]))
+        if self.g_ema is not None:
+            self.g_ema.load_state_dict(_stack_like(self.g_ema.state_dict(), [s["g_ema"] for s in states]))
+        self.opt_g.load_state_dict(_stack_like(self.opt_g.state_dict(), [s["opt_g"] for s in states]))
+        self.opt_d.load_state_dict(_stack_like(self.opt_d.state_dict(), [s["opt_d"] for s in states]))
+        self.acc = _stack_like(self.acc, [s["acc"] for s in states])
+        self.rng.set_state([s["rng"] for s in states])
+        self.step = states[0]["step"]
+        self.acc_steps, self.acc_gn = states[0]["acc_steps"], states[0]["acc_gn"]
+        for i, s in enumerate(states):
+            self.status[i], self.diverged_step[i] = s["status"], s["diverged_step"]
+            self.best[i], self.last[i] = s["best"], s["last"]
+            self.active[i] = s["status"] == FINISHED
+
+
+def _slice(state: Any, i: int) -> Any:
+    """Member ``i``'s part of a (nested) state: tensors with a member dimension are indexed, the rest kept."""
+    if isinstance(state, dict):
+        return {k: _slice(v, i) for k, v in state.items()}
+    if isinstance(state, list):
+        return [_slice(v, i) for v in state]
+    if torch.is_tensor(state) and state.dim() > 0:
+        return state[i].clone()
+    return state
+
+
+def _stack_like(template: Any, values: list[Any]) -> Any:
+    """Inverse of slicing member ``i`` out of ``template``: stack per-member values where the template has a
+    member dimension, keep shared values (step counts, batch-norm counters) as they are."""
+    if isinstance(template, dict):
+        return {k: _stack_like(v, [x[k] for x in values]) for k, v in template.items()}
+    if isinstance(template, list):
+        return [_stack_like(t, [x[j] for x in values]) for j, t in enumerate(template)]
+    if torch.is_tensor(template) and template.dim() > 0:
+        return torch.stack(values).to(template)
+    return values[0]
+
+
+def _grad_norms(module: torch.nn.Module) -> Tensor:
+    total = None
+    for p in module.parameters():
+        if p.grad is not None:
+            sq = p.grad.detach().flatten(start_dim=1).double().pow(2).sum(dim=1)
+            total = sq if total is None else total + sq
+    return total.sqrt() if total is not None else torch.zeros(0)
+
+
+def train(config: RunConfig, members: Sequence[Member], **kwargs: Any) -> list[RunResult]:
+    """Train ``members`` as one population and return one result per member."""
+    return Trainer(config, members, **kwargs).run()
