@@ -10,7 +10,7 @@ from __future__ import annotations
 import copy
 import math
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -30,6 +30,7 @@ from ganbench.strategies import get_strategy
 
 DIVERGENCE_LIMIT = 1e7  # |loss| above this counts as exploding
 GRAD_NORM_EVERY = 10  # steps between gradient-norm samples (a norm per step would cost ~5% of a small step)
+PROGRESS_EVERY = 10
 FINISHED, DIVERGED, PRUNED = "finished", "diverged", "pruned"
 
 
@@ -73,6 +74,7 @@ class Trainer:
         checkpoints: Sequence[Path | None] | None = None,
         tracker: Tracker | None = None,
         evaluator: Evaluator | None = None,
+        progress: Callable[[int], None] | None = None,
     ) -> None:
         self.config, self.members = config, list(members)
         self.device, self.dtype = resolve_device(device), dtype
@@ -82,8 +84,11 @@ class Trainer:
         self.loss.check_params(config.loss_params)
         self.strategy = get_strategy(config.strategy)
         self.n_critic = config.n_critic or self.strategy.n_critic
-        self.dataset = load_dataset(config.dataset, data or DataOptions(image_size=config.image_size))
-        self.evaluator = evaluator or create_evaluator(self.dataset, eval_samples=config.eval_samples)
+        if evaluator is None:
+            dataset = load_dataset(config.dataset, data or DataOptions(image_size=config.image_size))
+            evaluator = create_evaluator(dataset, eval_samples=config.eval_samples)
+        self.evaluator, self.dataset = evaluator, evaluator.dataset
+        self.progress = progress
         seeds = [m.seed for m in self.members]
         self.rng = MemberRNG(seeds, self.device)
         self.g, self.d = create_models(
@@ -108,7 +113,8 @@ class Trainer:
         lr = torch.tensor(lrs, dtype=self.dtype, device=self.device)
         if self.strategy.optimizer == "rmsprop":
             return StackedRMSprop(module.parameters(), lr)
-        beta1 = torch.full_like(lr, self.config.beta1 if self.config.beta1 is not None else self.strategy.beta1)
+        shared = self.config.beta1 if self.config.beta1 is not None else self.strategy.beta1
+        beta1 = torch.tensor([shared if m.beta1 is None else m.beta1 for m in self.members]).to(lr)
         return StackedAdam(module.parameters(), lr, beta1, beta2=self.strategy.beta2)
 
     def _reset_accumulators(self) -> None:
@@ -242,6 +248,8 @@ class Trainer:
         steps, every = self.config.steps, self.config.eval_every
         while self.step < steps and bool(self.active.any()):
             self.train_step()
+            if self.progress is not None and self.step % PROGRESS_EVERY == 0:
+                self.progress(PROGRESS_EVERY * len(self.members))
             if self.step % every == 0 or self.step == steps:
                 self.evaluate()
                 self.save_checkpoints()

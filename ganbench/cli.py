@@ -1,0 +1,204 @@
+"""``ganbench`` command line: run, tune, report, list, ui.
+
+Bad input (unknown names, malformed YAML, impossible values, missing data, a store that cannot be opened)
+exits with code 2 and one line naming what was wrong and what is valid.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import sys
+from pathlib import Path
+from typing import NoReturn
+
+EXIT_BAD_INPUT = 2
+LIST_KINDS = ("losses", "strategies", "datasets", "suites", "models")
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> NoReturn:  # one line, not argparse's usage block
+        _fail(f"{message} (see ganbench {self.prog.split()[-1]} --help)" if " " in self.prog else message)
+
+
+def _fail(message: str) -> NoReturn:
+    print(f"ganbench: error: {message}", file=sys.stderr)
+    raise SystemExit(EXIT_BAD_INPUT)
+
+
+def _positive(value: str) -> int:
+    try:
+        n = int(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {value!r}") from None
+    if n < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {value!r}")
+    return n
+
+
+def _add_suite_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--suite", required=True, help="bundled suite name (see `ganbench list suites`) or a YAML path")
+    p.add_argument("--out", type=Path, default=Path("ganbench_output"), help="output folder (stores, checkpoints, report)")
+    p.add_argument("--tracking-uri", help="MLflow tracking URI (default: sqlite file in the output folder)")
+    p.add_argument("--quick", action="store_true", help="the suite's quick settings: same path, a minute or less")
+    p.add_argument("--seeds", type=_positive, help="override the number of final seeds")
+
+
+def _add_train_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--optuna-storage", help="Optuna storage URL (default: sqlite file in the output folder)")
+    p.add_argument("--device", default="auto", help="auto (CUDA when present), cpu, cuda, cuda:N")
+    p.add_argument("--data-dir", type=Path, help="folder holding external datasets (mnist, cifar10, ...)")
+    p.add_argument("--download", action="store_true", help="download external datasets where a network exists")
+    p.add_argument("--population-size", type=_positive, default=16, help="runs trained as one vectorized model")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="ganbench", description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+    run = sub.add_parser("run", help="tune (when the suite says so), train all seeds, report")
+    _add_suite_args(run)
+    _add_train_args(run)
+    tune = sub.add_parser("tune", help="only the equal-budget tuning phase")
+    _add_suite_args(tune)
+    _add_train_args(tune)
+    report = sub.add_parser("report", help="rebuild the report from the MLflow store")
+    _add_suite_args(report)
+    lst = sub.add_parser("list", help="what is registered")
+    lst.add_argument("kind", choices=LIST_KINDS)
+    return parser
+
+
+def _load(args: argparse.Namespace):
+    from ganbench.suite import load_suite
+
+    overrides = {"seeds": args.seeds} if args.seeds else None
+    return load_suite(args.suite, quick=args.quick, overrides=overrides)
+
+
+def _runner(args: argparse.Namespace, suite):
+    from ganbench.datasets import DataOptions
+    from ganbench.runner import Runner, RunOptions
+
+    if args.device != "auto" and args.device.startswith("cuda"):
+        import torch
+
+        if not torch.cuda.is_available():
+            _fail(f"--device {args.device}: no CUDA device here; valid: auto, cpu")
+    options = RunOptions(
+        out_dir=args.out,
+        tracking_uri=args.tracking_uri,
+        optuna_storage=args.optuna_storage,
+        device=args.device,
+        data=DataOptions(data_dir=args.data_dir, download=args.download, cache_dir=args.out / "cache"),
+        population_size=args.population_size,
+        show_progress=not args.no_progress,
+    )
+    return Runner(suite, options)
+
+
+def cmd_run(args: argparse.Namespace) -> None:
+    suite = _load(args)
+    runner = _runner(args, suite)
+    runner.run()
+    _report(runner.store, runner.parent, args.out)
+
+
+def cmd_tune(args: argparse.Namespace) -> None:
+    suite = _load(args)
+    if suite.tuning is None:
+        _fail(f"suite {suite.name!r} has no 'tuning' section; add one (trials: N) to tune")
+    from ganbench.tuning import tune_suite
+
+    tune_suite(_runner(args, suite))
+
+
+def cmd_report(args: argparse.Namespace) -> None:
+    from ganbench.runner import check_writable
+    from ganbench.tracking import MLflowStore, StoreError, default_tracking_uri
+
+    suite = _load(args)
+    uri = args.tracking_uri or default_tracking_uri(args.out)
+    if uri.startswith("sqlite:///") and not Path(uri.removeprefix("sqlite:///")).exists():
+        raise StoreError(f"no MLflow store at {uri.removeprefix('sqlite:///')}; run `ganbench run --suite {args.suite}` first or pass --tracking-uri")
+    check_writable(args.out)
+    store = MLflowStore(uri, f"ganbench/{suite.name}")
+    found = store.find_runs(f"tags.`ganbench.suite_key` = '{suite.key()}' and tags.`ganbench.phase` = 'suite'")
+    if not found:
+        raise StoreError(f"the store {uri} holds no run of suite {suite.name!r} with these settings")
+    _report(store, found[0].info.run_id, args.out)
+
+
+def _report(store, parent: str, out: Path) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    from ganbench.report import console_columns, runs_frame, summary_table, write_tables
+
+    table = summary_table(runs_frame(store, parent))
+    paths = write_tables(table, out / "report")
+    console = Console()
+    for dataset, part in table.groupby("dataset", sort=False) if not table.empty else []:
+        view = Table(title=f"{dataset}: mean ± std over seeds", show_lines=False)
+        cols = console_columns(part)
+        for c in cols:
+            view.add_column(c, overflow="fold")
+        for _, row in part.iterrows():
+            view.add_row(*(str(row[c]) for c in cols))
+        console.print(view)
+    console.print("tables: " + ", ".join(str(p) for p in paths))
+
+
+def cmd_list(args: argparse.Namespace) -> None:
+    if args.kind == "losses":
+        from ganbench.losses import LOSSES, PENALTIES
+
+        names = LOSSES.names() + [f"<loss>+{p}" for p in PENALTIES]
+    elif args.kind == "strategies":
+        from ganbench.strategies import STRATEGIES
+
+        names = STRATEGIES.names() + ["<strategy>+ema"]
+    elif args.kind == "datasets":
+        from ganbench.datasets import DATASETS
+
+        names = DATASETS.names()
+    elif args.kind == "models":
+        from ganbench.models import MODELS
+
+        names = MODELS.names()
+    else:
+        from ganbench.suite import bundled_suites
+
+        names = bundled_suites()
+    print("\n".join(names))
+
+
+COMMANDS = {"run": cmd_run, "tune": cmd_tune, "report": cmd_report, "list": cmd_list}
+
+
+def _on_sigterm(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt  # unwinds like Ctrl-C: runs marked KILLED, checkpoints kept
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    signal.signal(signal.SIGTERM, _on_sigterm)
+    os.environ.setdefault("GIT_PYTHON_REFRESH", "quiet")  # mlflow probes git; absent git is not an error here
+    from ganbench.datasets import DataError
+    from ganbench.registry import RegistryError
+    from ganbench.suite import SuiteError
+    from ganbench.tracking import StoreError
+
+    try:
+        COMMANDS[args.command](args)
+    except (SuiteError, RegistryError, DataError, StoreError) as exc:
+        _fail(str(exc))
+    except KeyboardInterrupt:
+        print("ganbench: interrupted; rerun the same command to resume", file=sys.stderr)
+        return 130
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,223 @@
+"""Phases of a suite: plan the jobs, skip what the store says is done, train the rest as populations.
+
+A contender is (loss, strategy, dataset). The final phase trains every contender on every seed with its
+learning rates (the strategy's, the suite's, or the tuned ones); seeds of one contender are trained together as
+one population (``population_size`` members at most), each member still its own MLflow run and checkpoint.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections import defaultdict
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from ganbench.config import Member, RunConfig
+from ganbench.datasets import DataOptions, load_dataset
+from ganbench.metrics.evaluate import create_evaluator
+from ganbench.progress import Progress
+from ganbench.strategies import get_strategy
+from ganbench.suite import LossEntry, Suite
+from ganbench.tracking import (
+    TAG_CONTENDER,
+    TAG_PHASE,
+    MLflowStore,
+    MLflowTracker,
+    StoreError,
+    default_tracking_uri,
+    run_params,
+)
+from ganbench.train import RunResult, Tracker, Trainer
+
+
+@dataclass(frozen=True)
+class Contender:
+    loss: LossEntry
+    strategy: str
+    dataset: str
+
+    @property
+    def name(self) -> str:
+        return f"{self.loss.display}|{self.strategy}|{self.dataset}"
+
+
+@dataclass(frozen=True)
+class Hyper:
+    """What tuning chooses for a contender; None keeps the suite's or strategy's value."""
+
+    lr_g: float
+    lr_d: float
+    beta1: float | None = None
+    n_critic: int | None = None
+
+
+@dataclass
+class RunOptions:
+    out_dir: Path = Path("ganbench_output")
+    tracking_uri: str | None = None
+    optuna_storage: str | None = None
+    device: str = "auto"
+    data: DataOptions = field(default_factory=DataOptions)
+    population_size: int = 16  # members trained as one model at most; 1 trains runs one by one
+    show_progress: bool = True
+
+
+def contenders(suite: Suite) -> list[Contender]:
+    return [Contender(loss, s, d) for d in suite.datasets for loss in suite.losses for s in suite.strategies]  # type: ignore[union-attr]
+
+
+def default_hyper(suite: Suite, contender: Contender) -> Hyper:
+    strategy = get_strategy(contender.strategy)
+    return Hyper(lr_g=suite.lr_g or strategy.lr_g, lr_d=suite.lr_d or strategy.lr_d)
+
+
+def run_config(suite: Suite, contender: Contender, hyper: Hyper | None = None, steps: int | None = None) -> RunConfig:
+    kind = load_dataset(contender.dataset, DataOptions(image_size=suite.image_size)).kind
+    steps = steps or suite.steps
+    return RunConfig(
+        loss=contender.loss.name,
+        loss_params=dict(contender.loss.params),
+        strategy=contender.strategy,
+        dataset=contender.dataset,
+        model=suite.model_for(kind),
+        steps=steps,
+        batch_size=suite.batch_size,
+        eval_every=min(suite.eval_every, steps),
+        eval_samples=suite.eval_samples,
+        beta1=hyper.beta1 if hyper else None,
+        n_critic=hyper.n_critic if hyper else None,
+        image_size=suite.image_size,
+    )
+
+
+def chunks(items: list[Any], size: int) -> Iterator[list[Any]]:
+    size = max(size, 1)
+    for i in range(0, len(items), size):
+        yield items[i : i + size]
+
+
+class Runner:
+    """Holds the suite, the stores and the parent run; trains populations and records them."""
+
+    def __init__(self, suite: Suite, options: RunOptions) -> None:
+        self.suite, self.options = suite, options
+        self.out_dir = options.out_dir
+        check_writable(self.out_dir)
+        uri = options.tracking_uri or default_tracking_uri(self.out_dir)
+        self.store = MLflowStore(uri, f"ganbench/{suite.name}", artifact_dir=self.out_dir / "mlartifacts")
+        self.parent = self.store.parent_run(suite.name, suite.key(), {"ganbench.suite": suite.name})
+        self.store.log(self.parent, params={"suite": suite.name, "suite_key": suite.key(), "seeds": suite.seed_list})
+        self._evaluators: dict[tuple[str, int], Any] = {}
+        self.progress = Progress(enabled=options.show_progress)
+
+    # ------------------------------------------------------------------------------------ building blocks
+    def checkpoint_path(self, key: str) -> Path:
+        return self.out_dir / "checkpoints" / f"{key}.pt"
+
+    def evaluator(self, config: RunConfig) -> Any:
+        """Evaluators hold real-data statistics: build each once per dataset and sample count."""
+        cache_key = (config.dataset, config.eval_samples)
+        if cache_key not in self._evaluators:
+            dataset = load_dataset(config.dataset, self._data_options(config))
+            self._evaluators[cache_key] = create_evaluator(dataset, eval_samples=config.eval_samples)
+        return self._evaluators[cache_key]
+
+    def _data_options(self, config: RunConfig) -> DataOptions:
+        return dataclasses.replace(self.options.data, image_size=config.image_size)
+
+    def train_population(
+        self,
+        config: RunConfig,
+        members: list[Member],
+        contender: Contender,
+        *,
+        parent: str | None = None,
+        tags: list[dict[str, str]] | None = None,
+        tracker_factory: Callable[[MLflowStore, list[str], Any], Tracker] | None = None,
+    ) -> list[RunResult]:
+        """Train ``members`` as one population, each member its own child run of ``parent``."""
+        parent = parent or self.parent
+        run_ids = []
+        for i, m in enumerate(members):
+            member_tags = {TAG_PHASE: m.phase, TAG_CONTENDER: contender.name, **(tags[i] if tags else {})}
+            name = f"{contender.name} seed={m.seed}" if m.phase == "final" else f"{contender.name} {member_tags.get('trial', '')}"
+            run_ids.append(self.store.child_run(parent, m.key(config), name, run_params(config, m, contender.name), member_tags))
+        evaluator = self.evaluator(config)
+        factory = tracker_factory or (lambda store, ids, ds: MLflowTracker(store, ids, ds))
+        trainer = Trainer(
+            config,
+            members,
+            device=self.options.device,
+            data=self._data_options(config),
+            checkpoints=[self.checkpoint_path(m.key(config)) for m in members],
+            tracker=factory(self.store, run_ids, evaluator.dataset),
+            evaluator=evaluator,
+            progress=self.progress.advance,
+        )
+        self.progress.describe(f"{contender.name} ({len(members)} run{'s' * (len(members) > 1)})")
+        try:
+            return trainer.run()
+        except Exception as exc:  # a failing job is a recorded result; the suite goes on
+            reason = f"{type(exc).__name__}: {exc}"[:500]
+            for run_id in run_ids:
+                self.store.log(run_id, tags={"ganbench.error": reason})
+                self.store.finish(run_id, "failed")
+            self.progress.note(f"[red]failed[/red] {contender.name}: {reason}")
+            return [RunResult("failed", trainer.step, {}) for _ in members]
+        except BaseException:
+            for run_id in run_ids:
+                self.store.finish(run_id, "killed")
+            raise
+
+    # ------------------------------------------------------------------------------------ phases
+    def final_phase(self, hypers: dict[str, Hyper] | None = None) -> None:
+        """Train every contender on every seed, skipping runs the store already holds."""
+        done = self.store.done_keys(self.parent)
+        jobs = []
+        for contender in contenders(self.suite):
+            hyper = (hypers or {}).get(contender.name) or default_hyper(self.suite, contender)
+            config = run_config(self.suite, contender, hyper)
+            members = [Member(s, hyper.lr_g, hyper.lr_d) for s in self.suite.seed_list]
+            todo = [m for m in members if m.key(config) not in done]
+            for group in self._resume_groups(config, todo):
+                jobs.extend((config, chunk, contender) for chunk in chunks(group, self.options.population_size))
+        total = sum(len(m) * (c.steps - self._resume_step(c, m[0])) for c, m, _ in jobs)
+        with self.progress.phase("final", total):
+            for config, members, contender in jobs:
+                self.train_population(config, members, contender)
+
+    def _resume_step(self, config: RunConfig, member: Member) -> int:
+        path = self.checkpoint_path(member.key(config))
+        if not path.exists():
+            return 0
+        return int(torch.load(path, map_location="cpu", weights_only=True)["step"])
+
+    def _resume_groups(self, config: RunConfig, members: list[Member]) -> list[list[Member]]:
+        """Members that resume from the same step train together."""
+        groups: dict[int, list[Member]] = defaultdict(list)
+        for m in members:
+            groups[self._resume_step(config, m)].append(m)
+        return [groups[s] for s in sorted(groups)]
+
+    def run(self) -> None:
+        hypers = None
+        if self.suite.tuning is not None:
+            from ganbench.tuning import tune_suite
+
+            hypers = tune_suite(self)
+        self.final_phase(hypers)
+        self.store.finish(self.parent, "finished")
+
+
+def check_writable(out_dir: Path) -> None:
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+        probe = out_dir / ".ganbench-write-test"
+        probe.write_text("ok")
+        probe.unlink()
+    except OSError as exc:
+        raise StoreError(f"output folder {out_dir} is not writable ({exc.strerror or exc})") from None

@@ -1,0 +1,251 @@
+"""Suites: YAML files naming losses x strategies x datasets x seeds, validated at the boundary with pydantic.
+
+Bundled suites live in ``ganbench/suites/*.yaml``; ``load_suite`` takes a bundled name or a path. Every error
+is a :class:`SuiteError` whose message is one line naming the file, the key and the valid choices.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PositiveInt,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+
+from ganbench.datasets import DATASETS
+from ganbench.losses import get_loss
+from ganbench.models import MODELS, ModelConfig
+from ganbench.registry import RegistryError
+from ganbench.strategies import get_strategy
+
+SUITES_DIR = Path(__file__).parent / "suites"
+
+
+class SuiteError(ValueError):
+    """A suite that cannot be used; the message is one line."""
+
+
+def _registered(lookup: Any, name: str) -> None:
+    """Registry lookups raise KeyError; pydantic attaches the key's location only to ValueError."""
+    try:
+        lookup(name)
+    except RegistryError as exc:
+        raise ValueError(str(exc)) from None
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class ModelSpec(_Strict):
+    name: str = "mlp"
+    width: PositiveInt = 128
+    depth: PositiveInt = 3
+    latent_dim: PositiveInt = 2
+    spectral_norm: bool = False
+
+    @field_validator("name")
+    @classmethod
+    def _known(cls, v: str) -> str:
+        _registered(MODELS.get, v)
+        return v
+
+
+class LossEntry(_Strict):
+    name: str
+    params: dict[str, float] = Field(default_factory=dict)
+    label: str | None = None  # how the loss is named in tables; default: name (+ params)
+
+    @model_validator(mode="after")
+    def _valid(self) -> LossEntry:
+        _registered(get_loss, self.name)
+        get_loss(self.name).check_params(self.params)
+        return self
+
+    @property
+    def display(self) -> str:
+        if self.label:
+            return self.label
+        if not self.params:
+            return self.name
+        return self.name + "(" + ",".join(f"{k}={v:g}" for k, v in sorted(self.params.items())) + ")"
+
+
+class TuningSpec(_Strict):
+    """Equal-budget learning-rate search (Lucic et al. 2018), one Optuna study per contender."""
+
+    trials: PositiveInt
+    steps: PositiveInt | None = None  # default: the suite's steps
+    lr_min: float = Field(1e-5, gt=0)
+    lr_max: float = Field(1e-2, gt=0)
+    beta1: bool = False  # also search beta1 in [0, 1)
+    n_critic: list[PositiveInt] | None = None  # also search these D steps
+    sampler_seed: int = 0
+    pruner: Literal["median", "none"] = "median"
+    seed: int = 10_000  # tuning runs use this seed; final seeds never reach it
+    batch: PositiveInt = 4  # trials asked at once and trained as one population
+
+    @model_validator(mode="after")
+    def _range(self) -> TuningSpec:
+        if self.lr_min >= self.lr_max:
+            raise ValueError("lr_min must be below lr_max")
+        return self
+
+
+class Suite(_Strict):
+    name: str
+    description: str = ""
+    losses: list[str | LossEntry]
+    strategies: list[str] = ["adam_dcgan"]
+    datasets: list[str]
+    seeds: PositiveInt | list[int] = 3
+    steps: PositiveInt = 2000
+    batch_size: PositiveInt = 256
+    eval_every: PositiveInt = 500
+    eval_samples: PositiveInt = 2500
+    lr_g: float | None = Field(None, gt=0)  # default: the strategy's
+    lr_d: float | None = Field(None, gt=0)
+    image_size: Literal[28, 32] | None = None
+    models: dict[Literal["points", "image"], ModelSpec] = Field(
+        default_factory=lambda: {"points": ModelSpec(), "image": ModelSpec(name="dcgan", width=32, latent_dim=64)}
+    )
+    tuning: TuningSpec | None = None
+    quick: dict[str, Any] = Field(default_factory=dict)  # overrides applied by --quick
+
+    @field_validator("losses")
+    @classmethod
+    def _losses(cls, v: list[str | LossEntry]) -> list[LossEntry]:
+        entries = [LossEntry(name=x) if isinstance(x, str) else x for x in v]
+        if not entries:
+            raise ValueError("at least one loss is needed")
+        return entries
+
+    @field_validator("strategies")
+    @classmethod
+    def _strategies(cls, v: list[str]) -> list[str]:
+        for name in v:
+            _registered(get_strategy, name)
+        if not v:
+            raise ValueError("at least one strategy is needed")
+        return v
+
+    @field_validator("datasets")
+    @classmethod
+    def _datasets(cls, v: list[str]) -> list[str]:
+        for name in v:
+            _registered(DATASETS.get, name)
+        if not v:
+            raise ValueError("at least one dataset is needed")
+        return v
+
+    @field_validator("seeds")
+    @classmethod
+    def _seeds(cls, v: int | list[int]) -> list[int]:
+        seeds = list(range(v)) if isinstance(v, int) else list(v)
+        if not seeds:
+            raise ValueError("at least one seed is needed")
+        if len(set(seeds)) != len(seeds):
+            raise ValueError("seeds must be distinct")
+        return seeds
+
+    @model_validator(mode="after")
+    def _eval(self) -> Suite:
+        if self.eval_every > self.steps:
+            raise ValueError("eval_every must not exceed steps")
+        if self.tuning is not None and self.tuning.seed in self.seeds:
+            raise ValueError(f"tuning.seed {self.tuning.seed} is also a final seed; pick one the final phase does not use")
+        return self
+
+    @property
+    def seed_list(self) -> list[int]:
+        return list(self.seeds)  # type: ignore[arg-type]
+
+    def model_for(self, kind: str) -> ModelConfig:
+        return ModelConfig(**self.models[kind].model_dump()) if kind in self.models else ModelConfig()
+
+    def key(self) -> str:
+        """Hash of the validated suite: a rerun of the same suite finds its parent run by it."""
+        blob = json.dumps(self.model_dump(mode="json", exclude={"description", "quick"}), sort_keys=True)
+        return hashlib.sha256(blob.encode()).hexdigest()[:16]
+
+
+def bundled_suites() -> list[str]:
+    return sorted(p.stem for p in SUITES_DIR.glob("*.yaml"))
+
+
+def resolve_suite_path(name_or_path: str) -> Path:
+    path = Path(name_or_path)
+    if path.suffix in (".yaml", ".yml") or path.exists():
+        if not path.is_file():
+            raise SuiteError(f"suite file {path} does not exist")
+        return path
+    if name_or_path not in bundled_suites():
+        raise SuiteError(f"unknown suite {name_or_path!r}; valid: {', '.join(bundled_suites())} or a path to a .yaml file")
+    return SUITES_DIR / f"{name_or_path}.yaml"
+
+
+def load_suite(name_or_path: str, *, quick: bool = False, overrides: dict[str, Any] | None = None) -> Suite:
+    """Read, apply ``--quick`` and command-line overrides, validate."""
+    path = resolve_suite_path(name_or_path)
+    try:
+        raw = yaml.safe_load(path.read_text())
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" line {mark.line + 1}" if mark else ""
+        raise SuiteError(f"suite {path}:{where} malformed YAML ({getattr(exc, 'problem', exc)})") from None
+    except OSError as exc:
+        raise SuiteError(f"suite {path}: cannot be read ({exc.strerror})") from None
+    if not isinstance(raw, dict):
+        raise SuiteError(f"suite {path}: expected a mapping of keys (name, losses, datasets, ...)")
+    if quick:
+        raw = _merge(raw, raw.get("quick") or {})
+    raw = _merge(raw, overrides or {})
+    try:
+        return Suite.model_validate(raw)
+    except ValidationError as exc:
+        raise SuiteError(f"suite {path}: {_first_error(exc)}") from None
+    except RegistryError as exc:
+        raise SuiteError(f"suite {path}: {exc}") from None
+
+
+def _merge(base: dict[str, Any], extra: dict[str, Any]) -> dict[str, Any]:
+    out = dict(base)
+    for k, v in extra.items():
+        out[k] = _merge(out[k], v) if isinstance(v, dict) and isinstance(out.get(k), dict) else v
+    return out
+
+
+def _first_error(exc: ValidationError) -> str:
+    errors = exc.errors()
+    # in a union (str | LossEntry) the first error is often "not a string"; the specific one says more
+    err = next((e for e in errors if not e["type"].endswith("_type")), errors[0])
+    skip = ("str", "LossEntry", "int", "list[", "constrained-", "function-")
+    loc = ".".join(str(p) for p in err["loc"] if not str(p).startswith(skip))
+    msg = err["msg"].removeprefix("Value error, ")
+    if err["type"] == "extra_forbidden":
+        valid = ", ".join(sorted(_fields_at(err["loc"][:-1])))
+        return f"unknown key {loc!r}; valid: {valid}"
+    if "input" in err and err["type"] not in ("missing",) and not isinstance(err["input"], dict | list):
+        return f"key {loc!r}: {msg} (got {err['input']!r})"
+    return f"key {loc!r}: {msg}" if loc else msg
+
+
+def _fields_at(loc: tuple[Any, ...]) -> list[str]:
+    model: Any = Suite
+    for part in loc:
+        field = model.model_fields.get(str(part)) if hasattr(model, "model_fields") else None
+        if field is None:
+            continue
+        ann = field.annotation
+        model = next((a for a in getattr(ann, "__args__", (ann,)) if hasattr(a, "model_fields")), ann)
+    return list(getattr(model, "model_fields", {}))

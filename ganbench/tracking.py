@@ -1,0 +1,185 @@
+"""MLflow: one parent run per suite, one child run per job (loss, strategy, dataset, seed | trial).
+
+The store is the source of truth for what is done: a child is *done* when MLflow marks it FINISHED, which
+happens only after its last metrics are logged; a rerun skips done keys and reopens unfinished ones.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+from ganbench.config import Member, RunConfig
+from ganbench.train import RunResult, Tracker
+
+TAG_KEY = "ganbench.key"  # the run key (hash of config, seed, learning rates)
+TAG_SUITE_KEY = "ganbench.suite_key"
+TAG_STATUS = "ganbench.status"  # running | finished | diverged | pruned | failed | killed
+TAG_PHASE = "ganbench.phase"  # suite | tune | final | study
+TAG_CONTENDER = "ganbench.contender"
+PARENT_TAG = "mlflow.parentRunId"
+DONE_STATUSES = {"finished", "diverged", "pruned"}
+
+
+class StoreError(RuntimeError):
+    """The tracking store cannot be opened or written; the message is one line."""
+
+
+def default_tracking_uri(out_dir: Path) -> str:
+    return f"sqlite:///{(out_dir / 'mlflow.db').resolve()}"
+
+
+def _quiet_mlflow() -> None:
+    for name in ("alembic", "mlflow", "sqlalchemy"):
+        logging.getLogger(name).setLevel(logging.WARNING)
+    os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
+
+
+class MLflowStore:
+    """Thin layer over ``MlflowClient`` holding the suite's experiment."""
+
+    def __init__(self, tracking_uri: str, experiment: str, artifact_dir: Path | None = None) -> None:
+        _quiet_mlflow()
+        from mlflow import MlflowClient
+
+        self.tracking_uri = tracking_uri
+        try:
+            self.client = MlflowClient(tracking_uri)
+            exp = self.client.get_experiment_by_name(experiment)
+            if exp is None:
+                location = artifact_dir.resolve().as_uri() if artifact_dir else None
+                self.experiment_id = self.client.create_experiment(experiment, artifact_location=location)
+            else:
+                self.experiment_id = exp.experiment_id
+        except Exception as exc:  # mlflow raises many types; all mean the same here
+            first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            raise StoreError(f"cannot open the MLflow store {tracking_uri}: {first[:200]}") from None
+
+    # ------------------------------------------------------------------------------------ runs
+    def find_runs(self, filter_string: str) -> list[Any]:
+        runs, token = [], None
+        while True:
+            page = self.client.search_runs(
+                [self.experiment_id], filter_string=filter_string, max_results=1000, page_token=token
+            )
+            runs.extend(page)
+            token = page.token
+            if not token:
+                return runs
+
+    def parent_run(self, name: str, suite_key: str, tags: dict[str, str] | None = None) -> str:
+        """The suite's parent run: reopened when the same suite ran before, else created."""
+        found = self.find_runs(f"tags.`{TAG_SUITE_KEY}` = '{suite_key}' and tags.`{TAG_PHASE}` = 'suite'")
+        if found:
+            run_id = found[0].info.run_id
+            self.client.update_run(run_id, status="RUNNING")
+            return run_id
+        all_tags = {TAG_SUITE_KEY: suite_key, TAG_PHASE: "suite", **(tags or {})}
+        return self.client.create_run(self.experiment_id, tags=all_tags, run_name=name).info.run_id
+
+    def children(self, parent_id: str, phase: str | None = None) -> list[Any]:
+        filt = f"tags.`{PARENT_TAG}` = '{parent_id}'"
+        if phase:
+            filt += f" and tags.`{TAG_PHASE}` = '{phase}'"
+        return self.find_runs(filt)
+
+    def done_keys(self, parent_id: str) -> set[str]:
+        return {
+            r.data.tags[TAG_KEY]
+            for r in self.children(parent_id)
+            if r.info.status == "FINISHED" and r.data.tags.get(TAG_STATUS) in DONE_STATUSES and TAG_KEY in r.data.tags
+        }
+
+    def child_run(self, parent_id: str, key: str, name: str, params: dict[str, Any], tags: dict[str, str]) -> str:
+        """The child run for ``key``: an unfinished one is reopened (resume), otherwise one is created."""
+        found = [r for r in self.children(parent_id) if r.data.tags.get(TAG_KEY) == key]
+        if found:
+            run_id = found[0].info.run_id
+            self.client.update_run(run_id, status="RUNNING")
+            self.client.set_tag(run_id, TAG_STATUS, "running")
+            return run_id
+        all_tags = {PARENT_TAG: parent_id, TAG_KEY: key, TAG_STATUS: "running", **tags}
+        run_id = self.client.create_run(self.experiment_id, tags=all_tags, run_name=name).info.run_id
+        self.log(run_id, params=params)
+        return run_id
+
+    # ------------------------------------------------------------------------------------ logging
+    def log(
+        self,
+        run_id: str,
+        metrics: dict[str, float] | None = None,
+        step: int = 0,
+        params: dict[str, Any] | None = None,
+        tags: dict[str, str] | None = None,
+    ) -> None:
+        from mlflow.entities import Metric, Param, RunTag
+
+        now = int(time.time() * 1000)
+        self.client.log_batch(
+            run_id,
+            metrics=[Metric(k, float(v), now, step) for k, v in (metrics or {}).items()],
+            params=[Param(k, str(v)[:6000]) for k, v in (params or {}).items()],
+            tags=[RunTag(k, str(v)) for k, v in (tags or {}).items()],
+        )
+
+    def log_figure(self, run_id: str, figure: Any, path: str) -> None:
+        self.client.log_figure(run_id, figure, path)
+
+    def log_artifact(self, run_id: str, local_path: Path, artifact_path: str | None = None) -> None:
+        self.client.log_artifact(run_id, str(local_path), artifact_path)
+
+    def finish(self, run_id: str, status: str) -> None:
+        """Mark a run ended; FINISHED in MLflow only for results (finished, diverged, pruned)."""
+        self.client.set_tag(run_id, TAG_STATUS, status)
+        mlflow_status = "FINISHED" if status in DONE_STATUSES else ("KILLED" if status == "killed" else "FAILED")
+        self.client.set_terminated(run_id, mlflow_status)
+
+    def history(self, run_id: str, metric: str) -> list[tuple[int, float]]:
+        """A metric's curve, one value per step (the last logged wins, so a resumed run has no duplicates)."""
+        by_step = {m.step: m.value for m in sorted(self.client.get_metric_history(run_id, metric), key=lambda m: m.timestamp)}
+        return sorted(by_step.items())
+
+
+class MLflowTracker(Tracker):
+    """Reports a population's members to their child runs."""
+
+    def __init__(self, store: MLflowStore, run_ids: list[str], dataset: Any, plot_every_eval: bool = False) -> None:
+        self.store, self.run_ids, self.dataset = store, run_ids, dataset
+        self.plot_every_eval = plot_every_eval or getattr(dataset, "kind", "") == "image"
+        self._samples: dict[int, tuple[int, Any]] = {}
+
+    def on_eval(self, member: int, step: int, metrics: dict[str, float], samples: Any) -> bool:
+        self.store.log(self.run_ids[member], metrics=metrics, step=step)
+        self._samples[member] = (step, samples)
+        if self.plot_every_eval:
+            self._plot(member)
+        return False
+
+    def on_end(self, member: int, result: RunResult) -> None:
+        run_id = self.run_ids[member]
+        if member in self._samples and not self.plot_every_eval:
+            self._plot(member)
+        self.store.log(run_id, metrics=result.metrics, step=result.step)
+        self.store.finish(run_id, result.status)
+
+    def _plot(self, member: int) -> None:
+        from ganbench.plots import samples_figure
+
+        step, samples = self._samples[member]
+        fig = samples_figure(self.dataset, samples)
+        if fig is not None:
+            self.store.log_figure(self.run_ids[member], fig, f"samples/step_{step:07d}.png")
+
+
+def run_params(config: RunConfig, member: Member, contender: str) -> dict[str, Any]:
+    return {**config.flat(), "seed": member.seed, "lr_g": member.lr_g, "lr_d": member.lr_d,
+            "phase": member.phase, "contender": contender}  # fmt: skip
+
+
+def mark_interrupted(store: MLflowStore, run_ids: Iterable[str], status: str = "killed") -> None:
+    for run_id in run_ids:
+        store.finish(run_id, status)
