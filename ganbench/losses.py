@@ -231,8 +231,9 @@ def dragan(
     gp_weight: float = 10.0,
     perturb: float = 0.5,
 ) -> LossTerms:
-    """DRAGAN (Kodali et al. 2017): non-saturating + lambda E(||grad D(x + delta)||_2 - 1)^2.
+    """DRAGAN (Kodali et al. 2017).
 
+    L_D = non-saturating L_D + lambda E(||grad D(x + delta)||_2 - 1)^2,  L_G = -E log s(D(G(z))),
     delta = perturb * std(x) * u, u ~ U[0, 1] per coordinate (the authors' code), lambda = 10.
     """
     terms = non_saturating(d_real, d_fake)

@@ -229,8 +229,9 @@ def _first_error(exc: ValidationError) -> str:
     errors = exc.errors()
     # in a union (str | LossEntry) the first error is often "not a string"; the specific one says more
     err = next((e for e in errors if not e["type"].endswith("_type")), errors[0])
-    skip = ("str", "LossEntry", "int", "list[", "constrained-", "function-")
-    loc = ".".join(str(p) for p in err["loc"] if not str(p).startswith(skip))
+    # pydantic adds the union member or validator it tried to the location; those are not keys
+    skip = ("LossEntry", "list[", "constrained-", "function-")
+    loc = ".".join(str(p) for p in err["loc"] if str(p) not in ("str", "int") and not str(p).startswith(skip))
     msg = err["msg"].removeprefix("Value error, ")
     if err["type"] == "extra_forbidden":
         valid = ", ".join(sorted(_fields_at(err["loc"][:-1])))

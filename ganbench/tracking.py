@@ -151,10 +151,12 @@ class MLflowTracker(Tracker):
         self.store, self.run_ids, self.dataset = store, run_ids, dataset
         self.plot_every_eval = plot_every_eval or getattr(dataset, "kind", "") == "image"
         self._samples: dict[int, tuple[int, Any]] = {}
+        self._logged: dict[int, tuple[int, set[str]]] = {}
 
     def on_eval(self, member: int, step: int, metrics: dict[str, float], samples: Any) -> bool:
         self.store.log(self.run_ids[member], metrics=metrics, step=step)
         self._samples[member] = (step, samples)
+        self._logged[member] = (step, set(metrics))
         if self.plot_every_eval:
             self._plot(member)
         return False
@@ -163,7 +165,9 @@ class MLflowTracker(Tracker):
         run_id = self.run_ids[member]
         if member in self._samples and not self.plot_every_eval:
             self._plot(member)
-        self.store.log(run_id, metrics=result.metrics, step=result.step)
+        step, logged = self._logged.get(member, (-1, set()))
+        summary = {k: v for k, v in result.metrics.items() if not (step == result.step and k in logged)}
+        self.store.log(run_id, metrics=summary, step=result.step)
         self.store.finish(run_id, result.status)
 
     def _plot(self, member: int) -> None:

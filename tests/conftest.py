@@ -1,0 +1,42 @@
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+GANBENCH = [sys.executable, "-m", "ganbench.cli"]
+
+
+@pytest.fixture(autouse=True)
+def _quiet_env(monkeypatch, tmp_path_factory):
+    monkeypatch.setenv("GIT_PYTHON_REFRESH", "quiet")
+    monkeypatch.setenv("GANBENCH_CACHE", str(tmp_path_factory.getbasetemp() / "cache"))
+
+
+def write_suite(path: Path, text: str) -> Path:
+    path.write_text(text)
+    return path
+
+
+TINY_SUITE = """
+name: tiny
+losses: [non_saturating, hinge]
+strategies: [adam_dcgan]
+datasets: [ring8]
+seeds: 2
+steps: 30
+batch_size: 32
+eval_every: 10
+eval_samples: 200
+models:
+  points: {name: mlp, width: 16, depth: 2, latent_dim: 2}
+"""
+
+
+def env_for_subprocess() -> dict[str, str]:
+    env = dict(os.environ)
+    env["PYTHONPATH"] = str(ROOT) + os.pathsep + env.get("PYTHONPATH", "")
+    return env

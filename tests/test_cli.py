@@ -1,0 +1,119 @@
+"""The command line end to end: real runs, the MLflow store they leave, reruns, and bad input."""
+
+from __future__ import annotations
+
+import subprocess
+
+import pytest
+from mlflow import MlflowClient
+
+from ganbench.cli import main
+from tests.conftest import GANBENCH, TINY_SUITE, env_for_subprocess, write_suite
+
+
+def _client(out):
+    client = MlflowClient(f"sqlite:///{out / 'mlflow.db'}")
+    return client, client.get_experiment_by_name("ganbench/tiny").experiment_id
+
+
+@pytest.fixture(scope="module")
+def tiny_run(tmp_path_factory):
+    """One real run of a tiny suite, shared by the tests that read what it left."""
+    base = tmp_path_factory.mktemp("cli")
+    suite = write_suite(base / "tiny.yaml", TINY_SUITE)
+    out = base / "out"
+    assert main(["run", "--suite", str(suite), "--out", str(out), "--no-progress"]) == 0
+    return suite, out
+
+
+def test_run_leaves_parent_and_child_runs_with_curves_in_mlflow(tiny_run):
+    _, out = tiny_run
+    client, exp = _client(out)
+    runs = client.search_runs([exp])
+    parents = [r for r in runs if r.data.tags.get("ganbench.phase") == "suite"]
+    children = [r for r in runs if r.data.tags.get("mlflow.parentRunId") == parents[0].info.run_id]
+    assert len(parents) == 1 and parents[0].info.status == "FINISHED"
+    assert len(children) == 4  # 2 losses x 1 strategy x 1 dataset x 2 seeds
+    for child in children:
+        assert child.info.status == "FINISHED"
+        assert child.data.tags["ganbench.status"] == "finished"
+        assert child.data.params["loss"] in {"non_saturating", "hinge"}
+        assert child.data.params["model.width"] == "16"
+        curve = client.get_metric_history(child.info.run_id, "fid_raw")
+        assert sorted(m.step for m in curve) == [10, 20, 30]
+        assert [a.path for a in client.list_artifacts(child.info.run_id, "samples")] == [
+            "samples/step_0000030.png"
+        ]
+
+
+def test_run_writes_the_summary_table(tiny_run):
+    _, out = tiny_run
+    md = (out / "report" / "summary.md").read_text()
+    csv = (out / "report" / "summary.csv").read_text()
+    assert "hinge" in md and "non_saturating" in md and "±" in md
+    assert csv.splitlines()[0].startswith("dataset,loss,strategy,seeds,fid_raw")
+
+
+def test_rerun_trains_nothing_and_duplicates_no_run(tiny_run):
+    suite, out = tiny_run
+    client, exp = _client(out)
+    before = {r.info.run_id: len(client.get_metric_history(r.info.run_id, "fid_raw")) for r in client.search_runs([exp])}
+    ckpts = {p: p.stat().st_mtime_ns for p in (out / "checkpoints").glob("*.pt")}
+    assert len(ckpts) == 4
+    assert main(["run", "--suite", str(suite), "--out", str(out), "--no-progress"]) == 0
+    after = {r.info.run_id: len(client.get_metric_history(r.info.run_id, "fid_raw")) for r in client.search_runs([exp])}
+    assert after == before
+    assert {p: p.stat().st_mtime_ns for p in (out / "checkpoints").glob("*.pt")} == ckpts
+
+
+def test_list_commands(capsys):
+    main(["list", "losses"])
+    listed = capsys.readouterr().out.split()
+    assert "wgan_gp" in listed and "r1" in listed and "<loss>+r1" in listed
+    main(["list", "suites"])
+    assert "losses" in capsys.readouterr().out.split()
+
+
+def _run(args, cwd):
+    return subprocess.run(GANBENCH + args, capture_output=True, text=True, cwd=cwd, env=env_for_subprocess(),
+                          timeout=120)  # fmt: skip
+
+
+BAD_SUITES = {
+    "unknown_loss": (TINY_SUITE.replace("hinge", "hnge"), "unknown loss 'hnge'; valid:"),
+    "malformed": ("name: x\nlosses: [hinge\n", "malformed YAML"),
+    "negative_lr": (TINY_SUITE + "lr_g: -0.001\n", "key 'lr_g': Input should be greater than 0"),
+    "zero_seeds": (TINY_SUITE.replace("seeds: 2", "seeds: 0"), "key 'seeds': Input should be greater than 0"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(BAD_SUITES))
+def test_bad_suite_exits_2_with_one_line(tmp_path, case):
+    text, message = BAD_SUITES[case]
+    suite = write_suite(tmp_path / f"{case}.yaml", text)
+    proc = _run(["run", "--suite", str(suite), "--out", str(tmp_path / "out")], tmp_path)
+    assert proc.returncode == 2, proc.stderr
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1, proc.stderr
+    assert lines[0].startswith("ganbench: error: ") and message in lines[0]
+    assert not (tmp_path / "out" / "mlflow.db").exists()  # nothing half-written
+
+
+def test_unknown_suite_and_zero_seed_flag_and_unwritable_output(tmp_path):
+    proc = _run(["run", "--suite", "nosuch", "--out", str(tmp_path / "o")], tmp_path)
+    assert proc.returncode == 2 and "unknown suite 'nosuch'; valid:" in proc.stderr
+    assert len(proc.stderr.strip().splitlines()) == 1
+    proc = _run(["run", "--suite", "smoke", "--seeds", "0", "--out", str(tmp_path / "o")], tmp_path)
+    assert proc.returncode == 2 and "--seeds: expected a positive integer, got '0'" in proc.stderr
+    assert len(proc.stderr.strip().splitlines()) == 1
+    blocker = tmp_path / "file"
+    blocker.write_text("not a folder")
+    proc = _run(["run", "--suite", "smoke", "--out", str(blocker / "out")], tmp_path)
+    assert proc.returncode == 2, proc.stderr
+    assert proc.stderr.strip() == f"ganbench: error: output folder {blocker / 'out'} is not writable (Not a directory)"
+
+
+def test_report_without_a_store_exits_2(tmp_path):
+    proc = _run(["report", "--suite", "smoke", "--out", str(tmp_path / "none")], tmp_path)
+    assert proc.returncode == 2
+    assert "no MLflow store at" in proc.stderr and len(proc.stderr.strip().splitlines()) == 1

@@ -1,0 +1,68 @@
+from __future__ import annotations
+
+import pytest
+
+from ganbench.suite import SuiteError, bundled_suites, load_suite
+from tests.conftest import TINY_SUITE, write_suite
+
+
+def test_bundled_suites_validate():
+    assert {"losses", "smoke"} <= set(bundled_suites())
+    for name in bundled_suites():
+        suite = load_suite(name)
+        assert suite.name == name
+        assert load_suite(name, quick=True).steps <= suite.steps
+
+
+def test_losses_suite_covers_all_ten_losses_on_both_mixtures_with_three_seeds():
+    from ganbench.losses import LOSSES
+
+    suite = load_suite("losses")
+    assert {entry.name for entry in suite.losses} == set(LOSSES.names())
+    assert {"ring8", "grid25"} <= set(suite.datasets)
+    assert len(suite.seed_list) >= 3
+
+
+def test_same_suite_same_key_and_quick_changes_it(tmp_path):
+    path = write_suite(tmp_path / "s.yaml", TINY_SUITE)
+    assert load_suite(str(path)).key() == load_suite(str(path)).key()
+    assert load_suite(str(path)).key() != load_suite(str(path), overrides={"steps": 20}).key()
+
+
+@pytest.mark.parametrize(
+    "override,message",
+    [
+        ({"losses": ["nope"]}, "key 'losses': unknown loss 'nope'; valid: dragan, feature_matching"),
+        ({"lr_g": -1e-3}, "key 'lr_g': Input should be greater than 0 (got -0.001)"),
+        ({"seeds": 0}, "key 'seeds': Input should be greater than 0 (got 0)"),
+        ({"strategies": ["adamw"]}, "key 'strategies': unknown strategy 'adamw'; valid: adam_dcgan"),
+        ({"datasets": ["mnst"]}, "key 'datasets': unknown dataset 'mnst'; valid:"),
+        ({"stepz": 3}, "unknown key 'stepz'; valid: batch_size, datasets"),
+        ({"losses": [{"name": "lsgan", "params": {"q": 1}}]}, "key 'losses.0': loss 'lsgan' has no parameter 'q'; valid: a, b, c"),
+        ({"eval_every": 100}, "eval_every must not exceed steps"),
+    ],
+)
+def test_bad_values_name_the_key(tmp_path, override, message):
+    path = write_suite(tmp_path / "s.yaml", TINY_SUITE)
+    with pytest.raises(SuiteError) as err:
+        load_suite(str(path), overrides=override)
+    assert message in str(err.value)
+    assert str(path) in str(err.value)
+    assert "\n" not in str(err.value)
+
+
+def test_malformed_yaml_names_the_line(tmp_path):
+    path = write_suite(tmp_path / "bad.yaml", "name: x\nlosses: [hinge\ndatasets: [ring8]\n")
+    with pytest.raises(SuiteError, match=r"bad.yaml: line \d+ malformed YAML"):
+        load_suite(str(path))
+
+
+def test_unknown_suite_lists_bundled_ones():
+    with pytest.raises(SuiteError, match="unknown suite 'nope'; valid: .*losses.*smoke"):
+        load_suite("nope")
+
+
+def test_yaml_cannot_name_python_objects(tmp_path):
+    path = write_suite(tmp_path / "evil.yaml", "name: !!python/object/apply:os.system ['true']\n")
+    with pytest.raises(SuiteError, match="malformed YAML"):
+        load_suite(str(path))

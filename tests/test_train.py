@@ -1,0 +1,118 @@
+"""The trainer: determinism, divergence as a result, checkpoint/resume, population equivalence."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import pytest
+import torch
+from torch.testing import assert_close
+
+from ganbench.config import Member, RunConfig
+from ganbench.losses import LOSSES
+from ganbench.models import ModelConfig
+from ganbench.optim import StackedAdam, StackedRMSprop
+from ganbench.train import Tracker, Trainer, train
+
+TINY = RunConfig(loss="non_saturating", strategy="adam_dcgan", dataset="ring8", model=ModelConfig(width=16, depth=2),
+                 steps=60, eval_every=20, eval_samples=200, batch_size=32)  # fmt: skip
+
+
+def test_same_seed_same_metrics_to_the_last_digit():
+    a = train(TINY, [Member(3, 1e-3, 1e-3)])[0]
+    b = train(TINY, [Member(3, 1e-3, 1e-3)])[0]
+    c = train(TINY, [Member(4, 1e-3, 1e-3)])[0]
+    assert a.metrics == b.metrics
+    assert a.metrics["fid_raw"] != c.metrics["fid_raw"]
+
+
+def test_nan_loss_ends_the_run_as_diverged_not_an_exception():
+    (result,) = train(dataclasses.replace(TINY, loss="lsgan"), [Member(0, 1e6, 1e6)])
+    assert result.status == "diverged"
+    assert result.diverged_step == 1
+    assert result.metrics["diverged"] == 1.0
+    assert "fid_raw" not in result.metrics  # no final quality value for a diverged run
+
+
+def test_diverged_member_is_frozen_and_others_continue():
+    members = [Member(0, 1e6, 1e6), Member(1, 1e-3, 1e-3)]
+    pop = train(dataclasses.replace(TINY, loss="lsgan"), members)
+    alone = train(dataclasses.replace(TINY, loss="lsgan"), [members[1]])
+    assert [r.status for r in pop] == ["diverged", "finished"]
+    assert pop[1].metrics == pytest.approx(alone[0].metrics, rel=1e-5)
+
+
+class Recorder(Tracker):
+    def __init__(self):
+        self.evals = []
+
+    def on_eval(self, member, step, metrics, samples):
+        self.evals.append((member, step, metrics["fid_raw"]))
+        return False
+
+
+def test_evaluates_on_schedule_and_reports_stability():
+    rec = Recorder()
+    (result,) = train(TINY, [Member(0, 1e-3, 1e-3)], tracker=rec)
+    assert [s for _, s, _ in rec.evals] == [20, 40, 60]
+    assert result.metrics["best_fid_raw"] == min(v for *_, v in rec.evals)
+    assert result.metrics["gap_fid_raw"] == pytest.approx(rec.evals[-1][2] - result.metrics["best_fid_raw"])
+    for key in ("grad_norm_d", "grad_norm_g", "loss_d_oscillation", "loss_d", "loss_g"):
+        assert result.metrics[key] > 0
+
+
+def test_killed_and_resumed_run_ends_with_the_same_metrics(tmp_path):
+    config = dataclasses.replace(TINY, strategy="adam_dcgan+ema")
+    full = train(config, [Member(0, 1e-3, 1e-3)])[0]
+    ckpt = [tmp_path / "run.pt"]
+    # the first process stops after its second checkpoint (step 40) ...
+    partial = Trainer(dataclasses.replace(config, steps=40), [Member(0, 1e-3, 1e-3)], checkpoints=ckpt)
+    partial.run()
+    state = torch.load(ckpt[0], weights_only=True)
+    assert state["step"] == 40
+    # ... and a new one resumes from it
+    resumed = Trainer(config, [Member(0, 1e-3, 1e-3)], checkpoints=ckpt)
+    (result,) = resumed.run()
+    assert resumed.step == 60
+    assert result.metrics == full.metrics
+
+
+@pytest.mark.parametrize("loss", LOSSES.names())
+def test_population_member_follows_the_run_trained_alone(loss):
+    """Float64 on CPU: a member of a population of 3 ends with the same parameters as the same run alone."""
+    config = dataclasses.replace(TINY, loss=loss, steps=200, eval_every=100)
+    members = [Member(0, 1e-3, 2e-3), Member(1, 3e-4, 1e-3, beta1=0.3), Member(2, 1e-4, 1e-4)]
+    pop = Trainer(config, members, dtype=torch.float64)
+    pop_results = pop.run()
+    alone = Trainer(config, [members[1]], dtype=torch.float64)
+    (alone_result,) = alone.run()
+    for p_pop, p_alone in zip(list(pop.g.parameters()) + list(pop.d.parameters()),
+                              list(alone.g.parameters()) + list(alone.d.parameters())):  # fmt: skip
+        assert_close(p_pop[1], p_alone[0], rtol=1e-6, atol=1e-8)
+    assert pop_results[1].metrics == pytest.approx(alone_result.metrics, rel=1e-6)
+
+
+@pytest.mark.parametrize("kind", ["adam", "rmsprop"])
+def test_stacked_optimizers_match_torch_optim(kind):
+    torch.manual_seed(0)
+    w = torch.randn(3, 4, 5, dtype=torch.float64)
+    lrs = [1e-2, 3e-3, 1e-1]
+    stacked = torch.nn.Parameter(w.clone())
+    singles = [torch.nn.Parameter(w[i].clone()) for i in range(3)]
+    if kind == "adam":
+        opt = StackedAdam([stacked], torch.tensor(lrs, dtype=torch.float64), torch.tensor([0.5, 0.0, 0.9]), 0.999)
+        refs = [torch.optim.Adam([p], lr=lr, betas=(b1, 0.999)) for p, lr, b1 in zip(singles, lrs, [0.5, 0.0, 0.9])]
+    else:
+        opt = StackedRMSprop([stacked], torch.tensor(lrs, dtype=torch.float64))
+        refs = [torch.optim.RMSprop([p], lr=lr) for p, lr in zip(singles, lrs)]
+    active = torch.tensor([True, True, False])
+    for step in range(5):
+        grad = torch.randn(3, 4, 5, dtype=torch.float64)
+        stacked.grad = grad
+        opt.step(active)
+        for i, (p, ref) in enumerate(zip(singles, refs)):
+            if active[i]:
+                p.grad = grad[i].clone()
+                ref.step()
+    for i in range(3):
+        assert_close(stacked.detach()[i], singles[i].detach())
