@@ -22,8 +22,16 @@ class StackedOptimizer:
         self.state: dict[str, list[Tensor]] = {}
         self.steps = 0
 
-    def _view(self, per_member: Tensor, p: Tensor) -> Tensor:
-        return per_member.to(p).view((-1,) + (1,) * (p.dim() - 1))
+    def _views(self, per_member: Tensor, params: list[Tensor]) -> list[Tensor]:
+        """``[members]`` values shaped to broadcast against each ``[members, ...]`` parameter."""
+        per_member = per_member.to(params[0])
+        return [per_member.view((-1,) + (1,) * (p.dim() - 1)) for p in params]
+
+    def _with_grads(self, *buffers: str) -> tuple[list[Tensor], ...]:
+        idx = [i for i, p in enumerate(self.params) if p.grad is not None]
+        params = [self.params[i] for i in idx]
+        grads = [p.grad for p in params]
+        return (params, *([self.state[b][i] for i in idx] for b in buffers), grads)
 
     def zero_grad(self) -> None:
         for p in self.params:
@@ -58,19 +66,22 @@ class StackedAdam(StackedOptimizer):
 
     @torch.no_grad()
     def step(self, active: Tensor) -> None:
+        # multi-tensor (foreach) ops: a dozen dispatches per step whatever the number of parameters
         self.steps += 1
-        bc1 = 1 - self.beta1**self.steps  # [members]
+        params, ms, vs, grads = self._with_grads("exp_avg", "exp_avg_sq")
+        if not params:
+            return
+        torch._foreach_add_(ms, torch._foreach_mul(torch._foreach_sub(grads, ms), self._views(1 - self.beta1, params)))
+        torch._foreach_mul_(vs, self.beta2)
+        torch._foreach_addcmul_(vs, grads, grads, 1 - self.beta2)
         bc2_sqrt = (1 - self.beta2**self.steps) ** 0.5
-        step_size = -(self.lr * active) / bc1
-        for p, m, v in zip(self.params, self.state["exp_avg"], self.state["exp_avg_sq"]):
-            if p.grad is None:
-                continue
-            g = p.grad
-            b1 = self._view(self.beta1, p)
-            m.mul_(b1).add_(g * (1 - b1))
-            v.mul_(self.beta2).addcmul_(g, g, value=1 - self.beta2)
-            denom = (v.sqrt() / bc2_sqrt).add_(self.eps)
-            p.addcdiv_(m * self._view(step_size, p), denom)
+        denom = torch._foreach_sqrt(vs)
+        torch._foreach_div_(denom, bc2_sqrt)
+        torch._foreach_add_(denom, self.eps)
+        update = torch._foreach_div(ms, denom)
+        step_size = -(self.lr * active) / (1 - self.beta1**self.steps)
+        torch._foreach_mul_(update, self._views(step_size, params))
+        torch._foreach_add_(params, update)
 
 
 class StackedRMSprop(StackedOptimizer):
@@ -84,9 +95,13 @@ class StackedRMSprop(StackedOptimizer):
     @torch.no_grad()
     def step(self, active: Tensor) -> None:
         self.steps += 1
-        step_size = -(self.lr * active)
-        for p, v in zip(self.params, self.state["square_avg"]):
-            if p.grad is None:
-                continue
-            v.mul_(self.alpha).addcmul_(p.grad, p.grad, value=1 - self.alpha)
-            p.addcdiv_(p.grad * self._view(step_size, p), v.sqrt().add_(self.eps))
+        params, vs, grads = self._with_grads("square_avg")
+        if not params:
+            return
+        torch._foreach_mul_(vs, self.alpha)
+        torch._foreach_addcmul_(vs, grads, grads, 1 - self.alpha)
+        denom = torch._foreach_sqrt(vs)
+        torch._foreach_add_(denom, self.eps)
+        update = torch._foreach_div(grads, denom)
+        torch._foreach_mul_(update, self._views(-(self.lr * active), params))
+        torch._foreach_add_(params, update)

@@ -29,7 +29,8 @@ from ganbench.rng import MemberRNG
 from ganbench.strategies import get_strategy
 
 DIVERGENCE_LIMIT = 1e7  # |loss| above this counts as exploding
-GRAD_NORM_EVERY = 10  # steps between gradient-norm samples (a norm per step would cost ~5% of a small step)
+GRAD_NORM_EVERY = 10
+DIVERGENCE_EVERY = 10  # steps between divergence checks; a diverged run's step is the check that found it  # steps between gradient-norm samples (a norm per step would cost ~5% of a small step)
 PROGRESS_EVERY = 10
 FINISHED, DIVERGED, PRUNED = "finished", "diverged", "pruned"
 
@@ -107,6 +108,7 @@ class Trainer:
         self.last: list[dict[str, float]] = [{} for _ in range(n)]
         self.step = 0
         self._reset_accumulators()
+        self._last_losses = (self.acc["d"], self.acc["g"])
 
     # ------------------------------------------------------------------------------------------ set-up
     def _optimizer(self, module: torch.nn.Module, lrs: list[float]):
@@ -179,10 +181,16 @@ class Trainer:
         self.acc["d2"] += d_loss.double() ** 2
         self.acc["g"] += g_loss
         self.acc_steps += 1
-        self._check_divergence(d_loss, g_loss)
+        self._last_losses = (d_loss, g_loss)
+        if self.step % DIVERGENCE_EVERY == 0:
+            self._check_divergence()
 
-    def _check_divergence(self, d_loss: Tensor, g_loss: Tensor) -> None:
-        bad = ~(torch.isfinite(d_loss) & torch.isfinite(g_loss))
+    def _check_divergence(self) -> None:
+        """NaN/inf anywhere since the last evaluation (the sums carry it) or an exploding current loss.
+
+        Checked every DIVERGENCE_EVERY steps and before each evaluation: a check is a device sync."""
+        d_loss, g_loss = self._last_losses
+        bad = ~torch.isfinite(self.acc["d"] + self.acc["g"])
         bad |= (d_loss.abs() > DIVERGENCE_LIMIT) | (g_loss.abs() > DIVERGENCE_LIMIT)
         newly = bad & self.active
         if bool(newly.any()):
@@ -204,6 +212,7 @@ class Trainer:
         return out
 
     def evaluate(self) -> None:
+        self._check_divergence()
         samples = self.generate(self.config.eval_samples)
         stability = self._stability_metrics()
         for i in range(len(self.members)):

@@ -29,7 +29,7 @@ def test_same_seed_same_metrics_to_the_last_digit():
 def test_nan_loss_ends_the_run_as_diverged_not_an_exception():
     (result,) = train(dataclasses.replace(TINY, loss="lsgan"), [Member(0, 1e6, 1e6)])
     assert result.status == "diverged"
-    assert result.diverged_step == 1
+    assert result.diverged_step == 10  # the first check after the NaN (checks run every 10 steps)
     assert result.metrics["diverged"] == 1.0
     assert "fid_raw" not in result.metrics  # no final quality value for a diverged run
 
