@@ -65,6 +65,11 @@ def build_parser() -> argparse.ArgumentParser:
     _add_train_args(tune)
     report = sub.add_parser("report", help="rebuild the report from the MLflow store")
     _add_suite_args(report)
+    ui = sub.add_parser("ui", help="the MLflow UI on a suite's store (127.0.0.1 unless --host says otherwise)")
+    ui.add_argument("--out", type=Path, default=Path("ganbench_output"), help="output folder holding mlflow.db")
+    ui.add_argument("--tracking-uri", help="MLflow store URI (default: the output folder's sqlite file)")
+    ui.add_argument("--host", default="127.0.0.1", help="address to bind; 0.0.0.0 exposes it to the network")
+    ui.add_argument("--port", type=_positive, default=5000)
     lst = sub.add_parser("list", help="what is registered")
     lst.add_argument("kind", choices=LIST_KINDS)
     return parser
@@ -174,16 +179,36 @@ def cmd_list(args: argparse.Namespace) -> None:
     print("\n".join(names))
 
 
-COMMANDS = {"run": cmd_run, "tune": cmd_tune, "report": cmd_report, "list": cmd_list}
+def cmd_ui(args: argparse.Namespace) -> None:
+    from ganbench.tracking import StoreError, default_tracking_uri
+
+    uri = args.tracking_uri or default_tracking_uri(args.out)
+    if uri.startswith("sqlite:///") and not Path(uri.removeprefix("sqlite:///")).exists():
+        raise StoreError(f"no MLflow store at {uri.removeprefix('sqlite:///')}; run a suite first or pass --tracking-uri")
+    cmd = [sys.executable, "-m", "mlflow", "ui", "--backend-store-uri", uri, "--host", args.host, "--port", str(args.port)]
+    if (args.out / "mlartifacts").exists():
+        cmd += ["--default-artifact-root", (args.out / "mlartifacts").resolve().as_uri()]
+    print(f"MLflow UI on http://{args.host}:{args.port} (Ctrl-C to stop)", file=sys.stderr)
+    os.execv(sys.executable, cmd)
 
 
-def _on_sigterm(signum: int, frame: object) -> None:
-    raise KeyboardInterrupt  # unwinds like Ctrl-C: runs marked KILLED, checkpoints kept
+COMMANDS = {"run": cmd_run, "tune": cmd_tune, "report": cmd_report, "list": cmd_list, "ui": cmd_ui}
+
+
+def _on_stop_signal(signum: int, frame: object) -> None:
+    """First SIGINT/SIGTERM: finish the current step, checkpoint, mark runs KILLED. A second: stop at once."""
+    from ganbench.train import STOP_REQUESTED
+
+    if STOP_REQUESTED.is_set():
+        raise KeyboardInterrupt
+    STOP_REQUESTED.set()
+    print("ganbench: stopping after the current step (again to stop at once)", file=sys.stderr)
 
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    signal.signal(signal.SIGTERM, _on_sigterm)
+    signal.signal(signal.SIGTERM, _on_stop_signal)
+    signal.signal(signal.SIGINT, _on_stop_signal)
     os.environ.setdefault("GIT_PYTHON_REFRESH", "quiet")  # mlflow probes git; absent git is not an error here
     from ganbench.datasets import DataError
     from ganbench.registry import RegistryError

@@ -31,7 +31,7 @@ from ganbench.tracking import (
     default_tracking_uri,
     run_params,
 )
-from ganbench.train import RunResult, Tracker, Trainer
+from ganbench.train import STOP_REQUESTED, Interrupted, RunResult, Tracker, Trainer
 
 
 @dataclass(frozen=True)
@@ -188,6 +188,8 @@ class Runner:
         total = sum(len(m) * (c.steps - self._resume_step(c, m[0])) for c, m, _ in jobs)
         with self.progress.phase("final", total):
             for config, members, contender in jobs:
+                if STOP_REQUESTED.is_set():
+                    raise Interrupted("stopped between jobs")
                 self.train_population(config, members, contender)
 
     def _resume_step(self, config: RunConfig, member: Member) -> int:

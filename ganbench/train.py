@@ -10,6 +10,7 @@ from __future__ import annotations
 import copy
 import math
 import os
+import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -33,6 +34,15 @@ GRAD_NORM_EVERY = 10
 DIVERGENCE_EVERY = 10  # steps between divergence checks; a diverged run's step is the check that found it  # steps between gradient-norm samples (a norm per step would cost ~5% of a small step)
 PROGRESS_EVERY = 10
 FINISHED, DIVERGED, PRUNED = "finished", "diverged", "pruned"
+
+
+# Set by the CLI's SIGINT/SIGTERM handler: training stops between two steps, writes checkpoints, and raises
+# Interrupted, so a stop loses nothing and leaves no half-written state.
+STOP_REQUESTED = threading.Event()
+
+
+class Interrupted(KeyboardInterrupt):
+    """Training stopped on request after writing checkpoints."""
 
 
 @dataclass
@@ -256,6 +266,9 @@ class Trainer:
         self.load_checkpoints()
         steps, every = self.config.steps, self.config.eval_every
         while self.step < steps and bool(self.active.any()):
+            if STOP_REQUESTED.is_set():
+                self.save_checkpoints()
+                raise Interrupted(f"stopped at step {self.step}")
             self.train_step()
             if self.progress is not None and self.step % PROGRESS_EVERY == 0:
                 self.progress(PROGRESS_EVERY * len(self.members))

@@ -1,0 +1,123 @@
+"""Faults: SIGKILL at any moment then rerun, SIGTERM stops cleanly, a failing job does not stop the suite."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+import torch
+from mlflow import MlflowClient
+
+from ganbench.cli import main
+from ganbench.losses import LOSSES, LossSpec
+from tests.conftest import GANBENCH, env_for_subprocess, write_suite
+
+SLOW_SUITE = """
+name: faults
+losses: [non_saturating, hinge]
+strategies: [adam_dcgan]
+datasets: [ring8]
+seeds: 2
+steps: 400
+batch_size: 32
+eval_every: 50
+eval_samples: 200
+models:
+  points: {name: mlp, width: 16, depth: 2, latent_dim: 2}
+"""
+
+
+def _children(out: Path, experiment: str = "ganbench/faults"):
+    client = MlflowClient(f"sqlite:///{out / 'mlflow.db'}")
+    exp = client.get_experiment_by_name(experiment).experiment_id
+    return [r for r in client.search_runs([exp]) if "mlflow.parentRunId" in r.data.tags]
+
+
+def _final_metrics(out: Path) -> dict[str, dict[str, float]]:
+    return {r.data.tags["ganbench.key"]: r.data.metrics for r in _children(out)}
+
+
+def _start(suite: Path, out: Path) -> subprocess.Popen:
+    args = ["run", "--suite", str(suite), "--out", str(out), "--population-size", "1", "--no-progress"]
+    return subprocess.Popen(GANBENCH + args, env=env_for_subprocess(), stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)  # fmt: skip
+
+
+def _wait_for_mid_run_checkpoint(proc: subprocess.Popen, out: Path, timeout: float = 120) -> int:
+    """Poll until some run has a checkpoint before its last step; return that step."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        assert proc.poll() is None, proc.communicate()
+        for path in (out / "checkpoints").glob("*.pt"):
+            try:
+                step = torch.load(path, weights_only=True)["step"]
+            except Exception:  # being replaced right now
+                continue
+            if 0 < step < 400:
+                return step
+        time.sleep(0.05)
+    raise AssertionError("no checkpoint appeared")
+
+
+@pytest.fixture(scope="module")
+def reference(tmp_path_factory):
+    """The same suite, never interrupted."""
+    base = tmp_path_factory.mktemp("ref")
+    suite = write_suite(base / "faults.yaml", SLOW_SUITE)
+    assert main(["run", "--suite", str(suite), "--out", str(base / "out"), "--population-size", "1", "--no-progress"]) == 0
+    return _final_metrics(base / "out")
+
+
+@pytest.mark.slow
+def test_sigkill_then_rerun_resumes_with_identical_metrics_and_no_duplicates(tmp_path, reference):
+    suite = write_suite(tmp_path / "faults.yaml", SLOW_SUITE)
+    out = tmp_path / "out"
+    proc = _start(suite, out)
+    _wait_for_mid_run_checkpoint(proc, out)
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    assert any(r.info.status == "RUNNING" for r in _children(out))  # the killed run is left open ...
+    assert main(["run", "--suite", str(suite), "--out", str(out), "--population-size", "1", "--no-progress"]) == 0
+    children = _children(out)
+    assert len(children) == 4  # ... and reopened, not duplicated
+    assert all(r.info.status == "FINISHED" for r in children)
+    assert _final_metrics(out) == reference  # resumed from checkpoints: the same numbers to the last digit
+
+
+@pytest.mark.slow
+def test_sigterm_checkpoints_marks_killed_and_resumes(tmp_path, reference):
+    suite = write_suite(tmp_path / "faults.yaml", SLOW_SUITE)
+    out = tmp_path / "out"
+    proc = _start(suite, out)
+    _wait_for_mid_run_checkpoint(proc, out)
+    proc.send_signal(signal.SIGTERM)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130, err
+    assert "rerun the same command to resume" in err
+    statuses = {r.info.status for r in _children(out)}
+    assert "KILLED" in statuses and "RUNNING" not in statuses
+    assert main(["run", "--suite", str(suite), "--out", str(out), "--population-size", "1", "--no-progress"]) == 0
+    assert _final_metrics(out) == reference
+
+
+def _raises(d_real, d_fake):
+    """A broken third-party loss (L_D = L_G = error), for the fault test."""
+    raise RuntimeError("broken loss")
+
+
+def test_failing_job_is_reported_and_the_suite_completes(tmp_path, monkeypatch):
+    monkeypatch.setitem(LOSSES._entries, "broken", LossSpec(name="broken", fn=_raises))
+    suite = write_suite(tmp_path / "s.yaml", SLOW_SUITE.replace("[non_saturating, hinge]", "[broken, hinge]")
+                        .replace("steps: 400", "steps: 20").replace("eval_every: 50", "eval_every: 10"))  # fmt: skip
+    out = tmp_path / "out"
+    assert main(["run", "--suite", str(suite), "--out", str(out), "--no-progress"]) == 0
+    children = _children(out)
+    failed = [r for r in children if r.data.params["loss"] == "broken"]
+    done = [r for r in children if r.data.params["loss"] == "hinge"]
+    assert len(failed) == 2 and all(r.info.status == "FAILED" for r in failed)
+    assert all(r.data.tags["ganbench.error"] == "RuntimeError: broken loss" for r in failed)
+    assert len(done) == 2 and all(r.data.tags["ganbench.status"] == "finished" for r in done)
