@@ -52,6 +52,11 @@ def _add_train_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--download", action="store_true", help="download external datasets where a network exists")
     p.add_argument("--population-size", type=_positive, default=16, help="runs trained as one vectorized model")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.add_argument("--executor", default="local", choices=["local", "processes", "ray"],
+                   help="where populations train: this process, N worker processes, or a Ray cluster")  # fmt: skip
+    p.add_argument("--workers", type=_positive, default=2, help="worker processes (processes) or CPUs (local Ray)")
+    p.add_argument("--ray-address", help="Ray cluster address (default: start a local cluster)")
+    p.add_argument("--gpus-per-job", type=float, default=0.0, help="Ray: GPUs per population; fractions share a GPU")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -99,14 +104,28 @@ def _runner(args: argparse.Namespace, suite):
         data=DataOptions(data_dir=args.data_dir, download=args.download, cache_dir=args.out / "cache"),
         population_size=args.population_size,
         show_progress=not args.no_progress,
+        executor=args.executor,
+        workers=args.workers,
+        ray_address=args.ray_address,
+        gpus_per_job=args.gpus_per_job,
     )
+    if args.executor == "ray":
+        import importlib.util
+
+        if importlib.util.find_spec("ray") is None:
+            _fail("--executor ray needs Ray: pip install 'ganbench[ray]'")
+    if args.gpus_per_job < 0:
+        _fail(f"--gpus-per-job must be >= 0, got {args.gpus_per_job}")
     return Runner(suite, options)
 
 
 def cmd_run(args: argparse.Namespace) -> None:
     suite = _load(args)
     runner = _runner(args, suite)
-    runner.run()
+    try:
+        runner.run()
+    finally:
+        runner.close()
     _report(runner.store, runner.parent, args.out)
 
 
@@ -116,7 +135,11 @@ def cmd_tune(args: argparse.Namespace) -> None:
         _fail(f"suite {suite.name!r} has no 'tuning' section; add one (trials: N) to tune")
     from ganbench.tuning import tune_suite
 
-    tune_suite(_runner(args, suite))
+    runner = _runner(args, suite)
+    try:
+        tune_suite(runner)
+    finally:
+        runner.close()
 
 
 def cmd_report(args: argparse.Namespace) -> None:
@@ -137,22 +160,10 @@ def cmd_report(args: argparse.Namespace) -> None:
 
 def _report(store, parent: str, out: Path) -> None:
     from rich.console import Console
-    from rich.table import Table
 
-    from ganbench.report import console_columns, runs_frame, summary_table, write_tables
+    from ganbench.report import build_report, console_view
 
-    table = summary_table(runs_frame(store, parent))
-    paths = write_tables(table, out / "report")
-    console = Console()
-    for dataset, part in table.groupby("dataset", sort=False) if not table.empty else []:
-        view = Table(title=f"{dataset}: mean ± std over seeds", show_lines=False)
-        cols = console_columns(part)
-        for c in cols:
-            view.add_column(c, overflow="fold")
-        for _, row in part.iterrows():
-            view.add_row(*(str(row[c]) for c in cols))
-        console.print(view)
-    console.print("tables: " + ", ".join(str(p) for p in paths))
+    Console().print(console_view(build_report(store, parent, out)))
 
 
 def cmd_list(args: argparse.Namespace) -> None:
@@ -212,12 +223,13 @@ def main(argv: list[str] | None = None) -> int:
     os.environ.setdefault("GIT_PYTHON_REFRESH", "quiet")  # mlflow probes git; absent git is not an error here
     from ganbench.datasets import DataError
     from ganbench.registry import RegistryError
+    from ganbench.report import ReportError
     from ganbench.suite import SuiteError
     from ganbench.tracking import StoreError
 
     try:
         COMMANDS[args.command](args)
-    except (SuiteError, RegistryError, DataError, StoreError) as exc:
+    except (SuiteError, RegistryError, DataError, StoreError, ReportError) as exc:
         _fail(str(exc))
     except KeyboardInterrupt:
         print("ganbench: interrupted; rerun the same command to resume", file=sys.stderr)

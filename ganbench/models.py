@@ -13,6 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import torch
+import torch.nn.functional as F
 from torch import Tensor, nn
 
 from ganbench.registry import Registry
@@ -112,3 +113,183 @@ def create_models(
     """G and D holding one network per seed, each initialized from its own seeded stream."""
     rng = MemberRNG(seeds, salt=1)  # init stream, separate from the training streams
     return MODELS.get(config.name)(config, sample_shape, len(seeds), rng, d_batch_norm=d_batch_norm)
+
+
+# ------------------------------------------------------------------------------------------------- DCGAN
+# Convolutions of all members run as one grouped convolution: inside G and D activations are kept in the
+# "grouped" layout [batch, members * C, H, W] (member m owns channels m*C .. m*C + C - 1); parameters keep the
+# member dimension first, as the stacked optimizers and checkpoint slicing expect.
+
+
+def _to_grouped(x: Tensor) -> Tensor:
+    """``[members, batch, C, H, W]`` -> ``[batch, members * C, H, W]``."""
+    m, b, c, h, w = x.shape
+    return x.transpose(0, 1).reshape(b, m * c, h, w)
+
+
+def _from_grouped(x: Tensor, members: int) -> Tensor:
+    """``[batch, members * C, H, W]`` -> ``[members, batch, C, H, W]``."""
+    b, mc, h, w = x.shape
+    return x.reshape(b, members, mc // members, h, w).transpose(0, 1)
+
+
+def _spectral_normalized(w: Tensor, u: Tensor, training: bool) -> Tensor:
+    """``w [members, out, ...]`` divided by its largest singular value (of ``w`` as ``[out, rest]`` per
+    member), estimated by one power iteration per training forward pass (Miyato et al. 2018)."""
+    mat = w.flatten(start_dim=2)
+    with torch.no_grad():
+        if training:
+            v = F.normalize(torch.einsum("nor,no->nr", mat, u), dim=-1)
+            u.copy_(F.normalize(torch.einsum("nor,nr->no", mat, v), dim=-1))
+        v = F.normalize(torch.einsum("nor,no->nr", mat, u), dim=-1)
+    sigma = torch.einsum("no,nor,nr->n", u, mat, v)
+    return w / sigma.view((-1,) + (1,) * (w.dim() - 1))
+
+
+class StackedConv2d(nn.Module):
+    """``members`` independent 4x4 (transposed) convolutions in the grouped layout; DCGAN init N(0, 0.02)."""
+
+    def __init__(
+        self,
+        members: int,
+        c_in: int,
+        c_out: int,
+        rng: MemberRNG,
+        *,
+        stride: int = 2,
+        padding: int = 1,
+        transpose: bool = False,
+        spectral_norm: bool = False,
+    ) -> None:
+        super().__init__()
+        self.stride, self.padding, self.transpose = stride, padding, transpose
+        self.weight = nn.Parameter(0.02 * rng.randn((c_out, c_in, 4, 4)))  # [members, out, in, k, k]
+        self.bias = nn.Parameter(torch.zeros(members, c_out))
+        self.spectral_norm = spectral_norm
+        if spectral_norm:
+            u = rng.randn((c_out,))
+            self.register_buffer("_u", u / u.norm(dim=-1, keepdim=True))
+
+    def forward(self, x: Tensor) -> Tensor:
+        w = _spectral_normalized(self.weight, self._u, self.training) if self.spectral_norm else self.weight
+        m, c_out, c_in = w.shape[:3]
+        bias = self.bias.reshape(-1)
+        if self.transpose:  # conv_transpose2d wants [members * in, out, k, k]
+            w = w.transpose(1, 2).reshape(m * c_in, c_out, 4, 4)
+            return F.conv_transpose2d(x, w, bias, self.stride, self.padding, groups=m)
+        return F.conv2d(x, w.reshape(m * c_out, c_in, 4, 4), bias, self.stride, self.padding, groups=m)
+
+
+class StackedBatchNorm2d(nn.Module):
+    """Batch norm with statistics and affine parameters per member (grouped layout); DCGAN init N(1, 0.02)."""
+
+    def __init__(self, members: int, channels: int, rng: MemberRNG, momentum: float = 0.1) -> None:
+        super().__init__()
+        self.momentum = momentum
+        self.weight = nn.Parameter(1 + 0.02 * rng.randn((channels,)))
+        self.bias = nn.Parameter(torch.zeros(members, channels))
+        self.register_buffer("running_mean", torch.zeros(members, channels))
+        self.register_buffer("running_var", torch.ones(members, channels))
+
+    def forward(self, x: Tensor) -> Tensor:
+        # views share storage, so F.batch_norm's in-place update of the running statistics lands in the buffers
+        mean, var = self.running_mean.view(-1), self.running_var.view(-1)
+        weight, bias = self.weight.reshape(-1), self.bias.reshape(-1)
+        return F.batch_norm(x, mean, var, weight, bias, self.training, self.momentum, 1e-5)
+
+
+def _dcgan_plan(image_size: int) -> tuple[int, list[int]]:
+    """Base resolution and channel multipliers from the base up: 4x4 -> 32x32 or 7x7 -> 28x28."""
+    if image_size == 32:
+        return 4, [4, 2, 1]
+    if image_size == 28:
+        return 7, [2, 1]
+    raise ValueError(f"dcgan supports 28x28 and 32x32 images, not {image_size}x{image_size}")
+
+
+class DCGANGenerator(nn.Module):
+    """Radford et al. 2016: linear to a base grid, then (transposed conv, batch norm, ReLU) doubling the
+    resolution, tanh output in [-1, 1]."""
+
+    def __init__(self, members: int, latent_dim: int, sample_shape: tuple[int, ...], width: int, rng: MemberRNG):
+        super().__init__()
+        channels, size = sample_shape[0], sample_shape[-1]
+        self.members = members
+        self.base, mults = _dcgan_plan(size)
+        widths = [m * width for m in mults]
+        self.base_channels = widths[0]
+        self.project = StackedLinear(members, latent_dim, widths[0] * self.base**2, rng)
+        self.norms = nn.ModuleList(StackedBatchNorm2d(members, c, rng) for c in widths)
+        self.convs = nn.ModuleList(
+            StackedConv2d(members, c_in, c_out, rng, transpose=True)
+            for c_in, c_out in zip(widths, widths[1:] + [channels])
+        )
+
+    def forward(self, z: Tensor) -> Tensor:
+        m, b, _ = z.shape
+        h = self.project(z).reshape(m, b, self.base_channels, self.base, self.base)
+        h = _to_grouped(h)
+        for norm, conv in zip(self.norms, self.convs):
+            h = conv(torch.relu(norm(h)))
+        return torch.tanh(_from_grouped(h, self.members))
+
+
+class DCGANDiscriminator(nn.Module):
+    """Radford et al. 2016: strided 4x4 convolutions with leaky ReLU (0.2), batch norm after all but the first
+    (none when ``batch_norm`` is False: gradient penalties, spectral norm), a linear layer to one raw score.
+    Features for feature matching: the flattened last convolutional activations."""
+
+    def __init__(
+        self,
+        members: int,
+        sample_shape: tuple[int, ...],
+        width: int,
+        rng: MemberRNG,
+        *,
+        batch_norm: bool,
+        spectral_norm: bool,
+    ) -> None:
+        super().__init__()
+        channels, size = sample_shape[0], sample_shape[-1]
+        self.members = members
+        base, mults = _dcgan_plan(size)
+        widths = [m * width for m in reversed(mults)]
+        self.convs = nn.ModuleList(
+            StackedConv2d(members, c_in, c_out, rng, spectral_norm=spectral_norm)
+            for c_in, c_out in zip([channels] + widths, widths)
+        )
+        self.norms = nn.ModuleList(
+            StackedBatchNorm2d(members, c, rng) if batch_norm and i > 0 else nn.Identity()
+            for i, c in enumerate(widths)
+        )
+        self.out = StackedLinear(members, widths[-1] * base**2, 1, rng, spectral_norm)
+
+    def forward_with_features(self, x: Tensor) -> tuple[Tensor, Tensor]:
+        h = _to_grouped(x)
+        for conv, norm in zip(self.convs, self.norms):
+            h = F.leaky_relu(norm(conv(h)), 0.2)
+        features = _from_grouped(h, self.members).flatten(start_dim=2)
+        return self.out(features).squeeze(-1), features
+
+    def forward(self, x: Tensor) -> Tensor:
+        return self.forward_with_features(x)[0]
+
+
+@MODELS.register("dcgan")
+def dcgan(
+    config: ModelConfig, sample_shape: tuple[int, ...], members: int, rng: MemberRNG, *, d_batch_norm: bool = True
+) -> tuple[nn.Module, nn.Module]:
+    """DCGAN pair (Radford et al. 2016) for 28x28 or 32x32 images with 1 or 3 channels.
+
+    ``width`` is D's first (G's last) number of channels, doubled at every halving of the resolution.
+    ``spectral_norm`` normalizes every layer of D (Miyato et al. 2018) and then D has no batch norm, as in
+    SNGAN; ``d_batch_norm=False`` (gradient-penalty losses) also removes it.
+    """
+    if len(sample_shape) != 3:
+        raise ValueError(f"dcgan needs [C, H, W] samples, got shape {tuple(sample_shape)}")
+    g = DCGANGenerator(members, config.latent_dim, sample_shape, config.width, rng)
+    batch_norm = d_batch_norm and not config.spectral_norm
+    d = DCGANDiscriminator(
+        members, sample_shape, config.width, rng, batch_norm=batch_norm, spectral_norm=config.spectral_norm
+    )
+    return g, d

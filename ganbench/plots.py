@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Mapping, Sequence
+from itertools import product
+from typing import Any, NamedTuple
 
 import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import torch  # noqa: E402
+from matplotlib.ticker import MaxNLocator  # noqa: E402
 from torch import Tensor  # noqa: E402
 
 REFERENCE_POINTS = 2500
@@ -52,6 +55,96 @@ def samples_figure(dataset: Any, samples: Tensor) -> Any:
         ax.axis("off")
     else:
         return None
+    fig.tight_layout()
+    plt.close(fig)
+    return fig
+
+
+# ---------------------------------------------------------------------------------------------- report figures
+# The report hands these plain arrays (pandas stays in the report); each returns a closed figure to save.
+
+
+class Band(NamedTuple):
+    """One contender's curve over seeds: the mean at each step and the band between the lowest and highest seed."""
+
+    steps: Sequence[float]
+    center: Sequence[float]
+    low: Sequence[float]
+    high: Sequence[float]
+
+
+def contender_colors(names: Sequence[str]) -> dict[str, Any]:
+    """A fixed colour per contender, the same in every figure of a report."""
+    cmap = plt.get_cmap("tab10" if len(names) <= 10 else "tab20")
+    return {name: cmap(i % cmap.N) for i, name in enumerate(names)}
+
+
+def curves_figure(curves: Mapping[str, Mapping[str, Band]], colors: Mapping[str, Any], title: str) -> Any:
+    """One panel per metric: each contender's mean over seeds against the training step, shaded min to max."""
+    ncols = min(len(curves), 3)
+    nrows = -(-len(curves) // ncols)
+    fig, axes = plt.subplots(nrows, ncols, figsize=(4.2 * ncols, 3.2 * nrows), dpi=100, squeeze=False)
+    for ax, (metric, bands) in zip(axes.flat, curves.items()):
+        for name, band in bands.items():
+            ax.plot(band.steps, band.center, color=colors[name], lw=1.5, marker=".", ms=3, label=name)
+            ax.fill_between(band.steps, band.low, band.high, color=colors[name], alpha=0.12, lw=0)
+        ax.set_title(metric, fontsize=9)
+        ax.set_xlabel("generator step", fontsize=8)
+        ax.tick_params(labelsize=7)
+        ax.grid(alpha=0.3)
+    for ax in list(axes.flat)[len(curves) :]:
+        ax.axis("off")
+    handles, labels = axes.flat[0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="lower center", ncol=min(len(labels), 4), fontsize=8, frameon=False)
+    fig.suptitle(f"{title} (line: mean over seeds; band: min to max)", fontsize=10)
+    fig.tight_layout(rect=(0, 0.06 + 0.02 * (len(labels) > 4), 1, 0.95))
+    plt.close(fig)
+    return fig
+
+
+def mosaic_figure(
+    cells: Mapping[tuple[str, str], Any], rows: Sequence[str], cols: Sequence[str], title: str
+) -> Any:
+    """Images (``[H, W, C]`` arrays, e.g. the runs' sample PNGs) on a rows x columns grid; empty where missing."""
+    fig, axes = plt.subplots(
+        len(rows), len(cols), figsize=(1.9 * len(cols) + 1.6, 1.9 * len(rows) + 0.5), dpi=110, squeeze=False
+    )
+    for (i, row), (j, col) in product(enumerate(rows), enumerate(cols)):
+        ax = axes[i][j]
+        ax.set_xticks([])
+        ax.set_yticks([])
+        for spine in ax.spines.values():
+            spine.set_visible(False)
+        if (row, col) in cells:
+            ax.imshow(cells[(row, col)])
+        if i == 0:
+            ax.set_title(col, fontsize=8)
+        if j == 0:
+            ax.set_ylabel(row, fontsize=8, rotation=0, ha="right", va="center")
+    fig.suptitle(title, fontsize=10)
+    fig.tight_layout()
+    plt.close(fig)
+    return fig
+
+
+def budget_figure(
+    series: Mapping[str, tuple[Sequence[float], Sequence[float]]],
+    colors: Mapping[str, Any],
+    metric: str,
+    title: str,
+) -> Any:
+    """Best value reached so far against the number of tuning trials spent (Lucic et al. 2018, Fig. 5)."""
+    fig, ax = plt.subplots(figsize=(5.5, 3.6), dpi=100)
+    for name, (trials, best) in series.items():
+        ax.step(trials, best, where="post", color=colors[name], lw=1.5, label=name)
+        ax.plot(trials, best, ".", color=colors[name], ms=3)
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    ax.set_xlabel("tuning trials spent", fontsize=8)
+    ax.set_ylabel(f"best {metric} so far", fontsize=8)
+    ax.tick_params(labelsize=7)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=7, frameon=False)
+    ax.set_title(title, fontsize=10)
     fig.tight_layout()
     plt.close(fig)
     return fig

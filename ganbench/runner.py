@@ -18,6 +18,7 @@ import torch
 
 from ganbench.config import Member, RunConfig
 from ganbench.datasets import DataOptions, load_dataset
+from ganbench.executors import Executor, Job, LocalExecutor, create_executor
 from ganbench.metrics.evaluate import create_evaluator
 from ganbench.progress import Progress
 from ganbench.strategies import get_strategy
@@ -31,7 +32,7 @@ from ganbench.tracking import (
     default_tracking_uri,
     run_params,
 )
-from ganbench.train import STOP_REQUESTED, Interrupted, RunResult, Tracker, Trainer
+from ganbench.train import STOP_REQUESTED, Interrupted, RunResult, Tracker
 
 
 @dataclass(frozen=True)
@@ -64,6 +65,11 @@ class RunOptions:
     data: DataOptions = field(default_factory=DataOptions)
     population_size: int = 16  # members trained as one model at most; 1 trains runs one by one
     show_progress: bool = True
+    executor: str = "local"  # local | processes | ray
+    workers: int = 2  # processes executor; ray: CPUs of a local cluster
+    ray_address: str | None = None  # ray: a cluster's address; None starts a local one
+    gpus_per_job: float = 0.0  # ray: GPUs requested per population (fractions share a GPU)
+    worker_threads: int | None = None  # torch threads per job in workers
 
 
 def contenders(suite: Suite) -> list[Contender]:
@@ -108,11 +114,17 @@ class Runner:
         self.out_dir = options.out_dir
         check_writable(self.out_dir)
         uri = options.tracking_uri or default_tracking_uri(self.out_dir)
+        if uri.startswith("sqlite:") or not (options.optuna_storage or "").startswith(("postgresql", "mysql")):
+            self._lock = one_writer_lock(self.out_dir)
         self.store = MLflowStore(uri, f"ganbench/{suite.name}", artifact_dir=self.out_dir / "mlartifacts")
         self.parent = self.store.parent_run(suite.name, suite.key(), {"ganbench.suite": suite.name})
         self.store.log(self.parent, params={"suite": suite.name, "suite_key": suite.key(), "seeds": suite.seed_list})
         self._evaluators: dict[tuple[str, int], Any] = {}
         self.progress = Progress(enabled=options.show_progress)
+        self._local = LocalExecutor(evaluator_for=lambda job: self.evaluator(job.config))
+        self.executor = self._local if options.executor == "local" else create_executor(
+            options.executor, workers=options.workers, address=options.ray_address, gpus_per_job=options.gpus_per_job
+        )
 
     # ------------------------------------------------------------------------------------ building blocks
     def checkpoint_path(self, key: str) -> Path:
@@ -139,39 +151,89 @@ class Runner:
         tags: list[dict[str, str]] | None = None,
         tracker_factory: Callable[[MLflowStore, list[str], Any], Tracker] | None = None,
     ) -> list[RunResult]:
-        """Train ``members`` as one population, each member its own child run of ``parent``."""
+        """Train ``members`` as one population in this process, each member its own child run of ``parent``.
+
+        Synchronous, so a tracker's answer (Optuna pruning) reaches the trainer."""
+        planned = [(config, members, contender, tags)]
+        return self.execute(planned, parent=parent, tracker_factory=tracker_factory, executor=self._local)[0]
+
+    def execute(
+        self,
+        planned: list[tuple[RunConfig, list[Member], Contender, list[dict[str, str]] | None]],
+        *,
+        parent: str | None = None,
+        tracker_factory: Callable[[MLflowStore, list[str], Any], Tracker] | None = None,
+        executor: Executor | None = None,
+    ) -> list[list[RunResult]]:
+        """Run populations on an executor; the driver (this process) alone writes to MLflow."""
         parent = parent or self.parent
-        run_ids = []
-        for i, m in enumerate(members):
-            member_tags = {TAG_PHASE: m.phase, TAG_CONTENDER: contender.name, **(tags[i] if tags else {})}
-            name = f"{contender.name} seed={m.seed}" if m.phase == "final" else f"{contender.name} {member_tags.get('trial', '')}"
-            run_ids.append(self.store.child_run(parent, m.key(config), name, run_params(config, m, contender.name), member_tags))
-        evaluator = self.evaluator(config)
-        factory = tracker_factory or (lambda store, ids, ds: MLflowTracker(store, ids, ds))
-        trainer = Trainer(
-            config,
-            members,
-            device=self.options.device,
-            data=self._data_options(config),
-            checkpoints=[self.checkpoint_path(m.key(config)) for m in members],
-            tracker=factory(self.store, run_ids, evaluator.dataset),
-            evaluator=evaluator,
-            progress=self.progress.advance,
-        )
-        self.progress.describe(f"{contender.name} ({len(members)} run{'s' * (len(members) > 1)})")
+        executor = executor or self.executor
+        jobs, trackers, run_ids, self._names = [], {}, {}, {}
+        for job_id, (config, members, contender, tags) in enumerate(planned):
+            ids = [self._child(parent, config, m, contender, tags[i] if tags else {}) for i, m in enumerate(members)]
+            dataset = self.evaluator(config).dataset
+            factory = tracker_factory or (lambda store, ids, ds: MLflowTracker(store, ids, ds))
+            trackers[job_id], run_ids[job_id] = factory(self.store, ids, dataset), ids
+            jobs.append(self._job(job_id, config, members))
+            self._names[job_id] = f"{contender.name} ({len(members)} run{'s' * (len(members) > 1)})"
+        results: dict[int, list[RunResult]] = {}
+        open_jobs = set(run_ids)
         try:
-            return trainer.run()
-        except Exception as exc:  # a failing job is a recorded result; the suite goes on
-            reason = f"{type(exc).__name__}: {exc}"[:500]
-            for run_id in run_ids:
-                self.store.log(run_id, tags={"ganbench.error": reason})
-                self.store.finish(run_id, "failed")
-            self.progress.note(f"[red]failed[/red] {contender.name}: {reason}")
-            return [RunResult("failed", trainer.step, {}) for _ in members]
+            self._shown = None
+            for job, outcome in executor.run(jobs, lambda ev: self._on_event(ev, trackers)):
+                open_jobs.discard(job.job_id)
+                if isinstance(outcome, BaseException) and _is_oom(outcome) and len(job.members) > 1:
+                    # out of memory: the same members as two smaller populations (each resumes its checkpoint)
+                    config, members, contender, tags = planned[job.job_id]
+                    half = len(members) // 2
+                    self.progress.note(f"out of memory with {len(members)} members: retrying as two populations")
+                    halves = [(config, members[:half], contender, tags[:half] if tags else None),
+                              (config, members[half:], contender, tags[half:] if tags else None)]  # fmt: skip
+                    parts = self.execute(halves, parent=parent, tracker_factory=tracker_factory, executor=executor)
+                    outcome = parts[0] + parts[1]
+                elif isinstance(outcome, BaseException):
+                    outcome = self._failed(job, outcome, run_ids[job.job_id])
+                results[job.job_id] = outcome
         except BaseException:
-            for run_id in run_ids:
-                self.store.finish(run_id, "killed")
+            for job_id in open_jobs:
+                for run_id in run_ids[job_id]:
+                    self.store.finish(run_id, "killed")
             raise
+        return [results[j.job_id] for j in jobs]
+
+    def _child(self, parent: str, config: RunConfig, m: Member, contender: Contender, tags: dict[str, str]) -> str:
+        member_tags = {TAG_PHASE: m.phase, TAG_CONTENDER: contender.name, **tags}
+        label = f"seed={m.seed}" if m.phase == "final" else tags.get("trial", "")
+        protocol = {f"eval.{k}": v for k, v in self.evaluator(config).protocol().items()}
+        params = {**run_params(config, m, contender.name), **protocol}
+        return self.store.child_run(parent, m.key(config), f"{contender.name} {label}", params, member_tags)
+
+    def _job(self, job_id: int, config: RunConfig, members: list[Member]) -> Job:
+        checkpoints = tuple(self.checkpoint_path(m.key(config)) for m in members)
+        data = self._data_options(config)
+        return Job(job_id, config, tuple(members), checkpoints, self.options.device, data, self.options.worker_threads)
+
+    def _on_event(self, event: tuple[Any, ...], trackers: dict[int, Tracker]) -> Any:
+        kind, job_id = event[0], event[1]
+        if kind == "eval":
+            member, step, metrics, samples = event[2:]
+            return trackers[job_id].on_eval(member, step, metrics, torch.as_tensor(samples))
+        if kind == "end":
+            return trackers[job_id].on_end(*event[2:])
+        if kind == "progress":
+            if job_id != self._shown:  # which run is going
+                self._shown = job_id
+                self.progress.describe(self._names[job_id])
+            self.progress.advance(event[2])
+        return None
+
+    def _failed(self, job: Job, exc: BaseException, run_ids: list[str]) -> list[RunResult]:
+        reason = f"{type(exc).__name__}: {exc}"[:500]
+        for run_id in run_ids:
+            self.store.log(run_id, tags={"ganbench.error": reason})
+            self.store.finish(run_id, "failed")
+        self.progress.note(f"[red]failed[/red] {job.config.loss}/{job.config.dataset}: {reason}")
+        return [RunResult("failed", 0, {}) for _ in job.members]
 
     # ------------------------------------------------------------------------------------ phases
     def final_phase(self, hypers: dict[str, Hyper] | None = None) -> None:
@@ -187,10 +249,9 @@ class Runner:
                 jobs.extend((config, chunk, contender) for chunk in chunks(group, self.options.population_size))
         total = sum(len(m) * (c.steps - self._resume_step(c, m[0])) for c, m, _ in jobs)
         with self.progress.phase("final", total):
-            for config, members, contender in jobs:
-                if STOP_REQUESTED.is_set():
-                    raise Interrupted("stopped between jobs")
-                self.train_population(config, members, contender)
+            if STOP_REQUESTED.is_set():
+                raise Interrupted("stopped before the final phase")
+            self.execute([(config, members, contender, None) for config, members, contender in jobs])
 
     def _resume_step(self, config: RunConfig, member: Member) -> int:
         path = self.checkpoint_path(member.key(config))
@@ -213,6 +274,31 @@ class Runner:
             hypers = tune_suite(self)
         self.final_phase(hypers)
         self.store.finish(self.parent, "finished")
+
+    def close(self) -> None:
+        self.executor.close()
+
+
+def _is_oom(exc: BaseException) -> bool:
+    return isinstance(exc, torch.cuda.OutOfMemoryError | MemoryError) or "out of memory" in str(exc).lower()
+
+
+def one_writer_lock(out_dir: Path) -> Any:
+    """SQLite stores take one writer: a second ganbench on the same output folder is refused, not corrupted.
+
+    The lock is held as long as the returned file object lives (the process, for a Runner)."""
+    import fcntl
+
+    handle = open(out_dir / ".ganbench.lock", "w")  # noqa: SIM115 - held open on purpose
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        handle.close()
+        raise StoreError(
+            f"another ganbench process is writing to {out_dir} (its SQLite stores take one writer); wait for it, "
+            "or give --tracking-uri and --optuna-storage server URLs (PostgreSQL) for several writers"
+        ) from None
+    return handle
 
 
 def check_writable(out_dir: Path) -> None:

@@ -43,8 +43,9 @@ class MLflowStore:
     """Thin layer over ``MlflowClient`` holding the suite's experiment."""
 
     def __init__(self, tracking_uri: str, experiment: str, artifact_dir: Path | None = None) -> None:
-        _quiet_mlflow()
         from mlflow import MlflowClient
+
+        _quiet_mlflow()  # after the import: mlflow sets its own log levels when imported
 
         self.tracking_uri = tracking_uri
         try:

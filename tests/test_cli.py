@@ -46,12 +46,14 @@ def test_run_leaves_parent_and_child_runs_with_curves_in_mlflow(tiny_run):
         ]
 
 
-def test_run_writes_the_summary_table(tiny_run):
+def test_run_writes_the_report(tiny_run):
     _, out = tiny_run
     md = (out / "report" / "summary.md").read_text()
-    csv = (out / "report" / "summary.csv").read_text()
     assert "hinge" in md and "non_saturating" in md and "±" in md
-    assert csv.splitlines()[0].startswith("dataset,loss,strategy,seeds,fid_raw")
+    rows = (out / "report" / "summary.csv").read_text().splitlines()
+    assert rows[0].startswith("dataset,loss,strategy,metric,n,mean,std")
+    assert sum(r.startswith("ring8,hinge,adam_dcgan,fid_raw,2,") for r in rows) == 1
+    assert (out / "report" / "report.html").stat().st_size > 0
 
 
 def test_rerun_trains_nothing_and_duplicates_no_run(tiny_run):

@@ -31,6 +31,14 @@ def kid_key(space: str) -> str:
     return f"kid_{space}"
 
 
+def precision_key(space: str) -> str:
+    return f"precision_{space}"
+
+
+def recall_key(space: str) -> str:
+    return f"recall_{space}"
+
+
 def best_key(metric: str) -> str:
     """The best value a metric reached over a run's evaluations (StudioGAN's best checkpoint)."""
     return f"best_{metric}"

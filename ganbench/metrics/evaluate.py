@@ -57,5 +57,15 @@ class PointsEvaluator(Evaluator):
         }
 
 
+@EVALUATORS.register("image")
+def image_evaluator(dataset: Any, **options: Any) -> Evaluator:
+    """Images: FID/KID/precision-recall in the domain (and inception) feature spaces, mode coverage; see
+    :class:`ganbench.metrics.images.ImageEvaluator` for the options."""
+    # imported late: the classifier and torch-fidelity's extractors load only when images are evaluated
+    from ganbench.metrics.images import ImageEvaluator
+
+    return ImageEvaluator(dataset, **options)
+
+
 def create_evaluator(dataset: Any, **options: Any) -> Evaluator:
     return EVALUATORS.get(dataset.kind)(dataset, **options)

@@ -1,0 +1,251 @@
+"""Where populations train: in this process (``local``), in N worker processes (``processes``), or as Ray tasks
+(``ray``). Workers never write to the stores: they send events (evaluations, results, progress) back to the
+driver, which is the only MLflow and Optuna writer, so the default SQLite stores never see two writers.
+
+Every executor yields ``(job, results or exception)`` as jobs end; the driver decides what a failure means.
+"""
+
+from __future__ import annotations
+
+import os
+import queue as queue_mod
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from ganbench.config import Member, RunConfig
+from ganbench.datasets import DataOptions
+from ganbench.registry import Registry
+from ganbench.train import RunResult, Tracker, Trainer
+
+Event = tuple[Any, ...]  # ("eval", job_id, member, step, metrics, samples) | ("end", job_id, member, result)
+EventSink = Callable[[Event], Any]  # | ("progress", job_id, steps)
+PLOT_SAMPLES = {"image": 64}  # samples shipped back per evaluation for plots; points: all
+
+
+@dataclass(frozen=True)
+class Job:
+    """One population to train: what a worker needs, nothing that holds a store or a model."""
+
+    job_id: int
+    config: RunConfig
+    members: tuple[Member, ...]
+    checkpoints: tuple[Path, ...]
+    device: str
+    data: DataOptions
+    threads: int | None = None  # torch intra-op threads in a worker; None: torch's default
+
+
+class EmitTracker(Tracker):
+    """A worker-side tracker: turns the trainer's calls into events for the driver."""
+
+    def __init__(self, job: Job, emit: EventSink, kind: str) -> None:
+        self.job, self.emit, self.keep = job, emit, PLOT_SAMPLES.get(kind)
+
+    def on_eval(self, member: int, step: int, metrics: dict[str, float], samples: Any) -> bool:
+        shipped = samples[: self.keep] if self.keep else samples
+        # numpy, not a tensor: torch would pass a tensor between processes as a shared-memory handle, which
+        # dies with a worker that is killed before the driver reads it
+        shipped = shipped.detach().float().cpu().numpy()
+        return bool(self.emit(("eval", self.job.job_id, member, step, metrics, shipped)))
+
+    def on_end(self, member: int, result: RunResult) -> None:
+        self.emit(("end", self.job.job_id, member, result))
+
+
+_EVALUATORS: dict[tuple[Any, ...], Any] = {}  # per process: real statistics are computed once
+
+
+def run_job(job: Job, emit: EventSink, evaluator: Any = None) -> list[RunResult]:
+    """Train one job's population, reporting through ``emit``. Runs in the driver or in a worker."""
+    import torch
+
+    from ganbench.datasets import load_dataset
+    from ganbench.metrics.evaluate import create_evaluator
+
+    if job.threads:
+        torch.set_num_threads(job.threads)
+    if evaluator is None:
+        key = (job.config.dataset, job.config.eval_samples, job.config.image_size, job.data)
+        if key not in _EVALUATORS:
+            dataset = load_dataset(job.config.dataset, job.data)
+            _EVALUATORS[key] = create_evaluator(dataset, eval_samples=job.config.eval_samples)
+        evaluator = _EVALUATORS[key]
+    trainer = Trainer(
+        job.config,
+        job.members,
+        device=job.device,
+        data=job.data,
+        checkpoints=list(job.checkpoints),
+        tracker=EmitTracker(job, emit, evaluator.dataset.kind),
+        evaluator=evaluator,
+        progress=lambda n: emit(("progress", job.job_id, n)),
+    )
+    return trainer.run()
+
+
+class Executor:
+    name = "base"
+
+    def run(self, jobs: list[Job], on_event: EventSink) -> Iterator[tuple[Job, list[RunResult] | BaseException]]:
+        raise NotImplementedError
+
+    def close(self) -> None:
+        pass
+
+
+EXECUTORS: Registry[Callable[..., Executor]] = Registry("executor")
+
+
+@EXECUTORS.register("local")
+class LocalExecutor(Executor):
+    """In this process, one job after another; events are handled synchronously (so pruning can answer)."""
+
+    name = "local"
+
+    def __init__(self, evaluator_for: Callable[[Job], Any] | None = None, **_: Any) -> None:
+        self.evaluator_for = evaluator_for
+
+    def run(self, jobs, on_event):
+        for job in jobs:
+            try:
+                evaluator = self.evaluator_for(job) if self.evaluator_for else None
+                yield job, run_job(job, on_event, evaluator)
+            except Exception as exc:  # a failing job is reported; KeyboardInterrupt goes up
+                yield job, exc
+
+
+def _drain(events: Any, on_event: EventSink) -> None:
+    """Handle every event waiting in ``events`` (a multiprocessing or Ray queue), without blocking."""
+    while True:
+        try:
+            event = events.get_nowait()
+        except queue_mod.Empty:  # Ray's Empty derives from it too
+            return
+        except (OSError, EOFError):  # half an event from a worker that died: its job reruns from a checkpoint
+            continue
+        on_event(event)
+
+
+_WORKER_QUEUE: Any = None
+
+
+def _init_worker(events: Any, gpus: Any) -> None:
+    global _WORKER_QUEUE
+    _WORKER_QUEUE = events
+    try:
+        gpu = gpus.get_nowait()
+        os.environ["CUDA_VISIBLE_DEVICES"] = str(gpu)  # one GPU per worker, before torch touches CUDA
+    except queue_mod.Empty:
+        pass
+
+
+def _worker_run(job: Job) -> list[RunResult]:
+    return run_job(job, _WORKER_QUEUE.put)
+
+
+@EXECUTORS.register("processes")
+class ProcessExecutor(Executor):
+    """N worker processes on this machine (spawned: no state shared with the driver), one GPU each where
+    GPUs exist. A worker that dies takes its job with it: the job is retried (from its checkpoint) up to
+    ``retries`` times, then reported failed."""
+
+    name = "processes"
+
+    def __init__(self, workers: int = 2, retries: int = 2, **_: Any) -> None:
+        self.workers, self.retries = workers, retries
+
+    def run(self, jobs, on_event):
+        import multiprocessing as mp
+        from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+        from concurrent.futures.process import BrokenProcessPool
+
+        import torch
+
+        ctx = mp.get_context("spawn")
+        attempts = {job.job_id: 0 for job in jobs}
+        pending = list(jobs)
+        n_gpus = torch.cuda.device_count()
+        while pending:
+            # a fresh pool and queue per round: a worker killed mid-write may leave the old queue locked
+            events, gpus = ctx.Queue(), ctx.Queue()
+            for w in range(self.workers if n_gpus else 0):
+                gpus.put(w % n_gpus)
+            pool = ProcessPoolExecutor(self.workers, mp_context=ctx, initializer=_init_worker, initargs=(events, gpus))
+            futures = {pool.submit(_worker_run, job): job for job in pending}
+            pending = []
+            try:
+                while futures:
+                    done, _ = wait(list(futures), timeout=0.05, return_when=FIRST_COMPLETED)
+                    _drain(events, on_event)
+                    for fut in done:
+                        job = futures.pop(fut)
+                        exc = fut.exception()
+                        if isinstance(exc, BrokenProcessPool) and attempts[job.job_id] < self.retries:
+                            attempts[job.job_id] += 1
+                            pending.append(job)  # resubmitted to a new pool; it resumes from its checkpoint
+                        else:
+                            _drain(events, on_event)
+                            yield job, (exc if exc is not None else fut.result())
+            finally:
+                pool.shutdown(wait=True, cancel_futures=True)
+
+
+@EXECUTORS.register("ray")
+class RayExecutor(Executor):
+    """Jobs as Ray tasks on a cluster (``address``; a local one when None). ``gpus_per_job`` may be a fraction
+    so several small populations share one GPU. Ray retries tasks whose worker died (``retries``)."""
+
+    name = "ray"
+
+    def __init__(self, address: str | None = None, workers: int | None = None, gpus_per_job: float = 0.0,
+                 retries: int = 1, **_: Any) -> None:  # fmt: skip
+        try:
+            import ray
+        except ImportError:
+            raise ImportError("the ray executor needs Ray: pip install 'ganbench[ray]'") from None
+        self.ray = ray
+        if not ray.is_initialized():
+            kwargs: dict[str, Any] = {"include_dashboard": False, "log_to_driver": False}
+            if address:
+                kwargs["address"] = address
+            else:
+                kwargs["num_cpus"] = workers or os.cpu_count()
+            ray.init(**kwargs)
+        self.gpus_per_job, self.retries = gpus_per_job, retries
+
+    def run(self, jobs, on_event):
+        from ray.util.queue import Queue
+
+        ray = self.ray
+        events = Queue()
+
+        @ray.remote(max_retries=self.retries)
+        def remote_job(job: Job, events: Any) -> list[RunResult]:
+            return run_job(job, events.put)
+
+        refs = {
+            remote_job.options(num_gpus=self.gpus_per_job, num_cpus=1).remote(job, events): job for job in jobs
+        }
+        try:
+            while refs:
+                done, _ = ray.wait(list(refs), num_returns=1, timeout=0.05)
+                _drain(events, on_event)
+                for ref in done:
+                    job = refs.pop(ref)
+                    try:
+                        result: Any = ray.get(ref)
+                    except Exception as exc:  # RayTaskError wraps the job's own exception
+                        result = getattr(exc, "cause", None) or exc
+                    _drain(events, on_event)
+                    yield job, result
+        finally:
+            events.shutdown()
+
+    def close(self) -> None:
+        self.ray.shutdown()
+
+
+def create_executor(name: str, **options: Any) -> Executor:
+    return EXECUTORS.get(name)(**options)

@@ -1,0 +1,304 @@
+"""Writing the report: its figures (read from the store, drawn by ``plots``) and its tables as CSV, Markdown,
+LaTeX (booktabs) and one self-contained HTML page.
+
+pandas (``to_csv``, ``to_markdown``, ``Styler.to_latex``, ``Styler.to_html``) does the formatting; this module
+only chooses what goes in which table and how the marks look in each format.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import re
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from pandas.io.formats.style import Styler
+
+from ganbench import metrics as M
+from ganbench import plots
+from ganbench.report import (
+    ALPHA,
+    BOOTSTRAP_RESAMPLES,
+    BOOTSTRAP_SEED,
+    CONFIDENCE,
+    DONE_STATUSES,
+    detail_table,
+    metric_columns,
+    wide_table,
+)
+from ganbench.tracking import TAG_CONTENDER, TAG_STATUS, MLflowStore
+
+CURVE_METRICS = ("fid_", "kid_", "modes_covered", "high_quality_pct", "kl_uniform", "precision_", "recall_")
+MAX_SAMPLE_SEEDS = 6  # columns of the final-samples grid
+TRIAL_TAGS = ("ganbench.trial", "trial")
+# tags or params of a study run that name what tuning minimized
+OBJECTIVE_KEYS = ("ganbench.objective", "objective", "primary_metric")
+
+METHOD = (
+    f"Cells: mean ± std over seeds (final values; a diverged run has no final quality value, see the diverged "
+    f"column). Ranked per column by mean. Marked: the best mean, and every contender that a two-sided test over "
+    f"seeds cannot tell apart from it (p ≥ {ALPHA} after Holm correction over the comparisons against the best): "
+    f"Wilcoxon signed-rank paired by seed when all contenders share their seeds, Mann-Whitney U otherwise; seeds "
+    f"without a value are dropped pairwise. {CONFIDENCE:.0%} CI: BCa bootstrap of the mean "
+    f"({BOOTSTRAP_RESAMPLES:,} resamples, seed {BOOTSTRAP_SEED})."
+)
+MD_LEGEND = "**bold**: best mean; *italic*: not distinguishable from the best."
+TEX_LEGEND = r"Bold: best mean; underlined: not distinguishable from the best."
+HTML_LEGEND = "<b>bold, dark green</b>: best mean; light green: not distinguishable from the best."
+TIED_ROW = "background-color: #dcedc8;"
+CSS = {"best": "font-weight: bold; background-color: #81c784;", "tied": "background-color: #dcedc8;"}
+TEX = {"best": "textbf:--rwrap;", "tied": "underline:--rwrap;"}
+MD = {"best": "**{}**", "tied": "*{}*"}
+PAGE_CSS = """
+body { font-family: system-ui, sans-serif; margin: 2em auto; max-width: 1360px; color: #222; }
+h1 { font-size: 1.6em; } h2 { border-bottom: 1px solid #ccc; margin-top: 2em; }
+table { border-collapse: collapse; font-size: 0.8em; margin: 0.8em 0; }
+th, td { border: 1px solid #ddd; padding: 3px 6px; text-align: right; white-space: nowrap; }
+th { background: #f5f5f5; white-space: normal; }
+th.row_heading { white-space: nowrap; text-align: left; }
+.scroll { overflow-x: auto; } td.col0, td.col1 { text-align: left; }
+caption { text-align: left; font-size: 0.9em; color: #555; padding: 4px 0; }
+img { max-width: 100%; display: block; margin: 1em 0; border: 1px solid #eee; }
+.method, .note { font-size: 0.9em; color: #444; max-width: 1100px; } .note { color: #a33; }
+details { margin: 1em 0; } summary { cursor: pointer; color: #1565c0; }
+"""
+
+
+def write_all(report_dir: Path, *, title: str, parent_id: str, runs: pd.DataFrame, summary: pd.DataFrame,
+              figures: dict[str, list[Path]], notes: dict[str, list[str]]) -> dict[str, Path]:  # fmt: skip
+    """Write every format under ``report_dir``; returns the paths by format."""
+    report_dir.mkdir(parents=True, exist_ok=True)
+    files = {
+        "csv": report_dir / "summary.csv",
+        "runs_csv": report_dir / "runs.csv",
+        "markdown": report_dir / "summary.md",
+        "latex": report_dir / "summary.tex",
+        "html": report_dir / "report.html",
+    }
+    datasets = [str(d) for d in runs["dataset"].dropna().unique()]
+    summary.to_csv(files["csv"], index=False)
+    runs.to_csv(files["runs_csv"], index=False)
+    files["markdown"].write_text(markdown(title, datasets, summary, figures, notes, report_dir))
+    files["latex"].write_text(latex(title, datasets, summary))
+    files["html"].write_text(page(title, parent_id, datasets, summary, figures, notes))
+    return files
+
+
+def _has_rows(summary: pd.DataFrame, dataset: str) -> bool:
+    return not summary.empty and bool((summary["dataset"] == dataset).any())
+
+
+def _marked(cells: pd.DataFrame, marks: pd.DataFrame, styles: dict[str, str]) -> pd.DataFrame:
+    """Cells with each mark's wrapper (Markdown has no styling, so the mark is in the text)."""
+    return cells.where(marks == "", cells.combine(marks, lambda c, m: [styles.get(x, "{}").format(v)
+                                                                        for v, x in zip(c, m)]))  # fmt: skip
+
+
+def markdown(title: str, datasets: list[str], summary: pd.DataFrame, figures: dict[str, list[Path]],
+             notes: dict[str, list[str]], report_dir: Path) -> str:  # fmt: skip
+    parts = [f"# ganbench report: {title}", "", METHOD, ""]
+    for dataset in datasets:
+        parts += [f"## {dataset}", "", *(f"- {n}" for n in notes.get(dataset, [])), ""]
+        if _has_rows(summary, dataset):
+            cells, marks = wide_table(summary, dataset)
+            parts += [_marked(cells, marks, MD).reset_index().to_markdown(index=False), "", MD_LEGEND, ""]
+        parts += [f"![{p.stem}]({p.relative_to(report_dir).as_posix()})" for p in figures.get(dataset, [])]
+        if _has_rows(summary, dataset):
+            parts += [
+                "",
+                "### All statistics",
+                "",
+                detail_table(summary, dataset).reset_index().to_markdown(index=False, floatfmt=".4g"),
+                "",
+            ]
+    return "\n".join(parts) + "\n"
+
+
+def latex(title: str, datasets: list[str], summary: pd.DataFrame) -> str:
+    """One booktabs table per dataset (needs ``\\usepackage{booktabs}``); of the best-during-training values only
+    FID's, so that it fits a page (the CSV and the HTML page have them all)."""
+    parts = [f"% ganbench report: {title}. Requires \\usepackage{{booktabs}}."]
+    for dataset in datasets:
+        if not _has_rows(summary, dataset):
+            continue
+        cells, marks = wide_table(summary, dataset, pm=r" $\pm$ ")
+        keep = [c for c in cells.columns if not c.startswith(("best_", "gap_")) or "fid_" in c]
+        cells, marks = cells[keep], marks[keep]
+        styler = (
+            Styler(cells.reset_index())
+            .apply(lambda _, marks=marks: marks.reset_index().map(lambda m: TEX.get(m, "")), axis=None)
+            .format(escape="latex", subset=["loss", "strategy", "seeds", "diverged"])
+            .format_index(escape="latex", axis=1)
+            .hide(axis="index")
+        )
+        caption = f"{dataset}: mean $\\pm$ std over seeds. {TEX_LEGEND}"
+        label = "tab:ganbench-" + "".join(ch if ch.isalnum() else "-" for ch in dataset)
+        parts.append(styler.to_latex(hrules=True, caption=caption.replace("_", r"\_"), label=label,
+                                     column_format="ll" + "r" * (cells.shape[1]), position_float="centering"))  # fmt: skip
+    return "\n".join(parts)
+
+
+def _img(path: Path) -> str:
+    data = base64.b64encode(path.read_bytes()).decode("ascii")
+    return f'<img alt="{html.escape(path.stem)}" src="data:image/png;base64,{data}">'
+
+
+def _main_html(summary: pd.DataFrame, dataset: str) -> str:
+    cells, marks = wide_table(summary, dataset)
+    styler = Styler(cells.reset_index(), uuid=f"main-{_file_stem(dataset)}", cell_ids=False)
+    styler = styler.hide(axis="index").format(escape="html").format_index(_breakable, axis=1)
+    styler = styler.apply(lambda _: marks.reset_index().map(lambda m: CSS.get(m, "")), axis=None)
+    return f'<div class="scroll">{styler.set_caption(HTML_LEGEND).to_html()}</div>'
+
+
+def _detail_html(summary: pd.DataFrame, dataset: str) -> str:
+    detail = detail_table(summary, dataset)
+    styler = Styler(detail, uuid=f"detail-{_file_stem(dataset)}", cell_ids=False, precision=4, na_rep="")
+    styler = styler.format_index(escape="html", axis=0)
+    styler = styler.format("{:.3g}", subset=["p_value", "p_holm"], na_rep="")
+    styler = styler.format("{:.0f}", subset=["rank"], na_rep="").format_index(_breakable, axis=1)
+    return styler.apply(lambda row: [TIED_ROW if row["mark"] else ""] * len(row), axis=1).to_html()
+
+
+def _breakable(name: str) -> str:
+    """Column names may wrap after an underscore (a zero-width space), so wide tables fit the page."""
+    return name.replace("_", "_\u200b")
+
+
+def page(title: str, parent_id: str, datasets: list[str], summary: pd.DataFrame, figures: dict[str, list[Path]],
+         notes: dict[str, list[str]]) -> str:  # fmt: skip
+    """The whole report as one HTML file: tables, and figures embedded as base64 PNG."""
+    body = [f"<h1>ganbench report: {html.escape(title)}</h1>",
+            f'<p class="method">Suite run <code>{html.escape(parent_id)}</code>. {html.escape(METHOD)}</p>']  # fmt: skip
+    for dataset in datasets:
+        body.append(f"<h2>{html.escape(dataset)}</h2>")
+        body += [f'<p class="note">{html.escape(n)}</p>' for n in notes.get(dataset, [])]
+        if _has_rows(summary, dataset):
+            body.append(_main_html(summary, dataset))
+        body += [_img(p) for p in figures.get(dataset, [])]
+        if _has_rows(summary, dataset):
+            body.append(f"<details><summary>All statistics: {html.escape(dataset)}</summary>"
+                        f"{_detail_html(summary, dataset)}</details>")  # fmt: skip
+    return (f'<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8"><title>ganbench: {html.escape(title)}'
+            f"</title><style>{PAGE_CSS}</style></head>\n<body>\n" + "\n".join(body) + "\n</body></html>\n")  # fmt: skip
+
+
+# ---------------------------------------------------------------------------------------------- figures
+def _contender(loss: str, strategy: str) -> str:
+    return f"{loss}|{strategy}"
+
+
+def curve_bands(store: MLflowStore, runs: pd.DataFrame) -> dict[str, dict[str, plots.Band]]:
+    """Per curve metric and contender: each seed's metric history (one value per step) aggregated over seeds."""
+    metrics = [c for c in metric_columns(runs) if c.startswith(CURVE_METRICS) and runs[c].notna().any()]
+    out: dict[str, dict[str, plots.Band]] = {}
+    for metric in metrics:
+        for (loss, strategy), part in runs.groupby(["loss", "strategy"], sort=True):
+            seeds = {run_id: dict(store.history(run_id, metric)) for run_id in part["run_id"]}
+            by_step = pd.DataFrame(seeds).sort_index()
+            if by_step.empty:
+                continue
+            band = plots.Band(by_step.index.to_numpy(float), by_step.mean(axis=1).to_numpy(),
+                              by_step.min(axis=1).to_numpy(), by_step.max(axis=1).to_numpy())  # fmt: skip
+            out.setdefault(metric, {})[_contender(loss, strategy)] = band
+    return out
+
+
+def last_samples(store: MLflowStore, runs: pd.DataFrame, tmp: Path) -> dict[tuple[str, str], Any]:
+    """The last ``samples/step_*.png`` artifact of each run (first seeds only), keyed (contender, seed)."""
+    import matplotlib.image
+
+    cells = {}
+    for (loss, strategy), part in runs.groupby(["loss", "strategy"], sort=True):
+        for run_id, seed in zip(part["run_id"][:MAX_SAMPLE_SEEDS], part["seed"][:MAX_SAMPLE_SEEDS]):
+            pngs = [a.path for a in store.client.list_artifacts(run_id, "samples") if a.path.endswith(".png")]
+            if pngs:
+                local = store.client.download_artifacts(run_id, max(pngs), str(tmp))
+                cells[(_contender(loss, strategy), f"seed {seed}")] = matplotlib.image.imread(local)
+    return cells
+
+
+def trials_frame(store: MLflowStore, parent_id: str) -> pd.DataFrame:
+    """Tuning trial runs (phase ``tune``) under the suite run or under its study runs: one row per trial."""
+    studies = store.children(parent_id, "study")
+    runs = {r.info.run_id: r for r in store.children(parent_id, "tune")}
+    runs.update({r.info.run_id: r for s in studies for r in store.children(s.info.run_id, "tune")})
+    rows = []
+    for run in runs.values():
+        tags = run.data.tags
+        number = next((re.search(r"\d+", tags[t]) for t in TRIAL_TAGS if t in tags), None)
+        rows.append({
+            "dataset": run.data.params.get("dataset"),
+            "contender": "|".join((tags.get(TAG_CONTENDER) or "?|?").split("|")[:2]),
+            "trial": int(number.group()) if number else np.nan,
+            "start": run.info.start_time,
+            "status": tags.get(TAG_STATUS),
+            **run.data.metrics,
+        })  # fmt: skip
+    objective = next((s.data.tags.get(k) or s.data.params.get(k) for s in studies for k in OBJECTIVE_KEYS
+                      if s.data.tags.get(k) or s.data.params.get(k)), None)  # fmt: skip
+    return pd.DataFrame(rows).assign(objective=objective) if rows else pd.DataFrame()
+
+
+def budget_series(trials: pd.DataFrame) -> tuple[str, dict[str, tuple[np.ndarray, np.ndarray]]] | None:
+    """Best objective value over the trials spent so far, per contender, in trial order. As in ``tuning``, a
+    trial counts when it finished, was pruned or diverged (the last two add no value); failed and killed trials
+    are retried, so they do not count."""
+    objective = trials["objective"].dropna().iloc[0] if trials["objective"].notna().any() else None
+    objective = objective or next((c for c in sorted(trials.columns) if c.startswith("fid_")), None)
+    if objective is None or objective not in trials:
+        return None
+    higher = M.is_higher_better(objective)
+    series = {}
+    counted = trials[trials["status"].isin(DONE_STATUSES)]
+    for contender, part in counted.groupby("contender", sort=True):
+        part = part.sort_values(["trial", "start"] if part["trial"].notna().all() else ["start"])
+        value = part[objective].where(part["status"] == "finished")
+        best = (value.cummax() if higher else value.cummin()).ffill()
+        series[contender] = (np.arange(1, len(part) + 1), best.to_numpy(dtype=float))
+    return objective, series
+
+
+def _file_stem(dataset: str) -> str:
+    return re.sub(r"[^\w.-]", "_", dataset)
+
+
+def make_figures(
+    store: MLflowStore, parent_id: str, runs: pd.DataFrame, fig_dir: Path
+) -> dict[str, list[Path]]:
+    """Per dataset: curves over training, the final samples of each contender and seed, the tuning budget."""
+    fig_dir.mkdir(parents=True, exist_ok=True)
+    done = runs[runs["status"].isin(DONE_STATUSES)]
+    trials = trials_frame(store, parent_id)
+    names = sorted({_contender(a, b) for a, b in zip(runs["loss"], runs["strategy"])}
+                   | set(trials.get("contender", [])))  # fmt: skip
+    colors = plots.contender_colors(names)
+    figures: dict[str, list[Path]] = {}
+
+    def save(dataset: str, kind: str, fig: Any) -> None:
+        path = fig_dir / f"{_file_stem(dataset)}_{kind}.png"
+        fig.savefig(path)
+        figures.setdefault(dataset, []).append(path)
+
+    for dataset, part in done.groupby("dataset", sort=True):
+        curves = curve_bands(store, part)
+        if curves:
+            save(
+                dataset, "curves", plots.curves_figure(curves, colors, f"{dataset}: metrics during training")
+            )
+        with tempfile.TemporaryDirectory() as tmp:
+            cells = last_samples(store, part, Path(tmp))
+        if cells:
+            rows = sorted({r for r, _ in cells})
+            cols = sorted({c for _, c in cells}, key=lambda c: int(c.split()[-1]))
+            save(dataset, "samples", plots.mosaic_figure(cells, rows, cols, f"{dataset}: final samples"))
+    for dataset, part in trials.groupby("dataset", sort=True) if not trials.empty else []:
+        found = budget_series(part)
+        if found:
+            metric, series = found
+            save(dataset, "tuning", plots.budget_figure(series, colors, metric, f"{dataset}: tuning budget"))
+    return figures

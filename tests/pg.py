@@ -1,0 +1,47 @@
+"""A real PostgreSQL server on loopback for the tests that need one (started by the test, stopped after)."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+PG_USER = "postgres"  # initdb refuses root: as root, the server runs as the distribution's postgres user
+
+
+def available() -> bool:
+    return shutil.which("initdb") is not None and shutil.which("pg_ctl") is not None
+
+
+def _as_server_user(cmd: list[str]) -> list[str]:
+    return ["runuser", "-u", PG_USER, "--", *cmd] if os.geteuid() == 0 else cmd
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@contextmanager
+def postgres_server(base: Path, databases: list[str]) -> Iterator[dict[str, str]]:
+    """Yields ``{database: url}``; the server listens on 127.0.0.1 only and is stopped on exit."""
+    base.mkdir(parents=True, exist_ok=True)
+    os.chmod(base, 0o777)
+    data, port = base / "pgdata", _free_port()
+    subprocess.run(_as_server_user(["initdb", "-D", str(data), "-A", "trust", "-U", "ganbench"]),
+                   check=True, capture_output=True)  # fmt: skip
+    opts = f"-p {port} -k {base} -c listen_addresses=127.0.0.1"
+    subprocess.run(_as_server_user(["pg_ctl", "-D", str(data), "-l", str(base / "log"), "-w", "-o", opts, "start"]),
+                   check=True, capture_output=True)  # fmt: skip
+    try:
+        for db in databases:
+            subprocess.run(["psql", "-h", "127.0.0.1", "-p", str(port), "-U", "ganbench", "-d", "postgres",
+                            "-c", f"create database {db}"], check=True, capture_output=True)  # fmt: skip
+        yield {db: f"postgresql://ganbench@127.0.0.1:{port}/{db}" for db in databases}
+    finally:
+        subprocess.run(_as_server_user(["pg_ctl", "-D", str(data), "-m", "fast", "stop"]), capture_output=True)

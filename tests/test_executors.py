@@ -1,0 +1,130 @@
+"""Executors on real engines: worker processes, a local Ray cluster, PostgreSQL-backed stores."""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import signal
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+from mlflow import MlflowClient
+
+from ganbench.cli import main
+from ganbench.runner import Runner, RunOptions
+from ganbench.suite import load_suite
+from ganbench.tracking import StoreError
+from tests import pg
+from tests.conftest import GANBENCH, TINY_SUITE, env_for_subprocess, write_suite
+
+
+def _runs(uri: str, experiment: str = "ganbench/tiny"):
+    client = MlflowClient(uri)
+    exp = client.get_experiment_by_name(experiment).experiment_id
+    return client, [r for r in client.search_runs([exp]) if "mlflow.parentRunId" in r.data.tags]
+
+
+def _table(out: Path) -> str:
+    return (out / "report" / "summary.csv").read_text()
+
+
+def _assert_each_job_once(client, children, expected: int) -> None:
+    keys = [r.data.tags["ganbench.key"] for r in children]
+    assert len(keys) == expected and len(set(keys)) == expected  # one MLflow run per job
+    for run in children:
+        assert run.info.status == "FINISHED"
+        steps = [m.step for m in client.get_metric_history(run.info.run_id, "fid_raw")]
+        assert len(steps) == len(set(steps))  # no evaluation logged twice
+
+
+@pytest.fixture(scope="module")
+def local_run(tmp_path_factory):
+    base = tmp_path_factory.mktemp("local")
+    suite = write_suite(base / "tiny.yaml", TINY_SUITE)
+    assert main(["run", "--suite", str(suite), "--out", str(base / "out"), "--no-progress"]) == 0
+    return suite, base / "out"
+
+
+@pytest.mark.slow
+def test_processes_executor_matches_local_and_runs_each_job_once(local_run, tmp_path):
+    suite, local_out = local_run
+    out = tmp_path / "out"
+    args = ["run", "--suite", str(suite), "--out", str(out), "--no-progress", "--executor", "processes",
+            "--workers", "2", "--population-size", "1"]  # fmt: skip
+    assert main(args) == 0
+    client, children = _runs(f"sqlite:///{out / 'mlflow.db'}")
+    _assert_each_job_once(client, children, 4)
+    assert _table(out) == _table(local_out)
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(importlib.util.find_spec("ray") is None, reason="ray not installed")
+def test_ray_local_cluster_gives_the_same_table_as_local(local_run, tmp_path):
+    suite, local_out = local_run
+    out = tmp_path / "out"
+    args = ["run", "--suite", str(suite), "--out", str(out), "--no-progress", "--executor", "ray", "--workers", "2"]
+    assert main(args) == 0
+    client, children = _runs(f"sqlite:///{out / 'mlflow.db'}")
+    _assert_each_job_once(client, children, 4)
+    assert _table(out) == _table(local_out)
+
+
+def _worker_pids(parent: int) -> list[int]:
+    """The pool's spawned workers (not the resource tracker)."""
+    pids = []
+    for child in Path(f"/proc/{parent}/task/{parent}/children").read_text().split():
+        cmdline = Path(f"/proc/{child}/cmdline").read_bytes().replace(b"\0", b" ")
+        if b"spawn_main" in cmdline:
+            pids.append(int(child))
+    return pids
+
+
+@pytest.mark.slow
+def test_a_worker_that_dies_is_retried_and_the_suite_completes(tmp_path):
+    suite = write_suite(tmp_path / "tiny.yaml", TINY_SUITE.replace("steps: 30", "steps: 400")
+                        .replace("eval_every: 10", "eval_every: 50"))  # fmt: skip
+    out = tmp_path / "out"
+    args = ["run", "--suite", str(suite), "--out", str(out), "--no-progress", "--executor", "processes",
+            "--workers", "2", "--population-size", "1"]  # fmt: skip
+    proc = subprocess.Popen(GANBENCH + args, env=env_for_subprocess(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 120
+    while not list((out / "checkpoints").glob("*.pt")):  # wait until workers are training
+        assert proc.poll() is None and time.monotonic() < deadline, proc.communicate()
+        time.sleep(0.05)
+    victims = _worker_pids(proc.pid)
+    assert victims
+    os.kill(victims[0], signal.SIGKILL)
+    _, err = proc.communicate(timeout=300)
+    assert proc.returncode == 0, err
+    client, children = _runs(f"sqlite:///{out / 'mlflow.db'}")
+    _assert_each_job_once(client, children, 4)
+
+
+def test_second_writer_on_sqlite_stores_is_refused(tmp_path):
+    suite = load_suite(str(write_suite(tmp_path / "tiny.yaml", TINY_SUITE)))
+    first = Runner(suite, RunOptions(out_dir=tmp_path / "out", show_progress=False))
+    with pytest.raises(StoreError, match="another ganbench process is writing to"):
+        Runner(suite, RunOptions(out_dir=tmp_path / "out", show_progress=False))
+    first.close()
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not pg.available(), reason="PostgreSQL server binaries not installed (.ci/run installs them)")
+def test_processes_against_postgresql_stores_run_each_job_once(tmp_path):
+    suite = write_suite(tmp_path / "tiny.yaml", TINY_SUITE + "tuning: {trials: 4, steps: 20, batch: 2}\n")
+    with pg.postgres_server(tmp_path / "pg", ["mlflow", "optuna"]) as urls:
+        args = ["run", "--suite", str(suite), "--out", str(tmp_path / "out"), "--no-progress",
+                "--executor", "processes", "--workers", "2",
+                "--tracking-uri", urls["mlflow"], "--optuna-storage", urls["optuna"]]  # fmt: skip
+        assert main(args) == 0
+        client, children = _runs(urls["mlflow"])
+        finals = [r for r in children if r.data.tags.get("ganbench.phase") == "final"]
+        _assert_each_job_once(client, finals, 4)
+        trials = [r for r in children if r.data.tags.get("ganbench.phase") == "tune"]
+        assert len(trials) == 2 * 4  # two contenders, four trials each, one run per trial
+        import optuna
+
+        studies = optuna.get_all_study_summaries(urls["optuna"])
+        assert len(studies) == 2 and all(s.n_trials == 4 for s in studies)

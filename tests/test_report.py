@@ -1,0 +1,334 @@
+"""The comparison report: numbers against the store read independently, significance marks on data whose answer
+is known, every format written, the page rendered by Chromium, feature spaces never mixed."""
+
+from __future__ import annotations
+
+import io
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from mlflow import MlflowClient
+
+from ganbench import report, report_html
+from ganbench.cli import main
+from ganbench.report import ReportError, build_report, check_feature_spaces, compare, describe, holm
+from ganbench.tracking import MLflowStore, default_tracking_uri
+
+ROOT = Path(__file__).resolve().parents[1]
+STATS = ["n", "mean", "std", "median", "min", "max"]
+TINY_SUITE = """
+name: report_tiny
+losses: [non_saturating, hinge]
+strategies: [adam_dcgan]
+datasets: [ring8]
+seeds: 3
+steps: 10
+batch_size: 32
+eval_every: 5
+eval_samples: 300
+models:
+  points: {name: mlp, width: 16, depth: 2, latent_dim: 2}
+"""
+
+
+# ---------------------------------------------------------------------------------------------- a real tiny run
+@pytest.fixture(scope="module")
+def tiny(tmp_path_factory: pytest.TempPathFactory) -> tuple[MLflowStore, str, Path]:
+    out = tmp_path_factory.mktemp("tiny")
+    suite = out / "tiny.yaml"
+    suite.write_text(TINY_SUITE)
+    assert main(["run", "--suite", str(suite), "--out", str(out), "--no-progress"]) == 0
+    store = MLflowStore(default_tracking_uri(out), "ganbench/report_tiny")
+    parent = store.find_runs("tags.`ganbench.phase` = 'suite'")[0].info.run_id
+    return store, parent, out
+
+
+@pytest.fixture(scope="module")
+def built(tiny: tuple[MLflowStore, str, Path]) -> report.ReportResult:
+    store, parent, out = tiny
+    return build_report(store, parent, out)
+
+
+def _store_frame(out: Path) -> pd.DataFrame:
+    """The final runs read with MLflow's own client, without ganbench's report code."""
+    client = MlflowClient(default_tracking_uri(out))
+    experiment = client.get_experiment_by_name("ganbench/report_tiny")
+    runs = client.search_runs([experiment.experiment_id], "tags.`ganbench.phase` = 'final'")
+    return pd.DataFrame([{"loss": r.data.params["loss"], "seed": int(r.data.params["seed"]),
+                          "status": r.data.tags["ganbench.status"], **r.data.metrics} for r in runs])  # fmt: skip
+
+
+def test_statistics_match_the_store(built: report.ReportResult, tiny: tuple[MLflowStore, str, Path]) -> None:
+    frame = _store_frame(tiny[2])
+    assert len(frame) == 6 and set(frame["status"]) == {"finished"}, "the tiny run should finish every seed"
+    for metric in ["fid_raw", "best_fid_raw", "gap_fid_raw", "modes_covered", "kl_uniform", "grad_norm_d"]:
+        expected = frame.groupby("loss")[metric].agg(["count", "mean", "std", "median", "min", "max"])
+        expected = expected.rename(columns={"count": "n"}).sort_index()
+        got = built.summary[built.summary["metric"] == metric].set_index("loss")[STATS].sort_index()
+        pd.testing.assert_frame_equal(got, expected, check_names=False, check_dtype=False, rtol=1e-12)
+    assert (built.summary["seeds"] == 3).all() and (built.summary["diverged"] == 0).all()
+
+
+def test_ci_rank_and_marks_are_consistent(built: report.ReportResult) -> None:
+    s = built.summary.dropna(subset=["ci_low"])
+    assert ((s["ci_low"] <= s["mean"] + 1e-12) & (s["mean"] <= s["ci_high"] + 1e-12)).all()
+    assert ((s["min"] <= s["ci_low"] + 1e-12) & (s["ci_high"] <= s["max"] + 1e-12)).all()
+    fid = built.summary[built.summary["metric"] == "fid_raw"].set_index("loss")
+    expected_rank = fid["mean"].rank(method="min")
+    pd.testing.assert_series_equal(fid["rank"], expected_rank, check_names=False)
+    assert fid.loc[fid["mean"].idxmin(), "best"]
+    assert set(fid["test"]) == {"wilcoxon"}  # both losses ran seeds 0, 1, 2
+    # with three seeds a two-sided signed-rank test cannot reach p < 0.05 (its smallest p is 0.25): all tied,
+    # and the report says why
+    assert fid["tied"].all()
+    assert (
+        "Holm-corrected p-value a two-sided Wilcoxon signed-rank test can give is 0.25"
+        in built.notes["ring8"][0]
+    )
+
+
+def test_rebuilding_gives_the_same_tables(
+    built: report.ReportResult, tiny: tuple[MLflowStore, str, Path]
+) -> None:
+    store, parent, out = tiny
+    again = build_report(store, parent, out)
+    pd.testing.assert_frame_equal(again.summary, built.summary)
+
+
+def test_every_format_is_written(built: report.ReportResult, tiny: tuple[MLflowStore, str, Path]) -> None:
+    report_dir = tiny[2] / "report"
+    assert set(built.files) == {"csv", "runs_csv", "markdown", "latex", "html"}
+    for path in built.paths:
+        assert path.parent in (report_dir, report_dir / "figures") and path.stat().st_size > 0, path
+    csv = pd.read_csv(built.files["csv"])
+    np.testing.assert_allclose(csv["mean"], built.summary["mean"].to_numpy(dtype=float), rtol=1e-12)
+    assert len(pd.read_csv(built.files["runs_csv"])) == 6
+    md = built.files["markdown"].read_text()
+    assert "## ring8" in md and "| non_saturating |" in md and "figures/ring8_curves.png" in md
+    tex = built.files["latex"].read_text()
+    assert (
+        all(rule in tex for rule in ("\\toprule", "\\midrule", "\\bottomrule")) and "non\\_saturating" in tex
+    )
+    page = built.files["html"].read_text()
+    assert page.count("data:image/png;base64,") == len(built.figures) and "http" not in page
+    assert {p.name for p in built.figures} == {"ring8_curves.png", "ring8_samples.png"}
+
+
+def test_console_view_shows_the_headline(built: report.ReportResult) -> None:
+    from rich.console import Console
+
+    console = Console(width=200, record=True, file=io.StringIO())
+    console.print(report.console_view(built))
+    text = console.export_text()
+    assert "ring8" in text and "non_saturating" in text and "fid_raw" in text and "report.html" in text
+
+
+@pytest.mark.skipif(not Path("/usr/bin/chromium").exists(), reason="needs Debian's chromium")
+def test_page_renders_in_chromium(built: report.ReportResult, tmp_path: Path) -> None:
+    import matplotlib.image
+
+    png = tmp_path / "report.png"
+    script = ROOT / "scripts" / "screenshot_report.py"
+    proc = subprocess.run([sys.executable, str(script), str(built.files["html"]), str(png)],
+                          capture_output=True, text=True, timeout=120)  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    pixels = matplotlib.image.imread(png)
+    assert pixels.shape[:2] == (2000, 1400)
+    assert pixels[..., :3].std() > 0.05  # not a blank page
+
+
+# ---------------------------------------------------------------------------------------------- constructed data
+def _frame(
+    values: dict[str, list[float]], seeds: dict[str, list[int]] | None = None, metric: str = "fid_raw"
+):
+    rows = []
+    for loss, vals in values.items():
+        for seed, v in zip((seeds or {}).get(loss, range(len(vals))), vals):
+            rows.append({"dataset": "ring8", "loss": loss, "strategy": "adam", "contender": f"{loss}|adam|ring8",
+                         "seed": seed, "status": "diverged" if np.isnan(v) else "finished", "feature_space": None,
+                         "run_id": f"{loss}-{seed}", metric: v, "diverged": float(np.isnan(v))})  # fmt: skip
+    return pd.DataFrame(rows)
+
+
+BEST = [1.00, 1.05, 1.10, 1.15, 1.20, 1.25, 1.30, 1.35]
+SAME = [1.36, 1.01, 1.21, 1.06, 1.31, 1.11, 1.26, 1.16]  # BEST shuffled (+0.01): the same distribution
+WORSE = [2.0, 2.1, 2.2, 2.3, 2.4, 2.5, 2.6, 2.7]
+
+
+def _marks(frame: pd.DataFrame, metric: str = "fid_raw") -> pd.DataFrame:
+    out = compare(frame, describe(frame))
+    return out[out["metric"] == metric].set_index("loss")
+
+
+def test_best_tie_and_worse_are_marked_paired_by_seed() -> None:
+    marks = _marks(_frame({"best": BEST, "same": SAME, "worse": WORSE}))
+    assert set(marks["test"]) == {"wilcoxon"}
+    assert marks.loc["best", "best"] and marks.loc["best", "tied"]
+    assert not marks.loc["same", "best"] and marks.loc["same", "tied"]
+    assert not marks.loc["worse", "best"] and not marks.loc["worse", "tied"]
+    # exact signed-rank p of 8 one-sided differences is 2 / 2**8; Holm multiplies the smallest by 2 comparisons
+    np.testing.assert_allclose(marks.loc["worse", "p_value"], 2 / 2**8)
+    np.testing.assert_allclose(marks.loc["worse", "p_holm"], 2 * 2 / 2**8)
+    assert marks["rank"].to_dict() == {"best": 1, "same": 2, "worse": 3}
+
+
+def test_too_few_seeds_to_separate_is_said() -> None:
+    eight = _frame({"best": BEST, "same": SAME, "worse": WORSE})
+    assert report.power_notes(compare(eight, describe(eight))) == {}  # 2 * 2 / 2**8 < 0.05
+    six = _frame({name: [i + 0.1 * k for k in range(6)] for i, name in enumerate("abcde")})
+    (note,) = report.power_notes(compare(six, describe(six)))["ring8"]
+    assert "with 6 seeds and 4 comparison(s)" in note and "can give is 0.12" in note  # 4 * 2 / 2**6
+
+
+def test_higher_is_better_metrics_pick_the_largest() -> None:
+    frame = _frame(
+        {"many": [8, 8, 7, 8, 8, 8, 7, 8], "few": [1, 2, 1, 1, 2, 1, 1, 2]}, metric="modes_covered"
+    )
+    marks = _marks(frame, "modes_covered")
+    assert marks.loc["many", "best"] and not marks.loc["few", "tied"]
+
+
+def test_unshared_seeds_use_mann_whitney() -> None:
+    seeds = {"best": list(range(8)), "same": list(range(10, 18)), "worse": list(range(20, 28))}
+    marks = _marks(_frame({"best": BEST, "same": SAME, "worse": WORSE}, seeds))
+    assert set(marks["test"]) == {"mannwhitneyu"}
+    assert marks.loc["same", "tied"] and not marks.loc["worse", "tied"]
+
+
+def test_diverged_seeds_are_dropped_pairwise() -> None:
+    worse = [np.nan, *WORSE[1:]]  # seed 0 diverged: 7 pairs remain
+    marks = _marks(_frame({"best": BEST, "worse": worse}))
+    assert marks.loc["worse", "n"] == 7
+    np.testing.assert_allclose(marks.loc["worse", "p_value"], 2 / 2**7)
+    np.testing.assert_allclose(marks.loc["worse", "mean"], np.mean(WORSE[1:]))
+
+
+def test_holm_adjustment() -> None:
+    np.testing.assert_allclose(holm(np.array([0.01, 0.04, 0.03])), [0.03, 0.06, 0.06])
+    np.testing.assert_allclose(holm(np.array([0.5, np.nan, 0.01])), [0.5, np.nan, 0.02])
+
+
+def test_bootstrap_interval_is_seeded() -> None:
+    x = np.array([0.3, 0.1, 0.7, 0.4, 0.2])
+    assert report.bootstrap_ci(x) == report.bootstrap_ci(x)
+    assert report.bootstrap_ci(np.array([2.0, 2.0, 2.0])) == (2.0, 2.0)
+    assert np.isnan(report.bootstrap_ci(np.array([1.0]))).all()
+
+
+# ---------------------------------------------------------------------------------------------- feature spaces
+def test_metrics_from_two_feature_spaces_are_refused() -> None:
+    frame = pd.concat([_frame({"a": [1.0, 1.1]}), _frame({"b": [1.0, 1.1]}, metric="fid_domain")])
+    with pytest.raises(ReportError, match=r"fid on ring8 .*different feature spaces \(domain vs raw\)"):
+        check_feature_spaces(frame)
+
+
+def test_disagreeing_declared_feature_spaces_are_refused() -> None:
+    frame = _frame({"a": [1.0, 1.1], "b": [1.0, 1.2]})
+    frame["feature_space"] = ["raw", "raw", "raw", "domain"]
+    with pytest.raises(
+        ReportError, match=r"fid_raw on ring8: the runs declare different feature spaces \(domain, raw\)"
+    ):
+        check_feature_spaces(frame)
+
+
+def test_one_space_per_run_is_accepted() -> None:
+    check_feature_spaces(_frame({"a": [1.0, 1.1], "b": [1.0, 1.2]}).assign(feature_space="raw"))
+
+
+# ---------------------------------------------------------------------------------------------- written stores
+@pytest.fixture
+def store(tiny: tuple[MLflowStore, str, Path], request: pytest.FixtureRequest) -> MLflowStore:
+    """A fresh experiment in the tiny run's database (creating another MLflow database costs seconds)."""
+    out = tiny[2]
+    return MLflowStore(
+        default_tracking_uri(out), f"written/{request.node.name}", artifact_dir=out / "written"
+    )
+
+
+def _child(store: MLflowStore, parent: str, key: str, phase: str, contender: str, params: dict,
+           metrics: dict[str, float], status: str = "finished", tags: dict | None = None) -> str:  # fmt: skip
+    run_id = store.child_run(parent, key, key, params, {"ganbench.phase": phase, "ganbench.contender": contender,
+                                                       **(tags or {})})  # fmt: skip
+    store.log(run_id, metrics=metrics, step=10)
+    store.finish(run_id, status)
+    return run_id
+
+
+def test_build_report_refuses_mixed_spaces_from_a_store(store: MLflowStore, tmp_path: Path) -> None:
+    parent = store.parent_run("mixed", "k")
+    for i, (loss, metric) in enumerate([("hinge", "fid_raw"), ("lsgan", "fid_domain")]):
+        params = {"dataset": "ring8", "loss": loss, "strategy": "adam_dcgan", "seed": i}
+        _child(store, parent, f"r{i}", "final", f"{loss}|adam_dcgan|ring8", params, {metric: 1.0})
+    with pytest.raises(ReportError, match=r"fid on ring8 .*\(domain vs raw\)"):
+        build_report(store, parent, tmp_path)
+
+
+def test_diverged_runs_and_the_tuning_budget(store: MLflowStore, tmp_path: Path) -> None:
+    parent = store.parent_run("tuned", "k")
+    study = store.client.create_run(store.experiment_id, tags={"mlflow.parentRunId": parent,
+                                                                "ganbench.phase": "study"}).info.run_id  # fmt: skip
+    trials = {"hinge": [(3.0, "finished"), (5.0, "pruned"), (0.1, "failed"), (1.0, "finished"), (2.0, "finished")],
+              "lsgan": [(2.0, "finished"), (0.5, "diverged"), (1.5, "finished")]}  # fmt: skip
+    for loss, values in trials.items():
+        for t, (value, status) in enumerate(values):
+            params = {"dataset": "ring8", "loss": loss, "strategy": "adam_dcgan", "seed": 99}
+            _child(store, study, f"{loss}-t{t}", "tune", f"{loss}|adam_dcgan|ring8", params,
+                   {"fid_raw": value}, status, tags={"trial": str(t)})  # fmt: skip
+    for loss, status in [
+        ("hinge", "finished"),
+        ("hinge", "diverged"),
+        ("lsgan", "finished"),
+        ("lsgan", "failed"),
+    ]:
+        seed = 0 if status == "finished" else 1
+        params = {
+            "dataset": "ring8",
+            "loss": loss,
+            "strategy": "adam_dcgan",
+            "seed": seed,
+            "eval.feature_space": "raw",
+        }
+        _child(store, parent, f"{loss}-{seed}", "final", f"{loss}|adam_dcgan|ring8", params,
+               {"fid_raw": 1.0, "best_fid_raw": 0.9, "diverged": float(status == "diverged")}, status)  # fmt: skip
+
+    result = build_report(store, parent, tmp_path)
+    assert (result.runs["feature_space"] == "raw").all()  # read from the evaluator protocol's param
+    hinge = result.runs[result.runs["loss"] == "hinge"].set_index("seed")
+    assert np.isnan(hinge.loc[1, "fid_raw"]) and hinge.loc[1, "best_fid_raw"] == 0.9  # diverged: final is NaN
+    fid = result.summary[result.summary["metric"] == "fid_raw"].set_index("loss")
+    assert (
+        fid.loc["hinge", "seeds"] == 2 and fid.loc["hinge", "n"] == 1 and fid.loc["hinge", "diverged"] == 0.5
+    )
+    assert fid.loc["lsgan", "seeds"] == 1  # the failed run is left out, and the report says so
+    assert result.notes["ring8"][0] == "1 run left out of the statistics: failed"
+    assert (
+        "Holm-corrected p-value a two-sided Mann-Whitney U test can give is 0.67" in result.notes["ring8"][1]
+    )
+    assert "tuned" in result.files["html"].read_text()
+    assert "ring8_tuning.png" in {p.name for p in result.figures}
+
+    metric, series = report_html.budget_series(report_html.trials_frame(store, parent))
+    assert metric == "fid_raw"
+    # trials spent in order; the pruned trial spends budget but adds no value, the failed one (retried) neither
+    np.testing.assert_allclose(series["hinge|adam_dcgan"][1], [3.0, 3.0, 1.0, 1.0])
+    np.testing.assert_allclose(series["lsgan|adam_dcgan"][1], [2.0, 2.0, 1.5])
+
+
+def test_a_suite_whose_runs_all_failed_still_gets_a_report(store: MLflowStore, tmp_path: Path) -> None:
+    parent = store.parent_run("failed", "k")
+    params = {"dataset": "grid25", "loss": "hinge", "strategy": "adam_dcgan", "seed": 0}
+    _child(store, parent, "f0", "final", "hinge|adam_dcgan|grid25", params, {}, "failed")
+    result = build_report(store, parent, tmp_path)
+    assert result.summary.empty and result.figures == []
+    assert result.notes == {"grid25": ["1 run left out of the statistics: failed"]}
+    assert "left out of the statistics: failed" in result.files["html"].read_text()
+
+
+def test_no_final_runs_is_a_clear_error(store: MLflowStore, tmp_path: Path) -> None:
+    parent = store.parent_run("empty", "k")
+    with pytest.raises(ReportError, match="holds no final runs yet"):
+        build_report(store, parent, tmp_path)
