@@ -277,6 +277,10 @@ class Runner:
 
     def close(self) -> None:
         self.executor.close()
+        lock = getattr(self, "_lock", None)
+        if lock is not None:
+            lock.close()  # releases the one-writer lock
+            self._lock = None
 
 
 def _is_oom(exc: BaseException) -> bool:
