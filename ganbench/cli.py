@@ -138,6 +138,7 @@ def cmd_tune(args: argparse.Namespace) -> None:
     runner = _runner(args, suite)
     try:
         tune_suite(runner)
+        runner.store.finish(runner.parent, "finished")
     finally:
         runner.close()
 
@@ -156,6 +157,10 @@ def cmd_report(args: argparse.Namespace) -> None:
     if not found:
         raise StoreError(f"the store {uri} holds no run of suite {suite.name!r} with these settings")
     _report(store, found[0].info.run_id, args.out)
+    if suite.tuning is not None:
+        from ganbench.tuning import write_tuning_report
+
+        write_tuning_report(store, found[0].info.run_id, args.out / "report")
 
 
 def _report(store, parent: str, out: Path) -> None:

@@ -203,7 +203,7 @@ class Runner:
 
     def _child(self, parent: str, config: RunConfig, m: Member, contender: Contender, tags: dict[str, str]) -> str:
         member_tags = {TAG_PHASE: m.phase, TAG_CONTENDER: contender.name, **tags}
-        label = f"seed={m.seed}" if m.phase == "final" else tags.get("trial", "")
+        label = f"seed={m.seed}" if m.phase == "final" else f"trial={tags.get('ganbench.trial', '?')}"
         protocol = {f"eval.{k}": v for k, v in self.evaluator(config).protocol().items()}
         params = {**run_params(config, m, contender.name), **protocol}
         return self.store.child_run(parent, m.key(config), f"{contender.name} {label}", params, member_tags)

@@ -108,6 +108,7 @@ class Trainer:
         self.g.to(self.device, dtype)
         self.d.to(self.device, dtype)
         self.g_ema = copy.deepcopy(self.g) if self.strategy.ema else None
+        self._d_params = list(self.d.parameters())
         self.opt_g = self._optimizer(self.g, [m.lr_g for m in self.members])
         self.opt_d = self._optimizer(self.d, [m.lr_d for m in self.members])
         n = len(self.members)
@@ -154,6 +155,18 @@ class Trainer:
         return terms.d_loss.detach()
 
     def g_step(self) -> Tensor:
+        # D's weights get no gradient here: skipping their weight-gradient matmuls saves ~10% of a step
+        self._d_requires_grad(False)
+        try:
+            return self._g_step()
+        finally:
+            self._d_requires_grad(True)
+
+    def _d_requires_grad(self, flag: bool) -> None:
+        for p in self._d_params:
+            p.requires_grad_(flag)
+
+    def _g_step(self) -> Tensor:
         fake = self.g(self.rng.randn((self.config.batch_size, self.config.model.latent_dim), self.dtype))
         ctx: dict[str, Any] = {}
         if self.loss.features:

@@ -1,0 +1,508 @@
+"""Equal-budget tuning (Lucic et al. 2018, "Are GANs Created Equal?"): one Optuna study per contender.
+
+Every contender (loss, strategy, dataset) gets the same number of *counted* trials, each a training run on the
+tuning seed (which no final run uses) that searches ``lr_g`` and ``lr_d`` log-uniformly (optionally Adam's
+beta1 and the D steps); the best setting is then trained on every final seed. Optuna appears here and nowhere
+else. Trial outcomes:
+
+- COMPLETE: the run finished; its value is the evaluator's primary metric (``fid_raw`` ...) at the last
+  evaluation.
+- PRUNED: stopped by the median rule, or *diverged*. A diverged trial is told PRUNED, with user attribute
+  ``ganbench.status = diverged`` and a NaN intermediate value at the divergence step, so TPE ranks it behind
+  every trial that got as far; it counts toward the budget and is reported in its own column.
+- FAIL: the job raised (retried; a study gives up after ``trials`` such failures) or the process was killed
+  (retried).
+
+Trials are asked ``tuning.batch`` at a time, in a fixed order, and trained as one population (a pruned member
+stops updating and evaluating, but its slot in the stacked model computes until the population ends). Before
+each batch the TPE sampler is seeded from ``(sampler_seed, trials so far)``, so the same history always gives
+the same next batch, in a fresh process or a resumed one; contenders share that seed, so their random start-up
+trials try the same learning rates. A rerun continues the studies: trials left RUNNING by a killed
+process are closed from their MLflow run when it finished, else told FAIL with the run marked killed. One
+process tunes a suite at a time.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import math
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from ganbench import metrics as M
+from ganbench.config import Member, RunConfig
+from ganbench.runner import Contender, Hyper, chunks, contenders, run_config
+from ganbench.tracking import (
+    DONE_STATUSES,
+    TAG_CONTENDER,
+    TAG_KEY,
+    TAG_PHASE,
+    TAG_STATUS,
+    MLflowStore,
+    MLflowTracker,
+    StoreError,
+)
+from ganbench.train import STOP_REQUESTED, Interrupted
+
+if TYPE_CHECKING:
+    import optuna
+    import pandas as pd
+
+    from ganbench.runner import Runner
+
+TAG_STUDY = "ganbench.study"  # the Optuna study name, on the study run and on every trial run
+TAG_TRIAL = "ganbench.trial"  # the Optuna trial number, on trial runs
+ATTR_STATUS = "ganbench.status"  # Optuna user attribute: finished | pruned | diverged | failed | killed
+ATTR_RUN = "ganbench.run_id"  # Optuna user attribute: the trial's MLflow run
+EVALS_PER_TRIAL = 4  # at least this many evaluations per trial, so the median rule can stop one early
+BETA1_MAX = 0.999  # beta1 = 1 would never update (Adam's bias correction divides by 1 - beta1^t)
+COUNTS = ("finished", "pruned", "diverged", "failed")
+
+
+def default_storage_url(out_dir: Path) -> str:
+    return f"sqlite:///{(out_dir / 'optuna.db').resolve()}"
+
+
+def open_storage(url: str) -> optuna.storages.RDBStorage:
+    """An RDB storage (SQLite file by default, PostgreSQL to scale out); StoreError with one line if it fails."""
+    import optuna
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    # SQLite: wait for a writer instead of failing with "database is locked"; servers: drop dead connections
+    engine = {"connect_args": {"timeout": 60}} if url.startswith("sqlite") else {"pool_pre_ping": True}
+    try:
+        storage = optuna.storages.RDBStorage(url, engine_kwargs=engine)
+    except Exception as exc:  # sqlalchemy, alembic and driver errors all mean "cannot open"
+        missing_driver = isinstance(exc, ImportError) or "DB access module" in str(exc)
+        hint = " (for PostgreSQL: pip install ganbench[postgres])" if missing_driver else ""
+        raise StoreError(
+            f"cannot open the Optuna storage {_safe_url(url)}: {_first_line(exc)}{hint}"
+        ) from None
+    if url.startswith("sqlite:///") and url != "sqlite:///:memory:":
+        _fast_sqlite(storage.engine)
+    return storage
+
+
+def _fast_sqlite(engine: Any) -> None:
+    """WAL journal, fsync at checkpoints only: a report per evaluation then costs ~1 ms, not a disk flush.
+
+    A killed process loses nothing committed (the WAL is in the file); a power cut may lose the last
+    transactions, which a rerun redoes. WAL also lets a reader (a dashboard, a test) watch a running study.
+    """
+    from sqlalchemy import event
+
+    def on_connect(dbapi_connection: Any, _record: Any) -> None:
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.close()
+
+    event.listen(engine, "connect", on_connect)
+    engine.dispose()  # connections opened before the listener reconnect with it
+
+
+def study_name(runner: Runner, contender: Contender) -> str:
+    """Suite name, contender and suite key: a changed suite is a new study, as it is a new MLflow parent."""
+    return f"{runner.suite.name}/{contender.name}/{runner.suite.key()}"
+
+
+def tune_suite(runner: Runner) -> dict[str, Hyper]:
+    """Tune every contender with the same budget; map contender name to its best setting.
+
+    A contender whose study has no completed trial (all diverged, pruned or failed) is left out, so the final
+    phase trains it with its default learning rates. Writes the tuning report under ``<out_dir>/report``.
+    """
+    if runner.suite.tuning is None:
+        raise ValueError(f"suite {runner.suite.name!r} has no tuning section")
+    storage = open_storage(runner.options.optuna_storage or default_storage_url(runner.out_dir))
+    studies = [ContenderStudy(runner, c, storage) for c in contenders(runner.suite)]
+    hypers = {}
+    with runner.progress.phase("tune", sum(s.remaining() * s.steps for s in studies)):
+        for study in studies:
+            hyper = study.run()
+            if hyper is not None:
+                hypers[study.contender.name] = hyper
+    write_tuning_report(runner.store, runner.parent, runner.out_dir / "report")
+    return hypers
+
+
+class TrialTracker(MLflowTracker):
+    """Logs like the final phase and reports the primary metric to each member's Optuna trial."""
+
+    def __init__(
+        self, store: MLflowStore, run_ids: list[str], dataset: Any, trials: Sequence[Any], metric: str
+    ):
+        super().__init__(store, run_ids, dataset)
+        self.plot_every_eval = False  # a sample figure per trial is enough
+        self.trials, self.metric = trials, metric
+
+    def on_eval(self, member: int, step: int, metrics: dict[str, float], samples: Any) -> bool:
+        super().on_eval(member, step, metrics, samples)
+        if self.metric not in metrics:
+            return False
+        trial = self.trials[member]
+        trial.report(metrics[self.metric], step)
+        return trial.should_prune()
+
+
+class ContenderStudy:
+    """One contender's study, its MLflow study run (phase ``study``, child of the suite run) and its trials."""
+
+    def __init__(self, runner: Runner, contender: Contender, storage: Any) -> None:
+        import optuna
+
+        self.runner, self.contender, self.spec = runner, contender, runner.suite.tuning
+        self.steps = self.spec.steps or runner.suite.steps
+        self.name = study_name(runner, contender)
+        probe = self.config(None)
+        self.metric = runner.evaluator(probe).primary
+        self.study = optuna.create_study(
+            storage=storage,
+            study_name=self.name,
+            direction="maximize" if M.is_higher_better(self.metric) else "minimize",
+            pruner=self._pruner(probe.eval_every),
+            load_if_exists=True,
+        )
+        params = {f"tuning.{k}": v for k, v in self.spec.model_dump().items()}
+        params.update({"tuning.steps": self.steps, "study": self.name, "objective": self.metric})
+        tags = {TAG_PHASE: "study", TAG_CONTENDER: contender.name, TAG_STUDY: self.name}
+        key = "study-" + hashlib.sha256(self.name.encode()).hexdigest()[:16]
+        self.run_id = runner.store.child_run(runner.parent, key, f"study {contender.name}", params, tags)
+        self._recover()
+
+    # ------------------------------------------------------------------------------------ policy
+    def config(self, hyper: Hyper | None) -> RunConfig:
+        """A trial's config: the suite's at ``tuning.steps``, evaluated at least EVALS_PER_TRIAL times so the
+        median rule has intermediate values to compare (the suite's ``eval_every`` when that is more often)."""
+        config = run_config(self.runner.suite, self.contender, hyper, steps=self.steps)
+        return dataclasses.replace(
+            config, eval_every=min(config.eval_every, max(1, self.steps // EVALS_PER_TRIAL))
+        )
+
+    def _pruner(self, eval_every: int) -> optuna.pruners.BasePruner:
+        import optuna
+
+        if self.spec.pruner == "none":
+            return optuna.pruners.NopPruner()
+        # a small budget still prunes: few completed trials suffice, and only the first evaluation is spared
+        startup = max(2, min(5, self.spec.trials // 4))
+        return optuna.pruners.MedianPruner(n_startup_trials=startup, n_warmup_steps=eval_every + 1)
+
+    def _sampler(self) -> optuna.samplers.BaseSampler:
+        import optuna
+
+        n_before = len(self.study.get_trials(deepcopy=False))
+        blob = f"{self.spec.sampler_seed}:{n_before}".encode()
+        seed = int.from_bytes(hashlib.sha256(blob).digest()[:4], "big")
+        # random search for the first half of a small budget (Lucic et al. used random search), then TPE;
+        # contenders share the seed, so they start from the same random points (common random numbers)
+        startup = max(1, min(10, self.spec.trials // 2))
+        return optuna.samplers.TPESampler(
+            seed=seed, n_startup_trials=startup, multivariate=True, constant_liar=True
+        )
+
+    # ------------------------------------------------------------------------------------ state
+    def _trials(self, state: str | None = None) -> list[Any]:
+        from optuna.trial import TrialState
+
+        states = None if state is None else (TrialState[state],)
+        return self.study.get_trials(deepcopy=False, states=states)
+
+    def counts(self) -> dict[str, int]:
+        """Trials by outcome: finished (COMPLETE), pruned, diverged, failed (jobs that raised or were killed)."""
+        out = dict.fromkeys(COUNTS, 0)
+        default = {"COMPLETE": "finished", "PRUNED": "pruned", "FAIL": "failed"}
+        for t in self.study.get_trials(deepcopy=False):
+            if t.state.name in default:
+                status = t.user_attrs.get(ATTR_STATUS, default[t.state.name])
+                out[status if status in out else "failed"] += 1
+        return out
+
+    def remaining(self) -> int:
+        counted = len(self._trials("COMPLETE")) + len(self._trials("PRUNED"))
+        job_failures = sum(t.user_attrs.get(ATTR_STATUS) == "failed" for t in self._trials("FAIL"))
+        if job_failures >= self.spec.trials:
+            return 0  # a contender that fails every time must not loop forever
+        return max(self.spec.trials - counted, 0)
+
+    # ------------------------------------------------------------------------------------ the loop
+    def run(self) -> Hyper | None:
+        try:
+            while (todo := self.remaining()) > 0:
+                if STOP_REQUESTED.is_set():  # a clean stop (SIGINT/SIGTERM) asks no new trials
+                    raise Interrupted("stopped between tuning batches")
+                self._batch(min(todo, self.spec.batch))
+        except BaseException:
+            self.runner.store.finish(self.run_id, "killed")
+            raise
+        return self._finish()
+
+    def _batch(self, n: int) -> None:
+        self.study.sampler = self._sampler()
+        asked = [self._ask() for _ in range(n)]  # in order: the sampler sees each earlier one (constant liar)
+        by_critic: dict[int | None, list[tuple[Any, dict[str, Any]]]] = defaultdict(list)
+        for trial, params in asked:
+            by_critic[params.get("n_critic")].append((trial, params))  # one population shares n_critic
+        try:
+            for n_critic, group in by_critic.items():
+                for chunk in chunks(group, self.runner.options.population_size):
+                    self._train(chunk, n_critic)
+        except BaseException:
+            for trial in self._trials("RUNNING"):
+                self._tell(trial, "killed")
+            raise
+
+    def _ask(self) -> tuple[Any, dict[str, Any]]:
+        spec, trial = self.spec, self.study.ask()
+        params: dict[str, Any] = {
+            "lr_g": trial.suggest_float("lr_g", spec.lr_min, spec.lr_max, log=True),
+            "lr_d": trial.suggest_float("lr_d", spec.lr_min, spec.lr_max, log=True),
+        }
+        if spec.beta1 and self._uses_adam():
+            params["beta1"] = trial.suggest_float("beta1", 0.0, BETA1_MAX)
+        if spec.n_critic:
+            params["n_critic"] = trial.suggest_categorical("n_critic", list(spec.n_critic))
+        return trial, params
+
+    def _uses_adam(self) -> bool:
+        from ganbench.strategies import get_strategy
+
+        return get_strategy(self.contender.strategy).optimizer == "adam"
+
+    def _train(self, chunk: list[tuple[Any, dict[str, Any]]], n_critic: int | None) -> None:
+        trials = [t for t, _ in chunk]
+        lead = chunk[0][1]
+        hyper = Hyper(lead["lr_g"], lead["lr_d"], n_critic=n_critic)  # the config takes n_critic from it
+        config = self.config(hyper)
+        seed = self.spec.seed
+        members = [Member(seed, p["lr_g"], p["lr_d"], phase="tune", beta1=p.get("beta1")) for _, p in chunk]
+        tags = [
+            {TAG_STUDY: self.name, TAG_TRIAL: str(t.number)} for t in trials
+        ]
+
+        def tracker(store: MLflowStore, run_ids: list[str], dataset: Any) -> TrialTracker:
+            for (trial, _params), run_id in zip(chunk, run_ids):
+                trial.set_user_attr(ATTR_RUN, run_id)
+            return TrialTracker(store, run_ids, dataset, trials, self.metric)
+
+        population = self.runner.train_population
+        try:
+            results = population(
+                config, members, self.contender, parent=self.run_id, tags=tags, tracker_factory=tracker
+            )
+        finally:
+            # a trial never resumes (an interrupted one is retried), so its checkpoint is only disk used
+            for m in members:
+                self.runner.checkpoint_path(m.key(config)).unlink(missing_ok=True)
+        frozen = {t.number: t for t in self._trials("RUNNING")}
+        for trial, result in zip(trials, results):
+            self._tell(
+                frozen[trial.number], result.status, result.metrics.get(self.metric), result.diverged_step
+            )
+            if result.status == "diverged":
+                where = f"trial {trial.number} diverged at step {result.diverged_step}"
+                self.runner.progress.note(f"  {self.contender.name} {where}")
+
+    def _tell(
+        self, frozen: Any, status: str, value: float | None = None, diverged_at: int | None = None
+    ) -> None:
+        """Close a RUNNING trial; its ganbench status goes in a user attribute first (a closed trial is read-only)."""
+        import optuna
+        from optuna.trial import TrialState
+
+        trial = optuna.trial.Trial(self.study, frozen._trial_id)
+        if status == "finished" and (value is None or not math.isfinite(value)):
+            status = "failed"
+        trial.set_user_attr(ATTR_STATUS, status)
+        if status == "finished":
+            self.study.tell(trial, value)
+        elif status in ("pruned", "diverged"):
+            if (
+                status == "diverged"
+                and diverged_at is not None
+                and diverged_at not in frozen.intermediate_values
+            ):
+                trial.report(float("nan"), diverged_at)
+            self.study.tell(trial, state=TrialState.PRUNED)
+        else:
+            self.study.tell(trial, state=TrialState.FAIL)
+
+    def _recover(self) -> None:
+        """Close what a killed process left: RUNNING trials (from their MLflow run if it finished) and runs."""
+        store = self.runner.store
+        runs = store.children(self.run_id)
+        by_trial = defaultdict(list)
+        for r in runs:
+            by_trial[r.data.tags.get(TAG_TRIAL)].append(r)
+        for trial in self._trials("RUNNING"):
+            done = [r for r in by_trial[str(trial.number)] if _has_result(r)]
+            if done:
+                status, metrics = done[0].data.tags[TAG_STATUS], done[0].data.metrics
+                step = metrics.get(M.DIVERGED_STEP)
+                self._tell(trial, status, metrics.get(self.metric), None if step is None else int(step))
+            else:
+                self._tell(trial, "killed")
+        for r in runs:
+            if r.info.status == "RUNNING":
+                store.finish(r.info.run_id, "killed")
+                if TAG_KEY in r.data.tags:
+                    self.runner.checkpoint_path(r.data.tags[TAG_KEY]).unlink(missing_ok=True)
+
+    def _finish(self) -> Hyper | None:
+        """Log the outcome on the study run (best setting, counts, the budget curve) and close it."""
+        store, counts = self.runner.store, self.counts()
+        complete = self._trials("COMPLETE")
+        best = self.study.best_trial if complete else None
+        metrics: dict[str, float] = {f"trials_{k}": v for k, v in counts.items()}
+        if best is not None:
+            metrics[M.best_key(self.metric)] = best.value
+            store.log(self.run_id, params={f"best.{k}": v for k, v in best.params.items()})
+        store.log(self.run_id, metrics=metrics)
+        for i, value in enumerate(self.budget_curve(), start=1):
+            if math.isfinite(value):
+                store.log(self.run_id, metrics={"best_so_far": value}, step=i)
+        counted = len(complete) + len(self._trials("PRUNED"))
+        store.finish(self.run_id, "finished" if counted >= self.spec.trials else "failed")
+        summary = ", ".join(f"{v} {k}" for k, v in counts.items())
+        if best is None:
+            message = (
+                f"{self.contender.name}: no trial completed ({summary}); the default learning rates stay"
+            )
+            self.runner.progress.note(f"[yellow]{message}[/yellow]")
+            return None
+        self.runner.progress.note(f"tuned {self.contender.name}: {self.metric} {best.value:.4g} ({summary})")
+        p = best.params
+        return Hyper(lr_g=p["lr_g"], lr_d=p["lr_d"], beta1=p.get("beta1"), n_critic=p.get("n_critic"))
+
+    def budget_curve(self) -> list[float]:
+        """Best value after each counted trial, in trial order (NaN until the first completed trial)."""
+        better = max if self.study.direction.name == "MAXIMIZE" else min
+        best, curve = math.nan, []
+        for t in sorted(self._trials("COMPLETE") + self._trials("PRUNED"), key=lambda t: t.number):
+            if t.state.name == "COMPLETE":
+                best = t.value if math.isnan(best) else better(best, t.value)
+            curve.append(best)
+        return curve
+
+
+# ---------------------------------------------------------------------------------------- report
+@dataclass(frozen=True)
+class StudySummary:
+    """What the tuning report shows of one study, read back from its MLflow study run."""
+
+    dataset: str
+    loss: str
+    strategy: str
+    objective: str
+    best_value: float
+    best: dict[str, float]
+    counts: dict[str, int]
+    curve: list[tuple[int, float]]  # (counted trials so far, best value so far)
+
+
+def study_summaries(store: MLflowStore, parent: str) -> list[StudySummary]:
+    """The suite's study runs, as the report needs them (so it can be rebuilt from the store alone)."""
+    out = []
+    for run in store.children(parent, "study"):
+        p, m = run.data.params, run.data.metrics
+        loss, strategy, dataset = run.data.tags.get(TAG_CONTENDER, "||").rsplit("|", 2)
+        objective = p.get("objective", "")
+        best = {k.removeprefix("best."): float(v) for k, v in p.items() if k.startswith("best.")}
+        counts = {k: int(m.get(f"trials_{k}", 0)) for k in COUNTS}
+        curve = store.history(run.info.run_id, "best_so_far")
+        best_value = m.get(M.best_key(objective), math.nan)
+        out.append(StudySummary(dataset, loss, strategy, objective, best_value, best, counts, curve))
+    return sorted(out, key=lambda s: (s.dataset, s.loss, s.strategy))
+
+
+def tuning_table(summaries: Sequence[StudySummary]) -> pd.DataFrame:
+    """One row per study: best setting and value, and how many trials finished, were pruned, diverged, failed."""
+    import pandas as pd
+
+    rows = []
+    for s in summaries:
+        row: dict[str, Any] = {
+            "dataset": s.dataset,
+            "loss": s.loss,
+            "strategy": s.strategy,
+            "objective": s.objective,
+        }
+        row["best_value"] = s.best_value
+        for k in ("lr_g", "lr_d", "beta1", "n_critic"):
+            if k in s.best or any(k in o.best for o in summaries):
+                row[k] = s.best.get(k, math.nan)
+        row.update(s.counts)
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def budget_figure(summaries: Sequence[StudySummary], dataset: str) -> Any:
+    """Best objective reached vs trials spent, one line per contender (the budget plot of Lucic et al.)."""
+    from ganbench.plots import plt
+
+    fig, ax = plt.subplots(figsize=(6, 4), dpi=110)
+    one_strategy = len({s.strategy for s in summaries}) == 1
+    for s in (s for s in summaries if s.dataset == dataset and s.curve):
+        x, y = zip(*s.curve)
+        ax.step(x, y, where="post", label=s.loss if one_strategy else f"{s.loss} / {s.strategy}")
+    objective = next((s.objective for s in summaries if s.dataset == dataset), "objective")
+    if ax.lines and all(y > 0 for line in ax.lines for y in line.get_ydata()):
+        ax.set_yscale("log")  # FIDs of a wide search span orders of magnitude
+    ax.set_xlabel("trials (tuning budget)")
+    ax.set_ylabel(f"best {objective} so far")
+    ax.set_title(f"{dataset}: best {objective} vs tuning budget", fontsize=9)
+    ax.grid(alpha=0.3)
+    if ax.lines:
+        ax.legend(fontsize=7)
+    fig.tight_layout()
+    return fig
+
+
+def write_tuning_report(store: MLflowStore, parent: str, out_dir: Path) -> list[Path]:
+    """``tuning.csv``, ``tuning.md`` (a table per dataset) and ``tuning_budget_<dataset>.png``; also logged
+    to the suite run under ``report/``."""
+    from ganbench.plots import plt
+
+    summaries = study_summaries(store, parent)
+    if not summaries:
+        return []
+    out_dir.mkdir(parents=True, exist_ok=True)
+    table = tuning_table(summaries)
+    paths = [out_dir / "tuning.csv", out_dir / "tuning.md"]
+    table.to_csv(paths[0], index=False)
+    sections = []
+    for dataset, part in table.groupby("dataset", sort=False):
+        shown = part.drop(columns=["dataset"]).dropna(axis=1, how="all")
+        sections.append(f"## {dataset}\n\n{shown.to_markdown(index=False, floatfmt='.4g')}\n")
+        fig = budget_figure(summaries, str(dataset))
+        paths.append(out_dir / f"tuning_budget_{dataset}.png")
+        fig.savefig(paths[-1])
+        plt.close(fig)
+    paths[1].write_text("\n".join(sections))
+    for path in paths:
+        store.log_artifact(parent, path, "report")
+    return paths
+
+
+def _has_result(run: Any) -> bool:
+    """An MLflow run that finished with a result (finished, pruned, diverged), not killed or failed."""
+    return run.info.status == "FINISHED" and run.data.tags.get(TAG_STATUS) in DONE_STATUSES
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return (text.splitlines()[0] if text else type(exc).__name__)[:200]
+
+
+def _safe_url(url: str) -> str:
+    """The URL without its password, for messages."""
+    try:
+        from sqlalchemy.engine import make_url
+
+        return make_url(url).render_as_string(hide_password=True)
+    except Exception:
+        return url.split("@")[-1] if "@" in url else url

@@ -1,0 +1,341 @@
+"""Equal-budget tuning with real Optuna and MLflow stores (SQLite files in tmp_path), tiny MLPs on ring8."""
+
+from __future__ import annotations
+
+import math
+import os
+import shutil
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from collections import Counter
+from pathlib import Path
+
+import optuna
+import pandas as pd
+import pytest
+import torch
+from optuna.trial import TrialState
+
+from ganbench import cli
+from ganbench.runner import Hyper, Runner, RunOptions
+from ganbench.suite import load_suite
+from ganbench.tracking import TAG_CONTENDER, TAG_PHASE, TAG_STATUS, MLflowStore, default_tracking_uri
+from ganbench.train import Trainer
+from ganbench.tuning import ATTR_STATUS, TAG_STUDY, TAG_TRIAL, tune_suite
+from tests.conftest import ROOT, env_for_subprocess, write_suite
+
+pytestmark = pytest.mark.slow
+
+MODEL = """
+strategies: [adam_dcgan]
+datasets: [ring8]
+batch_size: 64
+eval_samples: 300
+models:
+  points: {name: mlp, width: 16, depth: 2, latent_dim: 2}
+"""
+# a wide learning-rate range, an evaluation every 5 steps and batches of 4: the second batch of each study
+# meets 4 completed trials, some of its members fall behind their median, and the median rule stops them
+SUITE = f"""
+name: tune-test
+losses: [non_saturating, lsgan]
+seeds: 2
+steps: 30
+eval_every: 5
+tuning: {{trials: 8, batch: 4, lr_min: 1.0e-4, lr_max: 3.0}}
+{MODEL}"""
+# LSGAN's discriminator explodes within a few steps at these learning rates (checked: every lr_d >= 10)
+DIVERGING = f"""
+name: tune-diverge
+losses: [lsgan]
+seeds: 1
+steps: 30
+eval_every: 5
+tuning: {{trials: 4, batch: 4, lr_min: 10.0, lr_max: 100.0}}
+{MODEL}"""
+KILLED = f"""
+name: tune-kill
+losses: [non_saturating, hinge]
+seeds: 1
+steps: 30
+eval_every: 10
+tuning: {{trials: 6, batch: 2, lr_min: 1.0e-4, lr_max: 1.0e-2}}
+{MODEL}"""
+COUNTED = (TrialState.COMPLETE, TrialState.PRUNED)
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _one_thread():
+    """Tiny models are dominated by per-op overhead; two threads on a busy 2-core machine are many times slower."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+@pytest.fixture(scope="module")
+def mlflow_template(tmp_path_factory) -> Path:
+    """An empty MLflow store made once; each output folder starts from a copy (creating one takes seconds)."""
+    folder = tmp_path_factory.mktemp("mlflow-template")
+    MLflowStore(default_tracking_uri(folder), "template")
+    with sqlite3.connect(folder / "mlflow.db") as conn:  # WAL persists in the file: a commit is one fsync
+        conn.execute("pragma journal_mode=wal")
+    return folder / "mlflow.db"
+
+
+def prepare(tmp_path: Path, name: str, suite_text: str, template: Path) -> tuple[Path, Path]:
+    out = tmp_path / name
+    out.mkdir()
+    shutil.copy(template, out / "mlflow.db")
+    return write_suite(tmp_path / f"{name}.yaml", suite_text), out
+
+
+_RUNNERS: list[Runner] = []
+
+
+@pytest.fixture(autouse=True)
+def _close_runners():
+    yield
+    while _RUNNERS:
+        _RUNNERS.pop().close()  # releases the output folder's one-writer lock
+
+
+def make_runner(suite_path: Path, out: Path) -> Runner:
+    options = RunOptions(out_dir=out, device="cpu", show_progress=False)
+    _RUNNERS.append(Runner(load_suite(str(suite_path)), options))
+    return _RUNNERS[-1]
+
+
+def studies(out: Path) -> dict[str, optuna.Study]:
+    storage = f"sqlite:///{out / 'optuna.db'}"
+    return {
+        s.study_name: optuna.load_study(study_name=s.study_name, storage=storage)
+        for s in optuna.get_all_study_summaries(storage)
+    }
+
+
+def run_cli(args: list[str]) -> int:
+    """``ganbench.cli.main`` in this process, restoring the signal handlers it installs."""
+    handlers = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        return cli.main(args)
+    finally:
+        for sig, handler in handlers.items():
+            signal.signal(sig, handler)
+
+
+def history(study: optuna.Study) -> list[tuple]:
+    return [(t.number, t.state, t.params, t.value, t.user_attrs.get(ATTR_STATUS)) for t in study.trials]
+
+
+def small(name: str, trials: int, batch: int) -> str:
+    """A quick single-contender suite: lsgan with sane learning rates, 10 steps."""
+    text = DIVERGING.replace("tune-diverge", name).replace("lr_min: 10.0, lr_max: 100.0", "lr_max: 1.0e-3")
+    return text.replace("trials: 4, batch: 4", f"trials: {trials}, batch: {batch}").replace(
+        "steps: 30", "steps: 10"
+    )
+
+
+def test_equal_budget_tuning_then_final_phase(tmp_path, mlflow_template):
+    suite_path, out = prepare(tmp_path, "a", SUITE, mlflow_template)
+    runner = make_runner(suite_path, out)
+    runner.run()  # tunes every contender, then trains the final seeds with the best settings
+
+    found = studies(out)
+    assert len(found) == 2
+    for study in found.values():
+        assert sum(t.state in COUNTED for t in study.trials) == 8  # the same budget for every contender
+        assert not [t for t in study.trials if t.state == TrialState.RUNNING]
+    statuses = Counter(t.user_attrs.get(ATTR_STATUS) for s in found.values() for t in s.trials)
+    assert statuses["pruned"] >= 1, statuses  # the median rule stopped some members
+
+    store = runner.store
+    study_runs = {r.data.tags[TAG_CONTENDER]: r for r in store.children(runner.parent, "study")}
+    best = {
+        r.data.tags[TAG_CONTENDER]: found[r.data.tags[TAG_STUDY]].best_params for r in study_runs.values()
+    }
+    assert len(study_runs) == 2
+    for contender, run in study_runs.items():
+        assert run.info.status == "FINISHED"
+        assert float(run.data.params["best.lr_g"]) == best[contender]["lr_g"]
+        assert run.data.metrics["best_fid_raw"] == found[run.data.tags[TAG_STUDY]].best_value
+        trial_runs = store.children(run.info.run_id)
+        assert len(trial_runs) == 8 and all(r.data.tags[TAG_PHASE] == "tune" for r in trial_runs)
+        assert {r.data.tags[TAG_TRIAL] for r in trial_runs} == {str(n) for n in range(8)}
+
+    finals = store.children(runner.parent, "final")
+    assert len(finals) == 4
+    for run in finals:  # the final phase trained with the tuned learning rates
+        tuned = best[run.data.tags[TAG_CONTENDER]]
+        assert float(run.data.params["lr_g"]) == tuned["lr_g"]
+        assert float(run.data.params["lr_d"]) == tuned["lr_d"]
+        assert int(run.data.params["seed"]) != runner.suite.tuning.seed
+
+    table = pd.read_csv(out / "report" / "tuning.csv")
+    assert sorted(table["loss"]) == ["lsgan", "non_saturating"]
+    assert (table[["finished", "pruned", "diverged"]].sum(axis=1) == 8).all()
+    assert (out / "report" / "tuning_budget_ring8.png").stat().st_size > 0
+    assert "## ring8" in (out / "report" / "tuning.md").read_text()
+    logged = {Path(a.path).name for a in store.client.list_artifacts(runner.parent, "report")}
+    assert {"tuning.csv", "tuning.md", "tuning_budget_ring8.png"} <= logged
+
+    # the same sampler seed in another folder gives the same trials and the same best settings
+    suite_b, out_b = prepare(tmp_path, "b", SUITE, mlflow_template)
+    hypers = tune_suite(make_runner(suite_b, out_b))
+    assert hypers == {c: Hyper(lr_g=p["lr_g"], lr_d=p["lr_d"]) for c, p in best.items()}
+    again = studies(out_b)
+    assert {n: history(s) for n, s in again.items()} == {n: history(s) for n, s in found.items()}
+
+
+def test_diverged_trials_are_counted_not_failed(tmp_path, mlflow_template):
+    suite_path, out = prepare(tmp_path, "d", DIVERGING, mlflow_template)
+    runner = make_runner(suite_path, out)
+    assert tune_suite(runner) == {}  # nothing completed: the final phase keeps the default learning rates
+
+    (study,) = studies(out).values()
+    assert [t.state for t in study.trials] == [TrialState.PRUNED] * 4  # counted toward the budget, not FAIL
+    assert all(t.user_attrs[ATTR_STATUS] == "diverged" for t in study.trials)
+    assert all(any(math.isnan(v) for v in t.intermediate_values.values()) for t in study.trials)
+    (run,) = runner.store.children(runner.parent, "study")
+    assert run.data.metrics["trials_diverged"] == 4 and run.data.metrics["trials_failed"] == 0
+    assert {r.data.tags[TAG_STATUS] for r in runner.store.children(run.info.run_id)} == {"diverged"}
+    assert pd.read_csv(out / "report" / "tuning.csv")["diverged"].tolist() == [4]
+
+
+def test_failed_jobs_are_retried_then_given_up(tmp_path, mlflow_template, monkeypatch):
+    text = small("tune-fail", 2, 1)
+    calls = []
+    real_run = Trainer.run
+
+    def flaky(self):
+        calls.append(1)
+        if len(calls) == 1:
+            raise RuntimeError("out of memory (simulated)")
+        return real_run(self)
+
+    monkeypatch.setattr(Trainer, "run", flaky)
+    suite_path, out = prepare(tmp_path, "f", text, mlflow_template)
+    hypers = tune_suite(make_runner(suite_path, out))
+    (study,) = studies(out).values()
+    states = Counter((t.state, t.user_attrs.get(ATTR_STATUS)) for t in study.trials)
+    assert states[(TrialState.FAIL, "failed")] == 1  # the failed job, told FAIL ...
+    assert sum(t.state in COUNTED for t in study.trials) == 2  # ... and retried up to the budget
+    assert len(hypers) == 1
+
+    def broken(self):
+        raise RuntimeError("always")
+
+    monkeypatch.setattr(Trainer, "run", broken)
+    suite_path, out = prepare(tmp_path, "g", text.replace("tune-fail", "tune-broken"), mlflow_template)
+    runner = make_runner(suite_path, out)
+    assert tune_suite(runner) == {}  # gives up after `trials` failures instead of looping
+    (study,) = studies(out).values()
+    assert [t.state for t in study.trials] == [TrialState.FAIL] * 2
+    (run,) = runner.store.children(runner.parent, "study")
+    assert run.info.status == "FAILED" and run.data.metrics["trials_failed"] == 2
+
+
+def test_trial_told_from_its_finished_run_after_a_kill(tmp_path, mlflow_template):
+    """Killed after the MLflow run closed but before Optuna was told: the rerun tells the trial from the run."""
+    suite_path, out = prepare(tmp_path, "l", small("tune-late", 2, 2), mlflow_template)
+    first = make_runner(suite_path, out)
+    tune_suite(first)
+    first.close()  # the output folder takes one writer at a time
+    (study,) = studies(out).values()
+    last = study.trials[-1]
+    with sqlite3.connect(out / "optuna.db") as conn:  # the state such a kill leaves
+        conn.execute(
+            "update trials set state = 'RUNNING', datetime_complete = null where trial_id = ?",
+            (last._trial_id,),
+        )
+        conn.execute("delete from trial_values where trial_id = ?", (last._trial_id,))
+        conn.execute(
+            "delete from trial_user_attributes where trial_id = ? and key = ?", (last._trial_id, ATTR_STATUS)
+        )
+    runner = make_runner(suite_path, out)
+    tune_suite(runner)
+    (study,) = studies(out).values()
+    assert len(study.trials) == 2  # nothing retrained
+    assert history(study)[-1] == (last.number, TrialState.COMPLETE, last.params, last.value, "finished")
+    (run,) = runner.store.children(runner.parent, "study")
+    assert len(runner.store.children(run.info.run_id)) == 2
+
+
+def _progress(db: Path) -> tuple[int, int]:
+    """(trials told COMPLETE or PRUNED, trials RUNNING that have reported an evaluation) in a live study."""
+    if not db.exists():
+        return 0, 0
+    told = "select count(*) from trials where state in ('COMPLETE', 'PRUNED')"
+    training = (
+        "select count(distinct t.trial_id) from trials t join trial_intermediate_values v"
+        " on v.trial_id = t.trial_id where t.state = 'RUNNING'"
+    )
+    try:
+        with sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=5) as conn:
+            return conn.execute(told).fetchone()[0], conn.execute(training).fetchone()[0]
+    except sqlite3.OperationalError:  # tables not created yet
+        return 0, 0
+
+
+def test_killed_tuning_resumes_without_duplicates(tmp_path, mlflow_template, monkeypatch):
+    suite_path, out = prepare(tmp_path, "k", KILLED, mlflow_template)
+    args = ["tune", "--suite", str(suite_path), "--out", str(out), "--no-progress"]
+    env = {**env_for_subprocess(), "OMP_NUM_THREADS": "1"}
+    with open(tmp_path / "first.log", "w") as log:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "ganbench.cli", *args], cwd=ROOT, env=env, stdout=log, stderr=log
+        )
+    db, deadline = out / "optuna.db", time.monotonic() + 120
+    try:
+        while True:  # kill it mid-batch: some trials told, some training (their MLflow runs open)
+            told, training = _progress(db)
+            if told >= 1 and training >= 1:
+                break
+            assert proc.poll() is None, (
+                "the tuning run ended before it could be killed:\n" + (tmp_path / "first.log").read_text()
+            )
+            assert time.monotonic() < deadline, "no trial finished within 120 s"
+            time.sleep(0.05)
+    finally:
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait()
+    stale = {
+        (n, t.number) for n, s in studies(out).items() for t in s.trials if t.state == TrialState.RUNNING
+    }
+    assert stale  # the kill left trials running: the rerun must close them
+
+    assert run_cli(args) == 0  # the rerun continues the studies
+
+    store = MLflowStore(default_tracking_uri(out), "ganbench/tune-kill")
+    found = studies(out)
+    assert len(found) == 2
+    for run in store.find_runs(f"tags.`{TAG_PHASE}` = 'study'"):
+        study = found[run.data.tags[TAG_STUDY]]
+        counted = {t.number for t in study.trials if t.state in COUNTED}
+        assert len(counted) == 6 and not [t for t in study.trials if t.state == TrialState.RUNNING]
+        trial_runs = store.children(run.info.run_id)
+        finished = Counter(int(r.data.tags[TAG_TRIAL]) for r in trial_runs if r.info.status == "FINISHED")
+        assert set(finished) == counted and set(finished.values()) == {1}  # one run per counted trial
+        assert not [r for r in trial_runs if r.info.status == "RUNNING"]
+        assert run.info.status == "FINISHED"
+        for name, number in stale:  # a trial the kill interrupted was closed, not left running
+            if name == study.study_name:
+                trial = study.trials[number]
+                assert trial.state in (*COUNTED, TrialState.FAIL)
+                if trial.state == TrialState.FAIL:
+                    assert trial.user_attrs[ATTR_STATUS] == "killed"
+                    runs = [r for r in trial_runs if r.data.tags[TAG_TRIAL] == str(number)]
+                    assert all(r.info.status == "KILLED" for r in runs)
+
+
+@pytest.mark.parametrize("url", ["sqlite:////nonexistent-dir/sub/optuna.db", "nosuchdb://host/db"])
+def test_unopenable_storage_is_bad_input(tmp_path, mlflow_template, capsys, url):
+    suite_path, out = prepare(tmp_path, "s", DIVERGING, mlflow_template)
+    with pytest.raises(SystemExit) as exit_info:
+        run_cli(["tune", "--suite", str(suite_path), "--out", str(out), "--optuna-storage", url])
+    assert exit_info.value.code == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "cannot open the Optuna storage" in err, err
