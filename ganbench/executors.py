@@ -210,8 +210,9 @@ class RayExecutor(Executor):
             kwargs: dict[str, Any] = {"include_dashboard": False, "log_to_driver": False}
             if address:
                 kwargs["address"] = address
-            else:
+            else:  # a local cluster: its services listen on loopback only
                 kwargs["num_cpus"] = workers or os.cpu_count()
+                kwargs["_node_ip_address"] = "127.0.0.1"
             ray.init(**kwargs)
         self.gpus_per_job, self.retries = gpus_per_job, retries
 

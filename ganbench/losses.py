@@ -26,7 +26,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from ganbench.registry import Registry, RegistryError
+from ganbench.registry import Registry, RegistryError, load_entry_points
 
 
 class LossTerms(NamedTuple):
@@ -272,3 +272,6 @@ def _r1_alone(d_real: Tensor, d_fake: Tensor) -> LossTerms:
 
 LOSSES.add("r1", LossSpec(name="r1", fn=_r1_alone, penalty=r1_penalty))
 PENALTIES = ["r1"]
+
+PLUGIN_GROUP = "ganbench.losses"
+load_entry_points(PLUGIN_GROUP)  # third-party losses register themselves on import

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import fnmatch
 from collections.abc import Callable, Iterator
+from importlib.metadata import entry_points
 from typing import Generic, TypeVar
 
 T = TypeVar("T")
@@ -56,3 +57,17 @@ class Registry(Generic[T]):
 
     def __len__(self) -> int:
         return len(self._entries)
+
+
+def load_entry_points(group: str) -> list[str]:
+    """Import the plugins installed under an entry-point ``group`` (e.g. ``ganbench.losses``).
+
+    Third-party losses, strategies and datasets come in this way: a package declares
+    ``[project.entry-points."ganbench.losses"] mine = "my_pkg.losses"`` and its module registers itself with the
+    usual decorator when imported. Suites only ever name registered entries, never Python objects.
+    """
+    loaded = []
+    for ep in entry_points(group=group):
+        ep.load()
+        loaded.append(ep.name)
+    return loaded

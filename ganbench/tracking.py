@@ -39,23 +39,22 @@ def _quiet_mlflow() -> None:
     os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
 
 
-def _sqlite_wal(client: Any) -> None:
-    """WAL journal and relaxed fsync on MLflow's SQLite engine: a write costs ~35 ms without, a few with.
+def sqlite_fast(engine: Any) -> None:
+    """WAL journal, fsync at checkpoints only, on a SQLite SQLAlchemy engine (MLflow's and Optuna's stores).
 
-    Reaches into MLflow's store for its SQLAlchemy engine; if that ever moves, the defaults stay (slower)."""
-    engine = getattr(getattr(getattr(client, "_tracking_client", None), "store", None), "engine", None)
-    if engine is None:
-        return
+    A write then costs ~1-3 ms instead of a disk flush (~35 ms). A killed process loses nothing committed (the
+    WAL is in the file); a power cut may lose the last transactions, which a rerun redoes. WAL also lets a
+    reader (the MLflow UI, a test) watch a running suite."""
     from sqlalchemy import event
 
-    def _pragmas(dbapi_conn: Any, _record: Any) -> None:
-        cur = dbapi_conn.cursor()
-        cur.execute("PRAGMA journal_mode=WAL")
-        cur.execute("PRAGMA synchronous=NORMAL")
-        cur.close()
+    def on_connect(dbapi_connection: Any, _record: Any) -> None:
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.close()
 
-    event.listen(engine, "connect", _pragmas)
-    engine.dispose()  # connections opened before the listener reconnect with the pragmas
+    event.listen(engine, "connect", on_connect)
+    engine.dispose()  # connections opened before the listener reconnect with it
 
 
 class MLflowStore:
@@ -69,8 +68,10 @@ class MLflowStore:
         self.tracking_uri = tracking_uri
         try:
             self.client = MlflowClient(tracking_uri)
-            if tracking_uri.startswith("sqlite:"):
-                _sqlite_wal(self.client)
+            # MLflow keeps its SQLAlchemy engine in its store; if that ever moves, the defaults stay (slower)
+            engine = getattr(getattr(self.client._tracking_client, "store", None), "engine", None)
+            if tracking_uri.startswith("sqlite:") and engine is not None:
+                sqlite_fast(engine)
             exp = self.client.get_experiment_by_name(experiment)
             if exp is None:
                 location = artifact_dir.resolve().as_uri() if artifact_dir else None

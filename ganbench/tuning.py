@@ -45,6 +45,7 @@ from ganbench.tracking import (
     MLflowStore,
     MLflowTracker,
     StoreError,
+    sqlite_fast,
 )
 from ganbench.train import STOP_REQUESTED, Interrupted
 
@@ -83,26 +84,8 @@ def open_storage(url: str) -> optuna.storages.RDBStorage:
             f"cannot open the Optuna storage {_safe_url(url)}: {_first_line(exc)}{hint}"
         ) from None
     if url.startswith("sqlite:///") and url != "sqlite:///:memory:":
-        _fast_sqlite(storage.engine)
+        sqlite_fast(storage.engine)
     return storage
-
-
-def _fast_sqlite(engine: Any) -> None:
-    """WAL journal, fsync at checkpoints only: a report per evaluation then costs ~1 ms, not a disk flush.
-
-    A killed process loses nothing committed (the WAL is in the file); a power cut may lose the last
-    transactions, which a rerun redoes. WAL also lets a reader (a dashboard, a test) watch a running study.
-    """
-    from sqlalchemy import event
-
-    def on_connect(dbapi_connection: Any, _record: Any) -> None:
-        cursor = dbapi_connection.cursor()
-        cursor.execute("PRAGMA journal_mode=WAL")
-        cursor.execute("PRAGMA synchronous=NORMAL")
-        cursor.close()
-
-    event.listen(engine, "connect", on_connect)
-    engine.dispose()  # connections opened before the listener reconnect with it
 
 
 def study_name(runner: Runner, contender: Contender) -> str:
@@ -442,23 +425,20 @@ def tuning_table(summaries: Sequence[StudySummary]) -> pd.DataFrame:
 
 def budget_figure(summaries: Sequence[StudySummary], dataset: str) -> Any:
     """Best objective reached vs trials spent, one line per contender (the budget plot of Lucic et al.)."""
-    from ganbench.plots import plt
+    from ganbench.plots import budget_figure as draw
+    from ganbench.plots import contender_colors
 
-    fig, ax = plt.subplots(figsize=(6, 4), dpi=110)
     one_strategy = len({s.strategy for s in summaries}) == 1
-    for s in (s for s in summaries if s.dataset == dataset and s.curve):
-        x, y = zip(*s.curve)
-        ax.step(x, y, where="post", label=s.loss if one_strategy else f"{s.loss} / {s.strategy}")
+    series = {
+        (s.loss if one_strategy else f"{s.loss} / {s.strategy}"): tuple(map(list, zip(*s.curve)))
+        for s in summaries
+        if s.dataset == dataset and s.curve
+    }
     objective = next((s.objective for s in summaries if s.dataset == dataset), "objective")
+    fig = draw(series, contender_colors(list(series)), objective, f"{dataset}: best {objective} vs tuning budget")
+    ax = fig.axes[0]
     if ax.lines and all(y > 0 for line in ax.lines for y in line.get_ydata()):
         ax.set_yscale("log")  # FIDs of a wide search span orders of magnitude
-    ax.set_xlabel("trials (tuning budget)")
-    ax.set_ylabel(f"best {objective} so far")
-    ax.set_title(f"{dataset}: best {objective} vs tuning budget", fontsize=9)
-    ax.grid(alpha=0.3)
-    if ax.lines:
-        ax.legend(fontsize=7)
-    fig.tight_layout()
     return fig
 
 

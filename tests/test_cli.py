@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import subprocess
+from pathlib import Path
 
 import pytest
 from mlflow import MlflowClient
@@ -119,3 +120,37 @@ def test_report_without_a_store_exits_2(tmp_path):
     proc = _run(["report", "--suite", "smoke", "--out", str(tmp_path / "none")], tmp_path)
     assert proc.returncode == 2
     assert "no MLflow store at" in proc.stderr and len(proc.stderr.strip().splitlines()) == 1
+
+
+def test_ui_serves_the_store_on_loopback(tiny_run):
+    """`ganbench ui` starts the real MLflow UI on the run's store, bound to 127.0.0.1, and it lists the runs."""
+    import json
+    import socket
+    import time
+    import urllib.request
+
+    _, out = tiny_run
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    proc = subprocess.Popen(GANBENCH + ["ui", "--out", str(out), "--port", str(port)], env=env_for_subprocess(),
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)  # fmt: skip
+    try:
+        url = f"http://127.0.0.1:{port}/ajax-api/2.0/mlflow/experiments/search"
+        body = None
+        deadline = time.monotonic() + 90
+        while body is None and time.monotonic() < deadline:
+            assert proc.poll() is None, proc.stderr.read()
+            try:
+                req = urllib.request.Request(url, data=b'{"max_results": 10}', headers={"Content-Type": "application/json"})
+                body = json.loads(urllib.request.urlopen(req, timeout=5).read())
+            except OSError:
+                time.sleep(0.5)
+        assert body is not None, "the UI did not answer"
+        assert "ganbench/tiny" in {e["name"] for e in body["experiments"]}
+        listening = Path("/proc/net/tcp").read_text().lower()
+        assert f"0100007f:{port:04x}" in listening  # 127.0.0.1, not 0.0.0.0
+        assert f"00000000:{port:04x}" not in listening
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)

@@ -51,8 +51,9 @@ def local_run(tmp_path_factory):
 def test_processes_executor_matches_local_and_runs_each_job_once(local_run, tmp_path):
     suite, local_out = local_run
     out = tmp_path / "out"
+    # the same populations as the local run (2 seeds each), so the numbers must agree to the last digit
     args = ["run", "--suite", str(suite), "--out", str(out), "--no-progress", "--executor", "processes",
-            "--workers", "2", "--population-size", "1"]  # fmt: skip
+            "--workers", "2"]  # fmt: skip
     assert main(args) == 0
     client, children = _runs(f"sqlite:///{out / 'mlflow.db'}")
     _assert_each_job_once(client, children, 4)
@@ -114,7 +115,7 @@ def test_second_writer_on_sqlite_stores_is_refused(tmp_path):
 @pytest.mark.skipif(not pg.available(), reason="PostgreSQL server binaries not installed (.ci/run installs them)")
 def test_processes_against_postgresql_stores_run_each_job_once(tmp_path):
     suite = write_suite(tmp_path / "tiny.yaml", TINY_SUITE + "tuning: {trials: 4, steps: 20, batch: 2}\n")
-    with pg.postgres_server(tmp_path / "pg", ["mlflow", "optuna"]) as urls:
+    with pg.postgres_server(["mlflow", "optuna"]) as urls:
         args = ["run", "--suite", str(suite), "--out", str(tmp_path / "out"), "--no-progress",
                 "--executor", "processes", "--workers", "2",
                 "--tracking-uri", urls["mlflow"], "--optuna-storage", urls["optuna"]]  # fmt: skip

@@ -159,3 +159,26 @@ def test_one_training_step_runs(name):
     assert result.status == "finished"
     assert result.step == 2
     assert set(result.metrics) >= {"fid_raw", "modes_covered", "high_quality_pct", "kl_uniform"}
+
+
+def test_third_party_loss_registers_through_an_entry_point(tmp_path, monkeypatch):
+    """A package declaring a ``ganbench.losses`` entry point adds its loss when ganbench loads plugins."""
+    from ganbench.losses import PLUGIN_GROUP
+    from ganbench.registry import load_entry_points
+
+    (tmp_path / "my_gan_plugin.py").write_text(
+        "from ganbench.losses import register_loss, non_saturating\n"
+        "@register_loss('plugin_ns')\n"
+        "def plugin_ns(d_real, d_fake):\n"
+        "    '''Non-saturating, from a plugin (Goodfellow et al. 2014): L_D, L_G as non_saturating.'''\n"
+        "    return non_saturating(d_real, d_fake)\n"
+    )
+    dist = tmp_path / "my_gan_plugin-1.0.dist-info"
+    dist.mkdir()
+    (dist / "METADATA").write_text("Metadata-Version: 2.1\nName: my-gan-plugin\nVersion: 1.0\n")
+    (dist / "entry_points.txt").write_text(f"[{PLUGIN_GROUP}]\nplugin_ns = my_gan_plugin\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.setattr(LOSSES, "_entries", dict(LOSSES._entries))  # leave the real registry as it was
+    assert load_entry_points(PLUGIN_GROUP) == ["plugin_ns"]
+    terms = get_loss("plugin_ns")(D_REAL, D_FAKE)
+    assert_close(terms.g_loss, expected_non_saturating()[1])
