@@ -6,25 +6,26 @@ from __future__ import annotations
 import argparse
 import sys
 
-import torch
-
-from benchmarks.common import PlainLoop, git_commit, hardware, save, steps_per_second
-from ganbench.config import Member, RunConfig
-from ganbench.models import ModelConfig
+from benchmarks.common import (
+    PlainLoop,
+    bench_config,
+    git_commit,
+    hardware,
+    model_arguments,
+    save,
+    steps_per_second,
+)
+from ganbench.config import Member
 from ganbench.train import Trainer
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__)
-    ap.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     ap.add_argument("--steps", type=int, default=1000)
     ap.add_argument("--rounds", type=int, default=3, help="alternate the two this many times; best of each")
-    ap.add_argument("--width", type=int, default=128)
-    ap.add_argument("--depth", type=int, default=3)
-    ap.add_argument("--batch", type=int, default=256)
+    model_arguments(ap)
     args = ap.parse_args()
-    config = RunConfig(loss="non_saturating", strategy="adam_dcgan", dataset="ring8", batch_size=args.batch,
-                       model=ModelConfig(width=args.width, depth=args.depth), steps=10**9, eval_every=10**9)  # fmt: skip
+    config = bench_config(args)
     trainer = Trainer(config, [Member(0, 2e-4, 2e-4)], device=args.device)
     plain = PlainLoop(0, args.width, args.depth, args.batch, args.device)
     ours, base = [], []

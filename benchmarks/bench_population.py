@@ -7,25 +7,26 @@ from __future__ import annotations
 import argparse
 import sys
 
-import torch
-
-from benchmarks.common import PlainLoop, git_commit, hardware, save, steps_per_second
-from ganbench.config import Member, RunConfig
-from ganbench.models import ModelConfig
+from benchmarks.common import (
+    PlainLoop,
+    bench_config,
+    git_commit,
+    hardware,
+    model_arguments,
+    save,
+    steps_per_second,
+)
+from ganbench.config import Member
 from ganbench.train import Trainer
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__)
-    ap.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     ap.add_argument("--sizes", default="1,4,16,64")
     ap.add_argument("--steps", type=int, default=200, help="timed steps per measurement")
-    ap.add_argument("--width", type=int, default=128)
-    ap.add_argument("--depth", type=int, default=3)
-    ap.add_argument("--batch", type=int, default=256)
+    model_arguments(ap)
     args = ap.parse_args()
-    config = RunConfig(loss="non_saturating", strategy="adam_dcgan", dataset="ring8", batch_size=args.batch,
-                       model=ModelConfig(width=args.width, depth=args.depth), steps=10**9, eval_every=10**9)  # fmt: skip
+    config = bench_config(args)
     # the plain loop's speed does not depend on N: N sequential runs take N times one run
     plain = PlainLoop(0, args.width, args.depth, args.batch, args.device)
     plain_sps = steps_per_second(plain.step, args.steps, args.device)

@@ -9,6 +9,7 @@ import subprocess
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import torch
 import torch.nn.functional as F
@@ -35,6 +36,24 @@ def git_commit() -> str:
         return subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True, check=True).stdout.strip()
     except (OSError, subprocess.CalledProcessError):
         return "unknown"
+
+
+def model_arguments(ap: Any, depth: int = 2) -> None:
+    """The device and model options every throughput benchmark takes (defaults: the `losses` suite's MLP)."""
+    ap.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
+    ap.add_argument("--width", type=int, default=128)
+    ap.add_argument("--depth", type=int, default=depth)
+    ap.add_argument("--batch", type=int, default=256)
+
+
+def bench_config(args: Any) -> Any:
+    """An endless non-saturating run on ring8 with the benchmark's model (the plain loop trains the same)."""
+    from ganbench.config import RunConfig
+    from ganbench.models import ModelConfig
+
+    model = ModelConfig(width=args.width, depth=args.depth)
+    return RunConfig(loss="non_saturating", strategy="adam_dcgan", dataset="ring8", batch_size=args.batch,
+                     model=model, steps=10**9, eval_every=10**9)  # fmt: skip
 
 
 def mlp(sizes: list[int], act: Callable[[], nn.Module]) -> nn.Sequential:

@@ -50,6 +50,8 @@ def _add_train_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--device", default="auto", help="auto (CUDA when present), cpu, cuda, cuda:N")
     p.add_argument("--data-dir", type=Path, help="folder holding external datasets (mnist, cifar10, ...)")
     p.add_argument("--download", action="store_true", help="download external datasets where a network exists")
+    p.add_argument("--inception-weights", type=Path,
+                   help="InceptionV3 weights file (torch-fidelity's pt_inception-2015-12-05) for *_inception metrics")  # fmt: skip
     p.add_argument("--population-size", type=_positive, default=16, help="runs trained as one vectorized model")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.add_argument("--executor", default="local", choices=["local", "processes", "ray"],
@@ -114,6 +116,11 @@ def _runner(args: argparse.Namespace, suite):
 
         if importlib.util.find_spec("ray") is None:
             _fail("--executor ray needs Ray: pip install 'ganbench[ray]'")
+    if args.inception_weights is not None:
+        if not args.inception_weights.is_file():
+            _fail(f"--inception-weights: no file at {args.inception_weights}")
+        # read by the image evaluator in this process and in every worker (workers inherit the environment)
+        os.environ["GANBENCH_INCEPTION_WEIGHTS"] = str(args.inception_weights.resolve())
     if args.gpus_per_job < 0:
         _fail(f"--gpus-per-job must be >= 0, got {args.gpus_per_job}")
     return Runner(suite, options)

@@ -18,6 +18,7 @@ from pydantic import (
     Field,
     PositiveInt,
     ValidationError,
+    ValidationInfo,
     field_validator,
     model_validator,
 )
@@ -130,22 +131,14 @@ class Suite(_Strict):
             raise ValueError("at least one loss is needed")
         return entries
 
-    @field_validator("strategies")
+    @field_validator("strategies", "datasets")
     @classmethod
-    def _strategies(cls, v: list[str]) -> list[str]:
+    def _registered_names(cls, v: list[str], info: ValidationInfo) -> list[str]:
+        lookup = get_strategy if info.field_name == "strategies" else DATASETS.get
         for name in v:
-            _registered(get_strategy, name)
+            _registered(lookup, name)
         if not v:
-            raise ValueError("at least one strategy is needed")
-        return v
-
-    @field_validator("datasets")
-    @classmethod
-    def _datasets(cls, v: list[str]) -> list[str]:
-        for name in v:
-            _registered(DATASETS.get, name)
-        if not v:
-            raise ValueError("at least one dataset is needed")
+            raise ValueError(f"at least one entry is needed in {info.field_name}")
         return v
 
     @field_validator("seeds")
