@@ -154,3 +154,25 @@ def test_ui_serves_the_store_on_loopback(tiny_run):
     finally:
         proc.terminate()
         proc.wait(timeout=30)
+
+
+@pytest.mark.parametrize(
+    "args,message",
+    [
+        (["--inception-weights", "/no/such/file.pth"], "--inception-weights: no file at /no/such/file.pth"),
+        (["--device", "cuda:0"], "--device cuda:0: no CUDA device here; valid: auto, cpu"),
+        (["--executor", "slurm"], "argument --executor: invalid choice: 'slurm'"),
+        (["--gpus-per-job", "-1"], "--gpus-per-job must be >= 0"),
+    ],
+)
+def test_bad_flags_exit_2_with_one_line(tmp_path, capsys, args, message):
+    import torch
+
+    if "cuda:0" in args and torch.cuda.is_available():
+        pytest.skip("a CUDA device is present")
+    with pytest.raises(SystemExit) as exc:
+        main(["run", "--suite", "smoke", "--out", str(tmp_path / "o"), *args])
+    assert exc.value.code == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and message in err[0]
+    assert not (tmp_path / "o").exists()
