@@ -46,6 +46,21 @@ class Contender:
         return f"{self.loss.display}|{self.strategy}|{self.dataset}"
 
 
+TrackerFactory = Callable[[MLflowStore, list[str], Any], Tracker]  # (store, run ids, dataset) -> tracker
+
+
+@dataclass(frozen=True)
+class Planned:
+    """A population to train: its members, their contender, and where and how they are recorded."""
+
+    config: RunConfig
+    members: list[Member]
+    contender: Contender
+    tags: list[dict[str, str]] | None = None  # per member
+    parent: str | None = None  # default: the suite's parent run
+    tracker_factory: TrackerFactory | None = None  # default: MLflowTracker
+
+
 @dataclass(frozen=True)
 class Hyper:
     """What tuning chooses for a contender; None keeps the suite's or strategy's value."""
@@ -149,47 +164,42 @@ class Runner:
         *,
         parent: str | None = None,
         tags: list[dict[str, str]] | None = None,
-        tracker_factory: Callable[[MLflowStore, list[str], Any], Tracker] | None = None,
+        tracker_factory: TrackerFactory | None = None,
     ) -> list[RunResult]:
         """Train ``members`` as one population in this process, each member its own child run of ``parent``.
 
         Synchronous, so a tracker's answer (Optuna pruning) reaches the trainer."""
-        planned = [(config, members, contender, tags)]
-        return self.execute(planned, parent=parent, tracker_factory=tracker_factory, executor=self._local)[0]
+        planned = Planned(config, members, contender, tags, parent, tracker_factory)
+        return self.execute([planned], executor=self._local)[0]
 
-    def execute(
-        self,
-        planned: list[tuple[RunConfig, list[Member], Contender, list[dict[str, str]] | None]],
-        *,
-        parent: str | None = None,
-        tracker_factory: Callable[[MLflowStore, list[str], Any], Tracker] | None = None,
-        executor: Executor | None = None,
-    ) -> list[list[RunResult]]:
+    def execute(self, planned: list[Planned], executor: Executor | None = None) -> list[list[RunResult]]:
         """Run populations on an executor; the driver (this process) alone writes to MLflow."""
-        parent = parent or self.parent
         executor = executor or self.executor
-        jobs, trackers, run_ids, self._names = [], {}, {}, {}
-        for job_id, (config, members, contender, tags) in enumerate(planned):
-            ids = [self._child(parent, config, m, contender, tags[i] if tags else {}) for i, m in enumerate(members)]
-            dataset = self.evaluator(config).dataset
-            factory = tracker_factory or (lambda store, ids, ds: MLflowTracker(store, ids, ds))
-            trackers[job_id], run_ids[job_id] = factory(self.store, ids, dataset), ids
-            jobs.append(self._job(job_id, config, members))
-            self._names[job_id] = f"{contender.name} ({len(members)} run{'s' * (len(members) > 1)})"
+        jobs, trackers, run_ids, names = [], {}, {}, {}
+        for job_id, p in enumerate(planned):
+            parent = p.parent or self.parent
+            tags = p.tags or [{} for _ in p.members]
+            ids = [self._child(parent, p.config, m, p.contender, t) for m, t in zip(p.members, tags, strict=True)]
+            factory = p.tracker_factory or MLflowTracker
+            trackers[job_id], run_ids[job_id] = factory(self.store, ids, self.evaluator(p.config).dataset), ids
+            jobs.append(self._job(job_id, p.config, p.members))
+            names[job_id] = f"{p.contender.name} ({len(p.members)} run{'s' * (len(p.members) > 1)})"
         results: dict[int, list[RunResult]] = {}
         open_jobs = set(run_ids)
+        shown: list[int] = []
         try:
-            self._shown = None
-            for job, outcome in executor.run(jobs, lambda ev: self._on_event(ev, trackers)):
+            for job, outcome in executor.run(jobs, lambda ev: self._on_event(ev, trackers, names, shown)):
                 open_jobs.discard(job.job_id)
-                if isinstance(outcome, BaseException) and _is_oom(outcome) and len(job.members) > 1:
+                p = planned[job.job_id]
+                if isinstance(outcome, BaseException) and _is_oom(outcome) and len(p.members) > 1:
                     # out of memory: the same members as two smaller populations (each resumes its checkpoint)
-                    config, members, contender, tags = planned[job.job_id]
-                    half = len(members) // 2
-                    self.progress.note(f"out of memory with {len(members)} members: retrying as two populations")
-                    halves = [(config, members[:half], contender, tags[:half] if tags else None),
-                              (config, members[half:], contender, tags[half:] if tags else None)]  # fmt: skip
-                    parts = self.execute(halves, parent=parent, tracker_factory=tracker_factory, executor=executor)
+                    self.progress.note(f"out of memory with {len(p.members)} members: retrying as two populations")
+                    half = len(p.members) // 2
+                    halves = [
+                        dataclasses.replace(p, members=p.members[:half], tags=p.tags[:half] if p.tags else None),
+                        dataclasses.replace(p, members=p.members[half:], tags=p.tags[half:] if p.tags else None),
+                    ]
+                    parts = self.execute(halves, executor=executor)
                     outcome = parts[0] + parts[1]
                 elif isinstance(outcome, BaseException):
                     outcome = self._failed(job, outcome, run_ids[job.job_id])
@@ -213,7 +223,8 @@ class Runner:
         data = self._data_options(config)
         return Job(job_id, config, tuple(members), checkpoints, self.options.device, data, self.options.worker_threads)
 
-    def _on_event(self, event: tuple[Any, ...], trackers: dict[int, Tracker]) -> Any:
+    def _on_event(self, event: tuple[Any, ...], trackers: dict[int, Tracker], names: dict[int, str],
+                  shown: list[int]) -> Any:  # fmt: skip
         kind, job_id = event[0], event[1]
         if kind == "eval":
             member, step, metrics, samples = event[2:]
@@ -221,9 +232,9 @@ class Runner:
         if kind == "end":
             return trackers[job_id].on_end(*event[2:])
         if kind == "progress":
-            if job_id != self._shown:  # which run is going
-                self._shown = job_id
-                self.progress.describe(self._names[job_id])
+            if shown[-1:] != [job_id]:  # which run is going
+                shown.append(job_id)
+                self.progress.describe(names[job_id])
             self.progress.advance(event[2])
         return None
 
@@ -251,7 +262,7 @@ class Runner:
         with self.progress.phase("final", total):
             if STOP_REQUESTED.is_set():
                 raise Interrupted("stopped before the final phase")
-            self.execute([(config, members, contender, None) for config, members, contender in jobs])
+            self.execute([Planned(config, members, contender) for config, members, contender in jobs])
 
     def _resume_step(self, config: RunConfig, member: Member) -> int:
         path = self.checkpoint_path(member.key(config))

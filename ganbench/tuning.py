@@ -35,7 +35,7 @@ from typing import TYPE_CHECKING, Any
 
 from ganbench import metrics as M
 from ganbench.config import Member, RunConfig
-from ganbench.runner import Contender, Hyper, chunks, contenders, run_config
+from ganbench.runner import Contender, Hyper, Planned, chunks, contenders, run_config
 from ganbench.tracking import (
     DONE_STATUSES,
     TAG_CONTENDER,
@@ -47,7 +47,7 @@ from ganbench.tracking import (
     StoreError,
     sqlite_fast,
 )
-from ganbench.train import STOP_REQUESTED, Interrupted
+from ganbench.train import STOP_REQUESTED, Interrupted, RunResult
 
 if TYPE_CHECKING:
     import optuna
@@ -105,12 +105,31 @@ def tune_suite(runner: Runner) -> dict[str, Hyper]:
     studies = [ContenderStudy(runner, c, storage) for c in contenders(runner.suite)]
     hypers = {}
     with runner.progress.phase("tune", sum(s.remaining() * s.steps for s in studies)):
+        if runner.executor is not runner._local:
+            _parallel_rounds(runner, studies)  # then each study's run() only finishes it
         for study in studies:
             hyper = study.run()
             if hyper is not None:
                 hypers[study.contender.name] = hyper
     write_tuning_report(runner.store, runner.parent, runner.out_dir / "report")
     return hypers
+
+
+def _parallel_rounds(runner: Runner, studies: list[ContenderStudy]) -> None:
+    """Under a parallel executor: each round asks one batch of every unfinished study and trains all of them
+    at once on the executor's workers (several trials of several studies at the same time)."""
+    while active := [s for s in studies if s.remaining() > 0]:
+        if STOP_REQUESTED.is_set():
+            raise Interrupted("stopped between tuning rounds")
+        planned = [(s, job) for s in active for job in s.plan_batch(min(s.remaining(), s.spec.batch))]
+        try:
+            results = runner.execute([job for _, job in planned])
+        except BaseException:
+            for s in active:
+                s.abandon()
+            raise
+        for (study, job), result in zip(planned, results):
+            study.record(job, result)
 
 
 class TrialTracker(MLflowTracker):
@@ -122,14 +141,19 @@ class TrialTracker(MLflowTracker):
         super().__init__(store, run_ids, dataset)
         self.plot_every_eval = False  # a sample figure per trial is enough
         self.trials, self.metric = trials, metric
+        self.pruned: set[int] = set()  # members the pruner stopped
 
     def on_eval(self, member: int, step: int, metrics: dict[str, float], samples: Any) -> bool:
+        if member in self.pruned:  # a remote worker goes on after a prune; Optuna hears nothing more
+            return True
         super().on_eval(member, step, metrics, samples)
         if self.metric not in metrics:
             return False
         trial = self.trials[member]
         trial.report(metrics[self.metric], step)
-        return trial.should_prune()
+        if trial.should_prune():
+            self.pruned.add(member)
+        return member in self.pruned
 
 
 class ContenderStudy:
@@ -155,6 +179,7 @@ class ContenderStudy:
         tags = {TAG_PHASE: "study", TAG_CONTENDER: contender.name, TAG_STUDY: self.name}
         key = "study-" + hashlib.sha256(self.name.encode()).hexdigest()[:16]
         self.run_id = runner.store.child_run(runner.parent, key, f"study {contender.name}", params, tags)
+        self._trackers: dict[tuple[int, ...], TrialTracker] = {}  # by trial numbers, until their results are told
         self._recover()
 
     # ------------------------------------------------------------------------------------ policy
@@ -225,19 +250,32 @@ class ContenderStudy:
         return self._finish()
 
     def _batch(self, n: int) -> None:
+        planned = self.plan_batch(n)
+        try:
+            for job in planned:
+                self.record(job, self.runner.execute([job], executor=self.runner._local)[0])
+        except BaseException:
+            self.abandon()
+            raise
+
+    def plan_batch(self, n: int) -> list[Planned]:
+        """Ask ``n`` trials and plan them as populations (one per n_critic value, ``population_size`` at most)."""
         self.study.sampler = self._sampler()
         asked = [self._ask() for _ in range(n)]  # in order: the sampler sees each earlier one (constant liar)
         by_critic: dict[int | None, list[tuple[Any, dict[str, Any]]]] = defaultdict(list)
         for trial, params in asked:
             by_critic[params.get("n_critic")].append((trial, params))  # one population shares n_critic
-        try:
-            for n_critic, group in by_critic.items():
-                for chunk in chunks(group, self.runner.options.population_size):
-                    self._train(chunk, n_critic)
-        except BaseException:
-            for trial in self._trials("RUNNING"):
-                self._tell(trial, "killed")
-            raise
+        return [
+            self._plan(chunk, n_critic)
+            for n_critic, group in by_critic.items()
+            for chunk in chunks(group, self.runner.options.population_size)
+        ]
+
+    def abandon(self) -> None:
+        """Close the trials of a batch that will not be told (the process is stopping)."""
+        for trial in self._trials("RUNNING"):
+            self._tell(trial, "killed")
+        self.runner.store.finish(self.run_id, "killed")
 
     def _ask(self) -> tuple[Any, dict[str, Any]]:
         spec, trial = self.spec, self.study.ask()
@@ -256,37 +294,35 @@ class ContenderStudy:
 
         return get_strategy(self.contender.strategy).optimizer == "adam"
 
-    def _train(self, chunk: list[tuple[Any, dict[str, Any]]], n_critic: int | None) -> None:
+    def _plan(self, chunk: list[tuple[Any, dict[str, Any]]], n_critic: int | None) -> Planned:
         trials = [t for t, _ in chunk]
         lead = chunk[0][1]
         hyper = Hyper(lead["lr_g"], lead["lr_d"], n_critic=n_critic)  # the config takes n_critic from it
         config = self.config(hyper)
-        seed = self.spec.seed
-        members = [Member(seed, p["lr_g"], p["lr_d"], phase="tune", beta1=p.get("beta1")) for _, p in chunk]
-        tags = [
-            {TAG_STUDY: self.name, TAG_TRIAL: str(t.number)} for t in trials
-        ]
+        members = [Member(self.spec.seed, p["lr_g"], p["lr_d"], phase="tune", beta1=p.get("beta1")) for _, p in chunk]
+        tags = [{TAG_STUDY: self.name, TAG_TRIAL: str(t.number)} for t in trials]
 
         def tracker(store: MLflowStore, run_ids: list[str], dataset: Any) -> TrialTracker:
-            for (trial, _params), run_id in zip(chunk, run_ids):
+            for trial, run_id in zip(trials, run_ids):
                 trial.set_user_attr(ATTR_RUN, run_id)
-            return TrialTracker(store, run_ids, dataset, trials, self.metric)
+            made = TrialTracker(store, run_ids, dataset, trials, self.metric)
+            self._trackers[tuple(t.number for t in trials)] = made
+            return made
 
-        population = self.runner.train_population
-        try:
-            results = population(
-                config, members, self.contender, parent=self.run_id, tags=tags, tracker_factory=tracker
-            )
-        finally:
-            # a trial never resumes (an interrupted one is retried), so its checkpoint is only disk used
-            for m in members:
-                self.runner.checkpoint_path(m.key(config)).unlink(missing_ok=True)
+        return Planned(config, members, self.contender, tags, self.run_id, tracker)
+
+    def record(self, job: Planned, results: list[RunResult]) -> None:
+        """Tell Optuna how a population of trials ended."""
+        # a trial never resumes (an interrupted one is retried), so its checkpoint is only disk used
+        for m in job.members:
+            self.runner.checkpoint_path(m.key(job.config)).unlink(missing_ok=True)
+        tracker = self._trackers.pop(tuple(int(tag[TAG_TRIAL]) for tag in job.tags or []))
         frozen = {t.number: t for t in self._trials("RUNNING")}
-        for trial, result in zip(trials, results):
-            self._tell(
-                frozen[trial.number], result.status, result.metrics.get(self.metric), result.diverged_step
-            )
-            if result.status == "diverged":
+        for i, (trial, result) in enumerate(zip(tracker.trials, results)):
+            # a remote executor cannot stop a member the pruner stopped; its later evaluations were ignored
+            status = "pruned" if i in tracker.pruned and result.status == "finished" else result.status
+            self._tell(frozen[trial.number], status, result.metrics.get(self.metric), result.diverged_step)
+            if status == "diverged":
                 where = f"trial {trial.number} diverged at step {result.diverged_step}"
                 self.runner.progress.note(f"  {self.contender.name} {where}")
 

@@ -121,3 +121,24 @@ def test_failing_job_is_reported_and_the_suite_completes(tmp_path, monkeypatch):
     assert len(failed) == 2 and all(r.info.status == "FAILED" for r in failed)
     assert all(r.data.tags["ganbench.error"] == "RuntimeError: broken loss" for r in failed)
     assert len(done) == 2 and all(r.data.tags["ganbench.status"] == "finished" for r in done)
+
+
+def _oom_when_batched(d_real, d_fake):
+    """Non-saturating (Goodfellow et al. 2014), L_D and L_G as non_saturating; runs out of memory when more
+    than one member shares the model, like a population too large for its GPU."""
+    from ganbench.losses import non_saturating
+
+    if d_real.shape[0] > 1:
+        raise torch.cuda.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB")
+    return non_saturating(d_real, d_fake)
+
+
+def test_out_of_memory_population_is_split_and_retried(tmp_path, monkeypatch):
+    monkeypatch.setitem(LOSSES._entries, "oom", LossSpec(name="oom", fn=_oom_when_batched))
+    suite = write_suite(tmp_path / "s.yaml", SLOW_SUITE.replace("[non_saturating, hinge]", "[oom]")
+                        .replace("steps: 400", "steps: 20").replace("eval_every: 50", "eval_every: 10"))  # fmt: skip
+    out = tmp_path / "out"
+    assert main(["run", "--suite", str(suite), "--out", str(out), "--no-progress"]) == 0
+    children = _children(out)
+    assert len(children) == 2  # the two seeds, each its own run, trained one at a time after the split
+    assert all(r.info.status == "FINISHED" and r.data.tags["ganbench.status"] == "finished" for r in children)
