@@ -106,7 +106,7 @@ def test_stacked_optimizers_match_torch_optim(kind):
         opt = StackedRMSprop([stacked], torch.tensor(lrs, dtype=torch.float64))
         refs = [torch.optim.RMSprop([p], lr=lr) for p, lr in zip(singles, lrs)]
     active = torch.tensor([True, True, False])
-    for step in range(5):
+    for _ in range(5):
         grad = torch.randn(3, 4, 5, dtype=torch.float64)
         stacked.grad = grad
         opt.step(active)
