@@ -95,6 +95,19 @@ class TuningSpec(_Strict):
     pruner: Literal["median", "none"] = "median"
     seed: int = 10_000  # tuning runs use this seed; final seeds never reach it
     batch: PositiveInt = 4  # trials asked at once and trained as one population
+    objective: str | None = None  # the metric tuning optimizes; default: the dataset's primary (fid_raw, ...)
+
+    @field_validator("objective")
+    @classmethod
+    def _objective(cls, v: str | None) -> str | None:
+        from ganbench import metrics as M
+
+        valid = [M.MODES_COVERED, M.HIGH_QUALITY, M.KL_UNIFORM] + [
+            f(space) for space in M.FEATURE_SPACES for f in (M.fid_key, M.kid_key, M.precision_key, M.recall_key)
+        ]
+        if v is not None and v not in valid:
+            raise ValueError(f"unknown objective {v!r}; valid: {', '.join(valid)}")
+        return v
 
     @model_validator(mode="after")
     def _range(self) -> TuningSpec:

@@ -166,7 +166,7 @@ class ContenderStudy:
         self.steps = self.spec.steps or runner.suite.steps
         self.name = study_name(runner, contender)
         probe = self.config(None)
-        self.metric = runner.evaluator(probe).primary
+        self.metric = self.spec.objective or runner.evaluator(probe).primary
         self.study = optuna.create_study(
             storage=storage,
             study_name=self.name,

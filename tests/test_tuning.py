@@ -339,3 +339,17 @@ def test_unopenable_storage_is_bad_input(tmp_path, mlflow_template, capsys, url)
     assert exit_info.value.code == 2
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1 and "cannot open the Optuna storage" in err, err
+
+
+def test_suite_may_name_another_objective(tmp_path, mlflow_template):
+    """`tuning.objective` replaces the dataset's primary metric: here the % of high-quality samples, maximized."""
+    text = SUITE.replace("tuning: {trials: 8, batch: 4,", "tuning: {trials: 2, batch: 2, objective: high_quality_pct,")
+    suite, out = prepare(tmp_path, "objective", text.replace("[non_saturating, lsgan]", "[hinge]"), mlflow_template)
+    tune_suite(make_runner(suite, out))
+    (study,) = studies(out).values()
+    assert study.direction == optuna.study.StudyDirection.MAXIMIZE
+    store = MLflowStore(default_tracking_uri(out), "ganbench/tune-test")
+    by_number = {int(r.data.tags[TAG_TRIAL]): r for r in store.find_runs(f"tags.`{TAG_PHASE}` = 'tune'")}
+    for trial in study.trials:
+        if trial.state == TrialState.COMPLETE:
+            assert trial.value == by_number[trial.number].data.metrics["high_quality_pct"]
