@@ -24,6 +24,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--sizes", default="1,4,16,64")
     ap.add_argument("--steps", type=int, default=200, help="timed steps per measurement")
+    ap.add_argument("--label", default="", help="suffix of the result file (several model sizes side by side)")
     model_arguments(ap)
     args = ap.parse_args()
     config = bench_config(args)
@@ -53,7 +54,8 @@ def main() -> None:
         "targets": {"cpu N=16": ">= 3x", "H100 N=64": ">= 30x"},
     }
     kind = args.device.split(":")[0]
-    print(f"written {save(f'population_{kind}', payload)}")
+    suffix = f"_{args.label}" if args.label else ""
+    print(f"written {save(f'population_{kind}{suffix}', payload)}")
 
 
 if __name__ == "__main__":
