@@ -24,18 +24,20 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--sizes", default="1,4,16,64")
     ap.add_argument("--steps", type=int, default=200, help="timed steps per measurement")
+    ap.add_argument("--rounds", type=int, default=3, help="best of this many measurements of each")
     ap.add_argument("--label", default="", help="suffix of the result file (several model sizes side by side)")
     model_arguments(ap)
     args = ap.parse_args()
     config = bench_config(args)
     # the plain loop's speed does not depend on N: N sequential runs take N times one run
     plain = PlainLoop(0, args.width, args.depth, args.batch, args.device)
-    plain_sps = steps_per_second(plain.step, args.steps, args.device)
+    plain_sps = max(steps_per_second(plain.step, args.steps, args.device) for _ in range(args.rounds))
     rows = []
     for n in [int(x) for x in args.sizes.split(",")]:
         members = [Member(seed, 2e-4 * (1 + seed % 3), 2e-4) for seed in range(n)]
         trainer = Trainer(config, members, device=args.device)
-        pop_sps = steps_per_second(trainer.train_step, max(args.steps // max(n // 8, 1), 20), args.device)
+        steps = max(args.steps // max(n // 8, 1), 20)
+        pop_sps = max(steps_per_second(trainer.train_step, steps, args.device) for _ in range(args.rounds))
         model_steps = pop_sps * n
         rows.append({"members": n, "population_model_steps_per_s": round(model_steps, 1),
                      "plain_sequential_model_steps_per_s": round(plain_sps, 1),
