@@ -41,7 +41,9 @@ def main() -> None:
     Trainer.evaluate = clock.wrap(Trainer.evaluate)  # sample generation + every evaluator call
     original = evaluate_mod.create_evaluator
     evaluate_mod.create_evaluator = clock.wrap(original)  # real-data statistics
-    cli_args = ["run", "--suite", args.suite, "--out", str(out), "--no-progress"] + (["--quick"] if args.quick else [])
+    cli_args = ["run", "--suite", args.suite, "--out", str(out), "--no-progress"] + (
+        ["--quick"] if args.quick else []
+    )
     start = time.perf_counter()
     ganbench_main(cli_args)
     wall = time.perf_counter() - start

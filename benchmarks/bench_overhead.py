@@ -45,7 +45,9 @@ def main() -> None:
         "ratio": round(ratio, 3),
         "target": ">= 0.95",
     }
-    print(f"plain loop {max(base):.1f} steps/s, ganbench {max(ours):.1f} steps/s, ratio {ratio:.3f} (target >= 0.95)")
+    print(
+        f"plain loop {max(base):.1f} steps/s, ganbench {max(ours):.1f} steps/s, ratio {ratio:.3f} (target >= 0.95)"
+    )
     kind = args.device.split(":")[0]
     print(f"written {save(f'overhead_{kind}', payload)}")
 

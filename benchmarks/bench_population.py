@@ -25,7 +25,9 @@ def main() -> None:
     ap.add_argument("--sizes", default="1,4,16,64")
     ap.add_argument("--steps", type=int, default=200, help="timed steps per measurement")
     ap.add_argument("--rounds", type=int, default=3, help="best of this many measurements of each")
-    ap.add_argument("--label", default="", help="suffix of the result file (several model sizes side by side)")
+    ap.add_argument(
+        "--label", default="", help="suffix of the result file (several model sizes side by side)"
+    )
     model_arguments(ap)
     args = ap.parse_args()
     config = bench_config(args)

@@ -22,7 +22,17 @@ def main() -> None:
     args = ap.parse_args()
     if args.out.exists():
         shutil.rmtree(args.out)
-    cmd = ["ganbench", "run", "--suite", args.suite, "--out", str(args.out), "--device", args.device, *args.extra]
+    cmd = [
+        "ganbench",
+        "run",
+        "--suite",
+        args.suite,
+        "--out",
+        str(args.out),
+        "--device",
+        args.device,
+        *args.extra,
+    ]
     exe = shutil.which("ganbench") or str(Path(sys.executable).parent / "ganbench")
     start = time.perf_counter()
     proc = subprocess.run([exe, *cmd[1:]])

@@ -38,10 +38,19 @@ def _positive(value: str) -> int:
 
 
 def _add_suite_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--suite", required=True, help="bundled suite name (see `ganbench list suites`) or a YAML path")
-    p.add_argument("--out", type=Path, default=Path("ganbench_output"), help="output folder (stores, checkpoints, report)")
+    p.add_argument(
+        "--suite", required=True, help="bundled suite name (see `ganbench list suites`) or a YAML path"
+    )
+    p.add_argument(
+        "--out",
+        type=Path,
+        default=Path("ganbench_output"),
+        help="output folder (stores, checkpoints, report)",
+    )
     p.add_argument("--tracking-uri", help="MLflow tracking URI (default: sqlite file in the output folder)")
-    p.add_argument("--quick", action="store_true", help="the suite's quick settings: same path, a minute or less")
+    p.add_argument(
+        "--quick", action="store_true", help="the suite's quick settings: same path, a minute or less"
+    )
     p.add_argument("--seeds", type=_positive, help="override the number of final seeds")
 
 
@@ -49,16 +58,24 @@ def _add_train_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--optuna-storage", help="Optuna storage URL (default: sqlite file in the output folder)")
     p.add_argument("--device", default="auto", help="auto (CUDA when present), cpu, cuda, cuda:N")
     p.add_argument("--data-dir", type=Path, help="folder holding external datasets (mnist, cifar10, ...)")
-    p.add_argument("--download", action="store_true", help="download external datasets where a network exists")
+    p.add_argument(
+        "--download", action="store_true", help="download external datasets where a network exists"
+    )
     p.add_argument("--inception-weights", type=Path,
                    help="InceptionV3 weights file (torch-fidelity's pt_inception-2015-12-05) for *_inception metrics")  # fmt: skip
-    p.add_argument("--population-size", type=_positive, default=16, help="runs trained as one vectorized model")
+    p.add_argument(
+        "--population-size", type=_positive, default=16, help="runs trained as one vectorized model"
+    )
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.add_argument("--executor", default="local", choices=["local", "processes", "ray"],
                    help="where populations train: this process, N worker processes, or a Ray cluster")  # fmt: skip
-    p.add_argument("--workers", type=_positive, default=2, help="worker processes (processes) or CPUs (local Ray)")
+    p.add_argument(
+        "--workers", type=_positive, default=2, help="worker processes (processes) or CPUs (local Ray)"
+    )
     p.add_argument("--ray-address", help="Ray cluster address (default: start a local cluster)")
-    p.add_argument("--gpus-per-job", type=float, default=0.0, help="Ray: GPUs per population; fractions share a GPU")
+    p.add_argument(
+        "--gpus-per-job", type=float, default=0.0, help="Ray: GPUs per population; fractions share a GPU"
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -72,8 +89,12 @@ def build_parser() -> argparse.ArgumentParser:
     _add_train_args(tune)
     report = sub.add_parser("report", help="rebuild the report from the MLflow store")
     _add_suite_args(report)
-    ui = sub.add_parser("ui", help="the MLflow UI on a suite's store (127.0.0.1 unless --host says otherwise)")
-    ui.add_argument("--out", type=Path, default=Path("ganbench_output"), help="output folder holding mlflow.db")
+    ui = sub.add_parser(
+        "ui", help="the MLflow UI on a suite's store (127.0.0.1 unless --host says otherwise)"
+    )
+    ui.add_argument(
+        "--out", type=Path, default=Path("ganbench_output"), help="output folder holding mlflow.db"
+    )
     ui.add_argument("--tracking-uri", help="MLflow store URI (default: the output folder's sqlite file)")
     ui.add_argument("--host", default="127.0.0.1", help="address to bind; 0.0.0.0 exposes it to the network")
     ui.add_argument("--port", type=_positive, default=5000)
@@ -157,10 +178,14 @@ def cmd_report(args: argparse.Namespace) -> None:
     suite = _load(args)
     uri = args.tracking_uri or default_tracking_uri(args.out)
     if uri.startswith("sqlite:///") and not Path(uri.removeprefix("sqlite:///")).exists():
-        raise StoreError(f"no MLflow store at {uri.removeprefix('sqlite:///')}; run `ganbench run --suite {args.suite}` first or pass --tracking-uri")
+        raise StoreError(
+            f"no MLflow store at {uri.removeprefix('sqlite:///')}; run `ganbench run --suite {args.suite}` first or pass --tracking-uri"
+        )
     check_writable(args.out)
     store = MLflowStore(uri, f"ganbench/{suite.name}")
-    found = store.find_runs(f"tags.`ganbench.suite_key` = '{suite.key()}' and tags.`ganbench.phase` = 'suite'")
+    found = store.find_runs(
+        f"tags.`ganbench.suite_key` = '{suite.key()}' and tags.`ganbench.phase` = 'suite'"
+    )
     if not found:
         raise StoreError(f"the store {uri} holds no run of suite {suite.name!r} with these settings")
     _report(store, found[0].info.run_id, args.out)
@@ -207,8 +232,21 @@ def cmd_ui(args: argparse.Namespace) -> None:
 
     uri = args.tracking_uri or default_tracking_uri(args.out)
     if uri.startswith("sqlite:///") and not Path(uri.removeprefix("sqlite:///")).exists():
-        raise StoreError(f"no MLflow store at {uri.removeprefix('sqlite:///')}; run a suite first or pass --tracking-uri")
-    cmd = [sys.executable, "-m", "mlflow", "ui", "--backend-store-uri", uri, "--host", args.host, "--port", str(args.port)]
+        raise StoreError(
+            f"no MLflow store at {uri.removeprefix('sqlite:///')}; run a suite first or pass --tracking-uri"
+        )
+    cmd = [
+        sys.executable,
+        "-m",
+        "mlflow",
+        "ui",
+        "--backend-store-uri",
+        uri,
+        "--host",
+        args.host,
+        "--port",
+        str(args.port),
+    ]
     if (args.out / "mlartifacts").exists():
         cmd += ["--default-artifact-root", (args.out / "mlartifacts").resolve().as_uri()]
     print(f"MLflow UI on http://{args.host}:{args.port} (Ctrl-C to stop)", file=sys.stderr)

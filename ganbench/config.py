@@ -46,7 +46,9 @@ class Member:
     lr_g: float
     lr_d: float
     phase: str = "final"
-    beta1: float | None = None  # Adam's beta1 for this member; None: the config's (or the strategy's)  # "final" or "tune"; part of the key so a tuning run never stands for a final one
+    beta1: float | None = (
+        None  # Adam's beta1 for this member; None: the config's (or the strategy's)  # "final" or "tune"; part of the key so a tuning run never stands for a final one
+    )
 
     def key(self, config: RunConfig) -> str:
         return run_key(config, self)

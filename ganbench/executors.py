@@ -88,7 +88,9 @@ def run_job(job: Job, emit: EventSink, evaluator: Any = None) -> list[RunResult]
 class Executor:
     name = "base"
 
-    def run(self, jobs: list[Job], on_event: EventSink) -> Iterator[tuple[Job, list[RunResult] | BaseException]]:
+    def run(
+        self, jobs: list[Job], on_event: EventSink
+    ) -> Iterator[tuple[Job, list[RunResult] | BaseException]]:
         raise NotImplementedError
 
     def close(self) -> None:
@@ -172,7 +174,9 @@ class ProcessExecutor(Executor):
             events, gpus = ctx.Queue(), ctx.Queue()
             for w in range(self.workers if n_gpus else 0):
                 gpus.put(w % n_gpus)
-            pool = ProcessPoolExecutor(self.workers, mp_context=ctx, initializer=_init_worker, initargs=(events, gpus))
+            pool = ProcessPoolExecutor(
+                self.workers, mp_context=ctx, initializer=_init_worker, initargs=(events, gpus)
+            )
             futures = {pool.submit(_worker_run, job): job for job in pending}
             pending = []
             try:
@@ -227,7 +231,8 @@ class RayExecutor(Executor):
             return run_job(job, events.put)
 
         refs = {
-            remote_job.options(num_gpus=self.gpus_per_job, num_cpus=1).remote(job, events): job for job in jobs
+            remote_job.options(num_gpus=self.gpus_per_job, num_cpus=1).remote(job, events): job
+            for job in jobs
         }
         try:
             while refs:

@@ -207,7 +207,11 @@ def hinge(d_real: Tensor, d_fake: Tensor) -> LossTerms:
 
 @register_loss("feature_matching", features=True)
 def feature_matching(
-    d_real: Tensor, d_fake: Tensor, *, features_real: Tensor | None = None, features_fake: Tensor | None = None
+    d_real: Tensor,
+    d_fake: Tensor,
+    *,
+    features_real: Tensor | None = None,
+    features_fake: Tensor | None = None,
 ) -> LossTerms:
     """Feature matching (Salimans et al. 2016): L_G = ||E f(x) - E f(G(z))||_2^2, f = D's penultimate layer.
 

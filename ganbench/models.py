@@ -78,7 +78,9 @@ class MLPGenerator(nn.Module):
 
 
 class MLPDiscriminator(nn.Module):
-    def __init__(self, members: int, in_dim: int, width: int, depth: int, rng: MemberRNG, spectral_norm: bool):
+    def __init__(
+        self, members: int, in_dim: int, width: int, depth: int, rng: MemberRNG, spectral_norm: bool
+    ):
         super().__init__()
         dims = [in_dim] + [width] * depth
         self.hidden = nn.ModuleList(
@@ -211,7 +213,9 @@ class DCGANGenerator(nn.Module):
     """Radford et al. 2016: linear to a base grid, then (transposed conv, batch norm, ReLU) doubling the
     resolution, tanh output in [-1, 1]."""
 
-    def __init__(self, members: int, latent_dim: int, sample_shape: tuple[int, ...], width: int, rng: MemberRNG):
+    def __init__(
+        self, members: int, latent_dim: int, sample_shape: tuple[int, ...], width: int, rng: MemberRNG
+    ):
         super().__init__()
         channels, size = sample_shape[0], sample_shape[-1]
         self.members = members
@@ -277,7 +281,12 @@ class DCGANDiscriminator(nn.Module):
 
 @MODELS.register("dcgan")
 def dcgan(
-    config: ModelConfig, sample_shape: tuple[int, ...], members: int, rng: MemberRNG, *, d_batch_norm: bool = True
+    config: ModelConfig,
+    sample_shape: tuple[int, ...],
+    members: int,
+    rng: MemberRNG,
+    *,
+    d_batch_norm: bool = True,
 ) -> tuple[nn.Module, nn.Module]:
     """DCGAN pair (Radford et al. 2016) for 28x28 or 32x32 images with 1 or 3 channels.
 

@@ -71,7 +71,9 @@ class StackedAdam(StackedOptimizer):
         params, ms, vs, grads = self._with_grads("exp_avg", "exp_avg_sq")
         if not params:
             return
-        torch._foreach_add_(ms, torch._foreach_mul(torch._foreach_sub(grads, ms), self._views(1 - self.beta1, params)))
+        torch._foreach_add_(
+            ms, torch._foreach_mul(torch._foreach_sub(grads, ms), self._views(1 - self.beta1, params))
+        )
         torch._foreach_mul_(vs, self.beta2)
         torch._foreach_addcmul_(vs, grads, grads, 1 - self.beta2)
         bc2_sqrt = (1 - self.beta2**self.steps) ** 0.5

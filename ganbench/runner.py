@@ -96,7 +96,9 @@ def default_hyper(suite: Suite, contender: Contender) -> Hyper:
     return Hyper(lr_g=suite.lr_g or strategy.lr_g, lr_d=suite.lr_d or strategy.lr_d)
 
 
-def run_config(suite: Suite, contender: Contender, hyper: Hyper | None = None, steps: int | None = None) -> RunConfig:
+def run_config(
+    suite: Suite, contender: Contender, hyper: Hyper | None = None, steps: int | None = None
+) -> RunConfig:
     kind = load_dataset(contender.dataset, DataOptions(image_size=suite.image_size)).kind
     steps = steps or suite.steps
     return RunConfig(
@@ -129,16 +131,27 @@ class Runner:
         self.out_dir = options.out_dir
         check_writable(self.out_dir)
         uri = options.tracking_uri or default_tracking_uri(self.out_dir)
-        if uri.startswith("sqlite:") or not (options.optuna_storage or "").startswith(("postgresql", "mysql")):
+        if uri.startswith("sqlite:") or not (options.optuna_storage or "").startswith(
+            ("postgresql", "mysql")
+        ):
             self._lock = one_writer_lock(self.out_dir)
         self.store = MLflowStore(uri, f"ganbench/{suite.name}", artifact_dir=self.out_dir / "mlartifacts")
         self.parent = self.store.parent_run(suite.name, suite.key(), {"ganbench.suite": suite.name})
-        self.store.log(self.parent, params={"suite": suite.name, "suite_key": suite.key(), "seeds": suite.seed_list})
+        self.store.log(
+            self.parent, params={"suite": suite.name, "suite_key": suite.key(), "seeds": suite.seed_list}
+        )
         self._evaluators: dict[tuple[str, int], Any] = {}
         self.progress = Progress(enabled=options.show_progress)
         self._local = LocalExecutor(evaluator_for=lambda job: self.evaluator(job.config))
-        self.executor = self._local if options.executor == "local" else create_executor(
-            options.executor, workers=options.workers, address=options.ray_address, gpus_per_job=options.gpus_per_job
+        self.executor = (
+            self._local
+            if options.executor == "local"
+            else create_executor(
+                options.executor,
+                workers=options.workers,
+                address=options.ray_address,
+                gpus_per_job=options.gpus_per_job,
+            )
         )
 
     # ------------------------------------------------------------------------------------ building blocks
@@ -179,9 +192,14 @@ class Runner:
         for job_id, p in enumerate(planned):
             parent = p.parent or self.parent
             tags = p.tags or [{} for _ in p.members]
-            ids = [self._child(parent, p.config, m, p.contender, t) for m, t in zip(p.members, tags, strict=True)]
+            ids = [
+                self._child(parent, p.config, m, p.contender, t) for m, t in zip(p.members, tags, strict=True)
+            ]
             factory = p.tracker_factory or MLflowTracker
-            trackers[job_id], run_ids[job_id] = factory(self.store, ids, self.evaluator(p.config).dataset), ids
+            trackers[job_id], run_ids[job_id] = (
+                factory(self.store, ids, self.evaluator(p.config).dataset),
+                ids,
+            )
             jobs.append(self._job(job_id, p.config, p.members))
             names[job_id] = f"{p.contender.name} ({len(p.members)} run{'s' * (len(p.members) > 1)})"
         results: dict[int, list[RunResult]] = {}
@@ -193,11 +211,17 @@ class Runner:
                 p = planned[job.job_id]
                 if isinstance(outcome, BaseException) and _is_oom(outcome) and len(p.members) > 1:
                     # out of memory: the same members as two smaller populations (each resumes its checkpoint)
-                    self.progress.note(f"out of memory with {len(p.members)} members: retrying as two populations")
+                    self.progress.note(
+                        f"out of memory with {len(p.members)} members: retrying as two populations"
+                    )
                     half = len(p.members) // 2
                     halves = [
-                        dataclasses.replace(p, members=p.members[:half], tags=p.tags[:half] if p.tags else None),
-                        dataclasses.replace(p, members=p.members[half:], tags=p.tags[half:] if p.tags else None),
+                        dataclasses.replace(
+                            p, members=p.members[:half], tags=p.tags[:half] if p.tags else None
+                        ),
+                        dataclasses.replace(
+                            p, members=p.members[half:], tags=p.tags[half:] if p.tags else None
+                        ),
                     ]
                     parts = self.execute(halves, executor=executor)
                     outcome = parts[0] + parts[1]
@@ -211,7 +235,9 @@ class Runner:
             raise
         return [results[j.job_id] for j in jobs]
 
-    def _child(self, parent: str, config: RunConfig, m: Member, contender: Contender, tags: dict[str, str]) -> str:
+    def _child(
+        self, parent: str, config: RunConfig, m: Member, contender: Contender, tags: dict[str, str]
+    ) -> str:
         member_tags = {TAG_PHASE: m.phase, TAG_CONTENDER: contender.name, **tags}
         label = f"seed={m.seed}" if m.phase == "final" else f"trial={tags.get('ganbench.trial', '?')}"
         protocol = {f"eval.{k}": v for k, v in self.evaluator(config).protocol().items()}
@@ -221,7 +247,15 @@ class Runner:
     def _job(self, job_id: int, config: RunConfig, members: list[Member]) -> Job:
         checkpoints = tuple(self.checkpoint_path(m.key(config)) for m in members)
         data = self._data_options(config)
-        return Job(job_id, config, tuple(members), checkpoints, self.options.device, data, self.options.worker_threads)
+        return Job(
+            job_id,
+            config,
+            tuple(members),
+            checkpoints,
+            self.options.device,
+            data,
+            self.options.worker_threads,
+        )
 
     def _on_event(self, event: tuple[Any, ...], trackers: dict[int, Tracker], names: dict[int, str],
                   shown: list[int]) -> Any:  # fmt: skip
@@ -257,7 +291,9 @@ class Runner:
             members = [Member(s, hyper.lr_g, hyper.lr_d) for s in self.suite.seed_list]
             todo = [m for m in members if m.key(config) not in done]
             for group in self._resume_groups(config, todo):
-                jobs.extend((config, chunk, contender) for chunk in chunks(group, self.options.population_size))
+                jobs.extend(
+                    (config, chunk, contender) for chunk in chunks(group, self.options.population_size)
+                )
         total = sum(len(m) * (c.steps - self._resume_step(c, m[0])) for c, m, _ in jobs)
         with self.progress.phase("final", total):
             if STOP_REQUESTED.is_set():

@@ -23,7 +23,9 @@ class Strategy:
 
     def __post_init__(self) -> None:
         if self.optimizer not in ("adam", "rmsprop"):
-            raise ValueError(f"strategy {self.name!r}: optimizer must be adam or rmsprop, not {self.optimizer!r}")
+            raise ValueError(
+                f"strategy {self.name!r}: optimizer must be adam or rmsprop, not {self.optimizer!r}"
+            )
         if self.lr_g <= 0 or self.lr_d <= 0:
             raise ValueError(f"strategy {self.name!r}: learning rates must be > 0")
         if self.n_critic < 1:

@@ -103,7 +103,9 @@ class TuningSpec(_Strict):
         from ganbench import metrics as M
 
         valid = [M.MODES_COVERED, M.HIGH_QUALITY, M.KL_UNIFORM] + [
-            f(space) for space in M.FEATURE_SPACES for f in (M.fid_key, M.kid_key, M.precision_key, M.recall_key)
+            f(space)
+            for space in M.FEATURE_SPACES
+            for f in (M.fid_key, M.kid_key, M.precision_key, M.recall_key)
         ]
         if v is not None and v not in valid:
             raise ValueError(f"unknown objective {v!r}; valid: {', '.join(valid)}")
@@ -131,7 +133,10 @@ class Suite(_Strict):
     lr_d: float | None = Field(None, gt=0)
     image_size: Literal[28, 32] | None = None
     models: dict[Literal["points", "image"], ModelSpec] = Field(
-        default_factory=lambda: {"points": ModelSpec(), "image": ModelSpec(name="dcgan", width=32, latent_dim=64)}
+        default_factory=lambda: {
+            "points": ModelSpec(),
+            "image": ModelSpec(name="dcgan", width=32, latent_dim=64),
+        }
     )
     tuning: TuningSpec | None = None
     quick: dict[str, Any] = Field(default_factory=dict)  # overrides applied by --quick
@@ -169,7 +174,9 @@ class Suite(_Strict):
         if self.eval_every > self.steps:
             raise ValueError("eval_every must not exceed steps")
         if self.tuning is not None and self.tuning.seed in self.seeds:
-            raise ValueError(f"tuning.seed {self.tuning.seed} is also a final seed; pick one the final phase does not use")
+            raise ValueError(
+                f"tuning.seed {self.tuning.seed} is also a final seed; pick one the final phase does not use"
+            )
         return self
 
     @property
@@ -196,7 +203,9 @@ def resolve_suite_path(name_or_path: str) -> Path:
             raise SuiteError(f"suite file {path} does not exist")
         return path
     if name_or_path not in bundled_suites():
-        raise SuiteError(f"unknown suite {name_or_path!r}; valid: {', '.join(bundled_suites())} or a path to a .yaml file")
+        raise SuiteError(
+            f"unknown suite {name_or_path!r}; valid: {', '.join(bundled_suites())} or a path to a .yaml file"
+        )
     return SUITES_DIR / f"{name_or_path}.yaml"
 
 

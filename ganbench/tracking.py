@@ -114,10 +114,14 @@ class MLflowStore:
         return {
             r.data.tags[TAG_KEY]
             for r in self.children(parent_id)
-            if r.info.status == "FINISHED" and r.data.tags.get(TAG_STATUS) in DONE_STATUSES and TAG_KEY in r.data.tags
+            if r.info.status == "FINISHED"
+            and r.data.tags.get(TAG_STATUS) in DONE_STATUSES
+            and TAG_KEY in r.data.tags
         }
 
-    def child_run(self, parent_id: str, key: str, name: str, params: dict[str, Any], tags: dict[str, str]) -> str:
+    def child_run(
+        self, parent_id: str, key: str, name: str, params: dict[str, Any], tags: dict[str, str]
+    ) -> str:
         """The child run for ``key``: an unfinished one is reopened (resume), otherwise one is created."""
         found = [r for r in self.children(parent_id) if r.data.tags.get(TAG_KEY) == key]
         if found:
@@ -158,19 +162,26 @@ class MLflowStore:
     def finish(self, run_id: str, status: str) -> None:
         """Mark a run ended; FINISHED in MLflow only for results (finished, diverged, pruned)."""
         self.client.set_tag(run_id, TAG_STATUS, status)
-        mlflow_status = "FINISHED" if status in DONE_STATUSES else ("KILLED" if status == "killed" else "FAILED")
+        mlflow_status = (
+            "FINISHED" if status in DONE_STATUSES else ("KILLED" if status == "killed" else "FAILED")
+        )
         self.client.set_terminated(run_id, mlflow_status)
 
     def history(self, run_id: str, metric: str) -> list[tuple[int, float]]:
         """A metric's curve, one value per step (the last logged wins, so a resumed run has no duplicates)."""
-        by_step = {m.step: m.value for m in sorted(self.client.get_metric_history(run_id, metric), key=lambda m: m.timestamp)}
+        by_step = {
+            m.step: m.value
+            for m in sorted(self.client.get_metric_history(run_id, metric), key=lambda m: m.timestamp)
+        }
         return sorted(by_step.items())
 
 
 class MLflowTracker(Tracker):
     """Reports a population's members to their child runs."""
 
-    def __init__(self, store: MLflowStore, run_ids: list[str], dataset: Any, plot_every_eval: bool = False) -> None:
+    def __init__(
+        self, store: MLflowStore, run_ids: list[str], dataset: Any, plot_every_eval: bool = False
+    ) -> None:
         self.store, self.run_ids, self.dataset = store, run_ids, dataset
         self.plot_every_eval = plot_every_eval or getattr(dataset, "kind", "") == "image"
         self._samples: dict[int, tuple[int, Any]] = {}

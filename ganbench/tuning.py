@@ -179,7 +179,9 @@ class ContenderStudy:
         tags = {TAG_PHASE: "study", TAG_CONTENDER: contender.name, TAG_STUDY: self.name}
         key = "study-" + hashlib.sha256(self.name.encode()).hexdigest()[:16]
         self.run_id = runner.store.child_run(runner.parent, key, f"study {contender.name}", params, tags)
-        self._trackers: dict[tuple[int, ...], TrialTracker] = {}  # by trial numbers, until their results are told
+        self._trackers: dict[
+            tuple[int, ...], TrialTracker
+        ] = {}  # by trial numbers, until their results are told
         self._recover()
 
     # ------------------------------------------------------------------------------------ policy
@@ -299,7 +301,9 @@ class ContenderStudy:
         lead = chunk[0][1]
         hyper = Hyper(lead["lr_g"], lead["lr_d"], n_critic=n_critic)  # the config takes n_critic from it
         config = self.config(hyper)
-        members = [Member(self.spec.seed, p["lr_g"], p["lr_d"], phase="tune", beta1=p.get("beta1")) for _, p in chunk]
+        members = [
+            Member(self.spec.seed, p["lr_g"], p["lr_d"], phase="tune", beta1=p.get("beta1")) for _, p in chunk
+        ]
         tags = [{TAG_STUDY: self.name, TAG_TRIAL: str(t.number)} for t in trials]
 
         def tracker(store: MLflowStore, run_ids: list[str], dataset: Any) -> TrialTracker:
@@ -471,7 +475,9 @@ def budget_figure(summaries: Sequence[StudySummary], dataset: str) -> Any:
         if s.dataset == dataset and s.curve
     }
     objective = next((s.objective for s in summaries if s.dataset == dataset), "objective")
-    fig = draw(series, contender_colors(list(series)), objective, f"{dataset}: best {objective} vs tuning budget")
+    fig = draw(
+        series, contender_colors(list(series)), objective, f"{dataset}: best {objective} vs tuning budget"
+    )
     ax = fig.axes[0]
     if ax.lines and all(y > 0 for line in ax.lines for y in line.get_ydata()):
         ax.set_yscale("log")  # FIDs of a wide search span orders of magnitude

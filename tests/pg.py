@@ -58,5 +58,7 @@ def postgres_server(databases: list[str]) -> Iterator[dict[str, str]]:
                             "-c", f"create database {db}"], check=True, capture_output=True)  # fmt: skip
         yield {db: f"postgresql://ganbench@127.0.0.1:{port}/{db}" for db in databases}
     finally:
-        subprocess.run(_as_server_user(["pg_ctl", "-D", str(data), "-m", "fast", "stop"]), capture_output=True)
+        subprocess.run(
+            _as_server_user(["pg_ctl", "-D", str(data), "-m", "fast", "stop"]), capture_output=True
+        )
         shutil.rmtree(base, ignore_errors=True)

@@ -24,17 +24,29 @@ def _run(module, argv, monkeypatch):
 def test_overhead_benchmark_writes_its_ratio(results_dir, monkeypatch):
     from benchmarks import bench_overhead
 
-    _run(bench_overhead, ["--device", "cpu", "--steps", "5", "--rounds", "1", "--width", "8", "--batch", "16"], monkeypatch)
+    _run(
+        bench_overhead,
+        ["--device", "cpu", "--steps", "5", "--rounds", "1", "--width", "8", "--batch", "16"],
+        monkeypatch,
+    )
     payload = json.loads((results_dir / "overhead_cpu.json").read_text())
-    assert payload["ratio"] == pytest.approx(payload["ganbench_steps_per_s"] / payload["plain_steps_per_s"], rel=0.01)
+    assert payload["ratio"] == pytest.approx(
+        payload["ganbench_steps_per_s"] / payload["plain_steps_per_s"], rel=0.01
+    )
     assert payload["commit"] and payload["hardware"]
 
 
 def test_population_benchmark_writes_a_row_per_size(results_dir, monkeypatch):
     from benchmarks import bench_population
 
-    _run(bench_population, ["--device", "cpu", "--sizes", "1,2", "--steps", "5", "--width", "8", "--batch", "16"], monkeypatch)
+    _run(
+        bench_population,
+        ["--device", "cpu", "--sizes", "1,2", "--steps", "5", "--width", "8", "--batch", "16"],
+        monkeypatch,
+    )
     payload = json.loads((results_dir / "population_cpu.json").read_text())
     assert [row["members"] for row in payload["rows"]] == [1, 2]
     for row in payload["rows"]:
-        assert row["ratio"] == pytest.approx(row["population_model_steps_per_s"] / row["plain_sequential_model_steps_per_s"], rel=0.01)
+        assert row["ratio"] == pytest.approx(
+            row["population_model_steps_per_s"] / row["plain_sequential_model_steps_per_s"], rel=0.01
+        )

@@ -60,11 +60,17 @@ def test_run_writes_the_report(tiny_run):
 def test_rerun_trains_nothing_and_duplicates_no_run(tiny_run):
     suite, out = tiny_run
     client, exp = _client(out)
-    before = {r.info.run_id: len(client.get_metric_history(r.info.run_id, "fid_raw")) for r in client.search_runs([exp])}
+    before = {
+        r.info.run_id: len(client.get_metric_history(r.info.run_id, "fid_raw"))
+        for r in client.search_runs([exp])
+    }
     ckpts = {p: p.stat().st_mtime_ns for p in (out / "checkpoints").glob("*.pt")}
     assert len(ckpts) == 4
     assert main(["run", "--suite", str(suite), "--out", str(out), "--no-progress"]) == 0
-    after = {r.info.run_id: len(client.get_metric_history(r.info.run_id, "fid_raw")) for r in client.search_runs([exp])}
+    after = {
+        r.info.run_id: len(client.get_metric_history(r.info.run_id, "fid_raw"))
+        for r in client.search_runs([exp])
+    }
     assert after == before
     assert {p: p.stat().st_mtime_ns for p in (out / "checkpoints").glob("*.pt")} == ckpts
 
@@ -113,7 +119,10 @@ def test_unknown_suite_and_zero_seed_flag_and_unwritable_output(tmp_path):
     blocker.write_text("not a folder")
     proc = _run(["run", "--suite", "smoke", "--out", str(blocker / "out")], tmp_path)
     assert proc.returncode == 2, proc.stderr
-    assert proc.stderr.strip() == f"ganbench: error: output folder {blocker / 'out'} is not writable (Not a directory)"
+    assert (
+        proc.stderr.strip()
+        == f"ganbench: error: output folder {blocker / 'out'} is not writable (Not a directory)"
+    )
 
 
 def test_report_without_a_store_exits_2(tmp_path):
@@ -142,7 +151,9 @@ def test_ui_serves_the_store_on_loopback(tiny_run):
         while body is None and time.monotonic() < deadline:
             assert proc.poll() is None, proc.stderr.read()
             try:
-                req = urllib.request.Request(url, data=b'{"max_results": 10}', headers={"Content-Type": "application/json"})
+                req = urllib.request.Request(
+                    url, data=b'{"max_results": 10}', headers={"Content-Type": "application/json"}
+                )
                 body = json.loads(urllib.request.urlopen(req, timeout=5).read())
             except OSError:
                 time.sleep(0.5)

@@ -65,7 +65,18 @@ def test_processes_executor_matches_local_and_runs_each_job_once(local_run, tmp_
 def test_ray_local_cluster_gives_the_same_table_as_local(local_run, tmp_path):
     suite, local_out = local_run
     out = tmp_path / "out"
-    args = ["run", "--suite", str(suite), "--out", str(out), "--no-progress", "--executor", "ray", "--workers", "2"]
+    args = [
+        "run",
+        "--suite",
+        str(suite),
+        "--out",
+        str(out),
+        "--no-progress",
+        "--executor",
+        "ray",
+        "--workers",
+        "2",
+    ]
     assert main(args) == 0
     client, children = _runs(f"sqlite:///{out / 'mlflow.db'}")
     _assert_each_job_once(client, children, 4)
@@ -89,7 +100,9 @@ def test_a_worker_that_dies_is_retried_and_the_suite_completes(tmp_path):
     out = tmp_path / "out"
     args = ["run", "--suite", str(suite), "--out", str(out), "--no-progress", "--executor", "processes",
             "--workers", "2", "--population-size", "1"]  # fmt: skip
-    proc = subprocess.Popen(GANBENCH + args, env=env_for_subprocess(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        GANBENCH + args, env=env_for_subprocess(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
     deadline = time.monotonic() + 120
     while not list((out / "checkpoints").glob("*.pt")):  # wait until workers are training
         assert proc.poll() is None and time.monotonic() < deadline, proc.communicate()
@@ -112,7 +125,9 @@ def test_second_writer_on_sqlite_stores_is_refused(tmp_path):
 
 
 @pytest.mark.slow
-@pytest.mark.skipif(not pg.available(), reason="PostgreSQL server binaries not installed (.ci/run installs them)")
+@pytest.mark.skipif(
+    not pg.available(), reason="PostgreSQL server binaries not installed (.ci/run installs them)"
+)
 def test_processes_against_postgresql_stores_run_each_job_once(tmp_path):
     suite = write_suite(tmp_path / "tiny.yaml", TINY_SUITE + "tuning: {trials: 4, steps: 20, batch: 2}\n")
     with pg.postgres_server(["mlflow", "optuna"]) as urls:
@@ -141,7 +156,10 @@ def test_tuning_under_processes_matches_local_tuning(tmp_path):
     best = {}
     for executor in ("local", "processes"):
         out = tmp_path / executor
-        assert main(["tune", "--suite", str(suite), "--out", str(out), "--no-progress", "--executor", executor]) == 0
+        assert (
+            main(["tune", "--suite", str(suite), "--out", str(out), "--no-progress", "--executor", executor])
+            == 0
+        )
         storage = f"sqlite:///{out / 'optuna.db'}"
         studies = optuna.get_all_study_summaries(storage)
         assert len(studies) == 2

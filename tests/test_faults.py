@@ -68,7 +68,21 @@ def reference(tmp_path_factory):
     """The same suite, never interrupted."""
     base = tmp_path_factory.mktemp("ref")
     suite = write_suite(base / "faults.yaml", SLOW_SUITE)
-    assert main(["run", "--suite", str(suite), "--out", str(base / "out"), "--population-size", "1", "--no-progress"]) == 0
+    assert (
+        main(
+            [
+                "run",
+                "--suite",
+                str(suite),
+                "--out",
+                str(base / "out"),
+                "--population-size",
+                "1",
+                "--no-progress",
+            ]
+        )
+        == 0
+    )
     return _final_metrics(base / "out")
 
 
@@ -81,7 +95,10 @@ def test_sigkill_then_rerun_resumes_with_identical_metrics_and_no_duplicates(tmp
     os.kill(proc.pid, signal.SIGKILL)
     proc.wait()
     assert any(r.info.status == "RUNNING" for r in _children(out))  # the killed run is left open ...
-    assert main(["run", "--suite", str(suite), "--out", str(out), "--population-size", "1", "--no-progress"]) == 0
+    assert (
+        main(["run", "--suite", str(suite), "--out", str(out), "--population-size", "1", "--no-progress"])
+        == 0
+    )
     children = _children(out)
     assert len(children) == 4  # ... and reopened, not duplicated
     assert all(r.info.status == "FINISHED" for r in children)
@@ -100,7 +117,10 @@ def test_sigterm_checkpoints_marks_killed_and_resumes(tmp_path, reference):
     assert "rerun the same command to resume" in err
     statuses = {r.info.status for r in _children(out)}
     assert "KILLED" in statuses and "RUNNING" not in statuses
-    assert main(["run", "--suite", str(suite), "--out", str(out), "--population-size", "1", "--no-progress"]) == 0
+    assert (
+        main(["run", "--suite", str(suite), "--out", str(out), "--population-size", "1", "--no-progress"])
+        == 0
+    )
     assert _final_metrics(out) == reference
 
 

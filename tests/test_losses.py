@@ -115,7 +115,9 @@ def test_wgan_gp_penalty_closed_form():
 
 def test_dragan_penalty_closed_form():
     disc, real, fake, rng = _penalty_inputs()
-    terms = LOSSES.get("dragan")(disc(real), disc(fake), discriminator=disc, real=real, rng=rng, gp_weight=2.0)
+    terms = LOSSES.get("dragan")(
+        disc(real), disc(fake), discriminator=disc, real=real, rng=rng, gp_weight=2.0
+    )
     base = LOSSES.get("non_saturating")(disc(real), disc(fake)).d_loss
     assert_close(terms.d_loss, base + 2.0 * torch.tensor([16.0, 0.0], dtype=torch.float64))
 

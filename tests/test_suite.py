@@ -38,7 +38,10 @@ def test_same_suite_same_key_and_quick_changes_it(tmp_path):
         ({"strategies": ["adamw"]}, "key 'strategies': unknown strategy 'adamw'; valid: adam_dcgan"),
         ({"datasets": ["mnst"]}, "key 'datasets': unknown dataset 'mnst'; valid:"),
         ({"stepz": 3}, "unknown key 'stepz'; valid: batch_size, datasets"),
-        ({"losses": [{"name": "lsgan", "params": {"q": 1}}]}, "key 'losses.0': loss 'lsgan' has no parameter 'q'; valid: a, b, c"),
+        (
+            {"losses": [{"name": "lsgan", "params": {"q": 1}}]},
+            "key 'losses.0': loss 'lsgan' has no parameter 'q'; valid: a, b, c",
+        ),
         ({"eval_every": 100}, "eval_every must not exceed steps"),
     ],
 )

@@ -343,8 +343,12 @@ def test_unopenable_storage_is_bad_input(tmp_path, mlflow_template, capsys, url)
 
 def test_suite_may_name_another_objective(tmp_path, mlflow_template):
     """`tuning.objective` replaces the dataset's primary metric: here the % of high-quality samples, maximized."""
-    text = SUITE.replace("tuning: {trials: 8, batch: 4,", "tuning: {trials: 2, batch: 2, objective: high_quality_pct,")
-    suite, out = prepare(tmp_path, "objective", text.replace("[non_saturating, lsgan]", "[hinge]"), mlflow_template)
+    text = SUITE.replace(
+        "tuning: {trials: 8, batch: 4,", "tuning: {trials: 2, batch: 2, objective: high_quality_pct,"
+    )
+    suite, out = prepare(
+        tmp_path, "objective", text.replace("[non_saturating, lsgan]", "[hinge]"), mlflow_template
+    )
     tune_suite(make_runner(suite, out))
     (study,) = studies(out).values()
     assert study.direction == optuna.study.StudyDirection.MAXIMIZE
