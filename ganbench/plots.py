@@ -143,7 +143,8 @@ def budget_figure(
     ax.set_ylabel(f"best {metric} so far", fontsize=8)
     ax.tick_params(labelsize=7)
     ax.grid(alpha=0.3)
-    ax.legend(fontsize=7, frameon=False)
+    if ax.get_legend_handles_labels()[0]:  # a dataset whose studies have no finished trial yet draws none
+        ax.legend(fontsize=7, frameon=False)
     ax.set_title(title, fontsize=10)
     fig.tight_layout()
     plt.close(fig)

@@ -262,7 +262,7 @@ class Runner:
         kind, job_id = event[0], event[1]
         if kind == "eval":
             member, step, metrics, samples = event[2:]
-            return trackers[job_id].on_eval(member, step, metrics, torch.as_tensor(samples))
+            return trackers[job_id].on_eval(member, step, metrics, torch.tensor(samples))
         if kind == "end":
             return trackers[job_id].on_end(*event[2:])
         if kind == "progress":
