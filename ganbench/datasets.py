@@ -44,6 +44,12 @@ def load_dataset(name: str, options: DataOptions | None = None) -> Any:
     return DATASETS.get(name)(options or DataOptions())
 
 
+def dataset_kind(name: str) -> str:
+    """``"points"`` or ``"image"``, known without building the data (which may need --data-dir): a factory
+    states its kind in a ``kind`` attribute; image is the default."""
+    return getattr(DATASETS.get(name), "kind", "image")
+
+
 @dataclass(frozen=True)
 class GaussianMixture:
     """Isotropic 2-D Gaussian mixture with equal weights; infinite data (each batch freshly drawn)."""
@@ -82,6 +88,9 @@ def grid25(options: DataOptions) -> GaussianMixture:
     ticks = torch.tensor([-4.0, -2.0, 0.0, 2.0, 4.0])
     means = torch.cartesian_prod(ticks, ticks)
     return GaussianMixture("grid25", means, 0.05)
+
+
+ring8.kind = grid25.kind = "points"  # type: ignore[attr-defined]
 
 
 # ------------------------------------------------------------------------------------------------- images

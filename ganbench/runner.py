@@ -17,7 +17,7 @@ from typing import Any
 import torch
 
 from ganbench.config import Member, RunConfig
-from ganbench.datasets import DataOptions, load_dataset
+from ganbench.datasets import DataOptions, dataset_kind, load_dataset
 from ganbench.executors import Executor, Job, LocalExecutor, create_executor
 from ganbench.metrics.evaluate import create_evaluator
 from ganbench.progress import Progress
@@ -99,7 +99,7 @@ def default_hyper(suite: Suite, contender: Contender) -> Hyper:
 def run_config(
     suite: Suite, contender: Contender, hyper: Hyper | None = None, steps: int | None = None
 ) -> RunConfig:
-    kind = load_dataset(contender.dataset, DataOptions(image_size=suite.image_size)).kind
+    kind = dataset_kind(contender.dataset)
     steps = steps or suite.steps
     return RunConfig(
         loss=contender.loss.name,

@@ -82,6 +82,9 @@ class LossEntry(_Strict):
         return self.name + "(" + ",".join(f"{k}={v:g}" for k, v in sorted(self.params.items())) + ")"
 
 
+DEFAULT_MODELS = {"points": ModelSpec(), "image": ModelSpec(name="dcgan", width=32, latent_dim=64)}
+
+
 class TuningSpec(_Strict):
     """Equal-budget learning-rate search (Lucic et al. 2018), one Optuna study per contender."""
 
@@ -132,12 +135,8 @@ class Suite(_Strict):
     lr_g: float | None = Field(None, gt=0)  # default: the strategy's
     lr_d: float | None = Field(None, gt=0)
     image_size: Literal[28, 32] | None = None
-    models: dict[Literal["points", "image"], ModelSpec] = Field(
-        default_factory=lambda: {
-            "points": ModelSpec(),
-            "image": ModelSpec(name="dcgan", width=32, latent_dim=64),
-        }
-    )
+    # per dataset kind; a kind the suite leaves out gets DEFAULT_MODELS' entry
+    models: dict[Literal["points", "image"], ModelSpec] = Field(default_factory=dict)
     tuning: TuningSpec | None = None
     quick: dict[str, Any] = Field(default_factory=dict)  # overrides applied by --quick
 
@@ -184,7 +183,7 @@ class Suite(_Strict):
         return list(self.seeds)  # type: ignore[arg-type]
 
     def model_for(self, kind: str) -> ModelConfig:
-        return ModelConfig(**self.models[kind].model_dump()) if kind in self.models else ModelConfig()
+        return ModelConfig(**(self.models.get(kind) or DEFAULT_MODELS[kind]).model_dump())
 
     def key(self) -> str:
         """Hash of the validated suite: a rerun of the same suite finds its parent run by it."""

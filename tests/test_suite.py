@@ -69,3 +69,17 @@ def test_yaml_cannot_name_python_objects(tmp_path):
     path = write_suite(tmp_path / "evil.yaml", "name: !!python/object/apply:os.system ['true']\n")
     with pytest.raises(SuiteError, match="malformed YAML"):
         load_suite(str(path))
+
+
+def test_run_config_of_an_external_dataset_needs_no_files(tmp_path):
+    """Planning a run does not read the data: an mnist suite plans before --data-dir is even looked at."""
+    from ganbench.datasets import dataset_kind
+    from ganbench.runner import contenders, run_config
+
+    path = write_suite(
+        tmp_path / "s.yaml", TINY_SUITE.replace("datasets: [ring8]", "datasets: [mnist, ring8]")
+    )
+    suite = load_suite(str(path))
+    configs = {c.dataset: run_config(suite, c) for c in contenders(suite)}
+    assert configs["mnist"].model.name == "dcgan" and configs["ring8"].model.name == "mlp"
+    assert dataset_kind("grid25") == "points" and dataset_kind("polygons") == "image"
