@@ -173,14 +173,10 @@ def cmd_tune(args: argparse.Namespace) -> None:
 
 def cmd_report(args: argparse.Namespace) -> None:
     from ganbench.runner import check_writable
-    from ganbench.tracking import MLflowStore, StoreError, default_tracking_uri
+    from ganbench.tracking import MLflowStore, StoreError
 
     suite = _load(args)
-    uri = args.tracking_uri or default_tracking_uri(args.out)
-    if uri.startswith("sqlite:///") and not Path(uri.removeprefix("sqlite:///")).exists():
-        raise StoreError(
-            f"no MLflow store at {uri.removeprefix('sqlite:///')}; run `ganbench run --suite {args.suite}` first or pass --tracking-uri"
-        )
+    uri = _existing_store(args)
     check_writable(args.out)
     store = MLflowStore(uri, f"ganbench/{suite.name}")
     found = store.find_runs(
@@ -201,6 +197,19 @@ def _report(store, parent: str, out: Path) -> None:
     from ganbench.report import build_report, console_view
 
     Console().print(console_view(build_report(store, parent, out)))
+
+
+def _existing_store(args: argparse.Namespace) -> str:
+    """The MLflow URI to read; a default SQLite file that is not there is bad input, not a new empty store."""
+    from ganbench.tracking import StoreError, default_tracking_uri
+
+    uri = args.tracking_uri or default_tracking_uri(args.out)
+    path = uri.removeprefix("sqlite:///")
+    if uri.startswith("sqlite:///") and not Path(path).exists():
+        raise StoreError(
+            f"no MLflow store at {path}; run a suite first (ganbench run) or pass --tracking-uri"
+        )
+    return uri
 
 
 def cmd_list(args: argparse.Namespace) -> None:
@@ -228,13 +237,8 @@ def cmd_list(args: argparse.Namespace) -> None:
 
 
 def cmd_ui(args: argparse.Namespace) -> None:
-    from ganbench.tracking import StoreError, default_tracking_uri
 
-    uri = args.tracking_uri or default_tracking_uri(args.out)
-    if uri.startswith("sqlite:///") and not Path(uri.removeprefix("sqlite:///")).exists():
-        raise StoreError(
-            f"no MLflow store at {uri.removeprefix('sqlite:///')}; run a suite first or pass --tracking-uri"
-        )
+    uri = _existing_store(args)
     cmd = [
         sys.executable,
         "-m",

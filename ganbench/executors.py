@@ -57,21 +57,26 @@ class EmitTracker(Tracker):
 _EVALUATORS: dict[tuple[Any, ...], Any] = {}  # per process: real statistics are computed once
 
 
-def run_job(job: Job, emit: EventSink, evaluator: Any = None) -> list[RunResult]:
-    """Train one job's population, reporting through ``emit``. Runs in the driver or in a worker."""
-    import torch
-
+def evaluator_for(config: RunConfig, data: DataOptions) -> Any:
+    """The evaluator of a run's dataset, built once per process (it holds the real-data statistics)."""
     from ganbench.datasets import load_dataset
     from ganbench.metrics.evaluate import create_evaluator
 
+    key = (config.dataset, config.eval_samples, data)
+    if key not in _EVALUATORS:
+        _EVALUATORS[key] = create_evaluator(
+            load_dataset(config.dataset, data), eval_samples=config.eval_samples
+        )
+    return _EVALUATORS[key]
+
+
+def run_job(job: Job, emit: EventSink) -> list[RunResult]:
+    """Train one job's population, reporting through ``emit``. Runs in the driver or in a worker."""
+    import torch
+
     if job.threads:
         torch.set_num_threads(job.threads)
-    if evaluator is None:
-        key = (job.config.dataset, job.config.eval_samples, job.config.image_size, job.data)
-        if key not in _EVALUATORS:
-            dataset = load_dataset(job.config.dataset, job.data)
-            _EVALUATORS[key] = create_evaluator(dataset, eval_samples=job.config.eval_samples)
-        evaluator = _EVALUATORS[key]
+    evaluator = evaluator_for(job.config, job.data)
     trainer = Trainer(
         job.config,
         job.members,
@@ -106,14 +111,10 @@ class LocalExecutor(Executor):
 
     name = "local"
 
-    def __init__(self, evaluator_for: Callable[[Job], Any] | None = None, **_: Any) -> None:
-        self.evaluator_for = evaluator_for
-
     def run(self, jobs, on_event):
         for job in jobs:
             try:
-                evaluator = self.evaluator_for(job) if self.evaluator_for else None
-                yield job, run_job(job, on_event, evaluator)
+                yield job, run_job(job, on_event)
             except Exception as exc:  # a failing job is reported; KeyboardInterrupt goes up
                 yield job, exc
 

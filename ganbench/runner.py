@@ -17,9 +17,8 @@ from typing import Any
 import torch
 
 from ganbench.config import Member, RunConfig
-from ganbench.datasets import DataOptions, dataset_kind, load_dataset
-from ganbench.executors import Executor, Job, LocalExecutor, create_executor
-from ganbench.metrics.evaluate import create_evaluator
+from ganbench.datasets import DataOptions, dataset_kind
+from ganbench.executors import Executor, Job, LocalExecutor, create_executor, evaluator_for
 from ganbench.progress import Progress
 from ganbench.strategies import get_strategy
 from ganbench.suite import LossEntry, Suite
@@ -140,9 +139,8 @@ class Runner:
         self.store.log(
             self.parent, params={"suite": suite.name, "suite_key": suite.key(), "seeds": suite.seed_list}
         )
-        self._evaluators: dict[tuple[str, int], Any] = {}
         self.progress = Progress(enabled=options.show_progress)
-        self._local = LocalExecutor(evaluator_for=lambda job: self.evaluator(job.config))
+        self._local = LocalExecutor()
         self.executor = (
             self._local
             if options.executor == "local"
@@ -159,12 +157,8 @@ class Runner:
         return self.out_dir / "checkpoints" / f"{key}.pt"
 
     def evaluator(self, config: RunConfig) -> Any:
-        """Evaluators hold real-data statistics: build each once per dataset and sample count."""
-        cache_key = (config.dataset, config.eval_samples)
-        if cache_key not in self._evaluators:
-            dataset = load_dataset(config.dataset, self._data_options(config))
-            self._evaluators[cache_key] = create_evaluator(dataset, eval_samples=config.eval_samples)
-        return self._evaluators[cache_key]
+        """The run's evaluator, shared with the jobs this process trains (one per dataset and sample count)."""
+        return evaluator_for(config, self._data_options(config))
 
     def _data_options(self, config: RunConfig) -> DataOptions:
         return dataclasses.replace(self.options.data, image_size=config.image_size)
