@@ -15,6 +15,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ganbench.memory import keep_freed_memory
+
 RESULTS = Path(__file__).resolve().parent.parent / "results" / "perf"
 
 
@@ -71,6 +73,7 @@ class PlainLoop:
     """The hand-written baseline: one non-saturating GAN on ring8 with torch.optim.Adam, nothing else."""
 
     def __init__(self, seed: int, width: int, depth: int, batch: int, device: str, latent: int = 2) -> None:
+        keep_freed_memory()  # the allocator setting ganbench's trainer makes: both sides measured under it
         torch.manual_seed(seed)
         self.g = mlp([latent] + [width] * depth + [2], nn.ReLU).to(device)
         self.d = mlp([2] + [width] * depth + [1], lambda: nn.LeakyReLU(0.2)).to(device)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import torch
 import torch.nn.functional as F
@@ -60,7 +61,39 @@ class StackedLinear(nn.Module):
         return w / sigma[:, None, None]
 
     def forward(self, x: Tensor) -> Tensor:
-        return torch.baddbmm(self.bias, x, self.effective_weight())
+        w = self.effective_weight()
+        if w.shape[-1] <= NARROW:
+            return _NarrowLinear.apply(x, w, self.bias)
+        return torch.baddbmm(self.bias, x, w)
+
+
+NARROW = 4  # layers with this many outputs or fewer (a critic's score, a 2-D point) take _NarrowLinear
+
+
+class _NarrowLinear(torch.autograd.Function):
+    """``x [M, B, K] @ w [M, K, N] + b`` for small N, computed in the orientation BLAS is fast at.
+
+    With N = 1 or 2, ``x @ w`` and its weight gradient ``x^T @ grad`` run at a few GFLOP/s on CPU (about 0.3 ms
+    each for 16 members of the losses suite's MLP), while ``w^T @ x^T`` and ``grad^T @ x`` take 0.04-0.14 ms.
+    The backward is written in differentiable ops, so gradient penalties can differentiate through it again.
+    """
+
+    @staticmethod
+    def forward(ctx: Any, x: Tensor, w: Tensor, b: Tensor) -> Tensor:
+        ctx.save_for_backward(x, w)
+        return (torch.bmm(w.transpose(1, 2), x.transpose(1, 2)).transpose(1, 2) + b).contiguous()
+
+    @staticmethod
+    def backward(ctx: Any, grad: Tensor) -> tuple[Tensor | None, ...]:
+        x, w = ctx.saved_tensors
+        gx = gw = gb = None
+        if ctx.needs_input_grad[0]:  # one output: an outer product, a broadcast multiply beats a matmul
+            gx = grad * w.transpose(1, 2) if w.shape[-1] == 1 else torch.bmm(grad, w.transpose(1, 2))
+        if ctx.needs_input_grad[1]:
+            gw = torch.bmm(grad.transpose(1, 2), x).transpose(1, 2)
+        if ctx.needs_input_grad[2]:
+            gb = grad.sum(1, keepdim=True)
+        return gx, gw, gb
 
 
 class MLPGenerator(nn.Module):
@@ -73,7 +106,7 @@ class MLPGenerator(nn.Module):
     def forward(self, z: Tensor) -> Tensor:
         h = z
         for layer in self.hidden:
-            h = torch.relu(layer(h))
+            h = torch.relu_(layer(h))  # in place: the matmul's output is not needed by its backward
         return self.out(h)
 
 
@@ -91,7 +124,7 @@ class MLPDiscriminator(nn.Module):
     def forward_with_features(self, x: Tensor) -> tuple[Tensor, Tensor]:
         h = x
         for layer in self.hidden:
-            h = torch.nn.functional.leaky_relu(layer(h), 0.2)
+            h = F.leaky_relu_(layer(h), 0.2)
         return self.out(h).squeeze(-1), h
 
     def forward(self, x: Tensor) -> Tensor:

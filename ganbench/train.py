@@ -23,6 +23,7 @@ from ganbench import metrics as M
 from ganbench.config import Member, RunConfig
 from ganbench.datasets import DataOptions, load_dataset
 from ganbench.losses import get_loss
+from ganbench.memory import keep_freed_memory
 from ganbench.metrics.evaluate import Evaluator, create_evaluator
 from ganbench.models import create_models
 from ganbench.optim import StackedAdam, StackedRMSprop
@@ -89,6 +90,8 @@ class Trainer:
     ) -> None:
         self.config, self.members = config, list(members)
         self.device, self.dtype = resolve_device(device), dtype
+        if self.device.type == "cpu":
+            keep_freed_memory()  # stacked activations are MB-sized: no page faults on every step
         self.tracker = tracker or Tracker()
         self.checkpoints = list(checkpoints) if checkpoints else [None] * len(self.members)
         self.loss = get_loss(config.loss)

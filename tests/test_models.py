@@ -11,7 +11,14 @@ from torch.testing import assert_close
 from ganbench.config import Member, RunConfig
 from ganbench.losses import LOSSES
 from ganbench.metrics import fid_key
-from ganbench.models import MODELS, ModelConfig, StackedBatchNorm2d, _spectral_normalized, create_models
+from ganbench.models import (
+    MODELS,
+    ModelConfig,
+    StackedBatchNorm2d,
+    _NarrowLinear,
+    _spectral_normalized,
+    create_models,
+)
 from ganbench.train import FINISHED, Trainer, train
 
 IMAGE_SHAPES = [(1, 28, 28), (3, 28, 28), (1, 32, 32), (3, 32, 32)]
@@ -33,6 +40,24 @@ def test_dcgan_shapes(shape, spectral_norm):
     assert features.shape[:2] == (3, 5) and features.dim() == 3
     d.eval()  # in training, every forward pass also advances spectral norm's power iteration
     assert_close(d(x), d.forward_with_features(x)[0])
+
+
+@pytest.mark.parametrize("outputs", [1, 2, 4])
+def test_narrow_linear_matches_a_batched_matmul_to_second_order(outputs):
+    """The narrow-output layer (critic scores, 2-D points) is x @ w + b, and so are its gradient and the
+    gradient of its gradient, which gradient penalties differentiate."""
+    gen = torch.Generator().manual_seed(0)
+    x, w, b = (torch.randn(s, generator=gen, dtype=torch.float64, requires_grad=True)
+               for s in [(3, 5, 6), (3, 6, outputs), (3, 1, outputs)])  # fmt: skip
+    assert_close(_NarrowLinear.apply(x, w, b), torch.baddbmm(b, x, w))
+    assert torch.autograd.gradcheck(_NarrowLinear.apply, (x, w, b))
+    assert torch.autograd.gradgradcheck(_NarrowLinear.apply, (x, w, b))
+    # a penalty on the input gradient, as WGAN-GP takes it, reaches the weights like the reference's does
+    grads = []
+    for f in (_NarrowLinear.apply, lambda x, w, b: torch.baddbmm(b, x, w)):
+        (gx,) = torch.autograd.grad(f(x, w, b).square().sum(), x, create_graph=True)
+        grads.append(torch.autograd.grad(gx.norm(), w))
+    assert_close(grads[0], grads[1])
 
 
 @pytest.mark.parametrize("name", MODELS.names())
