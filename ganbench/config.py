@@ -45,10 +45,8 @@ class Member:
     seed: int
     lr_g: float
     lr_d: float
-    phase: str = "final"
-    beta1: float | None = (
-        None  # Adam's beta1 for this member; None: the config's (or the strategy's)  # "final" or "tune"; part of the key so a tuning run never stands for a final one
-    )
+    phase: str = "final"  # "final" or "tune"; part of the key so a tuning run never stands for a final one
+    beta1: float | None = None  # Adam's beta1 for this member; None: the config's (or the strategy's)
 
     def key(self, config: RunConfig) -> str:
         return run_key(config, self)

@@ -20,7 +20,7 @@ from ganbench.registry import Registry
 from ganbench.train import RunResult, Tracker, Trainer
 
 Event = tuple[Any, ...]  # ("eval", job_id, member, step, metrics, samples) | ("end", job_id, member, result)
-EventSink = Callable[[Event], Any]  # | ("progress", job_id, steps)
+EventSink = Callable[[Event], Any]  # | ("progress", job_id, steps) | ("note", job_id, text)
 PLOT_SAMPLES = {"image": 64}  # samples shipped back per evaluation for plots; points: all
 
 
@@ -40,18 +40,19 @@ class Job:
 class EmitTracker(Tracker):
     """A worker-side tracker: turns the trainer's calls into events for the driver."""
 
-    def __init__(self, job: Job, emit: EventSink, kind: str) -> None:
+    def __init__(self, job: Job, emit: EventSink, kind: str, offset: int = 0) -> None:
         self.job, self.emit, self.keep = job, emit, PLOT_SAMPLES.get(kind)
+        self.offset = offset  # index in the job of the trainer's first member
 
     def on_eval(self, member: int, step: int, metrics: dict[str, float], samples: Any) -> bool:
         shipped = samples[: self.keep] if self.keep else samples
         # numpy, not a tensor: torch would pass a tensor between processes as a shared-memory handle, which
         # dies with a worker that is killed before the driver reads it
         shipped = shipped.detach().float().cpu().numpy()
-        return bool(self.emit(("eval", self.job.job_id, member, step, metrics, shipped)))
+        return bool(self.emit(("eval", self.job.job_id, self.offset + member, step, metrics, shipped)))
 
     def on_end(self, member: int, result: RunResult) -> None:
-        self.emit(("end", self.job.job_id, member, result))
+        self.emit(("end", self.job.job_id, self.offset + member, result))
 
 
 _EVALUATORS: dict[tuple[Any, ...], Any] = {}  # per process: real statistics are computed once
@@ -71,23 +72,52 @@ def evaluator_for(config: RunConfig, data: DataOptions) -> Any:
 
 
 def run_job(job: Job, emit: EventSink) -> list[RunResult]:
-    """Train one job's population, reporting through ``emit``. Runs in the driver or in a worker."""
+    """Train one job's population, reporting through ``emit``. Runs in the driver or in a worker.
+
+    On a GPU the population is first sized to free memory: members that do not fit train afterwards as
+    further populations, each member still reported under its index in the job."""
     import torch
 
     if job.threads:
         torch.set_num_threads(job.threads)
     evaluator = evaluator_for(job.config, job.data)
-    trainer = Trainer(
-        job.config,
-        job.members,
-        device=job.device,
-        data=job.data,
-        checkpoints=list(job.checkpoints),
-        tracker=EmitTracker(job, emit, evaluator.dataset.kind),
-        evaluator=evaluator,
-        progress=lambda n: emit(("progress", job.job_id, n)),
-    )
-    return trainer.run()
+
+    def build(start: int, stop: int) -> Trainer:
+        return Trainer(
+            job.config,
+            job.members[start:stop],
+            device=job.device,
+            data=job.data,
+            checkpoints=list(job.checkpoints[start:stop]),
+            tracker=EmitTracker(job, emit, evaluator.dataset.kind, offset=start),
+            evaluator=evaluator,
+            progress=lambda n: emit(("progress", job.job_id, n)),
+        )
+
+    size = _fitting_size(job, evaluator)
+    if size < len(job.members):
+        emit(("note", job.job_id, f"{len(job.members)} members do not fit in GPU memory: {size} at a time"))
+    results: list[RunResult] = []
+    for start in range(0, len(job.members), size):
+        results.extend(build(start, start + size).run())
+    return results
+
+
+def _fitting_size(job: Job, evaluator: Any) -> int:
+    """How many of the job's members train at once: all, unless the device is a GPU that cannot hold them."""
+    from ganbench import memory
+    from ganbench.train import resolve_device
+
+    device = resolve_device(job.device)
+    free = memory.free_gpu_bytes(device)
+    if free is None or len(job.members) == 1:
+        return len(job.members)
+
+    def probe(n: int) -> Trainer:  # no checkpoints, no reports: a probe leaves nothing behind
+        return Trainer(job.config, job.members[:1] * n, device=job.device, evaluator=evaluator)
+
+    fixed, per_member = memory.member_bytes((repr(job.config), str(device)), probe, device)
+    return memory.fit_population(len(job.members), fixed, per_member, free)
 
 
 class Executor:

@@ -4,10 +4,10 @@ A stacked step allocates activations of a few MB each. glibc serves such blocks 
 back on free, so every step page-faults its activations in again (about 1,300 faults per step for 16 members
 of the ``losses`` suite's MLP, a fifth of the step). :func:`keep_freed_memory` keeps freed blocks for reuse.
 
-:func:`population_bytes` estimates what a population needs on the device (parameters, optimizer state, EMA
-copy, activations of one step with some headroom), and :func:`fit_population` caps a population to what the
-free GPU memory holds, so a large ``--population-size`` is split before it runs out of memory instead of
-after. The reactive split on an out-of-memory error stays as the backstop for what the estimate misses.
+:func:`member_bytes` measures what a population needs on a GPU (the peaks of populations of one and two members
+over two training steps and sample generation), and :func:`fit_population` caps a population to what the free
+GPU memory holds, so a large ``--population-size`` is split before it runs out of memory instead of after.
+The reactive split on an out-of-memory error stays as the backstop for what the measurement misses.
 """
 
 from __future__ import annotations
@@ -16,13 +16,15 @@ import ctypes
 import functools
 import math
 import sys
+from collections.abc import Callable
+from typing import Any
 
 import torch
 
 _M_TRIM_THRESHOLD, _M_MMAP_THRESHOLD = -1, -3
-KEEP_BYTES = 1 << 30  # blocks up to this size come from (and return to) the heap, which is not trimmed below it
-GPU_HEADROOM = 0.8  # share of the free GPU memory a population may plan to use
-ACTIVATION_COPIES = 6  # live copies of each layer's activations in one step (forward, backward, penalty)
+# blocks up to this size come from (and return to) the heap, which is not trimmed below it
+KEEP_BYTES = 1 << 30
+GPU_HEADROOM = 0.8  # share of the free GPU memory a population may plan to use (evaluation, fragmentation)
 
 
 @functools.cache
@@ -40,40 +42,45 @@ def keep_freed_memory() -> bool:
         return False
 
 
-def population_bytes(g: torch.nn.Module, d: torch.nn.Module, members: int, batch: int, ema: bool) -> int:
-    """Estimated device bytes of a population of ``members`` built like the stacked ``g`` and ``d``.
-
-    Parameters count 4 times (weights, gradient, two Adam moments) plus G once more with EMA. Activations are
-    measured by running one member's forward on a batch of one on the meta device, where nothing is
-    allocated, then scaled by batch, members and :data:`ACTIVATION_COPIES`."""
-    per_member_params = sum(p[0].numel() * p.element_size() for p in g.parameters())
-    per_member_params += sum(p[0].numel() * p.element_size() for p in d.parameters())
-    g_params = sum(p[0].numel() * p.element_size() for p in g.parameters())
-    params = members * (4 * per_member_params + (g_params if ema else 0))
-    acts = _activation_bytes_per_sample(g) + _activation_bytes_per_sample(d)
-    return int(params + members * batch * acts * ACTIVATION_COPIES)
-
-
-def _activation_bytes_per_sample(module: torch.nn.Module) -> int:
-    """Bytes of every leaf module's output for one sample of one member, summed."""
-    total = 0
-    for m in module.modules():
-        if not list(m.children()) and getattr(m, "activation_elements", None) is not None:
-            total += m.activation_elements()
-    element = next(module.parameters()).element_size()
-    return total * element
-
-
 def free_gpu_bytes(device: torch.device) -> int | None:
-    """Free memory of a CUDA device (what the caching allocator holds counts as free); None off CUDA."""
+    """Memory a new population may take on a CUDA device: free memory plus what PyTorch's caching allocator
+    holds unused. None off CUDA (CPU populations are not sized; an out-of-memory error still splits them)."""
     if device.type != "cuda" or not torch.cuda.is_available():
         return None
     free, _total = torch.cuda.mem_get_info(device)
     return int(free + torch.cuda.memory_reserved(device) - torch.cuda.memory_allocated(device))
 
 
-def fit_population(wanted: int, bytes_per_member: int, free_bytes: int | None) -> int:
-    """How many members of ``bytes_per_member`` fit in ``GPU_HEADROOM`` of ``free_bytes`` (at least one)."""
-    if free_bytes is None or bytes_per_member <= 0:
+def fit_population(wanted: int, fixed: int, per_member: int, free: int | None) -> int:
+    """Members (at least one, at most ``wanted``) whose ``fixed + n * per_member`` bytes fit in
+    ``GPU_HEADROOM`` of ``free``."""
+    if free is None or per_member <= 0:
         return wanted
-    return max(1, min(wanted, math.floor(free_bytes * GPU_HEADROOM / bytes_per_member)))
+    return max(1, min(wanted, math.floor((free * GPU_HEADROOM - fixed) / per_member)))
+
+
+_MEASURED: dict[tuple[object, ...], tuple[int, int]] = {}
+
+
+def member_bytes(
+    key: tuple[object, ...], build: Callable[[int], Any], device: torch.device
+) -> tuple[int, int]:
+    """``(fixed, per_member)`` peak device bytes of a population, measured once per ``key`` and process.
+
+    ``build(n)`` makes a trainer of ``n`` members; populations of one and of two each take two training steps
+    and generate their evaluation samples, and the difference of the two peaks is what a member adds."""
+    if key not in _MEASURED:
+        peaks = []
+        for n in (1, 2):
+            torch.cuda.synchronize(device)
+            base = torch.cuda.memory_allocated(device)
+            torch.cuda.reset_peak_memory_stats(device)
+            trainer = build(n)
+            trainer.train_step()
+            trainer.train_step()
+            trainer.generate(trainer.config.eval_samples)
+            peaks.append(torch.cuda.max_memory_allocated(device) - base)
+            del trainer
+        per_member = max(peaks[1] - peaks[0], 1)
+        _MEASURED[key] = (max(peaks[0] - per_member, 0), per_member)
+    return _MEASURED[key]

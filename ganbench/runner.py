@@ -264,6 +264,8 @@ class Runner:
                 shown.append(job_id)
                 self.progress.describe(names[job_id])
             self.progress.advance(event[2])
+        if kind == "note":
+            self.progress.note(f"{names[job_id]}: {event[2]}")
         return None
 
     def _failed(self, job: Job, exc: BaseException, run_ids: list[str]) -> list[RunResult]:

@@ -7,6 +7,14 @@ import sys
 import textwrap
 
 import pytest
+import torch
+
+from ganbench import executors, memory
+from ganbench.config import Member, RunConfig
+from ganbench.datasets import DataOptions
+from ganbench.executors import Job, run_job
+from ganbench.memory import fit_population, free_gpu_bytes
+from ganbench.models import ModelConfig
 
 FAULTS_PER_STEP = textwrap.dedent(
     """
@@ -42,3 +50,51 @@ def test_a_cpu_population_step_does_not_page_fault_its_activations_in_again():
     kept, default = _faults_per_step("on"), _faults_per_step("off")
     assert default > 100, default  # glibc unmaps the MB-sized activations it frees...
     assert kept < default / 10, (kept, default)  # ...unless told to keep them
+
+
+def test_fit_population_keeps_a_share_of_free_memory_and_at_least_one_member():
+    gib = 1 << 30
+    assert fit_population(64, fixed=gib, per_member=gib, free=None) == 64  # CPU: not sized
+    assert fit_population(64, fixed=gib, per_member=gib, free=11 * gib) == 7  # (0.8 * 11 - 1) / 1
+    assert fit_population(4, fixed=gib, per_member=gib, free=80 * gib) == 4  # never more than asked
+    assert fit_population(64, fixed=gib, per_member=gib, free=gib) == 1  # one even when nothing fits
+    assert free_gpu_bytes(torch.device("cpu")) is None
+
+
+def _job(tmp_path, members: int) -> Job:
+    config = RunConfig(loss="non_saturating", strategy="adam_dcgan", dataset="ring8", batch_size=32,
+                       steps=20, eval_every=10, eval_samples=500, model=ModelConfig(width=16, depth=2))  # fmt: skip
+    return Job(0, config, tuple(Member(s, 1e-3, 1e-3) for s in range(members)),
+               tuple(tmp_path / f"m{s}.pt" for s in range(members)), "cpu", DataOptions())  # fmt: skip
+
+
+def test_a_population_that_does_not_fit_the_gpu_trains_in_parts_reported_under_its_own_indices(
+    tmp_path, monkeypatch
+):
+    """A GPU with room for 2 members (faked on the CPU): a job of 5 trains as 2 + 2 + 1, every member
+    reports under its index in the job, and each ends exactly as in one population of 5."""
+    whole: list[tuple] = []
+    expected = run_job(_job(tmp_path / "whole", 5), whole.append)
+
+    monkeypatch.setattr(memory, "free_gpu_bytes", lambda device: 1000)
+    monkeypatch.setattr(memory, "member_bytes", lambda key, build, device: (100, 300))  # (800-100)/300 = 2
+    sizes: list[int] = []
+    original = executors.Trainer
+
+    def spy(config, members, **kwargs):
+        sizes.append(len(members))
+        return original(config, members, **kwargs)
+
+    monkeypatch.setattr(executors, "Trainer", spy)
+    events: list[tuple] = []
+    results = run_job(_job(tmp_path / "split", 5), events.append)
+
+    assert sizes == [2, 2, 1]
+    assert [e[2] for e in events if e[0] == "note"] == ["5 members do not fit in GPU memory: 2 at a time"]
+    assert sorted(e[2] for e in events if e[0] == "end") == [0, 1, 2, 3, 4]
+    for part, one in zip(results, expected, strict=True):
+        assert part.status == one.status == "finished"
+        assert part.metrics == pytest.approx(one.metrics, rel=1e-4, abs=1e-6)
+    evals = sorted((e[2], e[3]) for e in events if e[0] == "eval")
+    assert evals == sorted((e[2], e[3]) for e in whole if e[0] == "eval")
+    assert all((tmp_path / "split" / f"m{s}.pt").exists() for s in range(5))  # a checkpoint per member
