@@ -251,7 +251,6 @@ class DCGANGenerator(nn.Module):
     ):
         super().__init__()
         channels, size = sample_shape[0], sample_shape[-1]
-        self.members = members
         self.base, mults = _dcgan_plan(size)
         widths = [m * width for m in mults]
         self.base_channels = widths[0]
@@ -268,7 +267,7 @@ class DCGANGenerator(nn.Module):
         h = _to_grouped(h)
         for norm, conv in zip(self.norms, self.convs):
             h = conv(torch.relu(norm(h)))
-        return torch.tanh(_from_grouped(h, self.members))
+        return torch.tanh(_from_grouped(h, m))
 
 
 class DCGANDiscriminator(nn.Module):
@@ -288,7 +287,6 @@ class DCGANDiscriminator(nn.Module):
     ) -> None:
         super().__init__()
         channels, size = sample_shape[0], sample_shape[-1]
-        self.members = members
         base, mults = _dcgan_plan(size)
         widths = [m * width for m in reversed(mults)]
         self.convs = nn.ModuleList(
@@ -305,7 +303,7 @@ class DCGANDiscriminator(nn.Module):
         h = _to_grouped(x)
         for conv, norm in zip(self.convs, self.norms):
             h = F.leaky_relu(norm(conv(h)), 0.2)
-        features = _from_grouped(h, self.members).flatten(start_dim=2)
+        features = _from_grouped(h, x.shape[0]).flatten(start_dim=2)
         return self.out(features).squeeze(-1), features
 
     def forward(self, x: Tensor) -> Tensor:

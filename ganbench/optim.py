@@ -33,6 +33,12 @@ class StackedOptimizer:
         grads = [p.grad for p in params]
         return (params, *([self.state[b][i] for i in idx] for b in buffers), grads)
 
+    def select(self, idx: Tensor) -> None:
+        """Keep members ``idx`` (the trainer dropped the others' rows from the parameters)."""
+        for k in self.per_member:
+            setattr(self, k, getattr(self, k)[idx])
+        self.state = {k: [b.index_select(0, idx) for b in v] for k, v in self.state.items()}
+
     def zero_grad(self) -> None:
         for p in self.params:
             p.grad = None

@@ -115,6 +115,10 @@ class Trainer:
         self.opt_g = self._optimizer(self.g, [m.lr_g for m in self.members])
         self.opt_d = self._optimizer(self.d, [m.lr_d for m in self.members])
         n = len(self.members)
+        # the stacked tensors hold a row per member still training: rows[r] is the member of row r. Members
+        # that stop (pruned, diverged) are dropped from every stacked tensor, so they cost no more compute.
+        self.rows = list(range(n))
+        self._dropped: dict[int, dict[str, Any]] = {}  # a dropped member's last state, for its checkpoint
         self.active = torch.ones(n, dtype=torch.bool, device=self.device)
         self.status = [FINISHED] * n
         self.diverged_step: list[int | None] = [None] * n
@@ -134,7 +138,7 @@ class Trainer:
         return StackedAdam(module.parameters(), lr, beta1, beta2=self.strategy.beta2)
 
     def _reset_accumulators(self) -> None:
-        zeros = torch.zeros(len(self.members), dtype=torch.float64, device=self.device)
+        zeros = torch.zeros(len(self.rows), dtype=torch.float64, device=self.device)
         self.acc = {k: zeros.clone() for k in ("d", "d2", "g", "gn_d", "gn_g")}
         self.acc_steps, self.acc_gn = 0, 0
 
@@ -220,18 +224,19 @@ class Trainer:
         bad |= (d_loss.abs() > DIVERGENCE_LIMIT) | (g_loss.abs() > DIVERGENCE_LIMIT)
         newly = bad & self.active
         if bool(newly.any()):
-            for i in newly.nonzero().flatten().tolist():
+            for r in newly.nonzero().flatten().tolist():
+                i = self.rows[r]
                 self.status[i], self.diverged_step[i] = DIVERGED, self.step
             self.active &= ~newly
 
     # ------------------------------------------------------------------------------------------ evaluation
     @torch.no_grad()
     def generate(self, n: int, seed_salt: int = 3) -> Tensor:
-        """``[members, n, *sample_shape]`` samples from fixed evaluation noise (the same at every evaluation)."""
+        """``[rows, n, *sample_shape]`` samples from fixed evaluation noise (the same at every evaluation)."""
         g = self.g_ema if self.g_ema is not None else self.g
         was_training = g.training
         g.eval()
-        noise = MemberRNG([m.seed for m in self.members], self.device, salt=seed_salt)
+        noise = MemberRNG([self.members[i].seed for i in self.rows], self.device, salt=seed_salt)
         z = noise.randn((n, self.config.model.latent_dim), self.dtype)
         out = torch.cat([g(chunk) for chunk in z.split(1000, dim=1)], dim=1)
         g.train(was_training)
@@ -241,20 +246,20 @@ class Trainer:
         self._check_divergence()
         samples = self.generate(self.config.eval_samples)
         stability = self._stability_metrics()
-        for i in range(len(self.members)):
-            if not bool(self.active[i]):
+        for r, i in enumerate(self.rows):
+            if not bool(self.active[r]):
                 continue
-            values = self.evaluator(samples[i].float())
+            values = self.evaluator(samples[r].float())
             if not all(math.isfinite(v) for v in values.values()):
                 self.status[i], self.diverged_step[i] = DIVERGED, self.step
-                self.active[i] = False
+                self.active[r] = False
                 continue
-            values.update({k: v[i] for k, v in stability.items()})
+            values.update({k: v[r] for k, v in stability.items()})
             self._update_best(i, values)
             self.last[i] = values
-            if self.tracker.on_eval(i, self.step, values, samples[i]):
+            if self.tracker.on_eval(i, self.step, values, samples[r]):
                 self.status[i] = PRUNED
-                self.active[i] = False
+                self.active[r] = False
 
     def _stability_metrics(self) -> dict[str, list[float]]:
         n = max(self.acc_steps, 1)
@@ -280,6 +285,7 @@ class Trainer:
     # ------------------------------------------------------------------------------------------ the loop
     def run(self) -> list[RunResult]:
         self.load_checkpoints()
+        self.drop_stopped()  # members that had stopped before the checkpoint
         steps, every = self.config.steps, self.config.eval_every
         while self.step < steps and bool(self.active.any()):
             if STOP_REQUESTED.is_set():
@@ -287,11 +293,35 @@ class Trainer:
                 raise Interrupted(f"stopped at step {self.step}")
             self.train_step()
             if self.progress is not None and self.step % PROGRESS_EVERY == 0:
-                self.progress(PROGRESS_EVERY * len(self.members))
+                self.progress(PROGRESS_EVERY * len(self.members))  # a dropped member's share counts as done
             if self.step % every == 0 or self.step == steps:
                 self.evaluate()
                 self.save_checkpoints()
+            if len(self.rows) > 1 and self.step % DIVERGENCE_EVERY == 0:
+                self.drop_stopped()  # after a divergence check or an evaluation: a sync happened anyway
         return self._results()
+
+    def drop_stopped(self) -> None:
+        """Remove the rows of members that stopped from every stacked tensor (models, optimizer state, random
+        streams, accumulators). The others' computations do not change: rows never interact."""
+        keep = self.active.nonzero().flatten().tolist()
+        if len(keep) == len(self.rows) or not keep:
+            return
+        for r, i in enumerate(self.rows):
+            if r not in keep:
+                self._dropped[i] = self._member_state(i)
+        idx = torch.tensor(keep, device=self.device)
+        for module in (self.g, self.d, self.g_ema):
+            if module is not None:
+                _select_rows(module, idx)
+        self.opt_g.select(idx)
+        self.opt_d.select(idx)
+        self.rng = self.rng.select(keep)
+        self.active = self.active[idx]
+        self.acc = {k: v[idx] for k, v in self.acc.items()}
+        self._last_losses = tuple(x[idx] for x in self._last_losses)
+        self._last_real = self._last_real[idx] if hasattr(self, "_last_real") else None
+        self.rows = [self.rows[r] for r in keep]
 
     def _results(self) -> list[RunResult]:
         results = []
@@ -311,19 +341,22 @@ class Trainer:
 
     # ------------------------------------------------------------------------------------------ checkpoints
     def _member_state(self, i: int) -> dict[str, Any]:
+        if i in self._dropped:  # stopped earlier: its state as it was, at the population's step
+            return {**self._dropped[i], "step": self.step}
+        r = self.rows.index(i)
         return {
             "step": self.step,
             "status": self.status[i],
             "diverged_step": self.diverged_step[i],
-            "g": _slice(self.g.state_dict(), i),
-            "d": _slice(self.d.state_dict(), i),
-            "g_ema": _slice(self.g_ema.state_dict(), i) if self.g_ema is not None else None,
-            "opt_g": _slice(self.opt_g.state_dict(), i),
-            "opt_d": _slice(self.opt_d.state_dict(), i),
-            "rng": self.rng.generators[i].get_state(),
+            "g": _slice(self.g.state_dict(), r),
+            "d": _slice(self.d.state_dict(), r),
+            "g_ema": _slice(self.g_ema.state_dict(), r) if self.g_ema is not None else None,
+            "opt_g": _slice(self.opt_g.state_dict(), r),
+            "opt_d": _slice(self.opt_d.state_dict(), r),
+            "rng": self.rng.generators[r].get_state(),
             "best": self.best[i],
             "last": self.last[i],
-            "acc": _slice(self.acc, i),
+            "acc": _slice(self.acc, r),
             "acc_steps": self.acc_steps,
             "acc_gn": self.acc_gn,
         }
@@ -348,16 +381,23 @@ class Trainer:
         states = [torch.load(p, map_location=self.device, weights_only=True) for p in paths]
         if len({s["step"] for s in states}) != 1:
             raise RuntimeError("members of one population must resume from the same step")
-        self.g.load_state_dict(_stack_like(self.g.state_dict(), [s["g"] for s in states]))
-        self.d.load_state_dict(_stack_like(self.d.state_dict(), [s["d"] for s in states]))
+        # shared values (step counts of the optimizers and accumulators) come from a member still training:
+        # a member dropped earlier saved its state as it was when it stopped
+        ref = next((k for k, s in enumerate(states) if s["status"] == FINISHED), 0)
+
+        def stacked(template: Any, key: str) -> Any:
+            return _stack_like(template, [s[key] for s in states], ref)
+
+        self.g.load_state_dict(stacked(self.g.state_dict(), "g"))
+        self.d.load_state_dict(stacked(self.d.state_dict(), "d"))
         if self.g_ema is not None:
-            self.g_ema.load_state_dict(_stack_like(self.g_ema.state_dict(), [s["g_ema"] for s in states]))
-        self.opt_g.load_state_dict(_stack_like(self.opt_g.state_dict(), [s["opt_g"] for s in states]))
-        self.opt_d.load_state_dict(_stack_like(self.opt_d.state_dict(), [s["opt_d"] for s in states]))
-        self.acc = _stack_like(self.acc, [s["acc"] for s in states])
+            self.g_ema.load_state_dict(stacked(self.g_ema.state_dict(), "g_ema"))
+        self.opt_g.load_state_dict(stacked(self.opt_g.state_dict(), "opt_g"))
+        self.opt_d.load_state_dict(stacked(self.opt_d.state_dict(), "opt_d"))
+        self.acc = stacked(self.acc, "acc")
         self.rng.set_state([s["rng"] for s in states])
         self.step = states[0]["step"]
-        self.acc_steps, self.acc_gn = states[0]["acc_steps"], states[0]["acc_gn"]
+        self.acc_steps, self.acc_gn = states[ref]["acc_steps"], states[ref]["acc_gn"]
         for i, s in enumerate(states):
             self.status[i], self.diverged_step[i] = s["status"], s["diverged_step"]
             self.best[i], self.last[i] = s["best"], s["last"]
@@ -375,16 +415,28 @@ def _slice(state: Any, i: int) -> Any:
     return state
 
 
-def _stack_like(template: Any, values: list[Any]) -> Any:
+def _stack_like(template: Any, values: list[Any], ref: int = 0) -> Any:
     """Inverse of slicing member ``i`` out of ``template``: stack per-member values where the template has a
-    member dimension, keep shared values (step counts, batch-norm counters) as they are."""
+    member dimension, take shared values (step counts, batch-norm counters) from ``values[ref]``."""
     if isinstance(template, dict):
-        return {k: _stack_like(v, [x[k] for x in values]) for k, v in template.items()}
+        return {k: _stack_like(v, [x[k] for x in values], ref) for k, v in template.items()}
     if isinstance(template, list):
-        return [_stack_like(t, [x[j] for x in values]) for j, t in enumerate(template)]
+        return [_stack_like(t, [x[j] for x in values], ref) for j, t in enumerate(template)]
     if torch.is_tensor(template) and template.dim() > 0:
         return torch.stack(values).to(template)
-    return values[0]
+    return values[ref]
+
+
+def _select_rows(module: torch.nn.Module, idx: Tensor) -> None:
+    """Keep rows ``idx`` of every stacked parameter and buffer; parameters stay the same objects (the
+    optimizers hold them)."""
+    with torch.no_grad():
+        for p in module.parameters():
+            p.data, p.grad = p.data.index_select(0, idx), None
+        for m in module.modules():
+            for name, b in m._buffers.items():
+                if b is not None and b.dim() > 0:
+                    m._buffers[name] = b.index_select(0, idx)
 
 
 def _grad_norms(module: torch.nn.Module) -> Tensor:

@@ -14,7 +14,7 @@ else. Trial outcomes:
   (retried).
 
 Trials are asked ``tuning.batch`` at a time, in a fixed order, and trained as one population (a pruned member
-stops updating and evaluating, but its slot in the stacked model computes until the population ends). Before
+is dropped from the stacked model, so it costs nothing more). Before
 each batch the TPE sampler is seeded from ``(sampler_seed, trials so far)``, so the same history always gives
 the same next batch, in a fresh process or a resumed one; contenders share that seed, so their random start-up
 trials try the same learning rates. A rerun continues the studies: trials left RUNNING by a killed

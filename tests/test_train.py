@@ -42,6 +42,54 @@ def test_diverged_member_is_frozen_and_others_continue():
     assert pop[1].metrics == pytest.approx(alone[0].metrics, rel=1e-5)
 
 
+class PruneFirst(Tracker):
+    """Prunes member 0 at its first evaluation."""
+
+    def on_eval(self, member, step, metrics, samples):
+        return member == 0
+
+
+def test_stopped_members_are_dropped_from_the_stacked_model_and_the_others_are_unchanged():
+    """A pruned member (0) and a diverged one (1) leave the stacked tensors; members 2 and 3 end as trained
+    alone (float64), so dropping rows changes nothing for the rest."""
+    members = [
+        Member(0, 1e-3, 1e-3),
+        Member(1, 1e6, 1e6),
+        Member(2, 1e-3, 2e-3),
+        Member(3, 3e-4, 1e-3, beta1=0.3),
+    ]
+    config = dataclasses.replace(TINY, loss="lsgan", strategy="adam_dcgan+ema")
+    pop = Trainer(config, members, dtype=torch.float64, tracker=PruneFirst())
+    results = pop.run()
+    assert [r.status for r in results] == ["pruned", "diverged", "finished", "finished"]
+    assert pop.rows == [2, 3]
+    for module in (pop.g, pop.d, pop.g_ema):
+        assert {p.shape[0] for p in module.parameters()} == {2}
+    assert {b.shape[0] for b in pop.opt_g.state["exp_avg"]} == {2} and pop.opt_d.lr.shape == (2,)
+    for m, (result, params) in zip(members[2:], [(results[2], 0), (results[3], 1)]):
+        alone = Trainer(config, [m], dtype=torch.float64)
+        (expected,) = alone.run()
+        assert result.metrics == pytest.approx(expected.metrics, rel=1e-6)
+        for p_pop, p_alone in zip(pop.g_ema.parameters(), alone.g_ema.parameters()):
+            assert_close(p_pop[params], p_alone[0], rtol=1e-6, atol=1e-8)
+
+
+def test_a_dropped_member_keeps_its_checkpoint_and_a_resume_drops_it_again(tmp_path):
+    members = [Member(1, 1e6, 1e6), Member(2, 1e-3, 1e-3)]
+    config = dataclasses.replace(TINY, loss="lsgan")
+    ckpts = [tmp_path / "a.pt", tmp_path / "b.pt"]
+    first = Trainer(dataclasses.replace(config, steps=40), members, checkpoints=ckpts)
+    first.run()
+    state = torch.load(ckpts[0], weights_only=True)
+    assert (state["step"], state["status"]) == (40, "diverged") and state["diverged_step"] < 40
+    resumed = Trainer(config, members, checkpoints=ckpts)
+    results = resumed.run()
+    assert resumed.rows == [1] and resumed.step == 60
+    assert results[0].status == "diverged" and results[0].diverged_step == state["diverged_step"]
+    (alone,) = train(config, [members[1]])
+    assert results[1].metrics == pytest.approx(alone.metrics, rel=1e-5)
+
+
 class Recorder(Tracker):
     def __init__(self):
         self.evals = []
