@@ -5,11 +5,13 @@ run one after another. Prints model-steps per second and their ratio for each N,
 from __future__ import annotations
 
 import argparse
+import statistics
 import sys
 
 from benchmarks.common import (
     PlainLoop,
     bench_config,
+    compile_models,
     git_commit,
     hardware,
     model_arguments,
@@ -24,28 +26,36 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--sizes", default="1,4,16,64")
     ap.add_argument("--steps", type=int, default=200, help="timed steps per measurement")
-    ap.add_argument("--rounds", type=int, default=3, help="best of this many measurements of each")
+    ap.add_argument("--rounds", type=int, default=3, help="alternate the two this many times per N")
     ap.add_argument(
         "--label", default="", help="suffix of the result file (several model sizes side by side)"
     )
+    ap.add_argument("--compile", action="store_true", help="torch.compile the population's G and D")
     model_arguments(ap)
     args = ap.parse_args()
     config = bench_config(args)
     # the plain loop's speed does not depend on N: N sequential runs take N times one run
     plain = PlainLoop(0, args.width, args.depth, args.batch, args.device)
-    plain_sps = max(steps_per_second(plain.step, args.steps, args.device) for _ in range(args.rounds))
     rows = []
     for n in [int(x) for x in args.sizes.split(",")]:
         members = [Member(seed, 2e-4 * (1 + seed % 3), 2e-4) for seed in range(n)]
         trainer = Trainer(config, members, device=args.device)
+        compile_seconds = compile_models(trainer, args.device) if args.compile else None
         steps = max(args.steps // max(n // 8, 1), 20)
-        pop_sps = max(steps_per_second(trainer.train_step, steps, args.device) for _ in range(args.rounds))
-        model_steps = pop_sps * n
-        rows.append({"members": n, "population_model_steps_per_s": round(model_steps, 1),
-                     "plain_sequential_model_steps_per_s": round(plain_sps, 1),
-                     "ratio": round(model_steps / plain_sps, 2)})  # fmt: skip
-        print(f"N={n:3d}: population {model_steps:9.1f} model-steps/s, plain sequential {plain_sps:8.1f}, "
-              f"ratio {model_steps / plain_sps:6.2f}x")  # fmt: skip
+        pop, base = [], []
+        for _ in range(args.rounds):  # alternated, so a slow spell of a shared machine hits both sides
+            base.append(steps_per_second(plain.step, args.steps, args.device))
+            pop.append(steps_per_second(trainer.train_step, steps, args.device) * n)
+        paired = statistics.median(p / b for p, b in zip(pop, base))
+        row = {"members": n, "population_model_steps_per_s": round(max(pop), 1),
+               "plain_sequential_model_steps_per_s": round(max(base), 1),
+               "ratio": round(max(pop) / max(base), 2), "median_paired_ratio": round(paired, 2),
+               "rounds": {"population": [round(x, 1) for x in pop], "plain": [round(x, 1) for x in base]}}  # fmt: skip
+        if compile_seconds is not None:
+            row["compile_s"] = round(compile_seconds, 1)
+        rows.append(row)
+        print(f"N={n:3d}: population {max(pop):9.1f} model-steps/s, plain sequential {max(base):8.1f}, "
+              f"ratio {max(pop) / max(base):6.2f}x (best of each), {paired:6.2f}x (median of rounds)")  # fmt: skip
         del trainer
     payload = {
         "benchmark": "population scaling",
@@ -54,6 +64,7 @@ def main() -> None:
         "hardware": hardware(),
         "device": args.device,
         "model": f"MLP width {args.width} depth {args.depth}, batch {args.batch}, non_saturating, Adam",
+        "compiled": args.compile,
         "rows": rows,
         "targets": {"cpu N=16": ">= 3x", "H100 N=64": ">= 30x"},
     }

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 import sys
 
 import pytest
@@ -50,3 +51,14 @@ def test_population_benchmark_writes_a_row_per_size(results_dir, monkeypatch):
         assert row["ratio"] == pytest.approx(
             row["population_model_steps_per_s"] / row["plain_sequential_model_steps_per_s"], rel=0.01
         )
+
+
+@pytest.mark.skipif(shutil.which("g++") is None, reason="torch.compile on CPU needs a C++ compiler")
+def test_population_benchmark_measures_a_compiled_population(results_dir, monkeypatch):
+    from benchmarks import bench_population
+
+    argv = ["--device", "cpu", "--sizes", "2", "--steps", "3", "--rounds", "1", "--width", "8", "--batch", "16"]
+    _run(bench_population, [*argv, "--compile"], monkeypatch)
+    payload = json.loads((results_dir / "population_cpu.json").read_text())
+    assert payload["compiled"] is True and payload["rows"][0]["compile_s"] > 0
+    assert payload["rows"][0]["population_model_steps_per_s"] > 0
