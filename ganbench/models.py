@@ -1,6 +1,6 @@
 """Generator/discriminator pairs. Every model is *stacked*: it holds the weights of ``members`` independent
 networks and maps ``[members, batch, *in]`` to ``[members, batch, *out]``, so a single run is a population of
-one and a seed sweep is one vectorized model (see ``population.py``).
+one and a seed sweep is one vectorized model (trained by ``train.py``).
 
 Discriminators return raw scores ``[members, batch]`` (higher = real, no sigmoid) and implement
 ``forward_with_features`` for feature matching.

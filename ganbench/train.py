@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import copy
 import math
-import os
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -27,6 +26,7 @@ from ganbench.memory import keep_freed_memory
 from ganbench.metrics.evaluate import Evaluator, create_evaluator
 from ganbench.models import create_models
 from ganbench.optim import StackedAdam, StackedRMSprop
+from ganbench.population import FINISHED, PopulationState
 from ganbench.rng import MemberRNG
 from ganbench.strategies import get_strategy
 
@@ -34,7 +34,7 @@ DIVERGENCE_LIMIT = 1e7  # |loss| above this counts as exploding
 GRAD_NORM_EVERY = 10
 DIVERGENCE_EVERY = 10  # steps between divergence checks; a diverged run's step is the check that found it  # steps between gradient-norm samples (a norm per step would cost ~5% of a small step)
 PROGRESS_EVERY = 10
-FINISHED, DIVERGED, PRUNED = "finished", "diverged", "pruned"
+DIVERGED, PRUNED = "diverged", "pruned"
 
 
 # Set by the CLI's SIGINT/SIGTERM handler: training stops between two steps, writes checkpoints, and raises
@@ -74,7 +74,7 @@ def resolve_device(device: str) -> torch.device:
     return torch.device(device)
 
 
-class Trainer:
+class Trainer(PopulationState):
     def __init__(
         self,
         config: RunConfig,
@@ -301,28 +301,6 @@ class Trainer:
                 self.drop_stopped()  # after a divergence check or an evaluation: a sync happened anyway
         return self._results()
 
-    def drop_stopped(self) -> None:
-        """Remove the rows of members that stopped from every stacked tensor (models, optimizer state, random
-        streams, accumulators). The others' computations do not change: rows never interact."""
-        keep = self.active.nonzero().flatten().tolist()
-        if len(keep) == len(self.rows) or not keep:
-            return
-        for r, i in enumerate(self.rows):
-            if r not in keep:
-                self._dropped[i] = self._member_state(i)
-        idx = torch.tensor(keep, device=self.device)
-        for module in (self.g, self.d, self.g_ema):
-            if module is not None:
-                _select_rows(module, idx)
-        self.opt_g.select(idx)
-        self.opt_d.select(idx)
-        self.rng = self.rng.select(keep)
-        self.active = self.active[idx]
-        self.acc = {k: v[idx] for k, v in self.acc.items()}
-        self._last_losses = tuple(x[idx] for x in self._last_losses)
-        self._last_real = self._last_real[idx] if hasattr(self, "_last_real") else None
-        self.rows = [self.rows[r] for r in keep]
-
     def _results(self) -> list[RunResult]:
         results = []
         for i in range(len(self.members)):
@@ -338,105 +316,6 @@ class Trainer:
             self.tracker.on_end(i, result)
             results.append(result)
         return results
-
-    # ------------------------------------------------------------------------------------------ checkpoints
-    def _member_state(self, i: int) -> dict[str, Any]:
-        if i in self._dropped:  # stopped earlier: its state as it was, at the population's step
-            return {**self._dropped[i], "step": self.step}
-        r = self.rows.index(i)
-        return {
-            "step": self.step,
-            "status": self.status[i],
-            "diverged_step": self.diverged_step[i],
-            "g": _slice(self.g.state_dict(), r),
-            "d": _slice(self.d.state_dict(), r),
-            "g_ema": _slice(self.g_ema.state_dict(), r) if self.g_ema is not None else None,
-            "opt_g": _slice(self.opt_g.state_dict(), r),
-            "opt_d": _slice(self.opt_d.state_dict(), r),
-            "rng": self.rng.generators[r].get_state(),
-            "best": self.best[i],
-            "last": self.last[i],
-            "acc": _slice(self.acc, r),
-            "acc_steps": self.acc_steps,
-            "acc_gn": self.acc_gn,
-        }
-
-    def save_checkpoints(self) -> None:
-        for i, path in enumerate(self.checkpoints):
-            if path is None:
-                continue
-            path.parent.mkdir(parents=True, exist_ok=True)
-            tmp = path.with_suffix(".tmp")
-            torch.save(self._member_state(i), tmp)
-            os.replace(tmp, path)  # atomic: a crash never leaves half a checkpoint
-            self.tracker.on_checkpoint(i, self.step)
-
-    def load_checkpoints(self) -> None:
-        """Resume every member from its checkpoint; all members of a population must be at the same step."""
-        paths = [p for p in self.checkpoints if p is not None and p.exists()]
-        if not paths:
-            return
-        if len(paths) != len(self.members):
-            raise RuntimeError("a population resumes only when every member has a checkpoint")
-        states = [torch.load(p, map_location=self.device, weights_only=True) for p in paths]
-        if len({s["step"] for s in states}) != 1:
-            raise RuntimeError("members of one population must resume from the same step")
-        # shared values (step counts of the optimizers and accumulators) come from a member still training:
-        # a member dropped earlier saved its state as it was when it stopped
-        ref = next((k for k, s in enumerate(states) if s["status"] == FINISHED), 0)
-
-        def stacked(template: Any, key: str) -> Any:
-            return _stack_like(template, [s[key] for s in states], ref)
-
-        self.g.load_state_dict(stacked(self.g.state_dict(), "g"))
-        self.d.load_state_dict(stacked(self.d.state_dict(), "d"))
-        if self.g_ema is not None:
-            self.g_ema.load_state_dict(stacked(self.g_ema.state_dict(), "g_ema"))
-        self.opt_g.load_state_dict(stacked(self.opt_g.state_dict(), "opt_g"))
-        self.opt_d.load_state_dict(stacked(self.opt_d.state_dict(), "opt_d"))
-        self.acc = stacked(self.acc, "acc")
-        self.rng.set_state([s["rng"] for s in states])
-        self.step = states[0]["step"]
-        self.acc_steps, self.acc_gn = states[ref]["acc_steps"], states[ref]["acc_gn"]
-        for i, s in enumerate(states):
-            self.status[i], self.diverged_step[i] = s["status"], s["diverged_step"]
-            self.best[i], self.last[i] = s["best"], s["last"]
-            self.active[i] = s["status"] == FINISHED
-
-
-def _slice(state: Any, i: int) -> Any:
-    """Member ``i``'s part of a (nested) state: tensors with a member dimension are indexed, the rest kept."""
-    if isinstance(state, dict):
-        return {k: _slice(v, i) for k, v in state.items()}
-    if isinstance(state, list):
-        return [_slice(v, i) for v in state]
-    if torch.is_tensor(state) and state.dim() > 0:
-        return state[i].clone()
-    return state
-
-
-def _stack_like(template: Any, values: list[Any], ref: int = 0) -> Any:
-    """Inverse of slicing member ``i`` out of ``template``: stack per-member values where the template has a
-    member dimension, take shared values (step counts, batch-norm counters) from ``values[ref]``."""
-    if isinstance(template, dict):
-        return {k: _stack_like(v, [x[k] for x in values], ref) for k, v in template.items()}
-    if isinstance(template, list):
-        return [_stack_like(t, [x[j] for x in values], ref) for j, t in enumerate(template)]
-    if torch.is_tensor(template) and template.dim() > 0:
-        return torch.stack(values).to(template)
-    return values[ref]
-
-
-def _select_rows(module: torch.nn.Module, idx: Tensor) -> None:
-    """Keep rows ``idx`` of every stacked parameter and buffer; parameters stay the same objects (the
-    optimizers hold them)."""
-    with torch.no_grad():
-        for p in module.parameters():
-            p.data, p.grad = p.data.index_select(0, idx), None
-        for m in module.modules():
-            for name, b in m._buffers.items():
-                if b is not None and b.dim() > 0:
-                    m._buffers[name] = b.index_select(0, idx)
 
 
 def _grad_norms(module: torch.nn.Module) -> Tensor:
