@@ -57,7 +57,20 @@ def test_population_benchmark_writes_a_row_per_size(results_dir, monkeypatch):
 def test_population_benchmark_measures_a_compiled_population(results_dir, monkeypatch):
     from benchmarks import bench_population
 
-    argv = ["--device", "cpu", "--sizes", "2", "--steps", "3", "--rounds", "1", "--width", "8", "--batch", "16"]
+    argv = [
+        "--device",
+        "cpu",
+        "--sizes",
+        "2",
+        "--steps",
+        "3",
+        "--rounds",
+        "1",
+        "--width",
+        "8",
+        "--batch",
+        "16",
+    ]
     _run(bench_population, [*argv, "--compile"], monkeypatch)
     payload = json.loads((results_dir / "population_cpu.json").read_text())
     assert payload["compiled"] is True and payload["rows"][0]["compile_s"] > 0
