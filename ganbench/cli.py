@@ -186,7 +186,7 @@ def cmd_report(args: argparse.Namespace) -> None:
         raise StoreError(f"the store {uri} holds no run of suite {suite.name!r} with these settings")
     _report(store, found[0].info.run_id, args.out)
     if suite.tuning is not None:
-        from ganbench.tuning import write_tuning_report
+        from ganbench.tuning_report import write_tuning_report
 
         write_tuning_report(store, found[0].info.run_id, args.out / "report")
 

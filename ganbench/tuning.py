@@ -29,7 +29,6 @@ import hashlib
 import math
 from collections import defaultdict
 from collections.abc import Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -48,10 +47,10 @@ from ganbench.tracking import (
     sqlite_fast,
 )
 from ganbench.train import STOP_REQUESTED, Interrupted, RunResult
+from ganbench.tuning_report import COUNTS, write_tuning_report
 
 if TYPE_CHECKING:
     import optuna
-    import pandas as pd
 
     from ganbench.runner import Runner
 
@@ -61,7 +60,6 @@ ATTR_STATUS = "ganbench.status"  # Optuna user attribute: finished | pruned | di
 ATTR_RUN = "ganbench.run_id"  # Optuna user attribute: the trial's MLflow run
 EVALS_PER_TRIAL = 4  # at least this many evaluations per trial, so the median rule can stop one early
 BETA1_MAX = 0.999  # beta1 = 1 would never update (Adam's bias correction divides by 1 - beta1^t)
-COUNTS = ("finished", "pruned", "diverged", "failed")
 
 
 def default_storage_url(out_dir: Path) -> str:
@@ -410,104 +408,6 @@ class ContenderStudy:
                 best = t.value if math.isnan(best) else better(best, t.value)
             curve.append(best)
         return curve
-
-
-# ---------------------------------------------------------------------------------------- report
-@dataclass(frozen=True)
-class StudySummary:
-    """What the tuning report shows of one study, read back from its MLflow study run."""
-
-    dataset: str
-    loss: str
-    strategy: str
-    objective: str
-    best_value: float
-    best: dict[str, float]
-    counts: dict[str, int]
-    curve: list[tuple[int, float]]  # (counted trials so far, best value so far)
-
-
-def study_summaries(store: MLflowStore, parent: str) -> list[StudySummary]:
-    """The suite's study runs, as the report needs them (so it can be rebuilt from the store alone)."""
-    out = []
-    for run in store.children(parent, "study"):
-        p, m = run.data.params, run.data.metrics
-        loss, strategy, dataset = run.data.tags.get(TAG_CONTENDER, "||").rsplit("|", 2)
-        objective = p.get("objective", "")
-        best = {k.removeprefix("best."): float(v) for k, v in p.items() if k.startswith("best.")}
-        counts = {k: int(m.get(f"trials_{k}", 0)) for k in COUNTS}
-        curve = store.history(run.info.run_id, "best_so_far")
-        best_value = m.get(M.best_key(objective), math.nan)
-        out.append(StudySummary(dataset, loss, strategy, objective, best_value, best, counts, curve))
-    return sorted(out, key=lambda s: (s.dataset, s.loss, s.strategy))
-
-
-def tuning_table(summaries: Sequence[StudySummary]) -> pd.DataFrame:
-    """One row per study: best setting and value, and how many trials finished, were pruned, diverged, failed."""
-    import pandas as pd
-
-    rows = []
-    for s in summaries:
-        row: dict[str, Any] = {
-            "dataset": s.dataset,
-            "loss": s.loss,
-            "strategy": s.strategy,
-            "objective": s.objective,
-        }
-        row["best_value"] = s.best_value
-        for k in ("lr_g", "lr_d", "beta1", "n_critic"):
-            if k in s.best or any(k in o.best for o in summaries):
-                row[k] = s.best.get(k, math.nan)
-        row.update(s.counts)
-        rows.append(row)
-    return pd.DataFrame(rows)
-
-
-def budget_figure(summaries: Sequence[StudySummary], dataset: str) -> Any:
-    """Best objective reached vs trials spent, one line per contender (the budget plot of Lucic et al.)."""
-    from ganbench.plots import budget_figure as draw
-    from ganbench.plots import contender_colors
-
-    one_strategy = len({s.strategy for s in summaries}) == 1
-    series = {
-        (s.loss if one_strategy else f"{s.loss} / {s.strategy}"): tuple(map(list, zip(*s.curve)))
-        for s in summaries
-        if s.dataset == dataset and s.curve
-    }
-    objective = next((s.objective for s in summaries if s.dataset == dataset), "objective")
-    fig = draw(
-        series, contender_colors(list(series)), objective, f"{dataset}: best {objective} vs tuning budget"
-    )
-    ax = fig.axes[0]
-    if ax.lines and all(y > 0 for line in ax.lines for y in line.get_ydata()):
-        ax.set_yscale("log")  # FIDs of a wide search span orders of magnitude
-    return fig
-
-
-def write_tuning_report(store: MLflowStore, parent: str, out_dir: Path) -> list[Path]:
-    """``tuning.csv``, ``tuning.md`` (a table per dataset) and ``tuning_budget_<dataset>.png``; also logged
-    to the suite run under ``report/``."""
-    from ganbench.plots import plt
-
-    summaries = study_summaries(store, parent)
-    if not summaries:
-        return []
-    out_dir.mkdir(parents=True, exist_ok=True)
-    table = tuning_table(summaries)
-    paths = [out_dir / "tuning.csv", out_dir / "tuning.md"]
-    table.to_csv(paths[0], index=False)
-    sections = []
-    for dataset, part in table.groupby("dataset", sort=False):
-        shown = part.drop(columns=["dataset"]).dropna(axis=1, how="all")
-        sections.append(f"## {dataset}\n\n{shown.to_markdown(index=False, floatfmt='.4g')}\n")
-        fig = budget_figure(summaries, str(dataset))
-        paths.append(out_dir / f"tuning_budget_{dataset}.png")
-        fig.savefig(paths[-1])
-        plt.close(fig)
-    paths[1].write_text("\n".join(sections))
-    for path in paths:
-        store.log_artifact(parent, path, "report")
-    return paths
 
 
 def _has_result(run: Any) -> bool:

@@ -12,15 +12,8 @@ import pytest
 import torch
 from torch.testing import assert_close
 
-from ganbench.datasets import (
-    DATASETS,
-    DataError,
-    DataOptions,
-    draw_polygons,
-    load_dataset,
-    rasterize_convex,
-    to_uint8,
-)
+from ganbench.datasets import DATASETS, DataError, DataOptions, load_dataset
+from ganbench.image_datasets import draw_polygons, rasterize_convex, to_uint8
 from ganbench.rng import MemberRNG
 
 EMBEDDED_IMAGES = ["digits", "stacked_digits", "polygons"]

@@ -9,7 +9,8 @@ import pytest
 import torch
 from torch.testing import assert_close
 
-from ganbench.datasets import load_dataset, to_uint8
+from ganbench.datasets import load_dataset
+from ganbench.image_datasets import to_uint8
 from ganbench.metrics import KL_UNIFORM, MODES_COVERED, fid_key, kid_key, precision_key, recall_key
 from ganbench.metrics.coverage import label_coverage
 from ganbench.metrics.domain import EXTRACTOR, classifier_path, domain_extractor, extract, holdout_split
