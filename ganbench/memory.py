@@ -70,17 +70,24 @@ def member_bytes(
     ``build(n)`` makes a trainer of ``n`` members; populations of one and of two each take two training steps
     and generate their evaluation samples, and the difference of the two peaks is what a member adds."""
     if key not in _MEASURED:
-        peaks = []
-        for n in (1, 2):
-            torch.cuda.synchronize(device)
-            base = torch.cuda.memory_allocated(device)
-            torch.cuda.reset_peak_memory_stats(device)
+
+        def work(n: int) -> None:
             trainer = build(n)
             trainer.train_step()
             trainer.train_step()
             trainer.generate(trainer.config.eval_samples)
-            peaks.append(torch.cuda.max_memory_allocated(device) - base)
-            del trainer
-        per_member = max(peaks[1] - peaks[0], 1)
-        _MEASURED[key] = (max(peaks[0] - per_member, 0), per_member)
+
+        one, two = (_peak_bytes(device, lambda n=n: work(n)) for n in (1, 2))
+        per_member = max(two - one, 1)
+        _MEASURED[key] = (max(one - per_member, 0), per_member)
     return _MEASURED[key]
+
+
+def _peak_bytes(device: torch.device, work: Callable[[], None]) -> int:
+    """Peak CUDA memory ``work`` allocates beyond what was allocated before it (freed again when it returns)."""
+    torch.cuda.synchronize(device)
+    base = torch.cuda.memory_allocated(device)
+    torch.cuda.reset_peak_memory_stats(device)
+    work()
+    torch.cuda.synchronize(device)
+    return torch.cuda.max_memory_allocated(device) - base

@@ -15,6 +15,7 @@ from ganbench.datasets import DataOptions
 from ganbench.executors import Job, run_job
 from ganbench.memory import fit_population, free_gpu_bytes
 from ganbench.models import ModelConfig
+from ganbench.train import Trainer
 
 FAULTS_PER_STEP = textwrap.dedent(
     """
@@ -64,8 +65,10 @@ def test_fit_population_keeps_a_share_of_free_memory_and_at_least_one_member():
 def _job(tmp_path, members: int) -> Job:
     config = RunConfig(loss="non_saturating", strategy="adam_dcgan", dataset="ring8", batch_size=32,
                        steps=20, eval_every=10, eval_samples=500, model=ModelConfig(width=16, depth=2))  # fmt: skip
-    return Job(0, config, tuple(Member(s, 1e-3, 1e-3) for s in range(members)),
-               tuple(tmp_path / f"m{s}.pt" for s in range(members)), "cpu", DataOptions())  # fmt: skip
+    checkpoints = tuple(tmp_path / f"m{s}.pt" for s in range(members)) if tmp_path else ()
+    return Job(
+        0, config, tuple(Member(s, 1e-3, 1e-3) for s in range(members)), checkpoints, "cpu", DataOptions()
+    )
 
 
 def test_a_population_that_does_not_fit_the_gpu_trains_in_parts_reported_under_its_own_indices(
@@ -98,3 +101,23 @@ def test_a_population_that_does_not_fit_the_gpu_trains_in_parts_reported_under_i
     evals = sorted((e[2], e[3]) for e in events if e[0] == "eval")
     assert evals == sorted((e[2], e[3]) for e in whole if e[0] == "eval")
     assert all((tmp_path / "split" / f"m{s}.pt").exists() for s in range(5))  # a checkpoint per member
+
+
+def test_member_bytes_is_the_difference_of_two_measured_peaks_and_is_measured_once(monkeypatch):
+    """The arithmetic and caching of the GPU probe (the peaks themselves need CUDA and are faked here)."""
+    built: list[int] = []
+    peaks = iter([1300, 1600])  # populations of one, then two members
+
+    def fake_peak(device, work):
+        work()
+        return next(peaks)
+
+    def build(n):
+        built.append(n)
+        return Trainer(_job(None, 1).config, [Member(0, 1e-3, 1e-3)] * n)
+
+    monkeypatch.setattr(memory, "_peak_bytes", fake_peak)
+    monkeypatch.setattr(memory, "_MEASURED", {})
+    assert memory.member_bytes(("k",), build, torch.device("cpu")) == (1000, 300)
+    assert memory.member_bytes(("k",), build, torch.device("cpu")) == (1000, 300)  # cached: no new peaks
+    assert built == [1, 2]
