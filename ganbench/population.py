@@ -27,7 +27,7 @@ class PopulationState:
         if len(keep) == len(self.rows) or not keep:
             return
         for r, i in enumerate(self.rows):
-            if r not in keep:
+            if r not in keep and self.checkpoints[i] is not None:  # kept for the checkpoints still to come
                 self._dropped[i] = self._member_state(i)
         idx = torch.tensor(keep, device=self.device)
         for module in (self.g, self.d, self.g_ema):

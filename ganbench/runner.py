@@ -199,8 +199,11 @@ class Runner:
         results: dict[int, list[RunResult]] = {}
         open_jobs = set(run_ids)
         shown: list[int] = []
+        ended: set[tuple[int, int]] = set()  # (job, member) whose result is recorded
         try:
-            for job, outcome in executor.run(jobs, lambda ev: self._on_event(ev, trackers, names, shown)):
+            for job, outcome in executor.run(
+                jobs, lambda ev: self._on_event(ev, trackers, names, shown, ended)
+            ):
                 open_jobs.discard(job.job_id)
                 p = planned[job.job_id]
                 if isinstance(outcome, BaseException) and _is_oom(outcome) and len(p.members) > 1:
@@ -223,9 +226,10 @@ class Runner:
                     outcome = self._failed(job, outcome, run_ids[job.job_id])
                 results[job.job_id] = outcome
         except BaseException:
-            for job_id in open_jobs:
-                for run_id in run_ids[job_id]:
-                    self.store.finish(run_id, "killed")
+            for job_id in open_jobs:  # a job trained in parts (GPU memory) may have ended some members
+                for member, run_id in enumerate(run_ids[job_id]):
+                    if (job_id, member) not in ended:
+                        self.store.finish(run_id, "killed")
             raise
         return [results[j.job_id] for j in jobs]
 
@@ -252,12 +256,13 @@ class Runner:
         )
 
     def _on_event(self, event: tuple[Any, ...], trackers: dict[int, Tracker], names: dict[int, str],
-                  shown: list[int]) -> Any:  # fmt: skip
+                  shown: list[int], ended: set[tuple[int, int]]) -> Any:  # fmt: skip
         kind, job_id = event[0], event[1]
         if kind == "eval":
             member, step, metrics, samples = event[2:]
             return trackers[job_id].on_eval(member, step, metrics, torch.tensor(samples))
         if kind == "end":
+            ended.add((job_id, event[2]))
             return trackers[job_id].on_end(*event[2:])
         if kind == "progress":
             if shown[-1:] != [job_id]:  # which run is going

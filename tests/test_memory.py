@@ -2,20 +2,24 @@
 
 from __future__ import annotations
 
+import signal
 import subprocess
 import sys
 import textwrap
 
 import pytest
 import torch
+from mlflow import MlflowClient
 
 from ganbench import executors, memory
+from ganbench.cli import main
 from ganbench.config import Member, RunConfig
 from ganbench.datasets import DataOptions
 from ganbench.executors import Job, run_job
 from ganbench.memory import fit_population, free_gpu_bytes
 from ganbench.models import ModelConfig
-from ganbench.train import Trainer
+from ganbench.train import STOP_REQUESTED, Trainer
+from tests.conftest import TINY_SUITE, write_suite
 
 FAULTS_PER_STEP = textwrap.dedent(
     """
@@ -121,3 +125,40 @@ def test_member_bytes_is_the_difference_of_two_measured_peaks_and_is_measured_on
     assert memory.member_bytes(("k",), build, torch.device("cpu")) == (1000, 300)
     assert memory.member_bytes(("k",), build, torch.device("cpu")) == (1000, 300)  # cached: no new peaks
     assert built == [1, 2]
+
+
+def test_a_stop_between_parts_keeps_the_finished_part_and_a_rerun_completes(tmp_path, monkeypatch):
+    """A population trained in parts (faked GPU room for one member) stopped after its first member ended:
+    that run stays FINISHED, the other is KILLED, and a rerun finishes it without duplicating either."""
+    monkeypatch.setattr(memory, "free_gpu_bytes", lambda device: 1000)
+    monkeypatch.setattr(memory, "member_bytes", lambda key, build, device: (100, 700))
+    original_end = executors.EmitTracker.on_end
+
+    def end_then_stop(self, member, result):
+        original_end(self, member, result)
+        STOP_REQUESTED.set()
+
+    monkeypatch.setattr(executors.EmitTracker, "on_end", end_then_stop)
+    suite = write_suite(tmp_path / "tiny.yaml", TINY_SUITE.replace("[non_saturating, hinge]", "[hinge]"))
+    args = ["run", "--suite", str(suite), "--out", str(tmp_path / "out"), "--no-progress"]
+    handlers = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        assert main(args) == 130
+        runs = _children(tmp_path / "out")
+        assert sorted(r.info.status for r in runs) == ["FINISHED", "KILLED"]
+        STOP_REQUESTED.clear()
+        monkeypatch.setattr(executors.EmitTracker, "on_end", original_end)
+        assert main(args) == 0
+    finally:
+        STOP_REQUESTED.clear()
+        for sig, handler in handlers.items():
+            signal.signal(sig, handler)
+    runs = _children(tmp_path / "out")
+    assert len(runs) == 2 and {r.info.status for r in runs} == {"FINISHED"}
+    assert len({r.data.tags["ganbench.key"] for r in runs}) == 2
+
+
+def _children(out):
+    client = MlflowClient(f"sqlite:///{out / 'mlflow.db'}")
+    exp = client.get_experiment_by_name("ganbench/tiny").experiment_id
+    return [r for r in client.search_runs([exp]) if "mlflow.parentRunId" in r.data.tags]
