@@ -40,19 +40,19 @@ class Job:
 class EmitTracker(Tracker):
     """A worker-side tracker: turns the trainer's calls into events for the driver."""
 
-    def __init__(self, job: Job, emit: EventSink, kind: str, offset: int = 0) -> None:
+    def __init__(self, job: Job, emit: EventSink, kind: str, index: list[int] | None = None) -> None:
         self.job, self.emit, self.keep = job, emit, PLOT_SAMPLES.get(kind)
-        self.offset = offset  # index in the job of the trainer's first member
+        self.index = index or list(range(len(job.members)))  # the job's index of each trainer member
 
     def on_eval(self, member: int, step: int, metrics: dict[str, float], samples: Any) -> bool:
         shipped = samples[: self.keep] if self.keep else samples
         # numpy, not a tensor: torch would pass a tensor between processes as a shared-memory handle, which
         # dies with a worker that is killed before the driver reads it
         shipped = shipped.detach().float().cpu().numpy()
-        return bool(self.emit(("eval", self.job.job_id, self.offset + member, step, metrics, shipped)))
+        return bool(self.emit(("eval", self.job.job_id, self.index[member], step, metrics, shipped)))
 
     def on_end(self, member: int, result: RunResult) -> None:
-        self.emit(("end", self.job.job_id, self.offset + member, result))
+        self.emit(("end", self.job.job_id, self.index[member], result))
 
 
 _EVALUATORS: dict[tuple[Any, ...], Any] = {}  # per process: real statistics are computed once
@@ -82,14 +82,14 @@ def run_job(job: Job, emit: EventSink) -> list[RunResult]:
         torch.set_num_threads(job.threads)
     evaluator = evaluator_for(job.config, job.data)
 
-    def build(start: int, stop: int) -> Trainer:
+    def build(part: list[int]) -> Trainer:
         return Trainer(
             job.config,
-            job.members[start:stop],
+            [job.members[k] for k in part],
             device=job.device,
             data=job.data,
-            checkpoints=list(job.checkpoints[start:stop]),
-            tracker=EmitTracker(job, emit, evaluator.dataset.kind, offset=start),
+            checkpoints=[job.checkpoints[k] for k in part] if job.checkpoints else None,
+            tracker=EmitTracker(job, emit, evaluator.dataset.kind, index=part),
             evaluator=evaluator,
             progress=lambda n: emit(("progress", job.job_id, n)),
         )
@@ -97,10 +97,23 @@ def run_job(job: Job, emit: EventSink) -> list[RunResult]:
     size = _fitting_size(job, evaluator)
     if size < len(job.members):
         emit(("note", job.job_id, f"{len(job.members)} members do not fit in GPU memory: {size} at a time"))
-    results: list[RunResult] = []
-    for start in range(0, len(job.members), size):
-        results.extend(build(start, start + size).run())
-    return results
+    results: dict[int, RunResult] = {}
+    for part in _parts(job, size):
+        results.update(zip(part, build(part).run(), strict=True))
+    return [results[k] for k in range(len(job.members))]
+
+
+def _parts(job: Job, size: int) -> list[list[int]]:
+    """The job's members (indices) in populations of at most ``size``, each resuming from one step: a job that
+    trained in parts before (and was retried) has members at different checkpoint steps."""
+    import torch
+
+    by_step: dict[int, list[int]] = {}
+    for k in range(len(job.members)):
+        path = job.checkpoints[k] if job.checkpoints else None
+        step = torch.load(path, weights_only=True)["step"] if path is not None and path.exists() else 0
+        by_step.setdefault(step, []).append(k)
+    return [group[i : i + size] for group in by_step.values() for i in range(0, len(group), size)]
 
 
 def _fitting_size(job: Job, evaluator: Any) -> int:

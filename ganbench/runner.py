@@ -199,39 +199,48 @@ class Runner:
         results: dict[int, list[RunResult]] = {}
         open_jobs = set(run_ids)
         shown: list[int] = []
-        ended: set[tuple[int, int]] = set()  # (job, member) whose result is recorded
+        # results already recorded, by (job, member): a job trained in parts (GPU memory) ends some members
+        # before the others, and a failure or stop later in the job must leave those as they are
+        ended: dict[tuple[int, int], RunResult] = {}
         try:
             for job, outcome in executor.run(
                 jobs, lambda ev: self._on_event(ev, trackers, names, shown, ended)
             ):
                 open_jobs.discard(job.job_id)
-                p = planned[job.job_id]
-                if isinstance(outcome, BaseException) and _is_oom(outcome) and len(p.members) > 1:
-                    # out of memory: the same members as two smaller populations (each resumes its checkpoint)
-                    self.progress.note(
-                        f"out of memory with {len(p.members)} members: retrying as two populations"
-                    )
-                    half = len(p.members) // 2
-                    halves = [
-                        dataclasses.replace(
-                            p, members=p.members[:half], tags=p.tags[:half] if p.tags else None
-                        ),
-                        dataclasses.replace(
-                            p, members=p.members[half:], tags=p.tags[half:] if p.tags else None
-                        ),
-                    ]
-                    parts = self.execute(halves, executor=executor)
-                    outcome = parts[0] + parts[1]
-                elif isinstance(outcome, BaseException):
-                    outcome = self._failed(job, outcome, run_ids[job.job_id])
+                if isinstance(outcome, BaseException):
+                    outcome = self._recover(planned[job.job_id], job, outcome, run_ids[job.job_id],
+                                            ended, executor)  # fmt: skip
                 results[job.job_id] = outcome
         except BaseException:
-            for job_id in open_jobs:  # a job trained in parts (GPU memory) may have ended some members
+            for job_id in open_jobs:
                 for member, run_id in enumerate(run_ids[job_id]):
                     if (job_id, member) not in ended:
                         self.store.finish(run_id, "killed")
             raise
         return [results[j.job_id] for j in jobs]
+
+    def _recover(self, p: Planned, job: Job, exc: BaseException, run_ids: list[str],
+                 ended: dict[tuple[int, int], RunResult], executor: Executor) -> list[RunResult]:  # fmt: skip
+        """A job raised: members that ended keep their results; out of memory retries the others as two
+        smaller populations (each resumes its checkpoint); any other error marks the others failed."""
+        todo = [k for k in range(len(p.members)) if (job.job_id, k) not in ended]
+        out: dict[int, RunResult] = {
+            k: ended[(job.job_id, k)] for k in range(len(p.members)) if k not in todo
+        }
+        if _is_oom(exc) and len(todo) > 1:
+            self.progress.note(f"out of memory with {len(todo)} members: retrying as two populations")
+            halves = [todo[: len(todo) // 2], todo[len(todo) // 2 :]]
+            parts = self.execute(
+                [dataclasses.replace(p, members=[p.members[k] for k in half],
+                                     tags=[p.tags[k] for k in half] if p.tags else None) for half in halves],
+                executor=executor,
+            )  # fmt: skip
+            for half, part in zip(halves, parts, strict=True):
+                out.update(zip(half, part, strict=True))
+        else:
+            failed = self._failed(job, exc, [run_ids[k] for k in todo])
+            out.update(zip(todo, failed, strict=True))
+        return [out[k] for k in range(len(p.members))]
 
     def _child(
         self, parent: str, config: RunConfig, m: Member, contender: Contender, tags: dict[str, str]
@@ -256,13 +265,13 @@ class Runner:
         )
 
     def _on_event(self, event: tuple[Any, ...], trackers: dict[int, Tracker], names: dict[int, str],
-                  shown: list[int], ended: set[tuple[int, int]]) -> Any:  # fmt: skip
+                  shown: list[int], ended: dict[tuple[int, int], RunResult]) -> Any:  # fmt: skip
         kind, job_id = event[0], event[1]
         if kind == "eval":
             member, step, metrics, samples = event[2:]
             return trackers[job_id].on_eval(member, step, metrics, torch.tensor(samples))
         if kind == "end":
-            ended.add((job_id, event[2]))
+            ended[(job_id, event[2])] = event[3]
             return trackers[job_id].on_end(*event[2:])
         if kind == "progress":
             if shown[-1:] != [job_id]:  # which run is going
@@ -279,7 +288,7 @@ class Runner:
             self.store.log(run_id, tags={"ganbench.error": reason})
             self.store.finish(run_id, "failed")
         self.progress.note(f"[red]failed[/red] {job.config.loss}/{job.config.dataset}: {reason}")
-        return [RunResult("failed", 0, {}) for _ in job.members]
+        return [RunResult("failed", 0, {}) for _ in run_ids]
 
     # ------------------------------------------------------------------------------------ phases
     def final_phase(self, hypers: dict[str, Hyper] | None = None) -> None:

@@ -162,3 +162,58 @@ def _children(out):
     client = MlflowClient(f"sqlite:///{out / 'mlflow.db'}")
     exp = client.get_experiment_by_name("ganbench/tiny").experiment_id
     return [r for r in client.search_runs([exp]) if "mlflow.parentRunId" in r.data.tags]
+
+
+def _run_split_suite(tmp_path, monkeypatch, seeds: int, raise_on_part: int, exc: BaseException):
+    """The tiny suite (one loss) with faked GPU room for one member per part; building part
+    ``raise_on_part`` (0-based, counted over the whole run) raises ``exc`` once. Returns the exit code and
+    the seeds of every population built."""
+    monkeypatch.setattr(memory, "free_gpu_bytes", lambda device: 1000)
+    monkeypatch.setattr(memory, "member_bytes", lambda key, build, device: (100, 700))
+    built = []
+    original = executors.Trainer
+
+    def trainer(config, members, **kwargs):
+        built.append([m.seed for m in members])
+        if len(built) == raise_on_part + 1:
+            raise exc
+        return original(config, members, **kwargs)
+
+    monkeypatch.setattr(executors, "Trainer", trainer)
+    text = TINY_SUITE.replace("[non_saturating, hinge]", "[hinge]").replace("seeds: 2", f"seeds: {seeds}")
+    suite = write_suite(tmp_path / "tiny.yaml", text)
+    handlers = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        return main(["run", "--suite", str(suite), "--out", str(tmp_path / "out"), "--no-progress"]), built
+    finally:
+        for sig, handler in handlers.items():
+            signal.signal(sig, handler)
+
+
+def test_an_error_in_a_later_part_fails_only_the_members_not_yet_finished(tmp_path, monkeypatch):
+    code, _ = _run_split_suite(tmp_path, monkeypatch, seeds=2, raise_on_part=1, exc=RuntimeError("boom"))
+    assert code == 0
+    runs = sorted(_children(tmp_path / "out"), key=lambda r: r.data.tags["ganbench.key"])
+    assert sorted(r.data.tags["ganbench.status"] for r in runs) == ["failed", "finished"]
+    assert ["boom" in r.data.tags.get("ganbench.error", "") for r in runs].count(True) == 1
+
+
+def test_out_of_memory_in_a_later_part_retries_only_the_members_not_yet_finished(tmp_path, monkeypatch):
+    oom = torch.cuda.OutOfMemoryError("CUDA out of memory (faked)")
+    code, built = _run_split_suite(tmp_path, monkeypatch, seeds=3, raise_on_part=1, exc=oom)
+    assert code == 0
+    seeds = [seed for part in built for seed in part]
+    assert seeds.count(seeds[0]) == 1  # the member that had finished is not trained (or reloaded) again
+    runs = _children(tmp_path / "out")
+    assert len(runs) == 3 and len({r.data.tags["ganbench.key"] for r in runs}) == 3  # no duplicates
+    assert {r.data.tags["ganbench.status"] for r in runs} == {"finished"}
+
+
+def test_parts_never_mix_members_at_different_checkpoint_steps(tmp_path):
+    """A retried job whose first attempt trained in parts: finished, half-trained and new members."""
+    job = _job(tmp_path, 5)
+    for k, step in [(0, 20), (1, 20), (2, 10)]:  # members 3 and 4 have no checkpoint yet
+        torch.save({"step": step}, job.checkpoints[k])
+    assert executors._parts(job, 2) == [[0, 1], [2], [3, 4]]
+    assert executors._parts(job, 5) == [[0, 1], [2], [3, 4]]
+    assert executors._parts(_job(None, 3), 5) == [[0, 1, 2]]
