@@ -57,7 +57,8 @@ class StackedLinear(nn.Module):
                 v = torch.nn.functional.normalize(torch.einsum("nio,no->ni", w, self._u), dim=-1)
                 self._u.copy_(torch.nn.functional.normalize(torch.einsum("nio,ni->no", w, v), dim=-1))
             v = torch.nn.functional.normalize(torch.einsum("nio,no->ni", w, self._u), dim=-1)
-        sigma = torch.einsum("ni,nio,no->n", v, w, self._u)
+        # a copy: the next training forward pass updates _u in place, and backward still needs this one
+        sigma = torch.einsum("ni,nio,no->n", v, w, self._u.clone())
         return w / sigma[:, None, None]
 
     def forward(self, x: Tensor) -> Tensor:
@@ -180,7 +181,7 @@ def _spectral_normalized(w: Tensor, u: Tensor, training: bool) -> Tensor:
             v = F.normalize(torch.einsum("nor,no->nr", mat, u), dim=-1)
             u.copy_(F.normalize(torch.einsum("nor,nr->no", mat, v), dim=-1))
         v = F.normalize(torch.einsum("nor,no->nr", mat, u), dim=-1)
-    sigma = torch.einsum("no,nor,nr->n", u, mat, v)
+    sigma = torch.einsum("no,nor,nr->n", u.clone(), mat, v)  # a copy: see StackedLinear.effective_weight
     return w / sigma.view((-1,) + (1,) * (w.dim() - 1))
 
 

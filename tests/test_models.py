@@ -60,6 +60,21 @@ def test_narrow_linear_matches_a_batched_matmul_to_second_order(outputs):
     assert_close(grads[0], grads[1])
 
 
+@pytest.mark.parametrize("members", [1, 4])
+@pytest.mark.parametrize("model", ["mlp", "dcgan"])
+def test_spectral_norm_discriminators_train(model, members):
+    """Each training forward pass updates the power-iteration vector in place; backward must not need the
+    old one (D(real) and D(fake) are two passes before one backward)."""
+    if model == "mlp":
+        config = RunConfig(loss="hinge", strategy="adam_dcgan", dataset="ring8", batch_size=16, steps=20,
+                           eval_every=10, eval_samples=100, model=ModelConfig(width=8, depth=2, spectral_norm=True))  # fmt: skip
+    else:
+        config = RunConfig(loss="hinge", strategy="adam_dcgan", dataset="digits", batch_size=8, steps=4,
+                           eval_every=2, eval_samples=64, image_size=28, model=_dcgan(spectral_norm=True))  # fmt: skip
+    results = train(config, [Member(s, 1e-3, 1e-3) for s in range(members)])
+    assert [r.status for r in results] == [FINISHED] * members
+
+
 @pytest.mark.parametrize("name", MODELS.names())
 def test_every_parameter_and_buffer_has_the_member_dimension_first(name):
     """The stacked optimizers and checkpoint slicing index dimension 0 by member."""
