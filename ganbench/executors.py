@@ -122,15 +122,15 @@ def _fitting_size(job: Job, evaluator: Any) -> int:
     from ganbench.train import resolve_device
 
     device = resolve_device(job.device)
-    free = memory.free_gpu_bytes(device)
-    if free is None or len(job.members) == 1:
+    if memory.free_gpu_bytes(device) is None or len(job.members) == 1:
         return len(job.members)
 
     def probe(n: int) -> Trainer:  # no checkpoints, no reports: a probe leaves nothing behind
         return Trainer(job.config, job.members[:1] * n, device=job.device, evaluator=evaluator)
 
     fixed, per_member = memory.member_bytes((repr(job.config), str(device)), probe, device)
-    return memory.fit_population(len(job.members), fixed, per_member, free)
+    # read after the probe: what it left allocated for good (the dataset on the device) is not free
+    return memory.fit_population(len(job.members), fixed, per_member, memory.free_gpu_bytes(device))
 
 
 class Executor:
