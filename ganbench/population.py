@@ -28,7 +28,7 @@ class PopulationState:
             return
         for r, i in enumerate(self.rows):
             if r not in keep and self.checkpoints[i] is not None:  # kept for the checkpoints still to come
-                self._dropped[i] = self._member_state(i)
+                self._dropped[i] = _to_cpu(self._member_state(i))  # off the GPU: it only waits to be saved
         idx = torch.tensor(keep, device=self.device)
         for module in (self.g, self.d, self.g_ema):
             if module is not None:
@@ -115,6 +115,14 @@ def _slice(state: Any, i: int) -> Any:
     if torch.is_tensor(state) and state.dim() > 0:
         return state[i].clone()
     return state
+
+
+def _to_cpu(state: Any) -> Any:
+    if isinstance(state, dict):
+        return {k: _to_cpu(v) for k, v in state.items()}
+    if isinstance(state, list):
+        return [_to_cpu(v) for v in state]
+    return state.cpu() if torch.is_tensor(state) else state
 
 
 def _stack_like(template: Any, values: list[Any], ref: int = 0) -> Any:

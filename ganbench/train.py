@@ -294,11 +294,14 @@ class Trainer(PopulationState):
             self.train_step()
             if self.progress is not None and self.step % PROGRESS_EVERY == 0:
                 self.progress(PROGRESS_EVERY * len(self.members))  # a dropped member's share counts as done
-            if self.step % every == 0 or self.step == steps:
+            evaluated = self.step % every == 0 or self.step == steps
+            if evaluated:
                 self.evaluate()
                 self.save_checkpoints()
-            if len(self.rows) > 1 and self.step % DIVERGENCE_EVERY == 0:
-                self.drop_stopped()  # after a divergence check or an evaluation: a sync happened anyway
+            # after a divergence check or an evaluation (a sync happened anyway); at every evaluation, so a
+            # run resumed from its checkpoint has the same rows as one never stopped
+            if len(self.rows) > 1 and (evaluated or self.step % DIVERGENCE_EVERY == 0):
+                self.drop_stopped()
         return self._results()
 
     def _results(self) -> list[RunResult]:

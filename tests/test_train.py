@@ -90,6 +90,20 @@ def test_a_dropped_member_keeps_its_checkpoint_and_a_resume_drops_it_again(tmp_p
     assert results[1].metrics == pytest.approx(alone.metrics, rel=1e-5)
 
 
+def test_a_resumed_population_with_a_pruned_member_ends_exactly_as_one_never_stopped(tmp_path):
+    """Pruned at an evaluation that is not a divergence-check step (15): dropped there in both runs, so the
+    resumed population computes with the same rows, to the last digit. (4 members, then 3: the narrow-layer
+    path switches off with the drop, so rows that differed would show in the rounding.)"""
+    config = dataclasses.replace(TINY, steps=45, eval_every=15)
+    members = [Member(s, 1e-3, 1e-3) for s in range(4)]
+    full = Trainer(config, members, tracker=PruneFirst()).run()
+    ckpts = [tmp_path / f"{s}.pt" for s in range(4)]
+    Trainer(dataclasses.replace(config, steps=15), members, tracker=PruneFirst(), checkpoints=ckpts).run()
+    resumed = Trainer(config, members, tracker=PruneFirst(), checkpoints=ckpts).run()
+    assert [r.status for r in resumed] == [r.status for r in full] == ["pruned"] + ["finished"] * 3
+    assert [r.metrics for r in resumed[1:]] == [r.metrics for r in full[1:]]
+
+
 class Recorder(Tracker):
     def __init__(self):
         self.evals = []
