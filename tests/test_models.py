@@ -19,7 +19,7 @@ from ganbench.models import (
     _spectral_normalized,
     create_models,
 )
-from ganbench.train import FINISHED, Trainer, train
+from ganbench.train import FINISHED, Tracker, Trainer, train
 
 IMAGE_SHAPES = [(1, 28, 28), (3, 28, 28), (1, 32, 32), (3, 32, 32)]
 
@@ -165,4 +165,29 @@ def test_dcgan_population_member_trains_like_the_same_seed_alone(loss):
         assert_close(a[1], b[0], rtol=1e-6, atol=1e-8)
     for a, b in zip(pop.d.state_dict().values(), alone.d.state_dict().values()):
         assert_close(a[1], b[0], rtol=1e-6, atol=1e-8)
+    assert pop_results[1].metrics == pytest.approx(alone_result.metrics, rel=1e-6)
+
+
+class _PruneFirst(Tracker):
+    def on_eval(self, member, step, metrics, samples):
+        return member == 0
+
+
+@pytest.mark.parametrize("spectral_norm", [False, True])  # batch-norm buffers, then power-iteration buffers
+def test_dcgan_population_drops_a_pruned_member_with_its_buffers(spectral_norm):
+    """Member 0 is pruned at step 2 and dropped; member 1 (its batch-norm running statistics or spectral-norm
+    vectors included) ends as the same run alone, in float64."""
+    config = RunConfig(
+        loss="non_saturating", strategy="adam_dcgan", dataset="digits", model=_dcgan(spectral_norm=spectral_norm),
+        steps=4, eval_every=2, eval_samples=64, batch_size=8,
+    )  # fmt: skip
+    members = [Member(4, 1e-3, 2e-3), Member(9, 2e-4, 3e-4)]
+    pop = Trainer(config, members, dtype=torch.float64, tracker=_PruneFirst())
+    alone = Trainer(config, members[1:], dtype=torch.float64)
+    pop_results, (alone_result,) = pop.run(), alone.run()
+    assert pop.rows == [1] and pop_results[0].status == "pruned"
+    for module, other in [(pop.g, alone.g), (pop.d, alone.d)]:
+        assert module.state_dict().keys() == other.state_dict().keys()
+        for a, b in zip(module.state_dict().values(), other.state_dict().values()):
+            assert_close(a, b, rtol=1e-6, atol=1e-8)  # buffers included, one row each
     assert pop_results[1].metrics == pytest.approx(alone_result.metrics, rel=1e-6)
