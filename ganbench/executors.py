@@ -106,13 +106,11 @@ def run_job(job: Job, emit: EventSink) -> list[RunResult]:
 def _parts(job: Job, size: int) -> list[list[int]]:
     """The job's members (indices) in populations of at most ``size``, each resuming from one step: a job that
     trained in parts before (and was retried) has members at different checkpoint steps."""
-    import torch
+    from ganbench.population import checkpoint_step
 
     by_step: dict[int, list[int]] = {}
     for k in range(len(job.members)):
-        path = job.checkpoints[k] if job.checkpoints else None
-        step = torch.load(path, weights_only=True)["step"] if path is not None and path.exists() else 0
-        by_step.setdefault(step, []).append(k)
+        by_step.setdefault(checkpoint_step(job.checkpoints[k] if job.checkpoints else None), []).append(k)
     return [group[i : i + size] for group in by_step.values() for i in range(0, len(group), size)]
 
 

@@ -9,6 +9,7 @@ in the order of ``trainer.rows``; a member's checkpoint is its row of each, plus
 from __future__ import annotations
 
 import os
+from pathlib import Path
 from typing import Any
 
 import torch
@@ -106,23 +107,29 @@ class PopulationState:
             self.active[i] = s["status"] == FINISHED
 
 
+def _map_tensors(state: Any, fn: Any) -> Any:
+    """``fn`` applied to every tensor of a (nested dict/list) state; everything else kept."""
+    if isinstance(state, dict):
+        return {k: _map_tensors(v, fn) for k, v in state.items()}
+    if isinstance(state, list):
+        return [_map_tensors(v, fn) for v in state]
+    return fn(state) if torch.is_tensor(state) else state
+
+
 def _slice(state: Any, i: int) -> Any:
     """Member ``i``'s part of a (nested) state: tensors with a member dimension are indexed, the rest kept."""
-    if isinstance(state, dict):
-        return {k: _slice(v, i) for k, v in state.items()}
-    if isinstance(state, list):
-        return [_slice(v, i) for v in state]
-    if torch.is_tensor(state) and state.dim() > 0:
-        return state[i].clone()
-    return state
+    return _map_tensors(state, lambda t: t[i].clone() if t.dim() > 0 else t)
 
 
 def _to_cpu(state: Any) -> Any:
-    if isinstance(state, dict):
-        return {k: _to_cpu(v) for k, v in state.items()}
-    if isinstance(state, list):
-        return [_to_cpu(v) for v in state]
-    return state.cpu() if torch.is_tensor(state) else state
+    return _map_tensors(state, lambda t: t.cpu())
+
+
+def checkpoint_step(path: Path | None) -> int:
+    """The step a member's checkpoint resumes from; 0 without one."""
+    if path is None or not path.exists():
+        return 0
+    return int(torch.load(path, map_location="cpu", weights_only=True)["step"])
 
 
 def _stack_like(template: Any, values: list[Any], ref: int = 0) -> Any:

@@ -19,6 +19,7 @@ import torch
 from ganbench.config import Member, RunConfig
 from ganbench.datasets import DataOptions, dataset_kind
 from ganbench.executors import Executor, Job, LocalExecutor, create_executor, evaluator_for
+from ganbench.population import checkpoint_step
 from ganbench.progress import Progress
 from ganbench.strategies import get_strategy
 from ganbench.suite import LossEntry, Suite
@@ -311,10 +312,7 @@ class Runner:
             self.execute([Planned(config, members, contender) for config, members, contender in jobs])
 
     def _resume_step(self, config: RunConfig, member: Member) -> int:
-        path = self.checkpoint_path(member.key(config))
-        if not path.exists():
-            return 0
-        return int(torch.load(path, map_location="cpu", weights_only=True)["step"])
+        return checkpoint_step(self.checkpoint_path(member.key(config)))
 
     def _resume_groups(self, config: RunConfig, members: list[Member]) -> list[list[Member]]:
         """Members that resume from the same step train together."""

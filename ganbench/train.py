@@ -31,8 +31,8 @@ from ganbench.rng import MemberRNG
 from ganbench.strategies import get_strategy
 
 DIVERGENCE_LIMIT = 1e7  # |loss| above this counts as exploding
-GRAD_NORM_EVERY = 10
-DIVERGENCE_EVERY = 10  # steps between divergence checks; a diverged run's step is the check that found it  # steps between gradient-norm samples (a norm per step would cost ~5% of a small step)
+GRAD_NORM_EVERY = 10  # steps between gradient-norm samples (a norm per step would cost ~5% of a small step)
+DIVERGENCE_EVERY = 10  # steps between divergence checks; a diverged run's step is the check that found it
 PROGRESS_EVERY = 10
 DIVERGED, PRUNED = "diverged", "pruned"
 
