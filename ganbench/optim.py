@@ -1,7 +1,7 @@
 """Adam and RMSprop for stacked parameters ``[members, ...]`` with a learning rate (and beta1) per member.
 
 torch.optim takes one learning rate per parameter group, so a population whose members were tuned to different
-rates needs these. Updates follow torch.optim's formulas exactly, so a population of one matches a plain loop.
+rates needs these. Updates follow torch.optim's formulas, so a population of one matches a plain loop.
 """
 
 from __future__ import annotations
@@ -58,7 +58,14 @@ class StackedOptimizer:
 
 
 class StackedAdam(StackedOptimizer):
-    """Adam (Kingma & Ba 2015) as in ``torch.optim.Adam``; ``beta1`` may differ per member."""
+    """Adam (Kingma & Ba 2015) as in ``torch.optim.Adam(fused=True)``; ``lr`` and ``beta1`` may differ per member.
+
+    The update is torch's fused Adam kernel: one pass over parameters, gradients and state, where the
+    multi-tensor formulation takes a dozen (on CPU it cost about 0.8 ms of a 15 ms step for 16 members of the
+    losses suite's MLP; fused, about 0.1 ms). The kernel takes one learning rate, so it runs once over whole
+    stacked tensors when all members share ``lr`` and ``beta1`` (the seeds of a final phase), otherwise once per
+    group of members that do, on their rows. Members that are not active are not updated.
+    """
 
     def __init__(self, params, lr: Tensor, beta1: Tensor, beta2: float = 0.999, eps: float = 1e-8) -> None:
         super().__init__(params, lr)
@@ -69,27 +76,54 @@ class StackedAdam(StackedOptimizer):
             "exp_avg": [torch.zeros_like(p) for p in self.params],
             "exp_avg_sq": [torch.zeros_like(p) for p in self.params],
         }
+        # the kernel reads the step count from a tensor on the parameters' device
+        self._step_tensor = torch.zeros((), dtype=torch.float32, device=self.lr.device)
+        self._grouped: tuple[Tensor | None, int, list] = (None, -1, [])
+
+    def _groups(self, active: Tensor) -> list[tuple[float, float, list[int] | None]]:
+        """``(lr, beta1, rows)`` per group of active members sharing both; ``rows`` is None for all rows.
+
+        Reading ``active`` is a device sync, so the grouping is kept until ``active`` changes (a new tensor or
+        an in-place change, which bumps its version): divergence, pruning, dropped rows."""
+        cached, version, groups = self._grouped
+        if cached is active and version == active._version:
+            return groups
+        flags = active.tolist()
+        by_value: dict[tuple[float, float], list[int]] = {}
+        for r, (on, lr, beta1) in enumerate(zip(flags, self.lr.tolist(), self.beta1.tolist(), strict=True)):
+            if on:
+                by_value.setdefault((lr, beta1), []).append(r)
+        groups = [(lr, b1, None if len(rows) == len(flags) else rows) for (lr, b1), rows in by_value.items()]
+        self._grouped = (active, active._version, groups)
+        return groups
+
+    def select(self, idx: Tensor) -> None:
+        super().select(idx)
+        self._grouped = (None, -1, [])
+
+    def load_state_dict(self, state: dict) -> None:
+        super().load_state_dict(state)
+        self._grouped = (None, -1, [])
 
     @torch.no_grad()
     def step(self, active: Tensor) -> None:
-        # multi-tensor (foreach) ops: a dozen dispatches per step whatever the number of parameters
         self.steps += 1
-        params, ms, vs, grads = self._with_grads("exp_avg", "exp_avg_sq")
-        if not params:
+        tensors = self._with_grads("exp_avg", "exp_avg_sq")
+        if not tensors[0]:
             return
-        torch._foreach_add_(
-            ms, torch._foreach_mul(torch._foreach_sub(grads, ms), self._views(1 - self.beta1, params))
-        )
-        torch._foreach_mul_(vs, self.beta2)
-        torch._foreach_addcmul_(vs, grads, grads, 1 - self.beta2)
-        bc2_sqrt = (1 - self.beta2**self.steps) ** 0.5
-        denom = torch._foreach_sqrt(vs)
-        torch._foreach_div_(denom, bc2_sqrt)
-        torch._foreach_add_(denom, self.eps)
-        update = torch._foreach_div(ms, denom)
-        step_size = -(self.lr * active) / (1 - self.beta1**self.steps)
-        torch._foreach_mul_(update, self._views(step_size, params))
-        torch._foreach_add_(params, update)
+        groups = self._groups(active)
+        self._step_tensor.fill_(self.steps)
+        if any(rows is not None for _, _, rows in groups):
+            per_row = [[t.detach().unbind(0) for t in ts] for ts in tensors]
+        for lr, beta1, rows in groups:
+            if rows is None:
+                params, ms, vs, grads = tensors
+            else:
+                params, ms, vs, grads = ([u[r] for u in unbound for r in rows] for unbound in per_row)
+            torch._fused_adam_(
+                params, grads, ms, vs, [], [self._step_tensor] * len(params), lr=lr, beta1=beta1,
+                beta2=self.beta2, weight_decay=0.0, eps=self.eps, amsgrad=False, maximize=False,
+            )  # fmt: skip
 
 
 class StackedRMSprop(StackedOptimizer):
