@@ -79,6 +79,8 @@ class StackedAdam(StackedOptimizer):
         # the kernel reads the step count from a tensor on the parameters' device
         self._step_tensor = torch.zeros((), dtype=torch.float32, device=self.lr.device)
         self._grouped: tuple[Tensor | None, int, list] = (None, -1, [])
+        self._rows_key: tuple[int, ...] = ()
+        self._rows: list = []
 
     def _groups(self, active: Tensor) -> list[tuple[float, float, list[int] | None]]:
         """``(lr, beta1, rows)`` per group of active members sharing both; ``rows`` is None for all rows.
@@ -97,6 +99,16 @@ class StackedAdam(StackedOptimizer):
         self._grouped = (active, active._version, groups)
         return groups
 
+    def _row_views(self, params: list[Tensor], ms: list[Tensor], vs: list[Tensor], grads: list[Tensor]) -> list:
+        """Each tensor's rows as views, ``[params, ms, vs, grads][k][rows of tensor k]``. Those of the parameters
+        and state are kept while their storage is the same (the cached views hold it, so a new tensor cannot
+        reuse its address); only the gradients, new at every step, are split again."""
+        key = tuple(t.data_ptr() for t in params + ms + vs)
+        if key != self._rows_key:
+            self._rows = [[t.detach().unbind(0) for t in ts] for ts in (params, ms, vs)]
+            self._rows_key = key
+        return [*self._rows, [g.unbind(0) for g in grads]]
+
     def select(self, idx: Tensor) -> None:
         super().select(idx)
         self._grouped = (None, -1, [])
@@ -114,7 +126,7 @@ class StackedAdam(StackedOptimizer):
         groups = self._groups(active)
         self._step_tensor.fill_(self.steps)
         if any(rows is not None for _, _, rows in groups):
-            per_row = [[t.detach().unbind(0) for t in ts] for ts in tensors]
+            per_row = self._row_views(*tensors)
         for lr, beta1, rows in groups:
             if rows is None:
                 params, ms, vs, grads = tensors
