@@ -17,6 +17,7 @@ a suite sets them through ``loss_params``.
 
 from __future__ import annotations
 
+import functools
 import inspect
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -76,8 +77,13 @@ def _keyword_params(fn: Callable[..., Any]) -> list[str]:
     return [n for n, p in sig.parameters.items() if p.kind is p.KEYWORD_ONLY and n not in _CONTEXT]
 
 
+@functools.cache
+def _parameters(fn: Callable[..., Any]) -> frozenset[str]:
+    return frozenset(inspect.signature(fn).parameters)  # read once: it is called twice per training step
+
+
 def _accepted(fn: Callable[..., Any], ctx: dict[str, Any]) -> dict[str, Any]:
-    params = inspect.signature(fn).parameters
+    params = _parameters(fn)
     return {k: v for k, v in ctx.items() if k in params}
 
 
