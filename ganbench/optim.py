@@ -100,7 +100,9 @@ class StackedAdam(StackedOptimizer):
         self._grouped = (active, active._version, groups)
         return groups
 
-    def _row_views(self, params: list[Tensor], ms: list[Tensor], vs: list[Tensor], grads: list[Tensor]) -> list:
+    def _row_views(
+        self, params: list[Tensor], ms: list[Tensor], vs: list[Tensor], grads: list[Tensor]
+    ) -> list:
         """Each tensor's rows as views, ``[params, ms, vs, grads][k][rows of tensor k]``. Those of the parameters
         and state are kept while their storage is the same (the cached views hold it, so a new tensor cannot
         reuse its address); only the gradients, new at every step, are split again."""
