@@ -78,10 +78,15 @@ class StackedAdam(StackedOptimizer):
             "exp_avg_sq": [torch.zeros_like(p) for p in self.params],
         }
         # the kernel reads the step count from a tensor on the parameters' device
-        self._step_tensor = torch.zeros((), dtype=torch.float32, device=self.lr.device)
-        self._grouped: tuple[Tensor | None, int, list] = (None, -1, [])
+        device = self.params[0].device if self.params else self.lr.device
+        self._step_tensor = torch.zeros((), dtype=torch.float32, device=device)
+        self._forget_groups()
         self._rows_key: tuple[int, ...] = ()
         self._rows: list = []
+
+    def _forget_groups(self) -> None:
+        """Drop the cached grouping (members, learning rates or beta1 changed)."""
+        self._grouped: tuple[Tensor | None, int, list] = (None, -1, [])
 
     def _groups(self, active: Tensor) -> list[tuple[float, float, list[int] | None]]:
         """``(lr, beta1, rows)`` per group of active members sharing both; ``rows`` is None for all rows.
@@ -114,11 +119,11 @@ class StackedAdam(StackedOptimizer):
 
     def select(self, idx: Tensor) -> None:
         super().select(idx)
-        self._grouped = (None, -1, [])
+        self._forget_groups()
 
     def load_state_dict(self, state: dict) -> None:
         super().load_state_dict(state)
-        self._grouped = (None, -1, [])
+        self._forget_groups()
 
     @torch.no_grad()
     def step(self, active: Tensor) -> None:
