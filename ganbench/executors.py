@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 import queue as queue_mod
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -35,6 +35,7 @@ class Job:
     device: str
     data: DataOptions
     threads: int | None = None  # torch intra-op threads in a worker; None: torch's default
+    gpu_share: float = 1.0  # share of its GPU's memory the job may plan for (set where workers share a GPU)
 
 
 class EmitTracker(Tracker):
@@ -120,7 +121,7 @@ def _fitting_size(job: Job, evaluator: Any) -> int:
     from ganbench.train import resolve_device
 
     device = resolve_device(job.device)
-    if memory.free_gpu_bytes(device) is None or len(job.members) == 1:
+    if memory.free_gpu_bytes(device, job.gpu_share) is None or len(job.members) == 1:
         return len(job.members)
 
     def probe(n: int) -> Trainer:  # no checkpoints, no reports: a probe leaves nothing behind
@@ -128,7 +129,8 @@ def _fitting_size(job: Job, evaluator: Any) -> int:
 
     fixed, per_member = memory.member_bytes((repr(job.config), str(device)), probe, device)
     # read after the probe: what it left allocated for good (the dataset on the device) is not free
-    return memory.fit_population(len(job.members), fixed, per_member, memory.free_gpu_bytes(device))
+    free = memory.free_gpu_bytes(device, job.gpu_share)
+    return memory.fit_population(len(job.members), fixed, per_member, free)
 
 
 class Executor:
@@ -173,20 +175,30 @@ def _drain(events: Any, on_event: EventSink) -> None:
 
 
 _WORKER_QUEUE: Any = None
+_WORKER_GPU_SHARE = 1.0  # 1 / the number of workers given the same GPU
 
 
 def _init_worker(events: Any, gpus: Any) -> None:
-    global _WORKER_QUEUE
+    global _WORKER_QUEUE, _WORKER_GPU_SHARE
     _WORKER_QUEUE = events
     try:
-        gpu = gpus.get_nowait()
+        gpu, sharers = gpus.get_nowait()
         os.environ["CUDA_VISIBLE_DEVICES"] = str(gpu)  # one GPU per worker, before torch touches CUDA
+        _WORKER_GPU_SHARE = 1 / sharers
     except queue_mod.Empty:
         pass
 
 
 def _worker_run(job: Job) -> list[RunResult]:
-    return run_job(job, _WORKER_QUEUE.put)
+    return run_job(replace(job, gpu_share=job.gpu_share * _WORKER_GPU_SHARE), _WORKER_QUEUE.put)
+
+
+def gpu_assignment(workers: int, n_gpus: int) -> list[tuple[int, int]]:
+    """``(gpu, workers on that gpu)`` for each worker: GPUs dealt round-robin."""
+    if n_gpus == 0:
+        return []
+    gpus = [w % n_gpus for w in range(workers)]
+    return [(g, gpus.count(g)) for g in gpus]
 
 
 @EXECUTORS.register("processes")
@@ -214,8 +226,8 @@ class ProcessExecutor(Executor):
         while pending:
             # a fresh pool and queue per round: a worker killed mid-write may leave the old queue locked
             events, gpus = ctx.Queue(), ctx.Queue()
-            for w in range(self.workers if n_gpus else 0):
-                gpus.put(w % n_gpus)
+            for assignment in gpu_assignment(self.workers, n_gpus):
+                gpus.put(assignment)
             pool = ProcessPoolExecutor(
                 self.workers, mp_context=ctx, initializer=_init_worker, initargs=(events, gpus)
             )
@@ -272,8 +284,12 @@ class RayExecutor(Executor):
         def remote_job(job: Job, events: Any) -> list[RunResult]:
             return run_job(job, events.put)
 
+        # a fractional GPU per job: Ray puts several jobs on one GPU, each plans for its fraction of the memory
+        share = self.gpus_per_job if 0 < self.gpus_per_job < 1 else 1.0
         refs = {
-            remote_job.options(num_gpus=self.gpus_per_job, num_cpus=1).remote(job, events): job
+            remote_job.options(num_gpus=self.gpus_per_job, num_cpus=1).remote(
+                replace(job, gpu_share=share), events
+            ): job
             for job in jobs
         }
         try:

@@ -6,7 +6,8 @@ of the ``losses`` suite's MLP, a fifth of the step). :func:`keep_freed_memory` k
 
 :func:`member_bytes` measures what a population needs on a GPU (the peaks of populations of one and two members
 over two training steps and sample generation), and :func:`fit_population` caps a population to what the free
-GPU memory holds, so a large ``--population-size`` is split before it runs out of memory instead of after.
+GPU memory holds (its share of it, where several workers share the GPU), so a large ``--population-size``
+is split before it runs out of memory instead of after.
 The reactive split on an out-of-memory error stays as the backstop for what the measurement misses.
 """
 
@@ -42,13 +43,28 @@ def keep_freed_memory() -> bool:
         return False
 
 
-def free_gpu_bytes(device: torch.device) -> int | None:
+def free_gpu_bytes(device: torch.device, share: float = 1.0) -> int | None:
     """Memory a new population may take on a CUDA device: free memory plus what PyTorch's caching allocator
-    holds unused. None off CUDA (CPU populations are not sized; an out-of-memory error still splits them)."""
+    holds unused, and, where ``share`` < 1 (the GPU is shared by several workers), no more than that share of
+    the device's memory less what this process holds. None off CUDA (CPU populations are not sized; an
+    out-of-memory error still splits them)."""
     if device.type != "cuda" or not torch.cuda.is_available():
         return None
-    free, _total = torch.cuda.mem_get_info(device)
-    return int(free + torch.cuda.memory_reserved(device) - torch.cuda.memory_allocated(device))
+    free, total = torch.cuda.mem_get_info(device)
+    reserved, allocated = torch.cuda.memory_reserved(device), torch.cuda.memory_allocated(device)
+    return available_bytes(free, total, reserved, allocated, share)
+
+
+def available_bytes(free: int, total: int, reserved: int, allocated: int, share: float = 1.0) -> int:
+    """What this process may plan to allocate: the device's free memory plus its own cached-but-unused
+    blocks, capped, when it shares the device, at its ``share`` of ``total`` less what it has allocated.
+
+    Without the cap, workers sharing a GPU would each plan with the same free memory and together ask for
+    more than there is (the out-of-memory split stays as the backstop)."""
+    own_free = free + reserved - allocated
+    if share < 1:
+        own_free = min(own_free, int(total * share) - allocated)
+    return max(int(own_free), 0)
 
 
 def fit_population(wanted: int, fixed: int, per_member: int, free: int | None) -> int:

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import os
+import queue
 import signal
 import subprocess
 import sys
 import textwrap
+from dataclasses import replace
 
 import pytest
 import torch
@@ -67,6 +70,47 @@ def test_fit_population_keeps_a_share_of_free_memory_and_at_least_one_member():
     assert free_gpu_bytes(torch.device("cpu")) is None
 
 
+def test_a_worker_sharing_a_gpu_plans_for_its_share_of_the_memory():
+    gib = 2**30
+    # alone: the free memory plus this process's cached, unused blocks
+    alone = memory.available_bytes(free=60 * gib, total=80 * gib, reserved=6 * gib, allocated=2 * gib)
+    assert alone == 64 * gib
+    # one of two workers: half of the device less what it holds, even though more is free right now
+    half = memory.available_bytes(60 * gib, 80 * gib, 6 * gib, 2 * gib, share=0.5)
+    assert half == 38 * gib
+    # the other worker took most of the device: what is really free is the limit
+    assert memory.available_bytes(10 * gib, 80 * gib, 0, 0, share=0.5) == 10 * gib
+    assert memory.available_bytes(gib, 80 * gib, 0, 50 * gib, share=0.5) == 0  # over its share: nothing
+
+
+def test_worker_processes_are_dealt_gpus_round_robin_and_know_how_many_share_theirs():
+    assert executors.gpu_assignment(3, 2) == [(0, 2), (1, 1), (0, 2)]
+    assert executors.gpu_assignment(2, 1) == [(0, 2), (0, 2)]
+    assert executors.gpu_assignment(2, 4) == [(0, 1), (1, 1)]
+    assert executors.gpu_assignment(2, 0) == []  # no GPU: workers are not assigned one
+
+
+def test_a_population_is_sized_to_the_share_of_the_gpu_its_worker_was_given(monkeypatch):
+    """The share reaches the sizing: the driver's (Ray's fraction) times the worker's (processes on a GPU)."""
+    monkeypatch.setattr(memory, "free_gpu_bytes", lambda device, share=1.0: int(1000 * share))
+    monkeypatch.setattr(memory, "member_bytes", lambda key, build, device: (100, 150))
+    job = _job(None, 8)
+    assert executors._fitting_size(job, None) == 4  # (0.8 * 1000 - 100) / 150
+    assert executors._fitting_size(replace(job, gpu_share=0.5), None) == 2  # (0.8 * 500 - 100) / 150
+
+    seen: list[Job] = []
+    monkeypatch.setattr(executors, "run_job", lambda job, emit: seen.append(job) or [])
+    monkeypatch.setattr(executors, "_WORKER_QUEUE", None)
+    monkeypatch.setattr(executors, "_WORKER_GPU_SHARE", 1.0)
+    monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "")  # restored after the test: _init_worker sets it
+    gpus: queue.Queue = queue.Queue()
+    gpus.put((1, 2))  # GPU 1, shared by two workers
+    executors._init_worker(queue.Queue(), gpus)
+    assert os.environ["CUDA_VISIBLE_DEVICES"] == "1"
+    executors._worker_run(replace(job, gpu_share=0.5))
+    assert seen[0].gpu_share == 0.25
+
+
 def _job(tmp_path, members: int) -> Job:
     config = RunConfig(loss="non_saturating", strategy="adam_dcgan", dataset="ring8", batch_size=32,
                        steps=20, eval_every=10, eval_samples=500, model=ModelConfig(width=16, depth=2))  # fmt: skip
@@ -84,7 +128,7 @@ def test_a_population_that_does_not_fit_the_gpu_trains_in_parts_reported_under_i
     whole: list[tuple] = []
     expected = run_job(_job(tmp_path / "whole", 5), whole.append)
 
-    monkeypatch.setattr(memory, "free_gpu_bytes", lambda device: 1000)
+    monkeypatch.setattr(memory, "free_gpu_bytes", lambda device, share=1.0: 1000)
     monkeypatch.setattr(memory, "member_bytes", lambda key, build, device: (100, 300))  # (800-100)/300 = 2
     sizes: list[int] = []
     original = executors.Trainer
@@ -131,7 +175,7 @@ def test_member_bytes_is_the_difference_of_two_measured_peaks_and_is_measured_on
 def test_a_stop_between_parts_keeps_the_finished_part_and_a_rerun_completes(tmp_path, monkeypatch):
     """A population trained in parts (faked GPU room for one member) stopped after its first member ended:
     that run stays FINISHED, the other is KILLED, and a rerun finishes it without duplicating either."""
-    monkeypatch.setattr(memory, "free_gpu_bytes", lambda device: 1000)
+    monkeypatch.setattr(memory, "free_gpu_bytes", lambda device, share=1.0: 1000)
     monkeypatch.setattr(memory, "member_bytes", lambda key, build, device: (100, 700))
     original_end = executors.EmitTracker.on_end
 
@@ -169,7 +213,7 @@ def _run_split_suite(tmp_path, monkeypatch, seeds: int, raise_on_part: int, exc:
     """The tiny suite (one loss) with faked GPU room for one member per part; building part
     ``raise_on_part`` (0-based, counted over the whole run) raises ``exc`` once. Returns the exit code and
     the seeds of every population built."""
-    monkeypatch.setattr(memory, "free_gpu_bytes", lambda device: 1000)
+    monkeypatch.setattr(memory, "free_gpu_bytes", lambda device, share=1.0: 1000)
     monkeypatch.setattr(memory, "member_bytes", lambda key, build, device: (100, 700))
     built = []
     original = executors.Trainer
