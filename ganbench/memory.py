@@ -96,10 +96,27 @@ def member_bytes(
             trainer.generate(trainer.config.eval_samples)
 
         work(1)
-        one, two = (_peak_bytes(device, lambda n=n: work(n)) for n in (1, 2))
+        one = _peak_bytes(device, lambda: work(1))
+        try:
+            two = _peak_bytes(device, lambda: work(2))
+        except Exception as exc:
+            if not is_oom(exc):
+                raise
+            # a second member does not fit: remembered, so the populations of one it is split into (and
+            # the same configuration later) train without probing again
+            _MEASURED[key] = (one, TOO_LARGE)
+            return _MEASURED[key]
         per_member = max(two - one, 1)
         _MEASURED[key] = (max(one - per_member, 0), per_member)
     return _MEASURED[key]
+
+
+TOO_LARGE = 1 << 62  # the per-member bytes of a configuration of which two members ran out of memory
+
+
+def is_oom(exc: BaseException) -> bool:
+    """An out-of-memory error of the GPU or the host, however the library raising it words it."""
+    return isinstance(exc, torch.cuda.OutOfMemoryError | MemoryError) or "out of memory" in str(exc).lower()
 
 
 def _peak_bytes(device: torch.device, work: Callable[[], None]) -> int:

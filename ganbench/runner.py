@@ -19,6 +19,7 @@ import torch
 from ganbench.config import Member, RunConfig
 from ganbench.datasets import DataOptions, dataset_kind
 from ganbench.executors import Executor, Job, LocalExecutor, create_executor, evaluator_for
+from ganbench.memory import is_oom
 from ganbench.population import checkpoint_step
 from ganbench.progress import Progress
 from ganbench.strategies import get_strategy
@@ -228,7 +229,7 @@ class Runner:
         out: dict[int, RunResult] = {
             k: ended[(job.job_id, k)] for k in range(len(p.members)) if k not in todo
         }
-        if _is_oom(exc) and len(todo) > 1:
+        if is_oom(exc) and len(todo) > 1:
             self.progress.note(f"out of memory with {len(todo)} members: retrying as two populations")
             halves = [todo[: len(todo) // 2], todo[len(todo) // 2 :]]
             parts = self.execute(
@@ -336,10 +337,6 @@ class Runner:
         if lock is not None:
             lock.close()  # releases the one-writer lock
             self._lock = None
-
-
-def _is_oom(exc: BaseException) -> bool:
-    return isinstance(exc, torch.cuda.OutOfMemoryError | MemoryError) or "out of memory" in str(exc).lower()
 
 
 def one_writer_lock(out_dir: Path) -> Any:

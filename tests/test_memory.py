@@ -172,6 +172,34 @@ def test_member_bytes_is_the_difference_of_two_measured_peaks_and_is_measured_on
     assert built == [1, 1, 2]  # an unmeasured population of one first, then the two measured ones
 
 
+def test_a_configuration_of_which_two_members_run_out_of_memory_is_probed_once(monkeypatch):
+    """The probe of two members runs out of memory: it is remembered as a population of one, so the halves
+    the runner retries with (and later jobs of that configuration) do not probe again."""
+    calls: list[int] = []
+    error: list[Exception] = [torch.cuda.OutOfMemoryError("CUDA out of memory (faked)")]
+
+    def fake_peak(device, work):
+        calls.append(len(calls))
+        if len(calls) % 2 == 0:  # the population of two
+            raise error[0]
+        return 1300
+
+    monkeypatch.setattr(memory, "_peak_bytes", fake_peak)
+    monkeypatch.setattr(memory, "_MEASURED", {})
+
+    def build(n):
+        return Trainer(_job(None, 1).config, [Member(0, 1e-3, 1e-3)] * n)
+
+    fixed, per_member = memory.member_bytes(("big",), build, torch.device("cpu"))
+    assert memory.fit_population(8, fixed, per_member, free=80 * 2**30) == 1
+    assert memory.member_bytes(("big",), build, torch.device("cpu")) == (fixed, per_member)
+    assert len(calls) == 2  # measured once
+    error[0] = ValueError("not memory")
+    with pytest.raises(ValueError):  # any other error of the probe is the job's error, not a size
+        memory.member_bytes(("other",), build, torch.device("cpu"))
+    assert ("other",) not in memory._MEASURED
+
+
 def test_a_stop_between_parts_keeps_the_finished_part_and_a_rerun_completes(tmp_path, monkeypatch):
     """A population trained in parts (faked GPU room for one member) stopped after its first member ended:
     that run stays FINISHED, the other is KILLED, and a rerun finishes it without duplicating either."""
