@@ -124,6 +124,15 @@ def test_sigterm_checkpoints_marks_killed_and_resumes(tmp_path, reference):
     assert _final_metrics(out) == reference
 
 
+def _run_short_suite(tmp_path, losses: str):
+    """SLOW_SUITE with these losses, cut to 20 steps; runs it (exit 0 expected) and returns its output folder."""
+    suite = write_suite(tmp_path / "s.yaml", SLOW_SUITE.replace("[non_saturating, hinge]", losses)
+                        .replace("steps: 400", "steps: 20").replace("eval_every: 50", "eval_every: 10"))  # fmt: skip
+    out = tmp_path / "out"
+    assert main(["run", "--suite", str(suite), "--out", str(out), "--no-progress"]) == 0
+    return out
+
+
 def _raises(d_real, d_fake):
     """A broken third-party loss (L_D = L_G = error), for the fault test."""
     raise RuntimeError("broken loss")
@@ -131,10 +140,7 @@ def _raises(d_real, d_fake):
 
 def test_failing_job_is_reported_and_the_suite_completes(tmp_path, monkeypatch):
     monkeypatch.setitem(LOSSES._entries, "broken", LossSpec(name="broken", fn=_raises))
-    suite = write_suite(tmp_path / "s.yaml", SLOW_SUITE.replace("[non_saturating, hinge]", "[broken, hinge]")
-                        .replace("steps: 400", "steps: 20").replace("eval_every: 50", "eval_every: 10"))  # fmt: skip
-    out = tmp_path / "out"
-    assert main(["run", "--suite", str(suite), "--out", str(out), "--no-progress"]) == 0
+    out = _run_short_suite(tmp_path, "[broken, hinge]")
     children = _children(out)
     failed = [r for r in children if r.data.params["loss"] == "broken"]
     done = [r for r in children if r.data.params["loss"] == "hinge"]
@@ -155,10 +161,7 @@ def _oom_when_batched(d_real, d_fake):
 
 def test_out_of_memory_population_is_split_and_retried(tmp_path, monkeypatch):
     monkeypatch.setitem(LOSSES._entries, "oom", LossSpec(name="oom", fn=_oom_when_batched))
-    suite = write_suite(tmp_path / "s.yaml", SLOW_SUITE.replace("[non_saturating, hinge]", "[oom]")
-                        .replace("steps: 400", "steps: 20").replace("eval_every: 50", "eval_every: 10"))  # fmt: skip
-    out = tmp_path / "out"
-    assert main(["run", "--suite", str(suite), "--out", str(out), "--no-progress"]) == 0
+    out = _run_short_suite(tmp_path, "[oom]")
     children = _children(out)
     assert len(children) == 2  # the two seeds, each its own run, trained one at a time after the split
     assert all(r.info.status == "FINISHED" and r.data.tags["ganbench.status"] == "finished" for r in children)
