@@ -50,7 +50,7 @@ def main() -> None:
     print(f"{' '.join(cmd)}: {wall / 60:.2f} min (exit {proc.returncode})")
     import torch
 
-    kind = "gpu" if torch.cuda.is_available() and args.device != "cpu" else "cpu"
+    kind = "cuda" if torch.cuda.is_available() and args.device != "cpu" else "cpu"
     print(f"written {save(f'suite_{args.suite}_{kind}', payload)}")
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import platform
 import subprocess
 import time
@@ -34,6 +35,10 @@ def hardware() -> str:
 
 
 def git_commit() -> str:
+    """HEAD of the checkout; on a machine given a copy of the tree without ``.git`` (an offline GPU box),
+    what ``GANBENCH_COMMIT`` says."""
+    if os.environ.get("GANBENCH_COMMIT"):
+        return os.environ["GANBENCH_COMMIT"]
     try:
         return subprocess.run(
             ["git", "rev-parse", "HEAD"], capture_output=True, text=True, check=True

@@ -1,0 +1,51 @@
+#!/usr/bin/env bash
+# The GPU check (issue 14), for an offline CUDA machine given a copy of this tree: installs the carried
+# wheels (.whl/, see results/perf/README.md), then runs the GPU tests, the throughput benchmarks, a profile of a
+# population step and the bundled suites on CUDA, each under a share of a time budget. The step log goes to
+# $OUT/steps.log as it runs; every log, the benchmark JSON and the suites' reports end in $OUT/gpu_check.tgz.
+#   usage: GANBENCH_COMMIT=<sha> BUDGET=470 bash scripts/gpu_check.sh
+set -u
+OUT=${OUT:-gpu_out}
+W=/tmp/gpu_work
+mkdir -p "$OUT" "$W"
+BUDGET=${BUDGET:-470}
+START=$SECONDS
+export PYTHONUNBUFFERED=1 GIT_PYTHON_REFRESH=quiet GANBENCH_CACHE=/tmp/ganbench-cache MPLBACKEND=Agg
+log() { echo "== $(( SECONDS - START ))s $*" | tee -a "$OUT/steps.log"; }
+# step NAME LIMIT CMD...: runs CMD with at most LIMIT seconds, never past the budget; its output to $OUT/NAME.log
+step() {
+    local name=$1 limit=$2; shift 2
+    local left=$(( BUDGET - (SECONDS - START) ))
+    (( limit > left )) && limit=$left
+    if (( limit < 10 )); then log "$name skipped: budget spent"; return; fi
+    log "$name (limit ${limit}s)"
+    local t0=$SECONDS
+    timeout -k 5 "$limit" "$@" > "$W/$name.log" 2>&1
+    log "$name exit $? after $(( SECONDS - t0 ))s"
+    tail -n 4 "$W/$name.log"
+}
+
+if [ -d .whl ]; then
+    python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target /tmp/site .whl/*.whl \
+        || { echo "wheel install failed"; exit 1; }
+    export PYTHONPATH=/tmp/site:$PWD
+fi
+mkdir -p /tmp/bin
+printf '#!/bin/sh\nexec python3 -m ganbench.cli "$@"\n' > /tmp/bin/ganbench && chmod +x /tmp/bin/ganbench
+export PATH=/tmp/bin:$PATH
+log "installed; $(python3 -c 'import torch; print(torch.__version__, torch.cuda.get_device_name(0))')"
+nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader | tee "$W/gpu.txt"
+
+step tests 150 python3 -m pytest -q -m gpu -p no:cacheprovider tests/test_gpu.py
+step overhead 60 python3 -m benchmarks.bench_overhead --device cuda
+step population 90 python3 -m benchmarks.bench_population --device cuda --sizes 1,16,64,256
+step profile 45 python3 scripts/gpu_profile.py --device cuda --members 64
+step losses 300 python3 -m benchmarks.bench_eval_cost --suite losses --device cuda --out /tmp/run_losses
+step images 600 python3 -m benchmarks.bench_suite --suite images --device cuda --out /tmp/run_images -- --no-progress
+cp results/perf/*cuda*.json "$W/" 2>/dev/null
+for s in losses images; do
+    [ -d /tmp/run_$s/report ] && cp -r /tmp/run_$s/report "$W/report_$s"
+done
+cp "$OUT/steps.log" "$W/"
+tar -czf "$OUT/gpu_check.tgz" -C "$W" .
+log "done"
