@@ -15,8 +15,10 @@ from __future__ import annotations
 
 import ctypes
 import functools
+import gc
 import math
 import sys
+import traceback
 from collections.abc import Callable
 from typing import Any
 
@@ -117,6 +119,17 @@ TOO_LARGE = 1 << 62  # the per-member bytes of a configuration of which two memb
 def is_oom(exc: BaseException) -> bool:
     """An out-of-memory error of the GPU or the host, however the library raising it words it."""
     return isinstance(exc, torch.cuda.OutOfMemoryError | MemoryError) or "out of memory" in str(exc).lower()
+
+
+def release_after_oom(exc: BaseException) -> None:
+    """Free what a population that ran out of memory still holds before its parts are retried.
+
+    The exception's traceback keeps the failed trainer's frames, and so its tensors, alive: without this the
+    retried halves run out of memory too, down to one member, which then fails (seen on an H200)."""
+    traceback.clear_frames(exc.__traceback__)
+    gc.collect()
+    if torch.cuda.is_available():
+        torch.cuda.empty_cache()
 
 
 def _peak_bytes(device: torch.device, work: Callable[[], None]) -> int:

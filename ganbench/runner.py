@@ -19,7 +19,7 @@ import torch
 from ganbench.config import Member, RunConfig
 from ganbench.datasets import DataOptions, dataset_kind
 from ganbench.executors import Executor, Job, LocalExecutor, create_executor, evaluator_for
-from ganbench.memory import is_oom
+from ganbench.memory import is_oom, release_after_oom
 from ganbench.population import checkpoint_step
 from ganbench.progress import Progress
 from ganbench.strategies import get_strategy
@@ -230,6 +230,7 @@ class Runner:
             k: ended[(job.job_id, k)] for k in range(len(p.members)) if k not in todo
         }
         if is_oom(exc) and len(todo) > 1:
+            release_after_oom(exc)
             self.progress.note(f"out of memory with {len(todo)} members: retrying as two populations")
             halves = [todo[: len(todo) // 2], todo[len(todo) // 2 :]]
             parts = self.execute(

@@ -290,3 +290,22 @@ def test_parts_never_mix_members_at_different_checkpoint_steps(tmp_path):
     assert executors._parts(job, 2) == [[0, 1], [2], [3, 4]]
     assert executors._parts(job, 5) == [[0, 1], [2], [3, 4]]
     assert executors._parts(_job(None, 3), 5) == [[0, 1, 2]]
+
+
+def test_an_out_of_memory_error_no_longer_holds_the_failed_populations_tensors():
+    """The traceback of an out-of-memory error keeps the failed trainer's frames and tensors alive; they are
+    released before the halves are retried."""
+    import weakref
+
+    def fail() -> None:
+        big = torch.ones(1000)
+        ref.append(weakref.ref(big))
+        raise torch.cuda.OutOfMemoryError("CUDA out of memory")
+
+    ref: list = []
+    try:
+        fail()
+    except torch.cuda.OutOfMemoryError as exc:
+        assert ref[0]() is not None  # held by the traceback
+        memory.release_after_oom(exc)
+        assert ref[0]() is None
