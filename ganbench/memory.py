@@ -125,8 +125,12 @@ def release_after_oom(exc: BaseException) -> None:
     """Free what a population that ran out of memory still holds before its parts are retried.
 
     The exception's traceback keeps the failed trainer's frames, and so its tensors, alive: without this the
-    retried halves run out of memory too, down to one member, which then fails (seen on an H200)."""
-    traceback.clear_frames(exc.__traceback__)
+    retried halves run out of memory too, down to one member, which then fails (seen on an H200). Only the
+    frames below the one that caught the error are cleared."""
+    tb = exc.__traceback__
+    # the first frame is where the error was caught: the executor's generator, suspended at its yield;
+    # clearing it would finalize the generator and end the executor's remaining jobs
+    traceback.clear_frames(tb.tb_next if tb is not None else None)
     gc.collect()
     if torch.cuda.is_available():
         torch.cuda.empty_cache()

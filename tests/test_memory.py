@@ -309,3 +309,27 @@ def test_an_out_of_memory_error_no_longer_holds_the_failed_populations_tensors()
         assert ref[0]() is not None  # held by the traceback
         memory.release_after_oom(exc)
         assert ref[0]() is None
+
+
+def test_releasing_an_out_of_memory_error_keeps_the_local_executor_going(monkeypatch):
+    """The retry happens while the executor's generator is suspended inside its ``except``: releasing the
+    error's memory must not finalize it, or the jobs after the failed one never run (seen on an H200)."""
+    import weakref
+
+    held: list = []
+
+    def fake_run_job(job, emit):
+        if job == "a":
+            big = torch.ones(1000)
+            held.append(weakref.ref(big))
+            raise torch.cuda.OutOfMemoryError("CUDA out of memory")
+        return job
+
+    monkeypatch.setattr(executors, "run_job", fake_run_job)
+    seen = []
+    for job, outcome in executors.create_executor("local").run(["a", "b", "c"], None):
+        if isinstance(outcome, BaseException):
+            memory.release_after_oom(outcome)
+            assert held[0]() is None
+        seen.append(job)
+    assert seen == ["a", "b", "c"]
