@@ -92,26 +92,52 @@ class TuningSpec(_Strict):
     steps: PositiveInt | None = None  # default: the suite's steps
     lr_min: float = Field(1e-5, gt=0)
     lr_max: float = Field(1e-2, gt=0)
-    beta1: bool = False  # also search beta1 in [0, 1)
+    # also search Adam's beta1: true for uniform [0, 1) (Lucic et al.), or a list of values to choose from
+    beta1: bool | list[float] = False
     n_critic: list[PositiveInt] | None = None  # also search these D steps
     sampler_seed: int = 0
-    pruner: Literal["median", "none"] = "median"
+    # median: stop a trial behind the median of earlier trials at the same step; successive_halving: at
+    # warmup x steps, then at every doubling, keep the better half of the trials that got that far
+    pruner: Literal["median", "successive_halving", "none"] = "median"
+    # the share of a trial's steps before the pruner may stop it (slow starters are not judged too early)
+    warmup: float = Field(0.25, gt=0, lt=1)
     seed: int = 10_000  # tuning runs use this seed; final seeds never reach it
     batch: PositiveInt = 4  # trials asked at once and trained as one population
-    objective: str | None = None  # the metric tuning optimizes; default: the dataset's primary (fid_raw, ...)
+    objective: str | None = (
+        None  # the metric tuning optimizes; default: the dataset's primary (w1_raw, fid_domain)
+    )
 
     @field_validator("objective")
     @classmethod
     def _objective(cls, v: str | None) -> str | None:
         from ganbench import metrics as M
 
-        valid = [M.MODES_COVERED, M.HIGH_QUALITY, M.KL_UNIFORM] + [
+        valid = [M.MODES_COVERED, M.HIGH_QUALITY, M.KL_UNIFORM, M.w1_key("raw")] + [
             f(space)
             for space in M.FEATURE_SPACES
             for f in (M.fid_key, M.kid_key, M.precision_key, M.recall_key)
         ]
         if v is not None and v not in valid:
             raise ValueError(f"unknown objective {v!r}; valid: {', '.join(valid)}")
+        return v
+
+    @field_validator("beta1")
+    @classmethod
+    def _beta1(cls, v: bool | list[float]) -> bool | list[float]:
+        if isinstance(v, list):
+            if not v:
+                raise ValueError("give at least one beta1 value, or true for the range [0, 1)")
+            if any(not 0 <= b < 1 for b in v):
+                raise ValueError(f"beta1 values must be in [0, 1) (got {v})")
+            if len(set(v)) != len(v):
+                raise ValueError("beta1 values must be distinct")
+        return v
+
+    @field_validator("n_critic")
+    @classmethod
+    def _n_critic(cls, v: list[int] | None) -> list[int] | None:
+        if v is not None and (not v or len(set(v)) != len(v)):
+            raise ValueError("n_critic must list distinct D steps, e.g. [1, 5]")
         return v
 
     @model_validator(mode="after")

@@ -1,15 +1,16 @@
 """Equal-budget tuning (Lucic et al. 2018, "Are GANs Created Equal?"): one Optuna study per contender.
 
-Every contender (loss, strategy, dataset) gets the same number of *counted* trials, each a training run on the
-tuning seed (which no final run uses) that searches ``lr_g`` and ``lr_d`` log-uniformly (optionally Adam's
-beta1 and the D steps); the best setting is then trained on every final seed. Optuna appears here and nowhere
-else. Trial outcomes:
+Every contender (loss, strategy, dataset) gets the same number of *counted* trials: training runs on the tuning
+seed (which no final run uses), as long as the final runs, that search ``lr_g`` and ``lr_d`` log-uniformly
+(optionally Adam's beta1 and the D steps: Lucic et al.'s space); the best setting is then trained on every
+final seed. Optuna appears here and nowhere else. Trial outcomes:
 
-- COMPLETE: the run finished; its value is the evaluator's primary metric (``fid_raw`` ...) at the last
-  evaluation.
-- PRUNED: stopped by the median rule, or *diverged*. A diverged trial is told PRUNED, with user attribute
-  ``ganbench.status = diverged`` and a NaN intermediate value at the divergence step, so TPE ranks it behind
-  every trial that got as far; it counts toward the budget and is reported in its own column.
+- COMPLETE: the run finished; its value is the evaluator's primary metric (``w1_raw``, ``fid_domain`` ...) at
+  the last evaluation.
+- PRUNED: stopped by the pruner (successive halving or the median rule), or *diverged*. A diverged trial is
+  told PRUNED, with user attribute ``ganbench.status = diverged`` and a NaN intermediate value at the
+  divergence step, so TPE ranks it behind every trial that got as far; it counts toward the budget and is
+  reported in its own column.
 - FAIL: the job raised (retried; a study gives up after ``trials`` such failures) or the process was killed
   (retried).
 
@@ -196,9 +197,19 @@ class ContenderStudy:
 
         if self.spec.pruner == "none":
             return optuna.pruners.NopPruner()
-        # a small budget still prunes: few completed trials suffice, and only the first evaluation is spared
+        if self.spec.pruner == "successive_halving":
+            # rungs at warmup x steps and each doubling after it; every trial reaches the first rung
+            first = eval_every * max(
+                1, math.ceil(self.spec.warmup * self.steps / eval_every)
+            )  # an evaluation
+            return optuna.pruners.SuccessiveHalvingPruner(
+                min_resource=first, reduction_factor=2, min_early_stopping_rate=0
+            )
+        # a small budget still prunes: few completed trials suffice. No trial is judged before `warmup` of
+        # its steps (and never at its first evaluation): a slow starter is not stopped for being slow
         startup = max(2, min(5, self.spec.trials // 4))
-        return optuna.pruners.MedianPruner(n_startup_trials=startup, n_warmup_steps=eval_every + 1)
+        warmup = max(eval_every + 1, math.ceil(self.spec.warmup * self.steps))
+        return optuna.pruners.MedianPruner(n_startup_trials=startup, n_warmup_steps=warmup)
 
     def _sampler(self) -> optuna.samplers.BaseSampler:
         import optuna
@@ -283,8 +294,12 @@ class ContenderStudy:
             "lr_g": trial.suggest_float("lr_g", spec.lr_min, spec.lr_max, log=True),
             "lr_d": trial.suggest_float("lr_d", spec.lr_min, spec.lr_max, log=True),
         }
-        if spec.beta1 and self._uses_adam():
-            params["beta1"] = trial.suggest_float("beta1", 0.0, BETA1_MAX)
+        if spec.beta1 is not False and self._uses_adam():
+            params["beta1"] = (
+                trial.suggest_categorical("beta1", list(spec.beta1))
+                if isinstance(spec.beta1, list)
+                else trial.suggest_float("beta1", 0.0, BETA1_MAX)
+            )
         if spec.n_critic:
             params["n_critic"] = trial.suggest_categorical("n_critic", list(spec.n_critic))
         return trial, params

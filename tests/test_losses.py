@@ -160,7 +160,7 @@ def test_one_training_step_runs(name):
     (result,) = train(config, [Member(0, 1e-3, 1e-3)])
     assert result.status == "finished"
     assert result.step == 2
-    assert set(result.metrics) >= {"fid_raw", "modes_covered", "high_quality_pct", "kl_uniform"}
+    assert set(result.metrics) >= {"w1_raw", "fid_raw", "modes_covered", "high_quality_pct", "kl_uniform"}
 
 
 def test_third_party_loss_registers_through_an_entry_point(tmp_path, monkeypatch):

@@ -14,13 +14,17 @@ def test_bundled_suites_validate():
         assert load_suite(name, quick=True).steps <= suite.steps
 
 
-def test_losses_suite_covers_all_ten_losses_on_both_mixtures_with_three_seeds():
+def test_losses_suite_covers_all_ten_losses_on_both_mixtures_with_ten_paired_seeds():
     from ganbench.losses import LOSSES
 
     suite = load_suite("losses")
     assert {entry.name for entry in suite.losses} == set(LOSSES.names())
     assert {"ring8", "grid25"} <= set(suite.datasets)
-    assert len(suite.seed_list) >= 3
+    assert len(suite.seed_list) >= 10
+    assert suite.tuning is not None and suite.tuning.steps in (
+        None,
+        suite.steps,
+    )  # tuned at the final horizon
 
 
 def test_same_suite_same_key_and_quick_changes_it(tmp_path):
@@ -43,6 +47,21 @@ def test_same_suite_same_key_and_quick_changes_it(tmp_path):
             "key 'losses.0': loss 'lsgan' has no parameter 'q'; valid: a, b, c",
         ),
         ({"eval_every": 100}, "eval_every must not exceed steps"),
+        (
+            {"tuning": {"trials": 2, "beta1": [0.5, 1.5]}},
+            "key 'tuning.beta1': beta1 values must be in [0, 1)",
+        ),
+        ({"tuning": {"trials": 2, "beta1": []}}, "key 'tuning.beta1': give at least one beta1 value"),
+        (
+            {"tuning": {"trials": 2, "n_critic": []}},
+            "key 'tuning.n_critic': n_critic must list distinct D steps",
+        ),
+        (
+            {"tuning": {"trials": 2, "n_critic": [1, 0]}},
+            "key 'tuning.n_critic.1': Input should be greater than 0",
+        ),
+        ({"tuning": {"trials": 2, "warmup": 1.0}}, "key 'tuning.warmup': Input should be less than 1"),
+        ({"tuning": {"trials": 2, "pruner": "hyperband"}}, "key 'tuning.pruner': Input should be 'median'"),
     ],
 )
 def test_bad_values_name_the_key(tmp_path, override, message):

@@ -161,7 +161,7 @@ def test_equal_budget_tuning_then_final_phase(tmp_path, mlflow_template):
     for contender, run in study_runs.items():
         assert run.info.status == "FINISHED"
         assert float(run.data.params["best.lr_g"]) == best[contender]["lr_g"]
-        assert run.data.metrics["best_fid_raw"] == found[run.data.tags[TAG_STUDY]].best_value
+        assert run.data.metrics["best_w1_raw"] == found[run.data.tags[TAG_STUDY]].best_value
         trial_runs = store.children(run.info.run_id)
         assert len(trial_runs) == 8 and all(r.data.tags[TAG_PHASE] == "tune" for r in trial_runs)
         assert {r.data.tags[TAG_TRIAL] for r in trial_runs} == {str(n) for n in range(8)}
@@ -357,3 +357,58 @@ def test_suite_may_name_another_objective(tmp_path, mlflow_template):
     for trial in study.trials:
         if trial.state == TrialState.COMPLETE:
             assert trial.value == by_number[trial.number].data.metrics["high_quality_pct"]
+
+
+SPACE = f"""
+name: tune-space
+losses: [wgan_gp]
+seeds: 1
+steps: 10
+eval_every: 5
+tuning: {{trials: 8, batch: 4, lr_min: 1.0e-4, lr_max: 1.0e-3, beta1: [0.0, 0.5], n_critic: [1, 5], pruner: none}}
+{MODEL}"""
+
+
+def test_the_search_space_reaches_beta1_0_and_5_critic_steps_and_the_final_phase_uses_them(
+    tmp_path, mlflow_template
+):
+    """Lucic et al.'s space (lr_g, lr_d, beta1, D steps) is the same for every contender; WGAN-GP can reach its
+    own recipe (beta1 = 0, 5 D steps) through it, and what a trial drew is what it trained with."""
+    suite_path, out = prepare(tmp_path, "space", SPACE, mlflow_template)
+    runner = make_runner(suite_path, out)
+    runner.run()
+    (study,) = studies(out).values()
+    drawn = [t.params for t in study.trials]
+    assert {p["beta1"] for p in drawn} == {0.0, 0.5}
+    assert {p["n_critic"] for p in drawn} == {1, 5}
+    assert any(p["beta1"] == 0.0 and p["n_critic"] == 5 for p in drawn)  # WGAN-GP's recipe was tried
+    store = runner.store
+    (study_run,) = store.children(runner.parent, "study")
+    by_number = {int(r.data.tags[TAG_TRIAL]): r for r in store.children(study_run.info.run_id)}
+    for trial in study.trials:
+        params = by_number[trial.number].data.params
+        assert float(params["beta1"]) == trial.params["beta1"]
+        assert int(params["n_critic"]) == trial.params["n_critic"]
+    (final,) = store.children(runner.parent, "final")
+    assert float(final.data.params["beta1"]) == study.best_params["beta1"]
+    assert int(final.data.params["n_critic"]) == study.best_params["n_critic"]
+
+
+def test_successive_halving_stops_trials_at_its_rungs_and_keeps_the_budget_equal(tmp_path, mlflow_template):
+    """Rungs at warmup x steps (rounded up to an evaluation) and each doubling: a pruned trial's last
+    evaluation is a rung, and every contender still gets exactly `trials` counted trials."""
+    text = SUITE.replace(
+        "tuning: {trials: 8, batch: 4,", "tuning: {trials: 8, batch: 4, pruner: successive_halving,"
+    )
+    suite_path, out = prepare(
+        tmp_path, "sh", text.replace("[non_saturating, lsgan]", "[non_saturating]"), mlflow_template
+    )
+    tune_suite(make_runner(suite_path, out))
+    (study,) = studies(out).values()
+    assert sum(t.state in COUNTED for t in study.trials) == 8
+    pruned = [t for t in study.trials if t.user_attrs.get(ATTR_STATUS) == "pruned"]
+    assert pruned, history(study)
+    rungs = {10, 20}  # warmup 0.25 of 30 steps = 7.5, rounded up to the evaluation at 10; then 20
+    assert all(max(t.intermediate_values) in rungs for t in pruned), [t.intermediate_values for t in pruned]
+    complete = [t for t in study.trials if t.state == TrialState.COMPLETE]
+    assert complete and all(max(t.intermediate_values) == 30 for t in complete)

@@ -2,7 +2,8 @@
 
 Metric names are the constants below, used everywhere: tables, MLflow keys, the Optuna objective. A metric
 computed in a feature space carries the space in its name (``fid_raw``, ``fid_domain``, ``fid_inception``),
-so numbers from different feature spaces never share a column.
+so numbers from different feature spaces never share a column. The 2-D mixtures' primary metric is ``w1_raw``:
+the exact Wasserstein-1 distance in data space (:mod:`ganbench.metrics.wasserstein`).
 """
 
 from __future__ import annotations
@@ -25,6 +26,11 @@ HIGHER_IS_BETTER = {MODES_COVERED, HIGH_QUALITY}
 
 def fid_key(space: str) -> str:
     return f"fid_{space}"
+
+
+def w1_key(space: str) -> str:
+    """Wasserstein-1 (earth mover's) distance in ``space``; lower is better."""
+    return f"w1_{space}"
 
 
 def kid_key(space: str) -> str:

@@ -215,6 +215,7 @@ class ImageEvaluator(Evaluator):
         info = self.domain.info
         out: dict[str, Any] = {
             "feature_space": self.feature_space,
+            "primary": self.primary,
             "feature_spaces": ",".join(self.extractors),
             "eval_samples": self.eval_samples,
             "reference_seed": REFERENCE_SEED,
