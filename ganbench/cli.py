@@ -192,11 +192,10 @@ def cmd_report(args: argparse.Namespace) -> None:
 
 
 def _report(store, parent: str, out: Path) -> None:
-    from rich.console import Console
+    from ganbench.report import build_report
+    from ganbench.terminal import print_summary
 
-    from ganbench.report import build_report, console_view
-
-    Console().print(console_view(build_report(store, parent, out)))
+    print_summary(build_report(store, parent, out))
 
 
 def _existing_store(args: argparse.Namespace) -> str:

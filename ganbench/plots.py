@@ -149,3 +149,26 @@ def budget_figure(
     fig.tight_layout()
     plt.close(fig)
     return fig
+
+
+def cd_figure(mean_ranks: Any, joined: Any, cd: float | None, title: str) -> Any:
+    """Critical-difference diagram (Demšar 2006), drawn by scikit-posthocs: contenders on the mean-rank axis,
+    those that cannot be told apart joined by a bar; ``joined`` is 1 for such pairs, 0 otherwise. The CD is
+    drawn as a bar above the axis, starting at the best rank."""
+    import scikit_posthocs as sp  # imported late: it loads statsmodels
+
+    fig, ax = plt.subplots(figsize=(7.5, 1.6 + 0.3 * len(mean_ranks)), dpi=110)
+    # the diagram joins pairs whose "p-value" is >= alpha: 1 joins, 0 separates
+    sp.critical_difference_diagram(mean_ranks, joined, ax=ax, label_props={"fontsize": 8},
+                                   label_fmt_left="{label} ({rank:.2f})", label_fmt_right="({rank:.2f}) {label}")  # fmt: skip
+    ax.set_xlim(0.9, len(mean_ranks) + 0.1)  # ranks run from 1 to k whatever the data (Demšar's layout)
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    if cd is not None:  # the library's own CD bar sits on the tick labels
+        start = float(min(mean_ranks))
+        ax.plot([start, start + cd], [1.3, 1.3], color="k", lw=1.5)
+        ax.text(start + cd / 2, 1.45, f"CD = {cd:.2f}", ha="center", va="bottom", fontsize=8)
+        ax.set_ylim(top=2.1)
+    ax.set_title(title, fontsize=10)
+    fig.tight_layout()
+    plt.close(fig)
+    return fig

@@ -9,40 +9,33 @@ their seeds, Mann-Whitney U otherwise; Holm correction over the comparisons agai
 
 from __future__ import annotations
 
-import math
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import pandas as pd
 from scipy import stats
 
+from ganbench import headline as H
 from ganbench import metrics as M
+from ganbench import validity
+from ganbench.ranking import ALPHA, Ranking, namer, overall_ranking
 from ganbench.tracking import TAG_CONTENDER, TAG_STATUS, MLflowStore
 
-ID_COLUMNS = ["dataset", "loss", "strategy", "contender", "seed", "status", "feature_space", "run_id"]
+ID_COLUMNS = ["dataset", "loss", "strategy", "contender", "seed", "status", "feature_space", "primary", "modes",
+              "run_id"]  # fmt: skip
 KEYS = ["dataset", "loss", "strategy"]
 DONE_STATUSES = ("finished", "diverged", "pruned")
 # logged per evaluation for diagnosis; M.DIVERGED is summarized as the fraction of seeds that diverged
 TABLE_EXCLUDE = {M.LOSS_D, M.LOSS_G, M.DIVERGED_STEP, M.DIVERGED}
 DIAGNOSTICS = {M.GRAD_NORM_G, M.GRAD_NORM_D, M.LOSS_OSCILLATION}  # summarized, never ranked: no "better"
 FEATURE_SPACE_KEYS = ("eval.feature_space", "feature_space", "ganbench.feature_space")  # params, then tags
-ALPHA = 0.05
+PRIMARY_KEYS = ("eval.primary", "primary_metric")  # params naming the evaluator's primary metric, if logged
+MODES_KEYS = ("eval.modes", "eval.num_modes")  # params giving the number of modes (image evaluators log it)
 CONFIDENCE = 0.95
 BOOTSTRAP_RESAMPLES = 10_000
 BOOTSTRAP_SEED = 0  # the same resamples every time: a rebuilt report has the same intervals
-HEADLINE = (
-    "fid_",
-    "kid_",
-    "best_fid_",
-    "modes_covered",
-    "high_quality_pct",
-    "kl_uniform",
-    "precision_",
-    "recall_",
-)
 
 
 class ReportError(ValueError):
@@ -58,7 +51,12 @@ class ReportResult:
     figures: list[Path]
     runs: pd.DataFrame  # one row per final run: identity columns, then its final metric values
     summary: pd.DataFrame  # one row per dataset, contender and metric: statistics over seeds, rank, marks
-    notes: dict[str, list[str]] = field(default_factory=dict)  # per dataset: runs left out, tests too weak
+    notes: dict[str, list[str]] = field(default_factory=dict)  # per dataset: runs left out
+    primary: dict[str, str] = field(default_factory=dict)  # per dataset: the metric it is ranked by
+    modes: dict[str, int] = field(default_factory=dict)  # per dataset with known modes: how many
+    ranking: Ranking | None = None  # over (dataset, seed) blocks
+    findings: list[validity.Finding] = field(default_factory=list)  # validity warnings
+    headline: list[str] = field(default_factory=list)  # the verdict lines that open the report
 
     @property
     def paths(self) -> list[Path]:
@@ -84,6 +82,8 @@ def runs_frame(store: MLflowStore, parent_id: str, phase: str = "final") -> pd.D
             "seed": int(p["seed"]) if "seed" in p else None,
             "status": tags.get(TAG_STATUS),
             "feature_space": next((d[k] for k in FEATURE_SPACE_KEYS for d in (p, tags) if k in d), None),
+            "primary": _primary_of(p, run.data.metrics),
+            "modes": next((int(float(p[k])) for k in MODES_KEYS if k in p), None),
             "run_id": run.info.run_id,
             **run.data.metrics,
         }
@@ -94,6 +94,47 @@ def runs_frame(store: MLflowStore, parent_id: str, phase: str = "final") -> pd.D
         rows.append(row)
     frame = pd.DataFrame(rows, columns=None if rows else ID_COLUMNS)
     return frame.sort_values(["dataset", "loss", "strategy", "seed"], ignore_index=True) if rows else frame
+
+
+def _primary_of(params: dict[str, str], metrics: dict[str, float]) -> str | None:
+    """The evaluator's primary metric of a run: a logged param if any, else the metric whose ``gap_`` the
+    trainer logs (it does so for the primary metric only; a diverged run has none)."""
+    named = next((params[k] for k in PRIMARY_KEYS if k in params), None)
+    gaps = [k.removeprefix("gap_") for k in metrics if k.startswith("gap_")]
+    return named or (gaps[0] if len(gaps) == 1 else None)
+
+
+def primary_metrics(runs: pd.DataFrame) -> dict[str, str]:
+    """Per dataset, the metric it is ranked by: the evaluator's primary as its runs record it; for runs that
+    record none, the first ranked metric of the table (FID/KID first)."""
+    out = {}
+    for dataset, part in runs[runs["status"].isin(DONE_STATUSES)].groupby("dataset", sort=True):
+        named = part["primary"].dropna() if "primary" in part else pd.Series(dtype=object)
+        ranked = [c for c in metric_columns(part) if c not in DIAGNOSTICS and part[c].notna().any()]
+        ranked = [c for c in ranked if not c.startswith(("best_", "gap_"))]
+        choice = named.mode().iloc[0] if not named.empty else (ranked[0] if ranked else None)
+        if choice is not None and choice in part:
+            out[str(dataset)] = str(choice)
+    return out
+
+
+def dataset_modes(runs: pd.DataFrame) -> dict[str, int]:
+    """Per dataset, its number of modes: as the runs' evaluator logged it, else a 2-D mixture's mode count."""
+    from ganbench.datasets import GaussianMixture, dataset_kind, load_dataset
+
+    out = {}
+    for dataset, part in runs.groupby("dataset", sort=True):
+        logged = part["modes"].dropna() if "modes" in part else pd.Series(dtype=float)
+        if not logged.empty:
+            out[str(dataset)] = int(logged.iloc[0])
+            continue
+        try:  # the embedded mixtures are built in microseconds and need no files
+            data = load_dataset(str(dataset)) if dataset_kind(str(dataset)) == "points" else None
+        except Exception:  # an unknown or unloadable dataset: its mode count stays unknown
+            data = None
+        if isinstance(data, GaussianMixture):
+            out[str(dataset)] = data.num_modes
+    return out
 
 
 def metric_columns(frame: pd.DataFrame) -> list[str]:
@@ -265,36 +306,6 @@ def detail_table(summary: pd.DataFrame, dataset: str) -> pd.DataFrame:
     return part.set_index(["metric", "loss", "strategy"])
 
 
-def console_view(result: ReportResult) -> Any:
-    """The headline columns of every dataset as rich tables (best in bold, ties with the best in green)."""
-    from rich.console import Group
-    from rich.table import Table
-    from rich.text import Text
-
-    style = {"best": "bold green", "tied": "green", "": ""}
-    views: list[Any] = []
-    for dataset in result.summary["dataset"].unique() if not result.summary.empty else []:
-        cells, marks = wide_table(result.summary, dataset)
-        cols = ["seeds", "diverged", *(c for c in cells.columns if c.startswith(HEADLINE))]
-        view = Table(
-            title=f"{dataset}: mean ± std over seeds", caption=LEGEND_CONSOLE, caption_justify="left"
-        )
-        for c in ["loss", "strategy", *cols]:
-            view.add_column(c, overflow="fold")
-        for (loss, strategy), row in cells.iterrows():
-            mark = marks.loc[(loss, strategy)]
-            view.add_row(Text(loss), Text(strategy), *(Text(row[c], style=style[mark[c]]) for c in cols))
-        views += [
-            view,
-            *(Text(f"{dataset}: {note}", style="yellow") for note in result.notes.get(dataset, [])),
-        ]
-    views.append(Text(f"report: {result.files.get('html', result.report_dir)}"))
-    return Group(*views)
-
-
-LEGEND_CONSOLE = "bold: best mean; green: not distinguishable from the best (Holm-corrected p >= 0.05)"
-
-
 # ---------------------------------------------------------------------------------------------- the report
 def left_out(runs: pd.DataFrame) -> dict[str, list[str]]:
     """Per dataset, the runs that are not results (failed, killed, still running), counted by status."""
@@ -306,32 +317,28 @@ def left_out(runs: pd.DataFrame) -> dict[str, list[str]]:
     }  # fmt: skip
 
 
-def power_notes(summary: pd.DataFrame) -> dict[str, list[str]]:
-    """Per dataset, a warning when even the most extreme data could not reach p_holm < ALPHA with these seeds:
-    exact two-sided tests give at least 2 / 2**n for n pairs, 2 / C(a + b, a) for groups of a and b, and Holm
-    multiplies the smallest p by the number of comparisons."""
-    out = {}
-    for dataset, part in summary.groupby("dataset", sort=True):
-        tested = part[part["p_value"].notna()]
-        if tested.empty:
-            continue
-        comparisons = int(tested.groupby("metric", observed=True).size().min())
-        a, b = part.drop_duplicates(["loss", "strategy"])["seeds"].nlargest(2).astype(int)
-        paired = tested["test"].iloc[0] == "wilcoxon"
-        smallest = comparisons * (2 / 2**b if paired else 2 / math.comb(a + b, a))
-        if smallest >= ALPHA:
-            test = "Wilcoxon signed-rank" if paired else "Mann-Whitney U"
-            seeds = f"{b}" if paired else f"{a} and {b}"
-            out[str(dataset)] = [f"with {seeds} seeds and {comparisons} comparison(s) against the best, the smallest "
-                                 f"Holm-corrected p-value a two-sided {test} test can give is {min(smallest, 1):.2g}:"
-                                 f" no contender can be told apart from the best at p < {ALPHA}; more seeds are "
-                                 "needed to separate them"]  # fmt: skip
-    return out
+def diagnose(store: MLflowStore, parent_id: str, runs: pd.DataFrame, summary: pd.DataFrame,
+             primary: dict[str, str], modes: dict[str, int]) -> list[validity.Finding]:  # fmt: skip
+    """Every validity diagnostic on the suite's runs and studies (see ``validity``)."""
+    from ganbench.tuning_report import study_summaries
+
+    name = namer(runs["strategy"])
+    finished = runs[runs["status"] == "finished"]
+    histories = {
+        r: store.history(r, primary[d])
+        for d, r in zip(finished["dataset"], finished["run_id"])
+        if d in primary
+    }
+    studies = [s for s in study_summaries(store, parent_id) if s.dataset in primary]
+    return [*validity.undertrained(runs, primary, histories, name), *validity.search_edge(studies, name),
+            *validity.tuning_budget(studies, name), *validity.mode_collapse(summary, modes, name),
+            *validity.too_few_seeds(summary)]  # fmt: skip
 
 
 def build_report(store: MLflowStore, parent_id: str, out_dir: Path) -> ReportResult:
     """Read the suite run's final runs from the store and write the report under ``out_dir/report``: CSV
-    (statistics and per-run values), Markdown, LaTeX (booktabs), a self-contained HTML page, and PNG figures."""
+    (statistics and per-run values), Markdown, LaTeX (booktabs), a self-contained HTML page, and PNG figures.
+    The validity verdict is also written back to the suite run as tags (``validity.validity_tags``)."""
     from ganbench import report_html
 
     runs = runs_frame(store, parent_id)
@@ -340,13 +347,18 @@ def build_report(store: MLflowStore, parent_id: str, out_dir: Path) -> ReportRes
     check_feature_spaces(runs)
     summary = describe(runs)
     summary = compare(runs, summary) if not summary.empty else summary
+    primary, modes, name = primary_metrics(runs), dataset_modes(runs), namer(runs["strategy"])
+    overall = overall_ranking(runs, primary, name) if primary else None
+    findings = diagnose(store, parent_id, runs, summary, primary, modes)
+    verdict = H.headline(summary, primary, overall, findings, name)
+    store.log(parent_id, tags=validity.validity_tags(findings))
     report_dir = out_dir / "report"
-    figures = report_html.make_figures(store, parent_id, runs, report_dir / "figures")
+    figures = report_html.make_figures(store, parent_id, runs, report_dir / "figures", primary, overall)
     parent = store.client.get_run(parent_id)
     title = parent.data.tags.get("ganbench.suite") or parent.info.run_name or parent_id
     notes = left_out(runs)
-    for dataset, lines in power_notes(summary).items() if not summary.empty else []:
-        notes.setdefault(dataset, []).extend(lines)
     files = report_html.write_all(report_dir, title=title, parent_id=parent_id, runs=runs, summary=summary,
-                                  figures=figures, notes=notes)  # fmt: skip
-    return ReportResult(report_dir, files, [p for ps in figures.values() for p in ps], runs, summary, notes)
+                                  figures=figures, notes=notes, verdict=verdict, findings=findings,
+                                  ranking=overall)  # fmt: skip
+    return ReportResult(report_dir, files, [p for ps in figures.values() for p in ps], runs, summary, notes,
+                        primary, modes, overall, findings, verdict)  # fmt: skip

@@ -11,6 +11,7 @@ import base64
 import html
 import re
 import tempfile
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +21,8 @@ from pandas.io.formats.style import Styler
 
 from ganbench import metrics as M
 from ganbench import plots
+from ganbench.headline import warning_lines
+from ganbench.ranking import Ranking, joined_matrix
 from ganbench.report import (
     ALPHA,
     BOOTSTRAP_RESAMPLES,
@@ -33,6 +36,7 @@ from ganbench.report import (
 from ganbench.tracking import TAG_CONTENDER, TAG_STATUS, MLflowStore
 
 CURVE_METRICS = ("fid_", "kid_", "modes_covered", "high_quality_pct", "kl_uniform", "precision_", "recall_")
+RANKING_FIGURES = "ranking"  # the figures key of the overall ranking's CD diagram
 MAX_SAMPLE_SEEDS = 6  # columns of the final-samples grid
 TRIAL_TAGS = ("ganbench.trial", "trial")
 # tags or params of a study run that name what tuning minimized
@@ -65,12 +69,18 @@ caption { text-align: left; font-size: 0.9em; color: #555; padding: 4px 0; }
 img { max-width: 100%; display: block; margin: 1em 0; border: 1px solid #eee; }
 .method, .note { font-size: 0.9em; color: #444; max-width: 1100px; } .note { color: #a33; }
 details { margin: 1em 0; } summary { cursor: pointer; color: #1565c0; }
+ul.verdict { font-size: 1.02em; line-height: 1.45; max-width: 1100px; }
+div.warnings, div.ok { max-width: 1100px; padding: 0.4em 1em; margin: 1em 0; font-size: 0.92em; }
+div.warnings { background: #fff3e0; border-left: 4px solid #ef6c00; } div.ok { background: #e8f5e9;
+  border-left: 4px solid #2e7d32; }
 """
 
 
 def write_all(report_dir: Path, *, title: str, parent_id: str, runs: pd.DataFrame, summary: pd.DataFrame,
-              figures: dict[str, list[Path]], notes: dict[str, list[str]]) -> dict[str, Path]:  # fmt: skip
-    """Write every format under ``report_dir``; returns the paths by format."""
+              figures: dict[str, list[Path]], notes: dict[str, list[str]], verdict: list[str] | None = None,
+              findings: list[Any] | None = None, ranking: Ranking | None = None) -> dict[str, Path]:  # fmt: skip
+    """Write every format under ``report_dir``; returns the paths by format. The Markdown and HTML reports open
+    with the verdict (headline lines), the validity warnings and the overall ranking."""
     report_dir.mkdir(parents=True, exist_ok=True)
     files = {
         "csv": report_dir / "summary.csv",
@@ -82,9 +92,10 @@ def write_all(report_dir: Path, *, title: str, parent_id: str, runs: pd.DataFram
     datasets = [str(d) for d in runs["dataset"].dropna().unique()]
     summary.to_csv(files["csv"], index=False)
     runs.to_csv(files["runs_csv"], index=False)
-    files["markdown"].write_text(markdown(title, datasets, summary, figures, notes, report_dir))
+    top = Top(verdict or [], warning_lines(findings or []), ranking, figures.get(RANKING_FIGURES, []))
+    files["markdown"].write_text(markdown(title, datasets, summary, figures, notes, report_dir, top))
     files["latex"].write_text(latex(title, datasets, summary))
-    files["html"].write_text(page(title, parent_id, datasets, summary, figures, notes))
+    files["html"].write_text(page(title, parent_id, datasets, summary, figures, notes, top))
     return files
 
 
@@ -98,9 +109,29 @@ def _marked(cells: pd.DataFrame, marks: pd.DataFrame, styles: dict[str, str]) ->
                                                                         for v, x in zip(c, m)]))  # fmt: skip
 
 
+@dataclass(frozen=True)
+class Top:
+    """What opens the report: the verdict, the warnings, and the overall ranking with its CD diagram."""
+
+    verdict: list[str]
+    warnings: list[str]
+    ranking: Ranking | None = None
+    figures: list[Path] = field(default_factory=list)
+
+
+def _ranking_frame(ranking: Ranking) -> pd.DataFrame:
+    return ranking.table().assign(mean_rank=lambda t: t["mean_rank"].map("{:.2f}".format))
+
+
 def markdown(title: str, datasets: list[str], summary: pd.DataFrame, figures: dict[str, list[Path]],
-             notes: dict[str, list[str]], report_dir: Path) -> str:  # fmt: skip
-    parts = [f"# ganbench report: {title}", "", METHOD, ""]
+             notes: dict[str, list[str]], report_dir: Path, top: Top | None = None) -> str:  # fmt: skip
+    top = top or Top([], [])
+    parts = [f"# ganbench report: {title}", "", *(f"- {line}" for line in top.verdict), ""]
+    parts += ["**Validity**", "", *(f"- {line}" for line in top.warnings), "", METHOD, ""]
+    if top.ranking is not None and not top.ranking.mean_ranks.empty:
+        parts += ["## Overall ranking", "", top.ranking.caption(), "", *(f"- {n}" for n in top.ranking.notes)]
+        parts += ["", _ranking_frame(top.ranking).to_markdown(index=False), ""]
+        parts += [f"![{p.stem}]({p.relative_to(report_dir).as_posix()})" for p in top.figures] + [""]
     for dataset in datasets:
         parts += [f"## {dataset}", "", *(f"- {n}" for n in notes.get(dataset, [])), ""]
         if _has_rows(summary, dataset):
@@ -169,11 +200,34 @@ def _breakable(name: str) -> str:
     return name.replace("_", "_\u200b")
 
 
+def _top_html(top: Top) -> list[str]:
+    items = "".join(f"<li>{html.escape(line)}</li>" for line in top.verdict)
+    believed = top.warnings == warning_lines([])
+    warn = "".join(f"<li>{html.escape(line)}</li>" for line in top.warnings)
+    body = [f'<ul class="verdict">{items}</ul>',
+            f'<div class="{"ok" if believed else "warnings"}"><b>Validity</b><ul>{warn}</ul></div>']  # fmt: skip
+    return body
+
+
+def _ranking_html(top: Top) -> list[str]:
+    ranking = top.ranking
+    if ranking is None or ranking.mean_ranks.empty:
+        return []
+    styler = Styler(_ranking_frame(ranking), uuid="ranking", cell_ids=False).hide(axis="index")
+    styler = styler.format(escape="html")
+    notes = [f'<p class="note">{html.escape(n)}</p>' for n in ranking.notes]
+    caption = f'<p class="method">{html.escape(ranking.caption())}</p>'
+    return ["<h2>Overall ranking</h2>", caption, *notes, styler.to_html(), *(_img(p) for p in top.figures)]
+
+
 def page(title: str, parent_id: str, datasets: list[str], summary: pd.DataFrame, figures: dict[str, list[Path]],
-         notes: dict[str, list[str]]) -> str:  # fmt: skip
-    """The whole report as one HTML file: tables, and figures embedded as base64 PNG."""
-    body = [f"<h1>ganbench report: {html.escape(title)}</h1>",
-            f'<p class="method">Suite run <code>{html.escape(parent_id)}</code>. {html.escape(METHOD)}</p>']  # fmt: skip
+         notes: dict[str, list[str]], top: Top | None = None) -> str:  # fmt: skip
+    """The whole report as one HTML file: verdict and warnings, the overall ranking, tables per dataset, and
+    figures embedded as base64 PNG."""
+    top = top or Top([], [])
+    body = [f"<h1>ganbench report: {html.escape(title)}</h1>", *_top_html(top),
+            f'<p class="method">Suite run <code>{html.escape(parent_id)}</code>. {html.escape(METHOD)}</p>',
+            *_ranking_html(top)]  # fmt: skip
     for dataset in datasets:
         body.append(f"<h2>{html.escape(dataset)}</h2>")
         body += [f'<p class="note">{html.escape(n)}</p>' for n in notes.get(dataset, [])]
@@ -192,9 +246,15 @@ def _contender(loss: str, strategy: str) -> str:
     return f"{loss}|{strategy}"
 
 
-def curve_bands(store: MLflowStore, runs: pd.DataFrame) -> dict[str, dict[str, plots.Band]]:
-    """Per curve metric and contender: each seed's metric history (one value per step) aggregated over seeds."""
-    metrics = [c for c in metric_columns(runs) if c.startswith(CURVE_METRICS) and runs[c].notna().any()]
+def curve_bands(store: MLflowStore, runs: pd.DataFrame, primary: str | None = None) -> dict[str, dict[str, plots.Band]]:  # fmt: skip
+    """Per curve metric (and the primary metric, first) and contender: each seed's metric history (one value per
+    step) aggregated over seeds."""
+    metrics = [
+        c
+        for c in metric_columns(runs)
+        if (c.startswith(CURVE_METRICS) or c == primary) and runs[c].notna().any()
+    ]
+    metrics.sort(key=lambda c: c != primary)
     out: dict[str, dict[str, plots.Band]] = {}
     for metric in metrics:
         for (loss, strategy), part in runs.groupby(["loss", "strategy"], sort=True):
@@ -267,10 +327,10 @@ def _file_stem(dataset: str) -> str:
     return re.sub(r"[^\w.-]", "_", dataset)
 
 
-def make_figures(
-    store: MLflowStore, parent_id: str, runs: pd.DataFrame, fig_dir: Path
-) -> dict[str, list[Path]]:
-    """Per dataset: curves over training, the final samples of each contender and seed, the tuning budget."""
+def make_figures(store: MLflowStore, parent_id: str, runs: pd.DataFrame, fig_dir: Path,
+                 primary: dict[str, str] | None = None, ranking: Ranking | None = None) -> dict[str, list[Path]]:  # fmt: skip
+    """Per dataset: curves over training, the final samples of each contender and seed, the tuning budget; and
+    the overall ranking's critical-difference diagram (under ``RANKING_FIGURES``)."""
     fig_dir.mkdir(parents=True, exist_ok=True)
     done = runs[runs["status"].isin(DONE_STATUSES)]
     trials = trials_frame(store, parent_id)
@@ -285,7 +345,7 @@ def make_figures(
         figures.setdefault(dataset, []).append(path)
 
     for dataset, part in done.groupby("dataset", sort=True):
-        curves = curve_bands(store, part)
+        curves = curve_bands(store, part, (primary or {}).get(str(dataset)))
         if curves:
             save(
                 dataset, "curves", plots.curves_figure(curves, colors, f"{dataset}: metrics during training")
@@ -301,4 +361,10 @@ def make_figures(
         if found:
             metric, series = found
             save(dataset, "tuning", plots.budget_figure(series, colors, metric, f"{dataset}: tuning budget"))
+    if ranking is not None and len(ranking.mean_ranks) > 1:
+        cd = ranking.cd if ranking.tested and ranking.friedman_p < ALPHA else None
+        fig = plots.cd_figure(ranking.mean_ranks, joined_matrix(ranking), cd, f"Mean rank, {ranking.scope}")
+        path = fig_dir / "cd_diagram.png"
+        fig.savefig(path)
+        figures[RANKING_FIGURES] = [path]
     return figures

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -30,6 +30,7 @@ class StudySummary:
     best: dict[str, float]
     counts: dict[str, int]
     curve: list[tuple[int, float]]  # (counted trials so far, best value so far)
+    space: dict[str, str] = field(default_factory=dict)  # the suite's tuning section as logged (lr_min, ...)
 
 
 def study_summaries(store: MLflowStore, parent: str) -> list[StudySummary]:
@@ -43,7 +44,8 @@ def study_summaries(store: MLflowStore, parent: str) -> list[StudySummary]:
         counts = {k: int(m.get(f"trials_{k}", 0)) for k in COUNTS}
         curve = store.history(run.info.run_id, "best_so_far")
         best_value = m.get(M.best_key(objective), math.nan)
-        out.append(StudySummary(dataset, loss, strategy, objective, best_value, best, counts, curve))
+        space = {k.removeprefix("tuning."): v for k, v in p.items() if k.startswith("tuning.")}
+        out.append(StudySummary(dataset, loss, strategy, objective, best_value, best, counts, curve, space))
     return sorted(out, key=lambda s: (s.dataset, s.loss, s.strategy))
 
 

@@ -65,7 +65,15 @@ def _store_frame(out: Path) -> pd.DataFrame:
 def test_statistics_match_the_store(built: report.ReportResult, tiny: tuple[MLflowStore, str, Path]) -> None:
     frame = _store_frame(tiny[2])
     assert len(frame) == 6 and set(frame["status"]) == {"finished"}, "the tiny run should finish every seed"
-    for metric in ["fid_raw", "best_fid_raw", "gap_fid_raw", "modes_covered", "kl_uniform", "grad_norm_d"]:
+    for metric in [
+        "fid_raw",
+        "w1_raw",
+        "best_w1_raw",
+        "gap_w1_raw",
+        "modes_covered",
+        "kl_uniform",
+        "grad_norm_d",
+    ]:
         expected = frame.groupby("loss")[metric].agg(["count", "mean", "std", "median", "min", "max"])
         expected = expected.rename(columns={"count": "n"}).sort_index()
         got = built.summary[built.summary["metric"] == metric].set_index("loss")[STATS].sort_index()
@@ -85,10 +93,8 @@ def test_ci_rank_and_marks_are_consistent(built: report.ReportResult) -> None:
     # with three seeds a two-sided signed-rank test cannot reach p < 0.05 (its smallest p is 0.25): all tied,
     # and the report says why
     assert fid["tied"].all()
-    assert (
-        "Holm-corrected p-value a two-sided Wilcoxon signed-rank test can give is 0.25"
-        in built.notes["ring8"][0]
-    )
+    (few,) = [f for f in built.findings if f.kind == "too_few_seeds"]
+    assert "Holm-corrected p-value a two-sided Wilcoxon signed-rank test can give is 0.25" in few.detail
 
 
 def test_rebuilding_gives_the_same_tables(
@@ -115,16 +121,36 @@ def test_every_format_is_written(built: report.ReportResult, tiny: tuple[MLflowS
     )
     page = built.files["html"].read_text()
     assert page.count("data:image/png;base64,") == len(built.figures) and "http" not in page
-    assert {p.name for p in built.figures} == {"ring8_curves.png", "ring8_samples.png"}
+    assert {p.name for p in built.figures} == {"ring8_curves.png", "ring8_samples.png", "cd_diagram.png"}
+    # the report opens with the verdict and the warnings, then the overall ranking
+    assert md.index("- ring8 (w1_raw, lower is better, 3 seeds): best ") < md.index("**Validity**")
+    assert md.index("too few seeds to separate contenders on ring8") < md.index("## Overall ranking")
+    assert (
+        page.index('<ul class="verdict">') < page.index("<h2>Overall ranking</h2>") < page.index("<h2>ring8")
+    )
+
+
+def test_validity_is_tagged_on_the_suite_run(
+    built: report.ReportResult, tiny: tuple[MLflowStore, str, Path]
+) -> None:
+    store, parent, _ = tiny
+    tags = store.client.get_run(parent).data.tags
+    assert tags["ganbench.validity"] == "warnings"
+    assert tags["ganbench.validity.too_few_seeds"] == "ring8: all"
+    assert built.primary == {"ring8": "w1_raw"} and built.modes == {"ring8": 8}
 
 
 def test_console_view_shows_the_headline(built: report.ReportResult) -> None:
     from rich.console import Console
 
+    from ganbench.terminal import print_summary
+
     console = Console(width=200, record=True, file=io.StringIO())
-    console.print(report.console_view(built))
+    print_summary(built, console)
     text = console.export_text()
-    assert "ring8" in text and "non_saturating" in text and "fid_raw" in text and "report.html" in text
+    assert "ring8" in text and "non_saturating" in text and "w1_raw" in text and "report.html" in text
+    assert built.headline[0] in " ".join(text.split()) or "Verdict" in text
+    assert max(len(line) for line in text.splitlines()) <= 80
 
 
 @pytest.mark.skipif(not Path("/usr/bin/chromium").exists(), reason="needs Debian's chromium")
@@ -174,14 +200,6 @@ def test_best_tie_and_worse_are_marked_paired_by_seed() -> None:
     np.testing.assert_allclose(marks.loc["worse", "p_value"], 2 / 2**8)
     np.testing.assert_allclose(marks.loc["worse", "p_holm"], 2 * 2 / 2**8)
     assert marks["rank"].to_dict() == {"best": 1, "same": 2, "worse": 3}
-
-
-def test_too_few_seeds_to_separate_is_said() -> None:
-    eight = _frame({"best": BEST, "same": SAME, "worse": WORSE})
-    assert report.power_notes(compare(eight, describe(eight))) == {}  # 2 * 2 / 2**8 < 0.05
-    six = _frame({name: [i + 0.1 * k for k in range(6)] for i, name in enumerate("abcde")})
-    (note,) = report.power_notes(compare(six, describe(six)))["ring8"]
-    assert "with 6 seeds and 4 comparison(s)" in note and "can give is 0.12" in note  # 4 * 2 / 2**6
 
 
 def test_higher_is_better_metrics_pick_the_largest() -> None:
@@ -304,10 +322,9 @@ def test_diverged_runs_and_the_tuning_budget(store: MLflowStore, tmp_path: Path)
         fid.loc["hinge", "seeds"] == 2 and fid.loc["hinge", "n"] == 1 and fid.loc["hinge", "diverged"] == 0.5
     )
     assert fid.loc["lsgan", "seeds"] == 1  # the failed run is left out, and the report says so
-    assert result.notes["ring8"][0] == "1 run left out of the statistics: failed"
-    assert (
-        "Holm-corrected p-value a two-sided Mann-Whitney U test can give is 0.67" in result.notes["ring8"][1]
-    )
+    assert result.notes["ring8"] == ["1 run left out of the statistics: failed"]
+    (few,) = [f for f in result.findings if f.kind == "too_few_seeds"]
+    assert "Holm-corrected p-value a two-sided Mann-Whitney U test can give is 0.67" in few.detail
     assert "tuned" in result.files["html"].read_text()
     assert "ring8_tuning.png" in {p.name for p in result.figures}
 

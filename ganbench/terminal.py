@@ -1,0 +1,106 @@
+"""The terminal summary printed after a run: per dataset a compact table that fits 80 columns (contender, the
+primary metric's mean and 95 % CI, modes, high-quality %, diverged, the significance mark), then the verdict and
+the validity warnings. The full tables are in the report."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pandas as pd
+
+from ganbench import metrics as M
+from ganbench.headline import primary_rows, value_text, warning_lines
+from ganbench.ranking import namer
+
+WIDTH = 80  # the summary is laid out for this many columns, and never wider
+CONTENDER_WIDTH = 22
+LEGEND = "best: best mean; tied: not distinguishable from the best (Holm p >= 0.05)"
+STYLES = {"best": "bold green", "tied": "green", "": ""}
+
+
+def _by_contender(summary: pd.DataFrame, dataset: str, metric: str) -> dict[tuple[str, str], float]:
+    rows = summary[(summary["dataset"] == dataset) & (summary["metric"] == metric)]
+    return {(a, b): m for a, b, m in zip(rows["loss"], rows["strategy"], rows["mean"])}
+
+
+def dataset_table(result: Any, dataset: str) -> Any:
+    """One dataset's compact table (a rich Table), best first."""
+    from rich import box
+    from rich.table import Table
+    from rich.text import Text
+
+    metric = result.primary[dataset]
+    rows = primary_rows(result.summary, dataset, metric)
+    name = namer(result.runs["strategy"])
+    modes = _by_contender(result.summary, dataset, M.MODES_COVERED)
+    quality = _by_contender(result.summary, dataset, M.HIGH_QUALITY)
+    total = result.modes.get(dataset)
+    direction = "higher" if M.is_higher_better(metric) else "lower"
+    table = Table(title=f"{dataset}: {metric} ({direction} is better), mean [95% CI] over seeds",
+                  title_justify="left", box=box.SIMPLE_HEAD, pad_edge=False, padding=(0, 1))  # fmt: skip
+    table.add_column("#", justify="right", no_wrap=True)
+    table.add_column("contender", max_width=CONTENDER_WIDTH, no_wrap=True, overflow="ellipsis")
+    table.add_column(metric, no_wrap=True, overflow="ellipsis")
+    if modes:
+        table.add_column("modes", justify="right", no_wrap=True)
+    if quality:
+        table.add_column("HQ %", justify="right", no_wrap=True)
+    table.add_column("div", justify="right", no_wrap=True)
+    table.add_column("", no_wrap=True)
+    for row in rows.itertuples():
+        key = (row.loss, row.strategy)
+        mark = "best" if row.best else "tied" if row.tied else ""
+        cells = [f"{row.rank:.0f}" if pd.notna(row.rank) else "", name(*key),
+                 value_text(row.mean, row.ci_low, row.ci_high)]  # fmt: skip
+        if modes:
+            m = modes.get(key, float("nan"))
+            cells.append("n/a" if pd.isna(m) else f"{m:.1f}" + (f"/{total}" if total else ""))
+        if quality:
+            q = quality.get(key, float("nan"))
+            cells.append("n/a" if pd.isna(q) else f"{q:.1f}")
+        cells.append(f"{row.diverged:.0%}" if row.diverged else "")
+        table.add_row(*cells, Text(mark, style=STYLES[mark]), style=STYLES[mark] if mark == "best" else "")
+    return table
+
+
+def _bullets(lines: list[str], style: str) -> Any:
+    """A bulleted list whose wrapped lines hang under the text, not under the bullet."""
+    from rich.table import Table
+
+    grid = Table.grid(padding=(0, 1))
+    grid.add_column(no_wrap=True)
+    grid.add_column(ratio=1)
+    for line in lines:
+        grid.add_row("-", line, style=style)
+    return grid
+
+
+def console_view(result: Any) -> Any:
+    """Everything the terminal shows after a run (a rich renderable; print it at most WIDTH columns wide)."""
+    from rich.console import Group
+    from rich.text import Text
+
+    views: list[Any] = []
+    for dataset in sorted(set(result.primary) | set(result.notes)):
+        if (
+            dataset in result.primary
+            and not primary_rows(result.summary, dataset, result.primary[dataset]).empty
+        ):
+            views.append(dataset_table(result, dataset))
+        views += [Text(f"{dataset}: {note}", style="yellow") for note in result.notes.get(dataset, [])]
+    if views:
+        views.append(Text(LEGEND, style="dim"))
+    style = "green" if not result.findings else "yellow"
+    views += [Text(""), Text("Verdict", style="bold"), _bullets(result.headline, "")]
+    views += [Text(""), Text("Validity", style="bold"), _bullets(warning_lines(result.findings), style)]
+    views += [Text(""), Text(f"report: {result.files.get('html', result.report_dir)}")]
+    return Group(*views)
+
+
+def print_summary(result: Any, console: Any = None) -> None:
+    """Print ``console_view`` no wider than WIDTH columns (narrower when the terminal is)."""
+    from rich.console import Console
+
+    console = console or Console()
+    console.width = min(console.width, WIDTH)
+    console.print(console_view(result))

@@ -1,0 +1,238 @@
+"""Validity diagnostics: the report checks whether its own tables can be trusted, and says so at the top, in the
+terminal and as MLflow tags on the suite run. A table without a finding is one the harness believes.
+
+Each diagnostic has one threshold, chosen so that it fires on a problem that could change the table and stays
+silent on evaluation noise:
+
+- ``undertrained``: the primary metric improved by more than ``UNDERTRAINED_MARGIN`` (10 %, relative) over the
+  last quarter of training, in more than half of a contender's seeds. Below 10 % the change is of the order of
+  one evaluation's noise (2,500 samples) and of the seed-to-seed spread; above it, a longer run would likely
+  move the contender in the table. Requiring most seeds keeps one noisy seed from firing it.
+- ``search_edge``: a tuned continuous value (lr_g, lr_d on a log scale; beta1 when searched over a range) within
+  ``EDGE_FRACTION`` (5 %) of the search range from a bound (0.15 decade of a 3-decade lr range, a factor 1.4):
+  the optimum may lie outside the range, so the contender was not tuned as well as the range suggests.
+  Categorical choices (n_critic, a beta1 list) cannot be on an edge.
+- ``tuning_budget``: a study's best-so-far objective still improved by more than ``BUDGET_MARGIN`` (5 %,
+  relative) over its last quarter of trials: the budget had not saturated (Lucic et al. 2018, Fig. 5), so more
+  trials could still reorder the contenders. Best-so-far is monotone and has no evaluation noise of its own, so
+  the margin is lower than the undertrained one.
+- ``mode_collapse``: mean modes covered below ``COLLAPSE_FRACTION`` (75 %) of the dataset's modes. A plain GAN
+  covers 17.3 of 25 grid modes in PacGAN (69 %), the collapse that paper fixes; a well-trained one covers all.
+- ``too_few_seeds``: with these seeds and this many Holm-corrected comparisons against the best, even the most
+  extreme data cannot reach p < ALPHA (exact two-sided tests: at least 2 / 2**n for n pairs, 2 / C(a + b, a) for
+  groups of a and b), so every contender is "not distinguishable from the best" by construction.
+"""
+
+from __future__ import annotations
+
+import ast
+import math
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import pandas as pd
+
+from ganbench import metrics as M
+from ganbench.ranking import ALPHA
+
+UNDERTRAINED_MARGIN = 0.10
+EDGE_FRACTION = 0.05
+BUDGET_MARGIN = 0.05
+COLLAPSE_FRACTION = 0.75
+QUARTER = 0.25
+BETA1_TRUE_RANGE = (0.0, 0.999)  # what tuning searches when a suite says ``beta1: true`` (tuning.BETA1_MAX)
+KINDS = {
+    "undertrained": "undertrained (primary metric still improving at the end)",
+    "search_edge": "tuned value on the edge of the search space",
+    "tuning_budget": "tuning budget too small (best-so-far still improving)",
+    "mode_collapse": "mode collapse",
+    "too_few_seeds": "too few seeds to separate contenders",
+}
+TAG_VALIDITY = "ganbench.validity"  # ok | warnings; one ganbench.validity.<kind> tag per kind
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One validity warning: its kind (a key of KINDS), the dataset, the contenders it concerns, the evidence."""
+
+    kind: str
+    dataset: str
+    contenders: tuple[str, ...]
+    detail: str
+
+    def text(self) -> str:
+        return f"{KINDS[self.kind]} on {self.dataset}: {self.detail}"
+
+
+def improvement(earlier: float, later: float, metric: str) -> float:
+    """Relative improvement from ``earlier`` to ``later`` (positive = better); NaN when undefined."""
+    if not (math.isfinite(earlier) and math.isfinite(later)) or earlier == 0:
+        return math.nan
+    gain = later - earlier if M.is_higher_better(metric) else earlier - later
+    return gain / abs(earlier)
+
+
+def last_quarter_gain(history: Sequence[tuple[int, float]], metric: str) -> float:
+    """Improvement over the last quarter of training: the last evaluation against the latest one at or before
+    75 % of the last step, scaled to a quarter when the evaluations are further apart. NaN without two."""
+    if len(history) < 2:
+        return math.nan
+    last_step, last = history[-1]
+    before = [(s, v) for s, v in history[:-1] if s <= (1 - QUARTER) * last_step]
+    if not before or last_step <= 0:
+        return math.nan
+    step, value = before[-1]
+    return improvement(value, last, metric) * QUARTER * last_step / (last_step - step)
+
+
+def undertrained(runs: pd.DataFrame, primary: Mapping[str, str], histories: Mapping[str, Sequence[tuple[int, float]]],
+                 name: Callable[[str, str], str]) -> list[Finding]:  # fmt: skip
+    """Contenders whose primary metric improved by more than UNDERTRAINED_MARGIN over the last quarter of
+    training in more than half of their (non-diverged) seeds; ``histories`` maps run id to its primary curve."""
+    out = []
+    for dataset, metric in sorted(primary.items()):
+        part = runs[(runs["dataset"] == dataset) & (runs["status"] == "finished")]
+        hits = []
+        for (loss, strategy), seeds in part.groupby(["loss", "strategy"], sort=True):
+            gains = [last_quarter_gain(histories.get(r, []), metric) for r in seeds["run_id"]]
+            gains = [g for g in gains if not math.isnan(g)]
+            improving = sum(g > UNDERTRAINED_MARGIN for g in gains)
+            if gains and improving > len(gains) / 2:
+                median = sorted(gains)[len(gains) // 2]
+                hits.append((name(loss, strategy), f"{median:+.0%} in {improving}/{len(gains)} seeds"))
+        if hits:
+            out.append(Finding("undertrained", dataset, tuple(h for h, _ in hits),
+                               f"{metric} improved by more than {UNDERTRAINED_MARGIN:.0%} over the last quarter of "
+                               f"training: {'; '.join(f'{h} ({d})' for h, d in hits)}; train longer"))  # fmt: skip
+    return out
+
+
+def _parse(value: Any) -> Any:
+    if not isinstance(value, str):
+        return value
+    try:
+        return ast.literal_eval(value)
+    except (ValueError, SyntaxError):
+        return value
+
+
+def continuous_range(value: Any) -> tuple[float, float] | None:
+    """A searched parameter's (low, high) when it is a continuous range, None when categorical or not searched:
+    ``True`` (beta1's default range), ``{"low": a, "high": b}`` (any two numbers of a dict), or ``(a, b)``."""
+    value = _parse(value)
+    if value is True:
+        return BETA1_TRUE_RANGE
+    if isinstance(value, dict):
+        nums = [float(v) for v in value.values() if isinstance(v, (int, float)) and not isinstance(v, bool)]
+        nested = [v for v in value.values() if isinstance(v, (list, tuple))]
+        nums = nums if len(nums) == 2 else [float(v) for v in nested[0]] if len(nested) == 1 else []
+        return (min(nums), max(nums)) if len(nums) == 2 else None
+    if isinstance(value, tuple) and len(value) == 2:  # a list is a categorical choice
+        return float(min(value)), float(max(value))
+    return None
+
+
+def on_edge(value: float, low: float, high: float, log: bool) -> str | None:
+    """``"min"`` or ``"max"`` when ``value`` lies within EDGE_FRACTION of the range from that bound."""
+    f = math.log if log else float
+    width = f(high) - f(low)
+    if width <= 0:
+        return None
+    position = (f(value) - f(low)) / width
+    return "min" if position <= EDGE_FRACTION else "max" if position >= 1 - EDGE_FRACTION else None
+
+
+def search_edge(studies: Sequence[Any], name: Callable[[str, str], str]) -> list[Finding]:
+    """Studies whose best lr_g / lr_d (log scale) or continuous beta1 lies on the edge of the search space;
+    ``studies`` are ``tuning_report.StudySummary`` (the best params and the ``tuning.*`` search space)."""
+    by_dataset: dict[str, list[tuple[str, str]]] = {}
+    for s in studies:
+        lr = (_parse(s.space.get("lr_min")), _parse(s.space.get("lr_max")))
+        bounds = {k: (lr, True) for k in ("lr_g", "lr_d") if all(isinstance(b, (int, float)) for b in lr)}
+        beta1 = continuous_range(s.space.get("beta1"))
+        if beta1:
+            bounds["beta1"] = (beta1, False)
+        edges = [f"{k} {s.best[k]:.3g} at the {side} {b[0] if side == 'min' else b[1]:.3g}"
+                 for k, (b, log) in bounds.items() if k in s.best
+                 for side in [on_edge(s.best[k], float(b[0]), float(b[1]), log)] if side]  # fmt: skip
+        if edges:
+            by_dataset.setdefault(s.dataset, []).append((name(s.loss, s.strategy), ", ".join(edges)))
+    return [Finding("search_edge", d, tuple(n for n, _ in hits),
+                    f"{'; '.join(f'{n} ({e})' for n, e in hits)}; widen the range")
+            for d, hits in sorted(by_dataset.items())]  # fmt: skip
+
+
+def tuning_budget(studies: Sequence[Any], name: Callable[[str, str], str]) -> list[Finding]:
+    """Studies whose best-so-far objective improved by more than BUDGET_MARGIN over the last quarter of trials."""
+    by_dataset: dict[str, list[tuple[str, str]]] = {}
+    for s in studies:
+        curve = sorted(s.curve)
+        if len(curve) < 2:
+            continue
+        n = curve[-1][0]
+        before = [v for t, v in curve if t <= max(1, math.floor((1 - QUARTER) * n))]
+        gain = improvement(before[-1], curve[-1][1], s.objective) if before else math.nan
+        if gain > BUDGET_MARGIN:
+            first = len(before) + 1
+            trials = f"trials {first}-{n}" if first < n else f"trial {n}"
+            by_dataset.setdefault(s.dataset, []).append(
+                (name(s.loss, s.strategy), f"{gain:+.0%} in {trials}")
+            )
+    return [Finding("tuning_budget", d, tuple(n for n, _ in hits),
+                    f"best objective improved by more than {BUDGET_MARGIN:.0%} in the last quarter of trials: "
+                    f"{'; '.join(f'{n} ({e})' for n, e in hits)}; give every contender more trials")
+            for d, hits in sorted(by_dataset.items())]  # fmt: skip
+
+
+def mode_collapse(summary: pd.DataFrame, modes: Mapping[str, int], name: Callable[[str, str], str]) -> list[Finding]:  # fmt: skip
+    """Contenders whose mean modes covered is below COLLAPSE_FRACTION of the dataset's modes."""
+    out = []
+    rows = summary[summary["metric"] == M.MODES_COVERED] if not summary.empty else summary
+    for dataset, part in rows.groupby("dataset", sort=True) if not rows.empty else []:
+        total = modes.get(str(dataset))
+        if not total:
+            continue
+        low = part[part["mean"] < COLLAPSE_FRACTION * total]
+        if not low.empty:
+            hits = [
+                (name(a, b), f"{m:.3g}/{total}") for a, b, m in zip(low["loss"], low["strategy"], low["mean"])
+            ]
+            out.append(Finding("mode_collapse", str(dataset), tuple(h for h, _ in hits),
+                               f"mean modes covered below {COLLAPSE_FRACTION:.0%} of {total}: "
+                               f"{'; '.join(f'{h} ({d})' for h, d in hits)}"))  # fmt: skip
+    return out
+
+
+def too_few_seeds(summary: pd.DataFrame) -> list[Finding]:
+    """Datasets where even the most extreme data could not reach p_holm < ALPHA: Holm multiplies the smallest
+    p-value by the number of comparisons against the best."""
+    out = []
+    for dataset, part in summary.groupby("dataset", sort=True) if not summary.empty else []:
+        tested = part[part["p_value"].notna()]
+        if tested.empty:
+            continue
+        comparisons = int(tested.groupby("metric", observed=True).size().min())
+        a, b = part.drop_duplicates(["loss", "strategy"])["seeds"].nlargest(2).astype(int)
+        paired = tested["test"].iloc[0] == "wilcoxon"
+        smallest = comparisons * (2 / 2**b if paired else 2 / math.comb(a + b, a))
+        if smallest >= ALPHA:
+            test = "Wilcoxon signed-rank" if paired else "Mann-Whitney U"
+            seeds = f"{b}" if paired else f"{a} and {b}"
+            need = next(n for n in range(1, 64) if comparisons * 2 / 2**n < ALPHA)
+            out.append(Finding("too_few_seeds", str(dataset), (),
+                               f"with {seeds} seeds and {comparisons} comparison(s) against the best, the smallest "
+                               f"Holm-corrected p-value a two-sided {test} test can give is {min(smallest, 1):.2g}: "
+                               f"no contender can be told apart from the best at p < {ALPHA}; {need} paired seeds "
+                               "are needed to separate them"))  # fmt: skip
+    return out
+
+
+def validity_tags(findings: Sequence[Finding]) -> dict[str, str]:
+    """MLflow tags for the suite run: ``ganbench.validity`` = ok | warnings, and per kind the datasets and
+    contenders concerned (``none`` when silent, so a rebuilt report overwrites an old warning)."""
+    tags = {TAG_VALIDITY: "warnings" if findings else "ok"}
+    for kind in KINDS:
+        parts = [f"{f.dataset}: {', '.join(f.contenders) or 'all'}" for f in findings if f.kind == kind]
+        tags[f"{TAG_VALIDITY}.{kind}"] = "; ".join(parts)[:5000] or "none"
+    return tags

@@ -1,0 +1,196 @@
+"""Validity diagnostics: each fires on a constructed case and stays silent on a healthy one; the headline names the
+right contenders; the terminal summary fits 80 columns."""
+
+from __future__ import annotations
+
+import io
+import math
+from pathlib import Path
+from types import SimpleNamespace
+
+import numpy as np
+import pandas as pd
+import torch
+
+from ganbench import validity
+from ganbench.headline import BELIEVED, headline, warning_lines
+from ganbench.ranking import namer, overall_ranking
+from ganbench.report import compare, describe
+from ganbench.terminal import WIDTH, console_view, print_summary
+from ganbench.tuning_report import StudySummary
+
+NAME = namer(["adam"])
+PRIMARY = {"ring8": "w1_raw"}
+STILL_FALLING = [(500, 1.0), (1000, 0.8), (1500, 0.6), (2000, 0.4)]  # last quarter: (0.6 - 0.4) / 0.6 = 33 %
+FLAT = [(500, 1.0), (1000, 0.45), (1500, 0.41), (2000, 0.40)]  # last quarter: 2.4 %
+
+
+def _runs(histories: dict[str, list[list[tuple[int, float]]]]) -> tuple[pd.DataFrame, dict[str, list]]:
+    rows, by_run = [], {}
+    for loss, seeds in histories.items():
+        for seed, history in enumerate(seeds):
+            run_id = f"{loss}-{seed}"
+            rows.append({"dataset": "ring8", "loss": loss, "strategy": "adam", "seed": seed, "run_id": run_id,
+                         "status": "finished", "w1_raw": history[-1][1]})  # fmt: skip
+            by_run[run_id] = history
+    return pd.DataFrame(rows), by_run
+
+
+# ---------------------------------------------------------------------------------------------- undertrained
+def test_last_quarter_gain_known_values() -> None:
+    torch.testing.assert_close(validity.last_quarter_gain(STILL_FALLING, "w1_raw"), 0.2 / 0.6)
+    # evaluations half a run apart: the gain is scaled to a quarter of training
+    torch.testing.assert_close(validity.last_quarter_gain([(1000, 1.0), (2000, 0.5)], "w1_raw"), 0.5 * 0.5)
+    torch.testing.assert_close(validity.last_quarter_gain([(10, 4.0), (20, 6.0)], "modes_covered"), 0.5 * 0.5)
+    assert math.isnan(validity.last_quarter_gain([(2000, 0.4)], "w1_raw"))
+
+
+def test_undertrained_fires_on_most_seeds_still_improving() -> None:
+    runs, histories = _runs(
+        {"slow": [STILL_FALLING, STILL_FALLING, FLAT], "done": [FLAT, FLAT, STILL_FALLING]}
+    )
+    (finding,) = validity.undertrained(runs, PRIMARY, histories, NAME)
+    assert finding.kind == "undertrained" and finding.dataset == "ring8" and finding.contenders == ("slow",)
+    assert "slow (+33% in 2/3 seeds)" in finding.detail
+
+
+def test_undertrained_is_silent_on_converged_runs() -> None:
+    runs, histories = _runs({"a": [FLAT] * 3, "b": [FLAT, FLAT, STILL_FALLING]})
+    assert validity.undertrained(runs, PRIMARY, histories, NAME) == []
+
+
+# ---------------------------------------------------------------------------------------------- tuning
+def _study(loss: str, best: dict[str, float], curve: list[tuple[int, float]] | None = None, **space: str):
+    space = {"lr_min": "1e-05", "lr_max": "0.01", **space}
+    return StudySummary("ring8", loss, "adam", "w1_raw", 0.1, best, {}, curve or [], space)
+
+
+def test_search_edge_fires_near_a_bound() -> None:
+    studies = [
+        _study("low", {"lr_g": 1.2e-5, "lr_d": 1e-3}),  # 2.6 % of the log range above lr_min
+        _study("high", {"lr_g": 1e-3, "lr_d": 0.0095}),
+        _study("beta0", {"lr_g": 1e-3, "lr_d": 1e-3, "beta1": 0.0}, beta1="True"),
+        _study(
+            "ok", {"lr_g": 1e-3, "lr_d": 2e-4, "beta1": 0.0}, beta1="[0.0, 0.5, 0.9]"
+        ),  # a list: categorical
+        _study("mid", {"lr_g": 1e-4, "lr_d": 1e-3, "beta1": 0.45}, beta1="{'low': 0.0, 'high': 0.9}"),
+    ]
+    (finding,) = validity.search_edge(studies, NAME)
+    assert finding.contenders == ("low", "high", "beta0")
+    assert "low (lr_g 1.2e-05 at the min 1e-05)" in finding.detail
+    assert "high (lr_d 0.0095 at the max 0.01)" in finding.detail and "beta1 0 at the min 0" in finding.detail
+
+
+def test_on_edge_known_positions() -> None:
+    assert validity.on_edge(1e-5 * 10**0.149, 1e-5, 1e-2, log=True) == "min"  # 5 % of 3 decades is 0.15
+    assert validity.on_edge(1e-5 * 10**0.16, 1e-5, 1e-2, log=True) is None
+    assert validity.on_edge(0.88, 0.0, 0.9, log=False) == "max"
+    assert validity.continuous_range("{'uniform': [0.0, 0.9]}") == (0.0, 0.9)
+    assert validity.continuous_range("False") is None and validity.continuous_range(None) is None
+
+
+def test_tuning_budget_fires_when_best_so_far_still_falls() -> None:
+    falling = [(1, 1.0), (2, 0.9), (3, 0.9), (4, 0.8), (5, 0.8), (6, 0.8), (7, 0.7), (8, 0.6)]
+    saturated = [(1, 1.0), (2, 0.5), (3, 0.45), (4, 0.41), (5, 0.41), (6, 0.40), (7, 0.40), (8, 0.395)]
+    studies = [_study("short", {}, falling), _study("enough", {}, saturated)]
+    (finding,) = validity.tuning_budget(studies, NAME)
+    assert finding.contenders == ("short",)
+    assert "short (+25% in trials 7-8)" in finding.detail  # best at trial 6 is 0.8, at trial 8 0.6
+
+
+# ---------------------------------------------------------------------------------------------- tables
+def _frame(
+    values: dict[str, list[float]], metric: str = "w1_raw", extra: dict[str, list[float]] | None = None
+):
+    rows = []
+    for loss, vals in values.items():
+        for seed, v in enumerate(vals):
+            row = {"dataset": "ring8", "loss": loss, "strategy": "adam", "contender": f"{loss}|adam|ring8",
+                   "seed": seed, "status": "finished", "feature_space": "raw", "run_id": f"{loss}-{seed}",
+                   metric: v, "primary": metric}  # fmt: skip
+            row.update({k: v[seed] for k, v in (extra or {}).get(loss, {}).items()})
+            rows.append(row)
+    return pd.DataFrame(rows)
+
+
+BEST = [0.10, 0.11, 0.12, 0.13, 0.14, 0.15, 0.16, 0.17, 0.18, 0.19]
+SAME = [0.195, 0.105, 0.165, 0.115, 0.185, 0.125, 0.155, 0.135, 0.175, 0.145]  # BEST shuffled
+WORSE = [0.5 + 0.01 * i for i in range(10)]
+
+
+def test_mode_collapse_fires_below_three_quarters_of_the_modes() -> None:
+    modes = {"full": {"modes_covered": [8.0] * 10}, "collapsed": {"modes_covered": [5.0, 6.0] * 5}}
+    runs = _frame({"full": BEST, "collapsed": WORSE}, extra=modes)
+    (finding,) = validity.mode_collapse(describe(runs), {"ring8": 8}, NAME)
+    assert finding.contenders == ("collapsed",) and "collapsed (5.5/8)" in finding.detail
+    assert validity.mode_collapse(describe(runs), {}, NAME) == []  # unknown number of modes: no verdict
+
+
+def test_too_few_seeds_is_said_and_enough_seeds_is_silent() -> None:
+    ten = _frame({"best": BEST, "same": SAME, "worse": WORSE})
+    assert validity.too_few_seeds(compare(ten, describe(ten))) == []  # 2 * 2 / 2**10 < 0.05
+    three = _frame({name: [i + 0.1 * k for k in range(3)] for i, name in enumerate("abcde")})
+    (finding,) = validity.too_few_seeds(compare(three, describe(three)))
+    assert "with 3 seeds and 4 comparison(s)" in finding.detail and "can give is 1:" in finding.detail
+    assert "8 paired seeds are needed" in finding.detail  # 4 * 2 / 2**8 = 0.031 < 0.05, 2**7: 0.0625
+
+
+def test_tags_list_contenders_per_kind() -> None:
+    findings = [validity.Finding("undertrained", "ring8", ("a", "b"), "x"),
+                validity.Finding("too_few_seeds", "grid25", (), "y")]  # fmt: skip
+    tags = validity.validity_tags(findings)
+    assert tags["ganbench.validity"] == "warnings"
+    assert tags["ganbench.validity.undertrained"] == "ring8: a, b"
+    assert tags["ganbench.validity.too_few_seeds"] == "grid25: all"
+    assert tags["ganbench.validity.mode_collapse"] == "none"
+    assert validity.validity_tags([]) == {"ganbench.validity": "ok", **{f"ganbench.validity.{k}": "none"
+                                                                         for k in validity.KINDS}}  # fmt: skip
+
+
+# ---------------------------------------------------------------------------------------------- headline, terminal
+def _result(values: dict[str, list[float]], strategy_names: bool = False) -> SimpleNamespace:
+    runs = _frame(
+        values, extra={k: {"modes_covered": [8.0] * 10, "high_quality_pct": [90.0] * 10} for k in values}
+    )
+    if strategy_names:
+        runs = pd.concat([runs, runs.assign(strategy="adam_wgangp+ema", run_id=runs["run_id"] + "w")])
+    summary = compare(runs, describe(runs))
+    name = namer(runs["strategy"])
+    ranking = overall_ranking(runs, PRIMARY, name)
+    findings = validity.too_few_seeds(summary)
+    return SimpleNamespace(summary=summary, runs=runs, primary=PRIMARY, modes={"ring8": 8}, notes={},
+                           ranking=ranking, findings=findings, files={"html": Path("/tmp/report.html")},
+                           report_dir=Path("/tmp"), headline=headline(summary, PRIMARY, ranking, findings, name))  # fmt: skip
+
+
+def test_headline_names_the_best_and_its_ties() -> None:
+    result = _result({"best": BEST, "same": SAME, "worse": WORSE})
+    ring8, overall = result.headline
+    assert ring8.startswith("ring8 (w1_raw, lower is better, 10 seeds): best best 0.145 [")
+    assert "not distinguishable from it (Holm p ≥ 0.05): same; better than the other 1" in ring8
+    assert overall.startswith("Ranking over the seeds of ring8 (the only dataset) (Friedman p = ")
+    # per seed, "same" beats "best" in 7 of 10 blocks (mean ranks 1.3 and 1.7), closer than one CD
+    assert (
+        "over 10 blocks): best same (mean rank 1.30); joined with it in the CD diagram (Nemenyi CD 1.05): best"
+        in overall
+    )
+    assert overall.endswith("; ahead of the other 1")
+    assert warning_lines([]) == [BELIEVED]
+
+
+def test_terminal_summary_fits_80_columns() -> None:
+    from rich.console import Console
+
+    long = {"feature_matching_with_a_long_name": BEST, "relativistic": SAME, "wgan_gp": WORSE}
+    for result in (_result(long), _result(long, strategy_names=True)):
+        console = Console(width=200, record=True, file=io.StringIO(), color_system=None)
+        print_summary(result, console)
+        lines = console.export_text().splitlines()
+        assert max(len(line) for line in lines) <= WIDTH
+        text = "\n".join(lines)
+        assert "w1_raw" in text and "8.0/8" in text and "90.0" in text and "report: /tmp/report.html" in text
+        assert "Verdict" in text and "Validity" in text and "No validity warnings" in text
+    narrow = Console(width=60, record=True, file=io.StringIO(), color_system=None)
+    narrow.print(console_view(_result(long)))
+    assert max(len(line) for line in narrow.export_text().splitlines()) <= 60
+    np.testing.assert_equal(WIDTH, 80)
