@@ -20,6 +20,7 @@ from ganbench.registry import Registry
 from ganbench.train import RunResult, Tracker, Trainer
 
 Event = tuple[Any, ...]  # ("eval", job_id, member, step, metrics, samples) | ("end", job_id, member, result)
+# | ("stops", job_id, step, members): after a population's evaluation, the driver answers which members stop
 EventSink = Callable[[Event], Any]  # | ("progress", job_id, steps) | ("note", job_id, text)
 PLOT_SAMPLES = {"image": 64}  # samples shipped back per evaluation for plots; points: all
 
@@ -51,6 +52,11 @@ class EmitTracker(Tracker):
         # dies with a worker that is killed before the driver reads it
         shipped = shipped.detach().float().cpu().numpy()
         return bool(self.emit(("eval", self.job.job_id, self.index[member], step, metrics, shipped)))
+
+    def stops(self, step: int) -> list[int]:
+        answer = self.emit(("stops", self.job.job_id, step, list(self.index)))
+        back = {k: m for m, k in enumerate(self.index)}  # the job's index -> this trainer's member
+        return [back[k] for k in answer or () if k in back]
 
     def on_end(self, member: int, result: RunResult) -> None:
         self.emit(("end", self.job.job_id, self.index[member], result))

@@ -61,6 +61,11 @@ class Tracker:
         """Called at every evaluation; return True to stop (prune) this member."""
         return False
 
+    def stops(self, step: int) -> list[int]:
+        """Called once every member has been evaluated at ``step``: the members to stop (prune) now. Decisions
+        that compare members of one population belong here, where none depends on the order they reported."""
+        return []
+
     def on_checkpoint(self, member: int, step: int) -> None:
         """Called after a member's checkpoint at ``step`` is on disk."""
 
@@ -258,6 +263,11 @@ class Trainer(PopulationState):
             self._update_best(i, values)
             self.last[i] = values
             if self.tracker.on_eval(i, self.step, values, samples[r]):
+                self.status[i] = PRUNED
+                self.active[r] = False
+        stopped = set(self.tracker.stops(self.step))
+        for r, i in enumerate(self.rows):
+            if i in stopped and bool(self.active[r]):
                 self.status[i] = PRUNED
                 self.active[r] = False
 

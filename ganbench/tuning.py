@@ -131,6 +131,39 @@ def _parallel_rounds(runner: Runner, studies: list[ContenderStudy]) -> None:
             study.record(job, result)
 
 
+class HalvingPruner:
+    """Synchronous successive halving (Jamieson & Talwalkar 2016) for trials trained in lock-step populations.
+
+    Rungs are at ``first``, ``2 first``, ``4 first`` ... before ``last`` (the trials' length). At a rung, a trial
+    goes on when its value is among the better half (rounded up) of the values at that step of every trial of
+    the study that reached it: earlier populations and the members of its own, which have all reported by the
+    time the trainer asks (:meth:`TrialTracker.stops`). Optuna's asynchronous ``SuccessiveHalvingPruner``
+    judges each trial the moment it reports, against those that reported before it: in a population the first
+    member was always promoted and the later ones had to beat all before them (seen in a run of the bundled
+    suite, where 7 of 8 trials of a contender stopped at the first rung). A non-finite value is the worst."""
+
+    def __init__(self, first: int, last: int) -> None:
+        self.first, self.last = first, last
+
+    def is_rung(self, step: int) -> bool:
+        k, rest = divmod(step, self.first)
+        return self.first <= step < self.last and rest == 0 and k & (k - 1) == 0
+
+    def prune(self, study: optuna.Study, trial: optuna.trial.FrozenTrial) -> bool:
+        step = trial.last_step
+        if step is None or not self.is_rung(step):
+            return False
+        sign = -1.0 if study.direction.name == "MAXIMIZE" else 1.0
+
+        def loss(value: float) -> float:  # lower is better; NaN and inf are the worst
+            return sign * value if math.isfinite(value) else math.inf
+
+        trials = study.get_trials(deepcopy=False)
+        reached = sorted(loss(t.intermediate_values[step]) for t in trials if step in t.intermediate_values)
+        keep = math.ceil(len(reached) / 2)
+        return loss(trial.intermediate_values[step]) > reached[keep - 1]
+
+
 class TrialTracker(MLflowTracker):
     """Logs like the final phase and reports the primary metric to each member's Optuna trial."""
 
@@ -141,18 +174,24 @@ class TrialTracker(MLflowTracker):
         self.plot_every_eval = False  # a sample figure per trial is enough
         self.trials, self.metric = trials, metric
         self.pruned: set[int] = set()  # members the pruner stopped
+        self._reported: dict[int, int] = {}  # member -> the step of its last report
 
     def on_eval(self, member: int, step: int, metrics: dict[str, float], samples: Any) -> bool:
         if member in self.pruned:  # a remote worker goes on after a prune; Optuna hears nothing more
             return True
         super().on_eval(member, step, metrics, samples)
-        if self.metric not in metrics:
-            return False
-        trial = self.trials[member]
-        trial.report(metrics[self.metric], step)
-        if trial.should_prune():
-            self.pruned.add(member)
-        return member in self.pruned
+        if self.metric in metrics:
+            self.trials[member].report(metrics[self.metric], step)
+            self._reported[member] = step
+        return False
+
+    def stops(self, step: int) -> list[int]:
+        """The pruner's decisions, asked once every member has reported ``step``: a member is compared with all
+        of its population, whatever order they reported in."""
+        for member, trial in enumerate(self.trials):
+            if member not in self.pruned and self._reported.get(member) == step and trial.should_prune():
+                self.pruned.add(member)
+        return sorted(self.pruned)
 
 
 class ContenderStudy:
@@ -198,13 +237,9 @@ class ContenderStudy:
         if self.spec.pruner == "none":
             return optuna.pruners.NopPruner()
         if self.spec.pruner == "successive_halving":
-            # rungs at warmup x steps and each doubling after it; every trial reaches the first rung
-            first = eval_every * max(
-                1, math.ceil(self.spec.warmup * self.steps / eval_every)
-            )  # an evaluation
-            return optuna.pruners.SuccessiveHalvingPruner(
-                min_resource=first, reduction_factor=2, min_early_stopping_rate=0
-            )
+            # the first rung is the first evaluation at or after warmup x steps
+            first = eval_every * max(1, math.ceil(self.spec.warmup * self.steps / eval_every))
+            return HalvingPruner(first, self.steps)
         # a small budget still prunes: few completed trials suffice. No trial is judged before `warmup` of
         # its steps (and never at its first evaluation): a slow starter is not stopped for being slow
         startup = max(2, min(5, self.spec.trials // 4))

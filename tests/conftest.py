@@ -40,3 +40,18 @@ def env_for_subprocess() -> dict[str, str]:
     env = dict(os.environ)
     env["PYTHONPATH"] = str(ROOT) + os.pathsep + env.get("PYTHONPATH", "")
     return env
+
+
+def record_population_sizes(monkeypatch) -> list[int]:
+    """Spy on the executors' trainer: the sizes of the populations jobs are trained as, in order."""
+    from ganbench import executors
+
+    sizes: list[int] = []
+    original = executors.Trainer
+
+    def spy(config, members, **kwargs):
+        sizes.append(len(members))
+        return original(config, members, **kwargs)
+
+    monkeypatch.setattr(executors, "Trainer", spy)
+    return sizes

@@ -1,6 +1,7 @@
-"""The CUDA paths: fused stacked Adam, population equivalence, the memory probe, the out-of-memory split, a suite
+"""The CUDA paths: fused stacked Adam, resume, the memory probe, the out-of-memory split, a suite
 with ``--device cuda``. Marked ``gpu``: skipped where no CUDA device is present (CI), run with ``pytest -m gpu``
-on a machine with one (``scripts/gpu_check.sh``)."""
+on a machine with one (``scripts/gpu_check.sh``). The population-vs-alone equivalence runs on CUDA from
+``tests/test_train.py``."""
 
 from __future__ import annotations
 
@@ -15,11 +16,10 @@ from ganbench import executors, memory
 from ganbench.config import Member, RunConfig
 from ganbench.datasets import DataOptions
 from ganbench.executors import Job, run_job
-from ganbench.losses import LOSSES
 from ganbench.models import ModelConfig
 from ganbench.optim import StackedAdam
 from ganbench.train import Trainer, train
-from tests.conftest import GANBENCH, env_for_subprocess
+from tests.conftest import GANBENCH, env_for_subprocess, record_population_sizes
 
 pytestmark = [
     pytest.mark.gpu,
@@ -54,27 +54,6 @@ def test_stacked_adam_on_cuda_matches_torch_fused_adam_per_member(dtype):
     for i in range(4):
         assert_close(stacked.detach()[i], singles[i].detach())
     assert_close(stacked.detach()[3], w[3], rtol=0, atol=0)  # the inactive member never moved
-
-
-@pytest.mark.parametrize("loss", LOSSES.names())
-def test_population_member_on_cuda_follows_the_run_trained_alone(loss):
-    """Float64 on the GPU, as the CPU test does: a member of a population of 4 ends as the same run alone."""
-    config = dataclasses.replace(TINY, loss=loss, steps=100, eval_every=50)
-    members = [
-        Member(0, 1e-3, 2e-3),
-        Member(1, 3e-4, 1e-3, beta1=0.3),
-        Member(2, 1e-4, 1e-4),
-        Member(3, 1e-3, 1e-3),
-    ]
-    pop = Trainer(config, members, device="cuda", dtype=torch.float64)
-    pop_results = pop.run()
-    alone = Trainer(config, [members[1]], device="cuda", dtype=torch.float64)
-    (alone_result,) = alone.run()
-    for p_pop, p_alone in zip(list(pop.g.parameters()) + list(pop.d.parameters()),
-                              list(alone.g.parameters()) + list(alone.d.parameters())):  # fmt: skip
-        assert p_pop.device.type == "cuda"
-        assert_close(p_pop[1], p_alone[0], rtol=1e-6, atol=1e-8)
-    assert pop_results[1].metrics == pytest.approx(alone_result.metrics, rel=1e-6)
 
 
 def test_cuda_run_is_deterministic_and_resumes_from_its_checkpoint(tmp_path):
@@ -112,14 +91,7 @@ def test_the_memory_probe_measures_real_peaks_and_sizes_the_population(monkeypat
     assert fixed >= 0
     room = int((fixed + 2.5 * per_member) / memory.GPU_HEADROOM)
     monkeypatch.setattr(memory, "free_gpu_bytes", lambda device, share=1.0: room)
-    sizes: list[int] = []
-    original = executors.Trainer
-
-    def spy(config, members, **kwargs):
-        sizes.append(len(members))
-        return original(config, members, **kwargs)
-
-    monkeypatch.setattr(executors, "Trainer", spy)
+    sizes = record_population_sizes(monkeypatch)
     events: list[tuple] = []
     results = run_job(job, events.append)
     assert sizes == [2, 2, 1]

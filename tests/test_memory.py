@@ -22,7 +22,7 @@ from ganbench.executors import Job, run_job
 from ganbench.memory import fit_population, free_gpu_bytes
 from ganbench.models import ModelConfig
 from ganbench.train import STOP_REQUESTED, Trainer
-from tests.conftest import TINY_SUITE, write_suite
+from tests.conftest import TINY_SUITE, record_population_sizes, write_suite
 
 FAULTS_PER_STEP = textwrap.dedent(
     """
@@ -130,14 +130,7 @@ def test_a_population_that_does_not_fit_the_gpu_trains_in_parts_reported_under_i
 
     monkeypatch.setattr(memory, "free_gpu_bytes", lambda device, share=1.0: 1000)
     monkeypatch.setattr(memory, "member_bytes", lambda key, build, device: (100, 300))  # (800-100)/300 = 2
-    sizes: list[int] = []
-    original = executors.Trainer
-
-    def spy(config, members, **kwargs):
-        sizes.append(len(members))
-        return original(config, members, **kwargs)
-
-    monkeypatch.setattr(executors, "Trainer", spy)
+    sizes = record_population_sizes(monkeypatch)
     events: list[tuple] = []
     results = run_job(_job(tmp_path / "split", 5), events.append)
 

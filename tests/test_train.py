@@ -140,10 +140,17 @@ def test_killed_and_resumed_run_ends_with_the_same_metrics(tmp_path):
     assert result.metrics == full.metrics
 
 
+CUDA = pytest.param(
+    "cuda",
+    marks=[pytest.mark.gpu, pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")],
+)
+
+
+@pytest.mark.parametrize("device", ["cpu", CUDA])
 @pytest.mark.parametrize("loss", LOSSES.names())
-def test_population_member_follows_the_run_trained_alone(loss):
-    """Float64 on CPU: a member of a population of 4 ends with the same parameters as the same run alone
-    (4 members: the population takes the narrow-layer path, the run alone the plain batched matmul)."""
+def test_population_member_follows_the_run_trained_alone(loss, device):
+    """Float64: a member of a population of 4 ends with the same parameters as the same run alone (4 members
+    on the CPU: the population takes the narrow-layer path, the run alone the plain batched matmul)."""
     config = dataclasses.replace(TINY, loss=loss, steps=200, eval_every=100)
     members = [
         Member(0, 1e-3, 2e-3),
@@ -151,9 +158,9 @@ def test_population_member_follows_the_run_trained_alone(loss):
         Member(2, 1e-4, 1e-4),
         Member(3, 1e-3, 1e-3),
     ]
-    pop = Trainer(config, members, dtype=torch.float64)
+    pop = Trainer(config, members, device=device, dtype=torch.float64)
     pop_results = pop.run()
-    alone = Trainer(config, [members[1]], dtype=torch.float64)
+    alone = Trainer(config, [members[1]], device=device, dtype=torch.float64)
     (alone_result,) = alone.run()
     for p_pop, p_alone in zip(list(pop.g.parameters()) + list(pop.d.parameters()),
                               list(alone.g.parameters()) + list(alone.d.parameters())):  # fmt: skip

@@ -412,3 +412,26 @@ def test_successive_halving_stops_trials_at_its_rungs_and_keeps_the_budget_equal
     assert all(max(t.intermediate_values) in rungs for t in pruned), [t.intermediate_values for t in pruned]
     complete = [t for t in study.trials if t.state == TrialState.COMPLETE]
     assert complete and all(max(t.intermediate_values) == 30 for t in complete)
+
+
+@pytest.mark.parametrize("order", [[0, 1, 2, 3], [3, 2, 1, 0], [2, 0, 3, 1]])
+def test_halving_keeps_the_better_half_whatever_order_the_population_reported_in(order):
+    """Members of one population all report a rung before any is judged: the better half goes on, whichever
+    reported first (Optuna's asynchronous successive halving always promoted the first)."""
+    from ganbench.tuning import HalvingPruner
+
+    study = optuna.create_study(pruner=HalvingPruner(first=10, last=40))
+    trials = [study.ask() for _ in range(4)]
+    values = [0.4, 0.1, 0.3, float("nan")]  # lower is better; NaN (diverged) is the worst
+    for i in order:
+        trials[i].report(values[i], 10)
+    assert [t.should_prune() for t in trials] == [True, False, False, True]
+    for t, v in zip(trials, [0.5, 0.2, 0.3, 0.9]):
+        t.report(v, 30)  # 30 is no rung (10, 20), and 40 is the end: nobody is judged there
+        assert not t.should_prune()
+    later = study.ask()  # a later population meets the four values at the rung: it must be in the best 3 of 5
+    later.report(0.35, 10)
+    assert later.should_prune() is False
+    worse = study.ask()
+    worse.report(0.45, 10)
+    assert worse.should_prune() is True
