@@ -1,8 +1,8 @@
 """Is early stopping sound for a suite? Reads the studies of a tuning run made with ``pruner: none`` (every
 trial trained to the end) and prints, per study, the Spearman rank correlation between each trial's primary
-metric at an early evaluation and at the end, and whether successive halving (reduction factor 2, first
-rung at the given step, Optuna's promotion rule, trials told in their order) would have kept the trial that
-ended best. Used for the bundled suite's warm-up (results/README.md)."""
+metric at an early evaluation and at the end, and whether synchronous successive halving (the better half goes on at each
+rung, as ganbench's HalvingPruner with all trials in one population) would have kept the trial that ended
+best. Used for the bundled suite's warm-up (results/README.md)."""
 
 from __future__ import annotations
 
@@ -13,15 +13,13 @@ import optuna
 from scipy.stats import spearmanr
 
 
-def promoted(values: list[float], eta: int = 2) -> list[bool]:
-    """Optuna's SuccessiveHalvingPruner rule at one rung, trials arriving in order: a trial is kept when its
-    value is within the best ``len(seen) // eta`` (at least the best one) of the values seen so far."""
-    kept, seen = [], []
-    for v in values:
-        seen.append(v)
-        idx = max(len(seen) // eta - 1, 0)
-        kept.append(v <= sorted(seen)[idx])
-    return kept
+def promoted(values: list[float]) -> list[bool]:
+    """The synchronous halving rule at one rung (``ganbench.tuning.HalvingPruner``), all trials judged
+    together: the better half, rounded up, goes on (lower is better; non-finite values are the worst)."""
+    losses = [v if math.isfinite(v) else math.inf for v in values]
+    keep = math.ceil(len(losses) / 2)
+    threshold = sorted(losses)[keep - 1]
+    return [v <= threshold for v in losses]
 
 
 def main() -> None:
