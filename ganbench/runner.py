@@ -274,8 +274,7 @@ class Runner:
             member, step, metrics, samples = event[2:]
             return trackers[job_id].on_eval(member, step, metrics, torch.tensor(samples))
         if kind == "stops":
-            step, members = event[2:]
-            return [m for m in trackers[job_id].stops(step) if m in members]
+            return trackers[job_id].stops(event[2])  # the worker keeps the members of its part
         if kind == "end":
             ended[(job_id, event[2])] = event[3]
             return trackers[job_id].on_end(*event[2:])
