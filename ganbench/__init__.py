@@ -1,3 +1,42 @@
-"""ganbench: fair, multi-seed, equally tuned comparisons of GAN losses and optimizer strategies."""
+"""ganbench: fair, multi-seed, equally tuned comparisons of GAN losses and optimizer strategies.
+
+The public API, importable from the package root (loaded on first use, so ``import ganbench`` stays light):
+
+- :func:`run_suite` runs a suite and returns its summary table (:class:`SuiteResult`);
+- :func:`register_loss` and :class:`LossTerms` add a loss, :func:`register_strategy` and :class:`Strategy` an
+  optimizer recipe, :func:`register_dataset` a dataset; a suite names plugin files with ``plugins:``.
+"""
+
+from __future__ import annotations
+
+from importlib import import_module
+from typing import Any
 
 __version__ = "0.1.0"
+
+_PUBLIC = {
+    "run_suite": "ganbench.api",
+    "SuiteResult": "ganbench.api",
+    "GanbenchError": "ganbench.errors",
+    "register_loss": "ganbench.losses",
+    "LossTerms": "ganbench.losses",
+    "register_strategy": "ganbench.strategies",
+    "Strategy": "ganbench.strategies",
+    "register_dataset": "ganbench.datasets",
+    "GaussianMixture": "ganbench.datasets",
+    "DataOptions": "ganbench.datasets",
+}
+__all__ = sorted(_PUBLIC)
+
+
+def __getattr__(name: str) -> Any:
+    module = _PUBLIC.get(name)
+    if module is None:
+        raise AttributeError(f"module 'ganbench' has no attribute {name!r}")
+    value = getattr(import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted([*globals(), *_PUBLIC])

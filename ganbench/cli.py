@@ -7,11 +7,12 @@ exits with code 2 and one line naming what was wrong and what is valid.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import signal
 import sys
 from pathlib import Path
-from typing import NoReturn
+from typing import Any, NoReturn
 
 EXIT_BAD_INPUT = 2
 LIST_KINDS = ("losses", "strategies", "datasets", "suites", "models")
@@ -52,6 +53,12 @@ def _add_suite_args(p: argparse.ArgumentParser) -> None:
         "--quick", action="store_true", help="the suite's quick settings: same path, a minute or less"
     )
     p.add_argument("--seeds", type=_positive, help="override the number of final seeds")
+    _add_plugin_arg(p)
+
+
+def _add_plugin_arg(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--plugin", action="append", metavar="PATH",
+                   help="a .py file (or module) registering losses, strategies or datasets; repeatable")  # fmt: skip
 
 
 def _add_train_args(p: argparse.ArgumentParser) -> None:
@@ -100,82 +107,43 @@ def build_parser() -> argparse.ArgumentParser:
     ui.add_argument("--port", type=_positive, default=5000)
     lst = sub.add_parser("list", help="what is registered")
     lst.add_argument("kind", choices=LIST_KINDS)
+    _add_plugin_arg(lst)
     return parser
 
 
-def _load(args: argparse.Namespace):
-    from ganbench.suite import load_suite
-
-    overrides = {"seeds": args.seeds} if args.seeds else None
-    return load_suite(args.suite, quick=args.quick, overrides=overrides)
-
-
-def _runner(args: argparse.Namespace, suite):
-    from ganbench.datasets import DataOptions
-    from ganbench.runner import Runner, RunOptions
-
-    if args.device != "auto" and args.device.startswith("cuda"):
-        import torch
-
-        if not torch.cuda.is_available():
-            _fail(f"--device {args.device}: no CUDA device here; valid: auto, cpu")
-    options = RunOptions(
-        out_dir=args.out,
-        tracking_uri=args.tracking_uri,
-        optuna_storage=args.optuna_storage,
-        device=args.device,
-        data=DataOptions(data_dir=args.data_dir, download=args.download, cache_dir=args.out / "cache"),
-        population_size=args.population_size,
-        show_progress=not args.no_progress,
-        executor=args.executor,
-        workers=args.workers,
-        ray_address=args.ray_address,
-        gpus_per_job=args.gpus_per_job,
-    )
-    if args.executor == "ray":
-        import importlib.util
-
-        if importlib.util.find_spec("ray") is None:
-            _fail("--executor ray needs Ray: pip install 'ganbench[ray]'")
-    if args.inception_weights is not None:
-        if not args.inception_weights.is_file():
-            _fail(f"--inception-weights: no file at {args.inception_weights}")
-        # read by the image evaluator in this process and in every worker (workers inherit the environment)
-        os.environ["GANBENCH_INCEPTION_WEIGHTS"] = str(args.inception_weights.resolve())
-    if args.gpus_per_job < 0:
-        _fail(f"--gpus-per-job must be >= 0, got {args.gpus_per_job}")
-    return Runner(suite, options)
+def _api_options(args: argparse.Namespace) -> dict:
+    return dict(
+        out=args.out, quick=args.quick, seeds=args.seeds, plugins=args.plugin or (),
+        tracking_uri=args.tracking_uri, optuna_storage=args.optuna_storage, device=args.device,
+        data_dir=args.data_dir, download=args.download, inception_weights=args.inception_weights,
+        population_size=args.population_size, progress=not args.no_progress, executor=args.executor,
+        workers=args.workers, ray_address=args.ray_address, gpus_per_job=args.gpus_per_job,
+    )  # fmt: skip
 
 
 def cmd_run(args: argparse.Namespace) -> None:
-    suite = _load(args)
-    runner = _runner(args, suite)
-    try:
-        runner.run()
-    finally:
-        runner.close()
-    _report(runner.store, runner.parent, args.out)
+    from ganbench.api import run_suite
+    from ganbench.terminal import print_summary
+
+    result = run_suite(args.suite, **_api_options(args))
+    print_summary(result.report)
 
 
 def cmd_tune(args: argparse.Namespace) -> None:
-    suite = _load(args)
-    if suite.tuning is None:
-        _fail(f"suite {suite.name!r} has no 'tuning' section; add one (trials: N) to tune")
-    from ganbench.tuning import tune_suite
+    from ganbench.api import run_suite
 
-    runner = _runner(args, suite)
-    try:
-        tune_suite(runner)
-        runner.store.finish(runner.parent, "finished")
-    finally:
-        runner.close()
+    run_suite(args.suite, tune_only=True, **_api_options(args))
 
 
 def cmd_report(args: argparse.Namespace) -> None:
+    from ganbench.api import build_result, load
     from ganbench.runner import check_writable
+    from ganbench.stores import check_stores
+    from ganbench.terminal import print_summary
     from ganbench.tracking import MLflowStore, StoreError
 
-    suite = _load(args)
+    suite = load(args.suite, quick=args.quick, seeds=args.seeds, plugins=args.plugin or ())
+    check_stores(args.tracking_uri, None)
     uri = _existing_store(args)
     check_writable(args.out)
     store = MLflowStore(uri, f"ganbench/{suite.name}")
@@ -184,18 +152,8 @@ def cmd_report(args: argparse.Namespace) -> None:
     )
     if not found:
         raise StoreError(f"the store {uri} holds no run of suite {suite.name!r} with these settings")
-    _report(store, found[0].info.run_id, args.out)
-    if suite.tuning is not None:
-        from ganbench.tuning_report import write_tuning_report
-
-        write_tuning_report(store, found[0].info.run_id, args.out / "report")
-
-
-def _report(store, parent: str, out: Path) -> None:
-    from ganbench.report import build_report
-    from ganbench.terminal import print_summary
-
-    print_summary(build_report(store, parent, out))
+    result = build_result(suite.name, store, found[0].info.run_id, args.out, tuning=suite.tuning is not None)
+    print_summary(result.report)
 
 
 def _existing_store(args: argparse.Namespace) -> str:
@@ -212,6 +170,9 @@ def _existing_store(args: argparse.Namespace) -> str:
 
 
 def cmd_list(args: argparse.Namespace) -> None:
+    from ganbench.plugins import load_plugins
+
+    load_plugins([str(p) for p in args.plugin or ()], Path.cwd())
     if args.kind == "losses":
         from ganbench.losses import LOSSES, PENALTIES
 
@@ -236,53 +197,86 @@ def cmd_list(args: argparse.Namespace) -> None:
 
 
 def cmd_ui(args: argparse.Namespace) -> None:
+    """The MLflow UI as a child process group that this command owns: Ctrl-C, SIGTERM or SIGHUP stop the
+    server and every worker it started, and the port is free again when ``ganbench ui`` returns."""
+    import subprocess
 
+    from ganbench.stores import check_stores
+
+    check_stores(args.tracking_uri, None)
     uri = _existing_store(args)
-    cmd = [
-        sys.executable,
-        "-m",
-        "mlflow",
-        "ui",
-        "--backend-store-uri",
-        uri,
-        "--host",
-        args.host,
-        "--port",
-        str(args.port),
-    ]
+    _check_port_free(args.host, args.port)
+    cmd = [sys.executable, "-m", "mlflow", "ui", "--backend-store-uri", uri, "--host", args.host,
+           "--port", str(args.port)]  # fmt: skip
     if (args.out / "mlartifacts").exists():
         cmd += ["--default-artifact-root", (args.out / "mlartifacts").resolve().as_uri()]
     print(f"MLflow UI on http://{args.host}:{args.port} (Ctrl-C to stop)", file=sys.stderr)
-    os.execv(sys.executable, cmd)
+
+    def stop(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt
+
+    for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+        signal.signal(sig, stop)
+    server = subprocess.Popen(cmd, start_new_session=True)  # its own group: stopped as one below
+    code = 0
+    try:
+        code = server.wait()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        _stop_group(server)
+    if code:
+        raise SystemExit(code)
+
+
+def _check_port_free(host: str, port: int) -> None:
+    import socket
+
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as the server does: TIME_WAIT is free
+        try:
+            probe.bind((host, port))
+        except OSError as exc:
+            _fail(f"cannot serve on {host}:{port}: {exc.strerror or exc}; pick another --port")
+
+
+def _stop_group(process: Any, grace_s: float = 10.0) -> None:
+    """SIGTERM the process group, wait up to ``grace_s`` for every member to exit, then SIGKILL the rest."""
+    import subprocess
+    import time
+
+    def alive() -> bool:
+        try:
+            os.killpg(process.pid, 0)
+        except (ProcessLookupError, PermissionError):
+            return False
+        return True
+
+    if alive():
+        os.killpg(process.pid, signal.SIGTERM)
+    deadline = time.monotonic() + grace_s
+    while time.monotonic() < deadline:
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            process.wait(timeout=0.1)  # reaps the leader so that it no longer counts as alive
+        if not alive():
+            return
+    if alive():
+        os.killpg(process.pid, signal.SIGKILL)
+    process.wait()
 
 
 COMMANDS = {"run": cmd_run, "tune": cmd_tune, "report": cmd_report, "list": cmd_list, "ui": cmd_ui}
 
 
-def _on_stop_signal(signum: int, frame: object) -> None:
-    """First SIGINT/SIGTERM: finish the current step, checkpoint, mark runs KILLED. A second: stop at once."""
-    from ganbench.train import STOP_REQUESTED
-
-    if STOP_REQUESTED.is_set():
-        raise KeyboardInterrupt
-    STOP_REQUESTED.set()
-    print("ganbench: stopping after the current step (again to stop at once)", file=sys.stderr)
-
-
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    signal.signal(signal.SIGTERM, _on_stop_signal)
-    signal.signal(signal.SIGINT, _on_stop_signal)
     os.environ.setdefault("GIT_PYTHON_REFRESH", "quiet")  # mlflow probes git; absent git is not an error here
-    from ganbench.datasets import DataError
-    from ganbench.registry import RegistryError
-    from ganbench.report import ReportError
-    from ganbench.suite import SuiteError
-    from ganbench.tracking import StoreError
+    from ganbench.errors import GanbenchError
 
     try:
         COMMANDS[args.command](args)
-    except (SuiteError, RegistryError, DataError, StoreError, ReportError) as exc:
+    except GanbenchError as exc:
         _fail(str(exc))
     except KeyboardInterrupt:
         print("ganbench: interrupted; rerun the same command to resume", file=sys.stderr)

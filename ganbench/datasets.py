@@ -17,11 +17,12 @@ from typing import Any
 import torch
 from torch import Tensor
 
+from ganbench.errors import GanbenchError
 from ganbench.registry import Registry
 from ganbench.rng import MemberRNG
 
 
-class DataError(ValueError):
+class DataError(GanbenchError, ValueError):
     """Missing or unreadable data: the message says where it was looked for and how to get it."""
 
 
@@ -35,6 +36,22 @@ class DataOptions:
 
 DatasetFactory = Callable[[DataOptions], Any]
 DATASETS: Registry[DatasetFactory] = Registry("dataset")
+
+
+def register_dataset(name: str, *, kind: str) -> Callable[[DatasetFactory], DatasetFactory]:
+    """Decorator registering a dataset factory ``f(options: DataOptions) -> dataset`` under ``name``.
+
+    ``kind`` is ``"points"`` (2-D mixtures: mode coverage, W1) or ``"image"`` (FID and friends); it picks the
+    model and the evaluator. The dataset object has ``name``, ``kind``, ``sample_shape``, ``sample(rng, batch)``
+    and ``reference(n, seed)`` (see :class:`GaussianMixture`); point sets add ``means`` and ``sigma``."""
+    if kind not in ("points", "image"):
+        raise ValueError(f"register_dataset({name!r}): kind must be 'points' or 'image', not {kind!r}")
+
+    def decorator(factory: DatasetFactory) -> DatasetFactory:
+        factory.kind = kind  # type: ignore[attr-defined]
+        return DATASETS.add(name, factory, origin=getattr(factory, "__module__", None))
+
+    return decorator
 
 
 def load_dataset(name: str, options: DataOptions | None = None) -> Any:

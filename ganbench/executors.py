@@ -16,6 +16,7 @@ from typing import Any
 
 from ganbench.config import Member, RunConfig
 from ganbench.datasets import DataOptions
+from ganbench.plugins import PluginSource
 from ganbench.registry import Registry
 from ganbench.train import RunResult, Tracker, Trainer
 
@@ -37,6 +38,9 @@ class Job:
     data: DataOptions
     threads: int | None = None  # torch intra-op threads in a worker; None: torch's default
     gpu_share: float = 1.0  # share of its GPU's memory the job may plan for (set where workers share a GPU)
+    plugins: tuple[
+        PluginSource, ...
+    ] = ()  # loaded in the worker before anything else (a no-op in the driver)
 
 
 class EmitTracker(Tracker):
@@ -85,6 +89,9 @@ def run_job(job: Job, emit: EventSink) -> list[RunResult]:
     further populations, each member still reported under its index in the job."""
     import torch
 
+    from ganbench.plugins import ensure_all
+
+    ensure_all(job.plugins)
     if job.threads:
         torch.set_num_threads(job.threads)
     evaluator = evaluator_for(job.config, job.data)

@@ -90,9 +90,19 @@ def overall_line(ranking: Ranking | None) -> str | None:
 def headline(summary: pd.DataFrame, primary: Mapping[str, str], ranking: Ranking | None,
              findings: Sequence[Finding], name: Callable[[str, str], str]) -> list[str]:  # fmt: skip
     """The verdict lines: one per dataset, then the overall ranking's."""
-    lines = [dataset_line(summary, d, m, name, findings) for d, m in sorted(primary.items())]
+    lines = [
+        dataset_line(summary, d, m, name, findings) + _no_result(d, findings)
+        for d, m in sorted(primary.items())
+    ]
     overall = overall_line(ranking)
     return lines + ([overall] if overall else [])
+
+
+def _no_result(dataset: str, findings: Sequence[Finding]) -> str:
+    """Contenders with no result on ``dataset`` (every run failed): named in the verdict, never dropped."""
+    gone = [c for f in findings if f.kind == "failed" and f.dataset == dataset for c in f.contenders
+            if f"{c} (all " in f.detail]  # fmt: skip
+    return f"; FAILED, no result: {', '.join(gone)}" if gone else ""
 
 
 def warning_lines(findings: Sequence[Finding]) -> list[str]:

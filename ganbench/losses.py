@@ -91,8 +91,18 @@ LOSSES: Registry[LossSpec] = Registry("loss")
 
 
 def register_loss(name: str, **flags: Any) -> Callable[[LossFn], LossFn]:
+    """Decorator registering ``fn(d_real, d_fake, **ctx) -> LossTerms`` under ``name``.
+
+    ``flags``: ``weight_clip`` (float), ``real_in_g_step``, ``features`` (bool), ``penalty`` (a function of
+    ``discriminator``, ``real``, ...). Registering a name again from the same module replaces the entry."""
+    unknown = sorted(set(flags) - {"weight_clip", "real_in_g_step", "features", "penalty"})
+    if unknown:
+        raise TypeError(
+            f"register_loss: unknown option {unknown[0]!r}; valid: weight_clip, real_in_g_step, features, penalty"
+        )
+
     def decorator(fn: LossFn) -> LossFn:
-        LOSSES.add(name, LossSpec(name=name, fn=fn, **flags))
+        LOSSES.add(name, LossSpec(name=name, fn=fn, **flags), origin=getattr(fn, "__module__", None))
         return fn
 
     return decorator
@@ -280,7 +290,7 @@ def _r1_alone(d_real: Tensor, d_fake: Tensor) -> LossTerms:
     return non_saturating(d_real, d_fake)
 
 
-LOSSES.add("r1", LossSpec(name="r1", fn=_r1_alone, penalty=r1_penalty))
+LOSSES.add("r1", LossSpec(name="r1", fn=_r1_alone, penalty=r1_penalty), origin=__name__)
 PENALTIES = ["r1"]
 
 PLUGIN_GROUP = "ganbench.losses"

@@ -20,11 +20,12 @@ from scipy import stats
 from ganbench import headline as H
 from ganbench import metrics as M
 from ganbench import validity
+from ganbench.errors import GanbenchError
 from ganbench.ranking import ALPHA, Ranking, namer, overall_ranking
 from ganbench.tracking import TAG_CONTENDER, TAG_STATUS, MLflowStore
 
 ID_COLUMNS = ["dataset", "loss", "strategy", "contender", "seed", "status", "feature_space", "primary", "modes",
-              "run_id"]  # fmt: skip
+              "run_id", "error"]  # fmt: skip
 KEYS = ["dataset", "loss", "strategy"]
 DONE_STATUSES = ("finished", "diverged", "pruned")
 # logged per evaluation for diagnosis; M.DIVERGED is summarized as the fraction of seeds that diverged
@@ -38,7 +39,7 @@ BOOTSTRAP_RESAMPLES = 10_000
 BOOTSTRAP_SEED = 0  # the same resamples every time: a rebuilt report has the same intervals
 
 
-class ReportError(ValueError):
+class ReportError(GanbenchError, ValueError):
     """The store's runs cannot be reported as asked; the message is one line."""
 
 
@@ -85,6 +86,7 @@ def runs_frame(store: MLflowStore, parent_id: str, phase: str = "final") -> pd.D
             "primary": _primary_of(p, run.data.metrics),
             "modes": next((int(float(p[k])) for k in MODES_KEYS if k in p), None),
             "run_id": run.info.run_id,
+            "error": tags.get("ganbench.error"),
             **run.data.metrics,
         }
         if row["status"] == "diverged":
@@ -330,7 +332,7 @@ def diagnose(store: MLflowStore, parent_id: str, runs: pd.DataFrame, summary: pd
         if d in primary
     }
     studies = [s for s in study_summaries(store, parent_id) if s.dataset in primary]
-    return [*validity.undertrained(runs, primary, histories, name), *validity.search_edge(studies, name),
+    return [*validity.failed_runs(runs, name), *validity.undertrained(runs, primary, histories, name), *validity.search_edge(studies, name),
             *validity.tuning_budget(studies, name), *validity.mode_collapse(summary, modes, name),
             *validity.too_few_seeds(summary)]  # fmt: skip
 

@@ -16,6 +16,7 @@ from typing import Any
 
 import torch
 
+from ganbench import plugins
 from ganbench.config import Member, RunConfig
 from ganbench.datasets import DataOptions, dataset_kind
 from ganbench.executors import Executor, Job, LocalExecutor, create_executor, evaluator_for
@@ -265,6 +266,7 @@ class Runner:
             self.options.device,
             data,
             self.options.worker_threads,
+            plugins=plugins.loaded(),
         )
 
     def _on_event(self, event: tuple[Any, ...], trackers: dict[int, Tracker], names: dict[int, str],
@@ -368,3 +370,36 @@ def check_writable(out_dir: Path) -> None:
         probe.unlink()
     except OSError as exc:
         raise StoreError(f"output folder {out_dir} is not writable ({exc.strerror or exc})") from None
+
+
+def check_plugins_reach_workers(suite: Suite, executor: str) -> None:
+    """Worker processes and Ray workers load plugins from files or modules; a loss, strategy or dataset
+    registered only in a script or a notebook (``__main__``) cannot reach them, so it is refused up front."""
+    if executor == "local":
+        return
+    from ganbench.datasets import DATASETS
+    from ganbench.losses import LOSSES
+    from ganbench.strategies import STRATEGIES
+
+    names = [("loss", LOSSES, e.name.split("+", 1)[0]) for e in suite.losses]  # type: ignore[union-attr]
+    names += [("strategy", STRATEGIES, s.split("+", 1)[0]) for s in suite.strategies]
+    names += [("dataset", DATASETS, d) for d in suite.datasets]
+    shipped = {source.module for source in plugins.loaded()}
+    for kind, registry, name in names:
+        origin = registry.origin(name)
+        if registry.is_plugin(name) and origin not in shipped and _not_importable(origin):
+            raise plugins.PluginError(
+                f"{kind} {name!r} was registered in {origin} (a script or notebook), which --executor {executor} "
+                "workers cannot load; put it in a .py file and name it in the suite's plugins: or with --plugin"
+            )
+
+
+def _not_importable(module: str | None) -> bool:
+    import importlib.util
+
+    if module in (None, "__main__"):
+        return True
+    try:
+        return importlib.util.find_spec(module) is None  # type: ignore[arg-type]
+    except (ImportError, ValueError):
+        return True

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
-from ganbench.registry import Registry, RegistryError
+from ganbench.registry import Registry, RegistryError, caller_module
 
 
 @dataclass(frozen=True)
@@ -38,7 +38,16 @@ STRATEGIES: Registry[Strategy] = Registry("strategy")
 
 
 def _add(strategy: Strategy) -> None:
-    STRATEGIES.add(strategy.name, strategy)
+    STRATEGIES.add(strategy.name, strategy, origin=__name__)
+
+
+def register_strategy(strategy: Strategy) -> Strategy:
+    """Register an optimizer recipe under ``strategy.name``; a suite then names it in ``strategies:``.
+
+    Registering the same name again from the same module (a notebook cell run twice) replaces it."""
+    if not isinstance(strategy, Strategy):
+        raise TypeError(f"register_strategy expects a ganbench Strategy, got {type(strategy).__name__}")
+    return STRATEGIES.add(strategy.name, strategy, origin=caller_module())
 
 
 # DCGAN (Radford et al. 2016)

@@ -24,6 +24,7 @@ from pydantic import (
 )
 
 from ganbench.datasets import DATASETS
+from ganbench.errors import GanbenchError
 from ganbench.losses import get_loss
 from ganbench.models import MODELS, ModelConfig
 from ganbench.registry import RegistryError
@@ -32,7 +33,7 @@ from ganbench.strategies import get_strategy
 SUITES_DIR = Path(__file__).parent / "suites"
 
 
-class SuiteError(ValueError):
+class SuiteError(GanbenchError, ValueError):
     """A suite that cannot be used; the message is one line."""
 
 
@@ -69,8 +70,11 @@ class LossEntry(_Strict):
 
     @model_validator(mode="after")
     def _valid(self) -> LossEntry:
+        from ganbench.contract import check_loss
+
         _registered(get_loss, self.name)
         get_loss(self.name).check_params(self.params)
+        check_loss(self.name, self.params)  # a plugin's loss is called once on small inputs before it trains
         return self
 
     @property
@@ -150,6 +154,8 @@ class TuningSpec(_Strict):
 class Suite(_Strict):
     name: str
     description: str = ""
+    # plugin files (relative to the suite file) or modules, loaded before the names below are looked up
+    plugins: list[str] = Field(default_factory=list)
     losses: list[str | LossEntry]
     strategies: list[str] = ["adam_dcgan"]
     datasets: list[str]
@@ -213,7 +219,10 @@ class Suite(_Strict):
 
     def key(self) -> str:
         """Hash of the validated suite: a rerun of the same suite finds its parent run by it."""
-        blob = json.dumps(self.model_dump(mode="json", exclude={"description", "quick"}), sort_keys=True)
+        # plugins are where names come from, not what runs: moving a plugin file keeps the suite's runs
+        blob = json.dumps(
+            self.model_dump(mode="json", exclude={"description", "quick", "plugins"}), sort_keys=True
+        )
         return hashlib.sha256(blob.encode()).hexdigest()[:16]
 
 
@@ -234,9 +243,18 @@ def resolve_suite_path(name_or_path: str) -> Path:
     return SUITES_DIR / f"{name_or_path}.yaml"
 
 
-def load_suite(name_or_path: str, *, quick: bool = False, overrides: dict[str, Any] | None = None) -> Suite:
-    """Read, apply ``--quick`` and command-line overrides, validate."""
-    path = resolve_suite_path(name_or_path)
+def load_suite(
+    name_or_path: str | Path | dict[str, Any],
+    *,
+    quick: bool = False,
+    overrides: dict[str, Any] | None = None,
+    base_dir: Path | None = None,
+) -> Suite:
+    """Read (a bundled name, a YAML path, or a dict), load its plugins, apply ``--quick`` and command-line
+    overrides, validate. A dict's plugin paths are relative to ``base_dir`` (default: the working folder)."""
+    if isinstance(name_or_path, dict):
+        return _validate(dict(name_or_path), "suite <dict>", quick, overrides, base_dir or Path.cwd())
+    path = resolve_suite_path(str(name_or_path))
     try:
         raw = yaml.safe_load(path.read_text())
     except yaml.YAMLError as exc:
@@ -247,15 +265,27 @@ def load_suite(name_or_path: str, *, quick: bool = False, overrides: dict[str, A
         raise SuiteError(f"suite {path}: cannot be read ({exc.strerror})") from None
     if not isinstance(raw, dict):
         raise SuiteError(f"suite {path}: expected a mapping of keys (name, losses, datasets, ...)")
+    return _validate(raw, f"suite {path}", quick, overrides, path.parent)
+
+
+def _validate(raw: dict[str, Any], where: str, quick: bool, overrides: dict[str, Any] | None,
+              base_dir: Path) -> Suite:  # fmt: skip
+    from ganbench.plugins import load_plugins
+
+    plugins = raw.get("plugins") or []
+    if not isinstance(plugins, list) or not all(isinstance(x, str) for x in plugins):
+        raise SuiteError(f"{where}: key 'plugins': expected a list of .py paths or module names")
+    # recorded resolved, so the suite names the same files whatever the working folder
+    raw = {**raw, "plugins": [src.label for src in load_plugins(plugins, base_dir)]}
     if quick:
         raw = _merge(raw, raw.get("quick") or {})
     raw = _merge(raw, overrides or {})
     try:
         return Suite.model_validate(raw)
     except ValidationError as exc:
-        raise SuiteError(f"suite {path}: {_first_error(exc)}") from None
+        raise SuiteError(f"{where}: {_first_error(exc)}") from None
     except RegistryError as exc:
-        raise SuiteError(f"suite {path}: {exc}") from None
+        raise SuiteError(f"{where}: {exc}") from None
 
 
 def _merge(base: dict[str, Any], extra: dict[str, Any]) -> dict[str, Any]:

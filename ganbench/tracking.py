@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from ganbench.config import Member, RunConfig
+from ganbench.errors import GanbenchError
 from ganbench.train import RunResult, Tracker
 
 TAG_KEY = "ganbench.key"  # the run key (hash of config, seed, learning rates)
@@ -25,7 +26,7 @@ PARENT_TAG = "mlflow.parentRunId"
 DONE_STATUSES = {"finished", "diverged", "pruned"}
 
 
-class StoreError(RuntimeError):
+class StoreError(GanbenchError, RuntimeError):
     """The tracking store cannot be opened or written; the message is one line."""
 
 
@@ -57,6 +58,10 @@ def sqlite_fast(engine: Any) -> None:
     engine.dispose()  # connections opened before the listener reconnect with it
 
 
+EXPERIMENT_KIND_TAG, EXPERIMENT_KIND = "mlflow.experimentKind", "custom_model_development"
+NOTE_TAG = "mlflow.note.content"  # a run's description in the MLflow UI (Markdown)
+
+
 class MLflowStore:
     """Thin layer over ``MlflowClient`` holding the suite's experiment."""
 
@@ -78,6 +83,9 @@ class MLflowStore:
                 self.experiment_id = self.client.create_experiment(experiment, artifact_location=location)
             else:
                 self.experiment_id = exp.experiment_id
+            # MLflow 3 opens an experiment without a kind in its GenAI view; these are model-training runs
+            if exp is None or exp.tags.get(EXPERIMENT_KIND_TAG) is None:
+                self.client.set_experiment_tag(self.experiment_id, EXPERIMENT_KIND_TAG, EXPERIMENT_KIND)
         except Exception as exc:  # mlflow raises many types; all mean the same here
             first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
             raise StoreError(f"cannot open the MLflow store {tracking_uri}: {first[:200]}") from None
@@ -174,6 +182,43 @@ class MLflowStore:
             for m in sorted(self.client.get_metric_history(run_id, metric), key=lambda m: m.timestamp)
         }
         return sorted(by_step.items())
+
+
+def publish_parent(store: MLflowStore, parent_id: str, report: Any) -> None:
+    """Make the suite run's page useful on its own: the verdict and warnings as its description, the primary
+    metric's mean per contender and the overall mean ranks as metrics, the summary tables and the report as
+    artifacts (``report/`` in the run's artifacts)."""
+    lines = [f"**ganbench suite** - report: `{report.report_dir}`", "", *[f"- {x}" for x in report.headline]]
+    if report.findings:
+        lines += ["", "**Validity**", "", *[f"- {f.text()}" for f in report.findings]]
+    metrics: dict[str, float] = {}
+    summary = report.summary
+    for dataset, metric in report.primary.items():
+        rows = (
+            summary[(summary["dataset"] == dataset) & (summary["metric"] == metric)]
+            if not summary.empty
+            else []
+        )
+        for loss, strategy, mean in zip(rows["loss"], rows["strategy"], rows["mean"]) if len(rows) else []:
+            metrics[_metric_name(f"{metric}.{dataset}.{loss}.{strategy}")] = float(mean)
+    if report.ranking is not None:
+        for contender, rank in report.ranking.mean_ranks.items():
+            metrics[_metric_name(f"mean_rank.{contender}")] = float(rank)
+    store.log(
+        parent_id, metrics={k: v for k, v in metrics.items() if v == v}, tags={NOTE_TAG: "\n".join(lines)}
+    )
+    for key in ("csv", "markdown", "html", "latex", "runs_csv"):
+        path = report.files.get(key)
+        if path is not None and Path(path).exists():
+            store.log_artifact(parent_id, Path(path), "report")
+    for figure in report.figures:
+        if Path(figure).exists():
+            store.log_artifact(parent_id, Path(figure), "report/figures")
+
+
+def _metric_name(name: str) -> str:
+    """MLflow metric names allow letters, digits and ``_-. /``; anything else becomes ``_``."""
+    return "".join(c if c.isalnum() or c in "_-. /" else "_" for c in name)[:250]
 
 
 class MLflowTracker(Tracker):

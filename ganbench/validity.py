@@ -18,6 +18,8 @@ silent on evaluation noise:
   the margin is lower than the undertrained one.
 - ``mode_collapse``: mean modes covered below ``COLLAPSE_FRACTION`` (75 %) of the dataset's modes. A plain GAN
   covers 17.3 of 25 grid modes in PacGAN (69 %), the collapse that paper fixes; a well-trained one covers all.
+- ``failed``: a contender with failed runs. Those runs are not in the statistics; a contender whose runs all
+  failed is absent from the tables, so the report names it and the first error instead of dropping it.
 - ``too_few_seeds``: with these seeds and this many Holm-corrected comparisons against the best, even the most
   extreme data cannot reach p < ALPHA (exact two-sided tests: at least 2 / 2**n for n pairs, 2 / C(a + b, a) for
   groups of a and b), so every contender is "not distinguishable from the best" by construction.
@@ -43,6 +45,7 @@ COLLAPSE_FRACTION = 0.75
 QUARTER = 0.25
 BETA1_TRUE_RANGE = (0.0, 0.999)  # what tuning searches when a suite says ``beta1: true`` (tuning.BETA1_MAX)
 KINDS = {
+    "failed": "runs failed (left out of the tables)",
     "undertrained": "undertrained (primary metric still improving at the end)",
     "search_edge": "tuned value on the edge of the search space",
     "tuning_budget": "tuning budget too small (best-so-far still improving)",
@@ -201,6 +204,27 @@ def mode_collapse(summary: pd.DataFrame, modes: Mapping[str, int], name: Callabl
             out.append(Finding("mode_collapse", str(dataset), tuple(h for h, _ in hits),
                                f"mean modes covered below {COLLAPSE_FRACTION:.0%} of {total}: "
                                f"{'; '.join(f'{h} ({d})' for h, d in hits)}"))  # fmt: skip
+    return out
+
+
+def failed_runs(runs: pd.DataFrame, name: Callable[[str, str], str]) -> list[Finding]:
+    """Contenders with failed runs, per dataset: how many of their runs failed, and the first error."""
+    out = []
+    if runs.empty or "status" not in runs:
+        return out
+    for dataset, part in runs.groupby("dataset", sort=True):
+        hits = []
+        for (loss, strategy), runs_of in part.groupby(["loss", "strategy"], sort=True):
+            failed = runs_of[runs_of["status"] == "failed"]
+            if failed.empty:
+                continue
+            errors = failed["error"].dropna() if "error" in failed else pd.Series(dtype=object)
+            first = f": {str(errors.iloc[0])[:160]}" if not errors.empty else ""
+            every = "all " if len(failed) == len(runs_of) else ""
+            hits.append((name(loss, strategy), f"{every}{len(failed)}/{len(runs_of)} runs failed{first}"))
+        if hits:
+            out.append(Finding("failed", str(dataset), tuple(h for h, _ in hits),
+                               "; ".join(f"{h} ({d})" for h, d in hits)))  # fmt: skip
     return out
 
 

@@ -16,6 +16,20 @@ def _quiet_env(monkeypatch, tmp_path_factory):
     monkeypatch.setenv("GANBENCH_CACHE", str(tmp_path_factory.getbasetemp() / "cache"))
 
 
+@pytest.fixture
+def clean_registries(monkeypatch):
+    """Plugins registered by a test leave the registries (and the loaded-plugin list) as they were."""
+    from ganbench import plugins
+    from ganbench.datasets import DATASETS
+    from ganbench.losses import LOSSES
+    from ganbench.strategies import STRATEGIES
+
+    for reg in (LOSSES, STRATEGIES, DATASETS):
+        monkeypatch.setattr(reg, "_entries", dict(reg._entries))
+        monkeypatch.setattr(reg, "_origins", dict(reg._origins))
+    monkeypatch.setattr(plugins, "_LOADED", dict(plugins._LOADED))
+
+
 def write_suite(path: Path, text: str) -> Path:
     path.write_text(text)
     return path

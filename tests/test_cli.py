@@ -162,9 +162,44 @@ def test_ui_serves_the_store_on_loopback(tiny_run):
         listening = Path("/proc/net/tcp").read_text().lower()
         assert f"0100007f:{port:04x}" in listening  # 127.0.0.1, not 0.0.0.0
         assert f"00000000:{port:04x}" not in listening
+        started = _descendants(proc.pid)
+        assert started, "the UI server runs as a child of ganbench ui"
     finally:
         proc.terminate()
         proc.wait(timeout=30)
+    # SIGTERM to `ganbench ui` stops the server and every worker it started, and frees the port
+    deadline = time.monotonic() + 5
+    while any(Path(f"/proc/{pid}").exists() for pid in started) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not [pid for pid in started if _alive(pid)], "processes left behind"
+    with socket.socket() as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # TIME_WAIT is free; a listener is not
+        s.bind(("127.0.0.1", port))
+
+
+def _descendants(pid: int) -> list[int]:
+    """Every process below ``pid`` (from /proc: parent ids)."""
+    parents = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        parents[int(stat.parent.name)] = int(fields[1])
+    found, frontier = [], [pid]
+    while frontier:
+        kids = [p for p, pp in parents.items() if pp in frontier]
+        found += kids
+        frontier = kids
+    return found
+
+
+def _alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"
 
 
 @pytest.mark.parametrize(

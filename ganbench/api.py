@@ -1,0 +1,183 @@
+"""The Python API: run a suite from a script or a notebook and get its table back.
+
+    import ganbench
+
+    result = ganbench.run_suite("losses", quick=True, out="ganbench_output")
+    result.summary        # pandas DataFrame: one row per dataset, contender and metric (the report's summary.csv)
+    result.report_html    # Path of the HTML report
+
+``ganbench run`` is a thin layer over :func:`run_suite`: the same options, the same checks, the same report.
+Bad input raises a :class:`GanbenchError` subclass whose message is one line (the CLI prints it and exits 2).
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from ganbench.errors import GanbenchError, InputError
+
+
+@dataclass
+class SuiteResult:
+    """What a suite run produced: its tables and where everything was written."""
+
+    suite: str
+    summary: pd.DataFrame  # statistics over seeds per dataset, contender and metric (summary.csv)
+    runs: pd.DataFrame  # one row per final run (runs.csv)
+    report_dir: Path | None  # None when the run was only tuning, or the report was not asked for
+    files: dict[str, Path] = field(default_factory=dict)  # csv, runs_csv, markdown, latex, html, ...
+    headline: list[str] = field(default_factory=list)  # the verdict lines that open the report
+    warnings: list[str] = field(default_factory=list)  # validity findings: when the table cannot be trusted
+    tracking_uri: str = ""
+    parent_run_id: str = ""
+    report: Any = None  # the full ``ReportResult`` (ranking, findings, figures), for the terminal view
+
+    @property
+    def report_html(self) -> Path | None:
+        return self.files.get("html")
+
+
+def run_suite(
+    suite: str | Path | dict[str, Any],
+    *,
+    out: str | Path = "ganbench_output",
+    quick: bool = False,
+    seeds: int | None = None,
+    plugins: Sequence[str | Path] = (),
+    tune_only: bool = False,
+    report: bool = True,
+    tracking_uri: str | None = None,
+    optuna_storage: str | None = None,
+    device: str = "auto",
+    data_dir: str | Path | None = None,
+    download: bool = False,
+    inception_weights: str | Path | None = None,
+    population_size: int = 16,
+    progress: bool = True,
+    executor: str = "local",
+    workers: int = 2,
+    ray_address: str | None = None,
+    gpus_per_job: float = 0.0,
+) -> SuiteResult:
+    """Run a suite (a bundled name, a YAML path, or a dict with the YAML's keys): tune when the suite says so,
+    train every contender on every seed, write the report, and return the summary table.
+
+    The options are ``ganbench run``'s. ``plugins`` are loss/strategy/dataset files (or module names) loaded
+    first, as ``--plugin`` does. Rerunning the same suite into the same ``out`` resumes it: finished runs are
+    not trained again. A first SIGINT/SIGTERM finishes the current step, checkpoints and raises
+    ``KeyboardInterrupt`` (a second stops at once); rerun to resume.
+    """
+    from ganbench.signals import stop_signals
+
+    with stop_signals():
+        runner, loaded = _prepare(suite, Path(out), quick, seeds, plugins, tracking_uri, optuna_storage, device,
+                                  data_dir, download, inception_weights, population_size, progress, executor,
+                                  workers, ray_address, gpus_per_job, tune_only)  # fmt: skip
+        try:
+            if tune_only:
+                from ganbench.tuning import tune_suite
+
+                tune_suite(runner)
+                runner.store.finish(runner.parent, "finished")
+            else:
+                runner.run()
+        finally:
+            runner.close()
+        if tune_only or not report:
+            return SuiteResult(loaded.name, pd.DataFrame(), pd.DataFrame(), None,
+                               tracking_uri=runner.store.tracking_uri, parent_run_id=runner.parent)  # fmt: skip
+        return build_result(
+            loaded.name, runner.store, runner.parent, Path(out), tuning=loaded.tuning is not None
+        )
+
+
+def build_result(name: str, store: Any, parent: str, out: Path, tuning: bool) -> SuiteResult:
+    """Write the report of a suite run (and its tuning report) and wrap it as a :class:`SuiteResult`."""
+    from ganbench.report import build_report
+    from ganbench.tracking import publish_parent
+
+    result = build_report(store, parent, out)
+    if tuning:
+        from ganbench.tuning_report import write_tuning_report
+
+        write_tuning_report(store, parent, out / "report")
+    publish_parent(store, parent, result)
+    return SuiteResult(name, result.summary, result.runs, result.report_dir, dict(result.files),
+                       list(result.headline), [f.text() for f in result.findings], store.tracking_uri, parent,
+                       result)  # fmt: skip
+
+
+def load(suite: str | Path | dict[str, Any], *, quick: bool = False, seeds: int | None = None,
+         plugins: Sequence[str | Path] = ()) -> Any:  # fmt: skip
+    """Load plugins, then read and validate a suite (a bundled name, a path or a dict)."""
+    from ganbench.plugins import load_plugins
+    from ganbench.suite import load_suite
+
+    load_plugins([str(p) for p in plugins], Path.cwd())
+    overrides = {"seeds": seeds} if seeds else None
+    return load_suite(suite, quick=quick, overrides=overrides)
+
+
+def _prepare(suite, out, quick, seeds, plugins, tracking_uri, optuna_storage, device, data_dir, download,
+             inception_weights, population_size, progress, executor, workers, ray_address, gpus_per_job,
+             tune_only):  # fmt: skip
+    from ganbench.datasets import DataOptions
+    from ganbench.runner import Runner, RunOptions, check_plugins_reach_workers
+    from ganbench.stores import check_stores
+
+    loaded = load(suite, quick=quick, seeds=seeds, plugins=plugins)
+    if tune_only and loaded.tuning is None:
+        raise InputError(f"suite {loaded.name!r} has no 'tuning' section; add one (trials: N) to tune")
+    _check_options(device, executor, inception_weights, gpus_per_job, population_size, workers)
+    check_plugins_reach_workers(loaded, executor)
+    check_stores(tracking_uri, optuna_storage if loaded.tuning is not None else None)
+    if inception_weights is not None:
+        # read by the image evaluator in this process and in every worker (workers inherit the environment)
+        os.environ["GANBENCH_INCEPTION_WEIGHTS"] = str(Path(inception_weights).resolve())
+    options = RunOptions(
+        out_dir=out,
+        tracking_uri=tracking_uri,
+        optuna_storage=optuna_storage,
+        device=device,
+        data=DataOptions(
+            data_dir=Path(data_dir) if data_dir else None, download=download, cache_dir=out / "cache"
+        ),  # fmt: skip
+        population_size=population_size,
+        show_progress=progress,
+        executor=executor,
+        workers=workers,
+        ray_address=ray_address,
+        gpus_per_job=gpus_per_job,
+    )
+    return Runner(loaded, options), loaded
+
+
+def _check_options(device: str, executor: str, inception_weights: Any, gpus_per_job: float,
+                   population_size: int, workers: int) -> None:  # fmt: skip
+    if device != "auto" and device != "cpu" and not device.startswith("cuda"):
+        raise InputError(f"device {device!r}: valid: auto, cpu, cuda, cuda:N")
+    if device.startswith("cuda"):
+        import torch
+
+        if not torch.cuda.is_available():
+            raise InputError(f"--device {device}: no CUDA device here; valid: auto, cpu")
+    if executor not in ("local", "processes", "ray"):
+        raise InputError(f"unknown executor {executor!r}; valid: local, processes, ray")
+    if executor == "ray" and importlib.util.find_spec("ray") is None:
+        raise InputError("--executor ray needs Ray: pip install 'ganbench[ray]'")
+    if inception_weights is not None and not Path(inception_weights).is_file():
+        raise InputError(f"--inception-weights: no file at {inception_weights}")
+    if gpus_per_job < 0:
+        raise InputError(f"--gpus-per-job must be >= 0, got {gpus_per_job}")
+    if population_size < 1 or workers < 1:
+        raise InputError("--population-size and --workers must be positive integers")
+
+
+__all__ = ["GanbenchError", "SuiteResult", "build_result", "load", "run_suite"]

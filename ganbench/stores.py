@@ -1,0 +1,92 @@
+"""Reachability of the stores named by URL, checked before anything runs.
+
+MLflow's HTTP client retries an unreachable server for minutes before it gives up, and the Optuna storage's
+driver may wait as long on a host that drops packets. A suite that cannot record anything should say so at once:
+each server store is probed with a short timeout (``PROBE_TIMEOUT_S``), and a stop signal ends the probe at
+once (:func:`ganbench.signals.waiting`). Local files (SQLite, the default) need no probe.
+"""
+
+from __future__ import annotations
+
+import urllib.error
+import urllib.request
+
+from ganbench.signals import waiting
+from ganbench.tracking import StoreError
+
+PROBE_TIMEOUT_S = 10.0  # per probe; a check of both stores ends within 2 x this, well inside 30 s
+SERVER_DATABASES = ("postgresql", "mysql", "mssql", "oracle")
+
+
+def check_stores(tracking_uri: str | None, optuna_storage: str | None) -> None:
+    """Raise :class:`StoreError` (one line) when a store named by URL cannot be reached."""
+    with waiting():
+        if tracking_uri:
+            check_mlflow(tracking_uri)
+        if optuna_storage:
+            check_database(optuna_storage, "Optuna storage")
+
+
+def check_mlflow(uri: str, timeout: float = PROBE_TIMEOUT_S) -> None:
+    if uri.startswith(("http://", "https://")):
+        _check_http(uri, timeout)
+    elif uri.split(":", 1)[0].split("+", 1)[0] in SERVER_DATABASES:
+        check_database(uri, "MLflow tracking store", timeout)
+
+
+def _check_http(uri: str, timeout: float) -> None:
+    """An MLflow server answers ``/health``; any HTTP answer means it is there (a proxy may hide the path)."""
+    url = uri.rstrip("/") + "/health"
+    try:
+        with urllib.request.urlopen(url, timeout=timeout) as response:  # noqa: S310 - the user's own URL
+            response.read(64)
+    except urllib.error.HTTPError:
+        return  # the server answered, with an error status: reachable
+    except (TimeoutError, urllib.error.URLError, OSError) as exc:
+        reason = getattr(exc, "reason", exc)
+        if isinstance(reason, TimeoutError) or "timed out" in str(reason):
+            why = f"no answer within {timeout:g} s"
+        else:
+            why = str(reason).strip() or type(reason).__name__
+        raise StoreError(
+            f"cannot reach the MLflow tracking server {uri}: {why}; start it, check the URL, or leave out "
+            "--tracking-uri for a local store in the output folder"
+        ) from None
+
+
+def check_database(url: str, what: str, timeout: float = PROBE_TIMEOUT_S) -> None:
+    """Connect once to a server database (PostgreSQL, MySQL) with a connect timeout."""
+    scheme = url.split(":", 1)[0]
+    if scheme.split("+", 1)[0] not in SERVER_DATABASES:
+        return
+    from sqlalchemy import create_engine, text
+    from sqlalchemy.engine import make_url
+
+    try:
+        safe = make_url(url).render_as_string(hide_password=True)
+    except Exception:
+        raise StoreError(f"{what} URL {url.split('@')[-1]!r} is malformed") from None
+    try:
+        engine = create_engine(url, connect_args={"connect_timeout": int(timeout)}, poolclass=_null_pool())
+    except Exception as exc:  # a missing driver module
+        raise StoreError(
+            f"cannot open the {what} {safe}: {_first_line(exc)} (for PostgreSQL: pip install ganbench[postgres])"
+        ) from None
+    try:
+        with engine.connect() as connection:
+            connection.execute(text("SELECT 1"))
+    except Exception as exc:
+        raise StoreError(f"cannot reach the {what} {safe}: {_first_line(exc)}") from None
+    finally:
+        engine.dispose()
+
+
+def _null_pool() -> type:
+    from sqlalchemy.pool import NullPool
+
+    return NullPool
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return (text.splitlines()[0] if text else type(exc).__name__)[:200]

@@ -1,0 +1,87 @@
+"""The Python API (``ganbench.run_suite``), the suite run's page in MLflow, and a contender whose runs all failed."""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+from mlflow import MlflowClient
+
+import ganbench
+from ganbench.cli import main
+from tests.conftest import TINY_SUITE, write_suite
+
+
+def test_run_suite_returns_the_table_the_cli_writes(tmp_path, capsys):
+    suite = write_suite(tmp_path / "tiny.yaml", TINY_SUITE)
+    assert main(["run", "--suite", str(suite), "--out", str(tmp_path / "cli"), "--no-progress"]) == 0
+    cli_table = pd.read_csv(tmp_path / "cli" / "report" / "summary.csv")
+
+    result = ganbench.run_suite(str(suite), out=tmp_path / "api", progress=False)
+    assert result.report_html == tmp_path / "api" / "report" / "report.html" and result.report_html.exists()
+    api_table = pd.read_csv(result.files["csv"])
+    pd.testing.assert_frame_equal(api_table, cli_table)  # same seeds, same runs: the same numbers
+    assert set(result.summary["loss"]) == {"non_saturating", "hinge"}
+    assert len(result.runs) == 4 and result.headline and result.parent_run_id
+    # a dict suite gives the same result as its file
+    import yaml
+
+    again = ganbench.run_suite(yaml.safe_load(TINY_SUITE), out=tmp_path / "dict", progress=False)
+    pd.testing.assert_frame_equal(pd.read_csv(again.files["csv"]), cli_table)
+
+
+def test_run_suite_bad_input_raises_one_line_errors(tmp_path):
+    with pytest.raises(ganbench.GanbenchError, match="unknown loss 'nope'"):
+        ganbench.run_suite({"name": "x", "losses": ["nope"], "datasets": ["ring8"]}, out=tmp_path / "o")
+    with pytest.raises(ganbench.GanbenchError, match="unknown executor 'slurm'"):
+        ganbench.run_suite("smoke", out=tmp_path / "o", executor="slurm")
+    assert not (tmp_path / "o").exists()
+
+
+def test_the_suite_run_page_in_mlflow(tmp_path):
+    """The experiment opens in MLflow's model-training view; the suite run carries the verdict as its
+    description, the primary metric per contender as metrics, and the report as artifacts."""
+    result = ganbench.run_suite(
+        write_suite(tmp_path / "tiny.yaml", TINY_SUITE), out=tmp_path / "o", progress=False
+    )
+    client = MlflowClient(result.tracking_uri)
+    experiment = client.get_experiment_by_name("ganbench/tiny")
+    assert experiment.tags["mlflow.experimentKind"] == "custom_model_development"
+    parent = client.get_run(result.parent_run_id)
+    note = parent.data.tags["mlflow.note.content"]
+    assert result.headline[0] in note
+    assert "w1_raw.ring8.hinge.adam_dcgan" in parent.data.metrics
+    mean = result.summary.query("metric == 'w1_raw' and loss == 'hinge'")["mean"].iloc[0]
+    assert parent.data.metrics["w1_raw.ring8.hinge.adam_dcgan"] == pytest.approx(mean)
+    names = {a.path for a in client.list_artifacts(result.parent_run_id, "report")}
+    assert {"report/report.html", "report/summary.csv", "report/summary.md"} <= names
+
+
+FAILS_IN_TRAINING = """
+import torch.nn.functional as F
+from ganbench import LossTerms, register_loss
+
+@register_loss("fails_in_training")
+def fails_in_training(d_real, d_fake):
+    if d_real.shape[-1] > 8:  # the contract check uses batches of 8; training uses more
+        raise RuntimeError("this loss only works on tiny batches")
+    real, fake = F.softplus(-d_real).mean(dim=-1), F.softplus(d_fake).mean(dim=-1)
+    return LossTerms(real + fake, F.softplus(-d_fake).mean(dim=-1), real, fake)
+"""
+
+
+def test_a_contender_whose_runs_all_failed_is_reported_not_dropped(tmp_path, clean_registries, capsys):
+    (tmp_path / "fails.py").write_text(FAILS_IN_TRAINING)
+    suite = write_suite(tmp_path / "s.yaml", TINY_SUITE.replace(
+        "losses: [non_saturating, hinge]", "plugins: [fails.py]\nlosses: [fails_in_training, hinge]"))  # fmt: skip
+    assert main(["run", "--suite", str(suite), "--out", str(tmp_path / "o"), "--no-progress"]) == 0
+    terminal = capsys.readouterr().out
+    flat = " ".join(terminal.split())  # the terminal view wraps at 80 columns
+    assert "FAILED, no result: fails_in_training" in flat  # in the verdict
+    assert "fails_in_training (all 2/2 runs failed: RuntimeError: this loss only works" in flat  # in Validity
+    html = (tmp_path / "o" / "report" / "report.html").read_text()
+    assert "fails_in_training" in html and "this loss only works on tiny batches" in html
+    client = MlflowClient(f"sqlite:///{tmp_path / 'o' / 'mlflow.db'}")
+    parent = client.search_runs(
+        [client.get_experiment_by_name("ganbench/tiny").experiment_id], "tags.`ganbench.phase` = 'suite'"
+    )[0]
+    assert "fails_in_training" in parent.data.tags["ganbench.validity.failed"]
