@@ -210,7 +210,10 @@ def cmd_ui(args: argparse.Namespace) -> None:
            "--port", str(args.port)]  # fmt: skip
     if (args.out / "mlartifacts").exists():
         cmd += ["--default-artifact-root", (args.out / "mlartifacts").resolve().as_uri()]
-    print(f"MLflow UI on http://{args.host}:{args.port} (Ctrl-C to stop)", file=sys.stderr)
+    base = f"http://{args.host}:{args.port}"
+    print(f"MLflow UI on {base} (Ctrl-C to stop)", file=sys.stderr)
+    for name, url in experiment_links(uri, base):
+        print(f"  {name}: {url}", file=sys.stderr)
 
     def stop(signum: int, frame: object) -> None:
         raise KeyboardInterrupt
@@ -227,6 +230,19 @@ def cmd_ui(args: argparse.Namespace) -> None:
         _stop_group(server)
     if code:
         raise SystemExit(code)
+
+
+def experiment_links(uri: str, base: str) -> list[tuple[str, str]]:
+    """Links that open each ganbench experiment in MLflow's model-training view (MLflow 3 opens an
+    experiment in its GenAI view unless the URL or the browser's saved choice says otherwise)."""
+    from ganbench.tracking import quiet_client
+
+    try:
+        experiments = quiet_client(uri).search_experiments(filter_string="name LIKE 'ganbench/%'")
+    except Exception:  # the links are a convenience: the UI itself still starts
+        return []
+    return [(e.name, f"{base}/#/experiments/{e.experiment_id}/runs?workflowType=machine_learning")
+            for e in sorted(experiments, key=lambda e: e.name)]  # fmt: skip
 
 
 def _check_port_free(host: str, port: int) -> None:

@@ -62,6 +62,13 @@ EXPERIMENT_KIND_TAG, EXPERIMENT_KIND = "mlflow.experimentKind", "custom_model_de
 NOTE_TAG = "mlflow.note.content"  # a run's description in the MLflow UI (Markdown)
 
 
+def quiet_client(tracking_uri: str) -> Any:
+    from mlflow import MlflowClient
+
+    _quiet_mlflow()
+    return MlflowClient(tracking_uri)
+
+
 class MLflowStore:
     """Thin layer over ``MlflowClient`` holding the suite's experiment."""
 

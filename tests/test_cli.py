@@ -158,7 +158,8 @@ def test_ui_serves_the_store_on_loopback(tiny_run):
             except OSError:
                 time.sleep(0.5)
         assert body is not None, "the UI did not answer"
-        assert "ganbench/tiny" in {e["name"] for e in body["experiments"]}
+        experiments = {e["name"]: e["experiment_id"] for e in body["experiments"]}
+        assert "ganbench/tiny" in experiments
         listening = Path("/proc/net/tcp").read_text().lower()
         assert f"0100007f:{port:04x}" in listening  # 127.0.0.1, not 0.0.0.0
         assert f"00000000:{port:04x}" not in listening
@@ -167,6 +168,9 @@ def test_ui_serves_the_store_on_loopback(tiny_run):
     finally:
         proc.terminate()
         proc.wait(timeout=30)
+    # it prints a link that opens the experiment in the model-training view, not MLflow 3's GenAI view
+    link = f"http://127.0.0.1:{port}/#/experiments/{experiments['ganbench/tiny']}/runs?workflowType=machine_learning"
+    assert link in proc.stderr.read()
     # SIGTERM to `ganbench ui` stops the server and every worker it started, and frees the port
     deadline = time.monotonic() + 5
     while any(Path(f"/proc/{pid}").exists() for pid in started) and time.monotonic() < deadline:

@@ -3,6 +3,7 @@ plugins reaching worker processes."""
 
 from __future__ import annotations
 
+import importlib.util
 import textwrap
 
 import pandas as pd
@@ -48,7 +49,8 @@ def _one_error_line(capsys) -> str:
     return err[0]
 
 
-@pytest.mark.parametrize("executor", ["local", "processes"])
+@pytest.mark.parametrize("executor", ["local", "processes", pytest.param("ray", marks=pytest.mark.skipif(
+    importlib.util.find_spec("ray") is None, reason="ray not installed"))])  # fmt: skip
 def test_plugin_loss_goes_through_tuning_final_seeds_and_report(tmp_path, clean_registries, executor):
     name = f"plugin_ns_{executor}"
     (tmp_path / "my_loss.py").write_text(PLUGIN_LOSS.format(name=name))
