@@ -22,9 +22,9 @@ _PUBLIC = {
     "LossTerms": "ganbench.losses",
     "register_strategy": "ganbench.strategies",
     "Strategy": "ganbench.strategies",
-    "register_dataset": "ganbench.datasets",
-    "GaussianMixture": "ganbench.datasets",
-    "DataOptions": "ganbench.datasets",
+    "register_dataset": "ganbench.data",
+    "GaussianMixture": "ganbench.data",
+    "DataOptions": "ganbench.data",
 }
 __all__ = sorted(_PUBLIC)
 

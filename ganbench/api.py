@@ -105,7 +105,7 @@ def build_result(name: str, store: Any, parent: str, out: Path, tuning: bool) ->
 
     result = build_report(store, parent, out)
     if tuning:
-        from ganbench.tuning_report import write_tuning_report
+        from ganbench.report.studies import write_tuning_report
 
         write_tuning_report(store, parent, out / "report")
     publish_parent(store, parent, result)
@@ -128,7 +128,7 @@ def load(suite: str | Path | dict[str, Any], *, quick: bool = False, seeds: int 
 def _prepare(suite, out, quick, seeds, plugins, tracking_uri, optuna_storage, device, data_dir, download,
              inception_weights, population_size, progress, executor, workers, ray_address, gpus_per_job,
              tune_only):  # fmt: skip
-    from ganbench.datasets import DataOptions
+    from ganbench.data import DataOptions
     from ganbench.runner import Runner, RunOptions, check_plugins_reach_workers
     from ganbench.stores import check_stores
 

@@ -123,7 +123,7 @@ def _api_options(args: argparse.Namespace) -> dict:
 
 def cmd_run(args: argparse.Namespace) -> None:
     from ganbench.api import run_suite
-    from ganbench.terminal import print_summary
+    from ganbench.report.terminal import print_summary
 
     result = run_suite(args.suite, **_api_options(args))
     print_summary(result.report)
@@ -137,9 +137,9 @@ def cmd_tune(args: argparse.Namespace) -> None:
 
 def cmd_report(args: argparse.Namespace) -> None:
     from ganbench.api import build_result, load
+    from ganbench.report.terminal import print_summary
     from ganbench.runner import check_writable
     from ganbench.stores import check_stores
-    from ganbench.terminal import print_summary
     from ganbench.tracking import MLflowStore, StoreError
 
     suite = load(args.suite, quick=args.quick, seeds=args.seeds, plugins=args.plugin or ())
@@ -182,7 +182,7 @@ def cmd_list(args: argparse.Namespace) -> None:
 
         names = STRATEGIES.names() + ["<strategy>+ema"]
     elif args.kind == "datasets":
-        from ganbench.datasets import DATASETS
+        from ganbench.data import DATASETS
 
         names = DATASETS.names()
     elif args.kind == "models":

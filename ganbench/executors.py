@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from ganbench.config import Member, RunConfig
-from ganbench.datasets import DataOptions
+from ganbench.data import DataOptions
 from ganbench.plugins import PluginSource
 from ganbench.registry import Registry
 from ganbench.train import RunResult, Tracker, Trainer
@@ -71,7 +71,7 @@ _EVALUATORS: dict[tuple[Any, ...], Any] = {}  # per process: real statistics are
 
 def evaluator_for(config: RunConfig, data: DataOptions) -> Any:
     """The evaluator of a run's dataset, built once per process (it holds the real-data statistics)."""
-    from ganbench.datasets import load_dataset
+    from ganbench.data import load_dataset
     from ganbench.metrics.evaluate import create_evaluator
 
     key = (config.dataset, config.eval_samples, data)

@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import dataclasses
 from collections import defaultdict
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -18,13 +16,22 @@ import torch
 
 from ganbench import plugins
 from ganbench.config import Member, RunConfig
-from ganbench.datasets import DataOptions, dataset_kind
+from ganbench.data import DataOptions
 from ganbench.executors import Executor, Job, LocalExecutor, create_executor, evaluator_for
 from ganbench.memory import is_oom, release_after_oom
+from ganbench.plan import (
+    Contender,
+    Hyper,
+    Planned,
+    RunOptions,
+    chunks,
+    contenders,
+    default_hyper,
+    run_config,
+)
 from ganbench.population import checkpoint_step
 from ganbench.progress import Progress
-from ganbench.strategies import get_strategy
-from ganbench.suite import LossEntry, Suite
+from ganbench.suite import Suite
 from ganbench.tracking import (
     TAG_CONTENDER,
     TAG_PHASE,
@@ -35,94 +42,6 @@ from ganbench.tracking import (
     run_params,
 )
 from ganbench.train import STOP_REQUESTED, Interrupted, RunResult, Tracker
-
-
-@dataclass(frozen=True)
-class Contender:
-    loss: LossEntry
-    strategy: str
-    dataset: str
-
-    @property
-    def name(self) -> str:
-        return f"{self.loss.display}|{self.strategy}|{self.dataset}"
-
-
-TrackerFactory = Callable[[MLflowStore, list[str], Any], Tracker]  # (store, run ids, dataset) -> tracker
-
-
-@dataclass(frozen=True)
-class Planned:
-    """A population to train: its members, their contender, and where and how they are recorded."""
-
-    config: RunConfig
-    members: list[Member]
-    contender: Contender
-    tags: list[dict[str, str]] | None = None  # per member
-    parent: str | None = None  # default: the suite's parent run
-    tracker_factory: TrackerFactory | None = None  # default: MLflowTracker
-
-
-@dataclass(frozen=True)
-class Hyper:
-    """What tuning chooses for a contender; None keeps the suite's or strategy's value."""
-
-    lr_g: float
-    lr_d: float
-    beta1: float | None = None
-    n_critic: int | None = None
-
-
-@dataclass
-class RunOptions:
-    out_dir: Path = Path("ganbench_output")
-    tracking_uri: str | None = None
-    optuna_storage: str | None = None
-    device: str = "auto"
-    data: DataOptions = field(default_factory=DataOptions)
-    population_size: int = 16  # members trained as one model at most; 1 trains runs one by one
-    show_progress: bool = True
-    executor: str = "local"  # local | processes | ray
-    workers: int = 2  # processes executor; ray: CPUs of a local cluster
-    ray_address: str | None = None  # ray: a cluster's address; None starts a local one
-    gpus_per_job: float = 0.0  # ray: GPUs requested per population (fractions share a GPU)
-    worker_threads: int | None = None  # torch threads per job in workers
-
-
-def contenders(suite: Suite) -> list[Contender]:
-    return [Contender(loss, s, d) for d in suite.datasets for loss in suite.losses for s in suite.strategies]  # type: ignore[union-attr]
-
-
-def default_hyper(suite: Suite, contender: Contender) -> Hyper:
-    strategy = get_strategy(contender.strategy)
-    return Hyper(lr_g=suite.lr_g or strategy.lr_g, lr_d=suite.lr_d or strategy.lr_d)
-
-
-def run_config(
-    suite: Suite, contender: Contender, hyper: Hyper | None = None, steps: int | None = None
-) -> RunConfig:
-    kind = dataset_kind(contender.dataset)
-    steps = steps or suite.steps
-    return RunConfig(
-        loss=contender.loss.name,
-        loss_params=dict(contender.loss.params),
-        strategy=contender.strategy,
-        dataset=contender.dataset,
-        model=suite.model_for(kind),
-        steps=steps,
-        batch_size=suite.batch_size,
-        eval_every=min(suite.eval_every, steps),
-        eval_samples=suite.eval_samples,
-        beta1=hyper.beta1 if hyper else None,
-        n_critic=hyper.n_critic if hyper else None,
-        image_size=suite.image_size,
-    )
-
-
-def chunks(items: list[Any], size: int) -> Iterator[list[Any]]:
-    size = max(size, 1)
-    for i in range(0, len(items), size):
-        yield items[i : i + size]
 
 
 class Runner:
@@ -143,9 +62,9 @@ class Runner:
             self.parent, params={"suite": suite.name, "suite_key": suite.key(), "seeds": suite.seed_list}
         )
         self.progress = Progress(enabled=options.show_progress)
-        self._local = LocalExecutor()
+        self.local_executor = LocalExecutor()
         self.executor = (
-            self._local
+            self.local_executor
             if options.executor == "local"
             else create_executor(
                 options.executor,
@@ -165,22 +84,6 @@ class Runner:
 
     def _data_options(self, config: RunConfig) -> DataOptions:
         return dataclasses.replace(self.options.data, image_size=config.image_size)
-
-    def train_population(
-        self,
-        config: RunConfig,
-        members: list[Member],
-        contender: Contender,
-        *,
-        parent: str | None = None,
-        tags: list[dict[str, str]] | None = None,
-        tracker_factory: TrackerFactory | None = None,
-    ) -> list[RunResult]:
-        """Train ``members`` as one population in this process, each member its own child run of ``parent``.
-
-        Synchronous, so a tracker's answer (Optuna pruning) reaches the trainer."""
-        planned = Planned(config, members, contender, tags, parent, tracker_factory)
-        return self.execute([planned], executor=self._local)[0]
 
     def execute(self, planned: list[Planned], executor: Executor | None = None) -> list[list[RunResult]]:
         """Run populations on an executor; the driver (this process) alone writes to MLflow."""
@@ -251,7 +154,10 @@ class Runner:
     ) -> str:
         member_tags = {TAG_PHASE: m.phase, TAG_CONTENDER: contender.name, **tags}
         label = f"seed={m.seed}" if m.phase == "final" else f"trial={tags.get('ganbench.trial', '?')}"
-        protocol = {f"eval.{k}": v for k, v in self.evaluator(config).protocol().items()}
+        evaluator = self.evaluator(config)
+        protocol = {f"eval.{k}": v for k, v in evaluator.protocol().items()}
+        # where the data came from (source, split, seed, size): logged, so two stores can be compared
+        protocol |= {f"data.{k}": v for k, v in (getattr(evaluator.dataset, "protocol", None) or {}).items()}
         params = {**run_params(config, m, contender.name), **protocol}
         return self.store.child_run(parent, m.key(config), f"{contender.name} {label}", params, member_tags)
 
@@ -377,7 +283,7 @@ def check_plugins_reach_workers(suite: Suite, executor: str) -> None:
     registered only in a script or a notebook (``__main__``) cannot reach them, so it is refused up front."""
     if executor == "local":
         return
-    from ganbench.datasets import DATASETS
+    from ganbench.data import DATASETS
     from ganbench.losses import LOSSES
     from ganbench.strategies import STRATEGIES
 

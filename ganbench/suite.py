@@ -23,7 +23,7 @@ from pydantic import (
     model_validator,
 )
 
-from ganbench.datasets import DATASETS
+from ganbench.data import DATASETS
 from ganbench.errors import GanbenchError
 from ganbench.losses import get_loss
 from ganbench.models import MODELS, ModelConfig

@@ -20,7 +20,7 @@ from torch import Tensor
 
 from ganbench import metrics as M
 from ganbench.config import Member, RunConfig
-from ganbench.datasets import DataOptions, load_dataset
+from ganbench.data import DataOptions, load_dataset
 from ganbench.losses import get_loss
 from ganbench.memory import keep_freed_memory
 from ganbench.metrics.evaluate import Evaluator, create_evaluator

@@ -35,7 +35,8 @@ from typing import TYPE_CHECKING, Any
 
 from ganbench import metrics as M
 from ganbench.config import Member, RunConfig
-from ganbench.runner import Contender, Hyper, Planned, chunks, contenders, run_config
+from ganbench.plan import Contender, Hyper, Planned, Session, chunks, contenders, run_config
+from ganbench.report.studies import COUNTS, write_tuning_report
 from ganbench.tracking import (
     DONE_STATUSES,
     TAG_CONTENDER,
@@ -48,12 +49,10 @@ from ganbench.tracking import (
     sqlite_fast,
 )
 from ganbench.train import STOP_REQUESTED, Interrupted, RunResult
-from ganbench.tuning_report import COUNTS, write_tuning_report
 
 if TYPE_CHECKING:
     import optuna
 
-    from ganbench.runner import Runner
 
 TAG_STUDY = "ganbench.study"  # the Optuna study name, on the study run and on every trial run
 TAG_TRIAL = "ganbench.trial"  # the Optuna trial number, on trial runs
@@ -87,12 +86,12 @@ def open_storage(url: str) -> optuna.storages.RDBStorage:
     return storage
 
 
-def study_name(runner: Runner, contender: Contender) -> str:
+def study_name(runner: Session, contender: Contender) -> str:
     """Suite name, contender and suite key: a changed suite is a new study, as it is a new MLflow parent."""
     return f"{runner.suite.name}/{contender.name}/{runner.suite.key()}"
 
 
-def tune_suite(runner: Runner) -> dict[str, Hyper]:
+def tune_suite(runner: Session) -> dict[str, Hyper]:
     """Tune every contender with the same budget; map contender name to its best setting.
 
     A contender whose study has no completed trial (all diverged, pruned or failed) is left out, so the final
@@ -104,7 +103,7 @@ def tune_suite(runner: Runner) -> dict[str, Hyper]:
     studies = [ContenderStudy(runner, c, storage) for c in contenders(runner.suite)]
     hypers = {}
     with runner.progress.phase("tune", sum(s.remaining() * s.steps for s in studies)):
-        if runner.executor is not runner._local:
+        if runner.executor is not runner.local_executor:
             _parallel_rounds(runner, studies)  # then each study's run() only finishes it
         for study in studies:
             hyper = study.run()
@@ -114,7 +113,7 @@ def tune_suite(runner: Runner) -> dict[str, Hyper]:
     return hypers
 
 
-def _parallel_rounds(runner: Runner, studies: list[ContenderStudy]) -> None:
+def _parallel_rounds(runner: Session, studies: list[ContenderStudy]) -> None:
     """Under a parallel executor: each round asks one batch of every unfinished study and trains all of them
     at once on the executor's workers (several trials of several studies at the same time)."""
     while active := [s for s in studies if s.remaining() > 0]:
@@ -197,7 +196,7 @@ class TrialTracker(MLflowTracker):
 class ContenderStudy:
     """One contender's study, its MLflow study run (phase ``study``, child of the suite run) and its trials."""
 
-    def __init__(self, runner: Runner, contender: Contender, storage: Any) -> None:
+    def __init__(self, runner: Session, contender: Contender, storage: Any) -> None:
         import optuna
 
         self.runner, self.contender, self.spec = runner, contender, runner.suite.tuning
@@ -299,7 +298,7 @@ class ContenderStudy:
         planned = self.plan_batch(n)
         try:
             for job in planned:
-                self.record(job, self.runner.execute([job], executor=self.runner._local)[0])
+                self.record(job, self.runner.execute([job], executor=self.runner.local_executor)[0])
         except BaseException:
             self.abandon()
             raise

@@ -20,7 +20,7 @@ def _quiet_env(monkeypatch, tmp_path_factory):
 def clean_registries(monkeypatch):
     """Plugins registered by a test leave the registries (and the loaded-plugin list) as they were."""
     from ganbench import plugins
-    from ganbench.datasets import DATASETS
+    from ganbench.data import DATASETS
     from ganbench.losses import LOSSES
     from ganbench.strategies import STRATEGIES
 

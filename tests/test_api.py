@@ -84,4 +84,4 @@ def test_a_contender_whose_runs_all_failed_is_reported_not_dropped(tmp_path, cle
     parent = client.search_runs(
         [client.get_experiment_by_name("ganbench/tiny").experiment_id], "tags.`ganbench.phase` = 'suite'"
     )[0]
-    assert "fails_in_training" in parent.data.tags["ganbench.validity.failed"]
+    assert "fails_in_training" in parent.data.tags["ganbench.report.validity.failed"]

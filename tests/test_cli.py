@@ -40,6 +40,7 @@ def test_run_leaves_parent_and_child_runs_with_curves_in_mlflow(tiny_run):
         assert child.data.tags["ganbench.status"] == "finished"
         assert child.data.params["loss"] in {"non_saturating", "hinge"}
         assert child.data.params["model.width"] == "16"
+        assert child.data.params["data.means"] == "unit circle, 8 evenly spaced"  # the dataset's protocol
         curve = client.get_metric_history(child.info.run_id, "fid_raw")
         assert sorted(m.step for m in curve) == [10, 20, 30]
         assert [a.path for a in client.list_artifacts(child.info.run_id, "samples")] == [

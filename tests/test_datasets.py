@@ -12,8 +12,9 @@ import pytest
 import torch
 from torch.testing import assert_close
 
-from ganbench.datasets import DATASETS, DataError, DataOptions, load_dataset
-from ganbench.image_datasets import draw_polygons, rasterize_convex, to_uint8
+from ganbench.data import DATASETS, DataError, DataOptions, load_dataset
+from ganbench.data.image_sets import draw_polygons, rasterize_convex
+from ganbench.data.images import to_uint8
 from ganbench.rng import MemberRNG
 
 EMBEDDED_IMAGES = ["digits", "stacked_digits", "polygons"]

@@ -14,7 +14,7 @@ from torch.testing import assert_close
 
 from ganbench import executors, memory
 from ganbench.config import Member, RunConfig
-from ganbench.datasets import DataOptions
+from ganbench.data import DataOptions
 from ganbench.executors import Job, run_job
 from ganbench.models import ModelConfig
 from ganbench.optim import StackedAdam

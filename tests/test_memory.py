@@ -17,7 +17,7 @@ from mlflow import MlflowClient
 from ganbench import executors, memory
 from ganbench.cli import main
 from ganbench.config import Member, RunConfig
-from ganbench.datasets import DataOptions
+from ganbench.data import DataOptions
 from ganbench.executors import Job, run_job
 from ganbench.memory import fit_population, free_gpu_bytes
 from ganbench.models import ModelConfig

@@ -9,8 +9,8 @@ import pytest
 import torch
 from torch.testing import assert_close
 
-from ganbench.datasets import load_dataset
-from ganbench.image_datasets import to_uint8
+from ganbench.data import load_dataset
+from ganbench.data.images import to_uint8
 from ganbench.metrics import KL_UNIFORM, MODES_COVERED, fid_key, kid_key, precision_key, recall_key
 from ganbench.metrics.coverage import label_coverage
 from ganbench.metrics.domain import EXTRACTOR, classifier_path, domain_extractor, extract, holdout_split
@@ -56,7 +56,7 @@ def test_kid_precision_recall_on_identical_and_disjoint_sets():
 @pytest.mark.slow
 @pytest.mark.parametrize("size", [28, 32])
 def test_domain_classifier_reaches_95_percent_on_held_out_digits(size):
-    from ganbench.datasets import DataOptions
+    from ganbench.data import DataOptions
 
     ds = load_dataset("digits", DataOptions(image_size=size))
     extractor = domain_extractor(ds)

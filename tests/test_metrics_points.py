@@ -10,7 +10,7 @@ import torch
 from scipy import stats
 from torch.testing import assert_close
 
-from ganbench.datasets import load_dataset
+from ganbench.data import load_dataset
 from ganbench.metrics import (
     HIGH_QUALITY,
     MODES_COVERED,

@@ -235,7 +235,7 @@ def test_strategy_and_dataset_plugins(tmp_path, clean_registries):
     )
     plugins.load_plugin(str(tmp_path / "more.py"))
     assert STRATEGIES.get("my_adam").beta1 == 0.0 and STRATEGIES.is_plugin("my_adam")
-    from ganbench.datasets import dataset_kind, load_dataset
+    from ganbench.data import dataset_kind, load_dataset
 
     assert dataset_kind("line3") == "points" and load_dataset("line3").num_modes == 3
     with pytest.raises(ValueError, match="kind must be 'points' or 'image'"):

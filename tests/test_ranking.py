@@ -10,8 +10,8 @@ import pandas as pd
 import torch
 from scipy import stats
 
-from ganbench import ranking
-from ganbench.ranking import critical_difference, namer, overall_ranking
+import ganbench.report.ranking as ranking
+from ganbench.report.ranking import critical_difference, namer, overall_ranking
 
 NAME = namer(["adam"])
 PRIMARY = {"ring8": "w1_raw", "grid25": "w1_raw"}
@@ -133,7 +133,7 @@ def test_groups_are_the_maximal_joined_runs() -> None:
 
 
 def test_cd_figure_draws_the_groups(tmp_path) -> None:
-    from ganbench import plots
+    import ganbench.report.plots as plots
 
     r = overall_ranking(_runs(_table()), PRIMARY, NAME)
     fig = plots.cd_figure(r.mean_ranks, ranking.joined_matrix(r), r.cd, "test")

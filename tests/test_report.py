@@ -13,9 +13,10 @@ import pandas as pd
 import pytest
 from mlflow import MlflowClient
 
-from ganbench import report, report_html
 from ganbench.cli import main
-from ganbench.report import ReportError, build_report, check_feature_spaces, compare, describe, holm
+from ganbench.report import ReportError, ReportResult, build_report, figures, stats
+from ganbench.report.frame import check_feature_spaces
+from ganbench.report.stats import compare, describe, holm
 from ganbench.tracking import MLflowStore, default_tracking_uri
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -48,7 +49,7 @@ def tiny(tmp_path_factory: pytest.TempPathFactory) -> tuple[MLflowStore, str, Pa
 
 
 @pytest.fixture(scope="module")
-def built(tiny: tuple[MLflowStore, str, Path]) -> report.ReportResult:
+def built(tiny: tuple[MLflowStore, str, Path]) -> ReportResult:
     store, parent, out = tiny
     return build_report(store, parent, out)
 
@@ -62,7 +63,7 @@ def _store_frame(out: Path) -> pd.DataFrame:
                           "status": r.data.tags["ganbench.status"], **r.data.metrics} for r in runs])  # fmt: skip
 
 
-def test_statistics_match_the_store(built: report.ReportResult, tiny: tuple[MLflowStore, str, Path]) -> None:
+def test_statistics_match_the_store(built: ReportResult, tiny: tuple[MLflowStore, str, Path]) -> None:
     frame = _store_frame(tiny[2])
     assert len(frame) == 6 and set(frame["status"]) == {"finished"}, "the tiny run should finish every seed"
     for metric in [
@@ -81,7 +82,7 @@ def test_statistics_match_the_store(built: report.ReportResult, tiny: tuple[MLfl
     assert (built.summary["seeds"] == 3).all() and (built.summary["diverged"] == 0).all()
 
 
-def test_ci_rank_and_marks_are_consistent(built: report.ReportResult) -> None:
+def test_ci_rank_and_marks_are_consistent(built: ReportResult) -> None:
     s = built.summary.dropna(subset=["ci_low"])
     assert ((s["ci_low"] <= s["mean"] + 1e-12) & (s["mean"] <= s["ci_high"] + 1e-12)).all()
     assert ((s["min"] <= s["ci_low"] + 1e-12) & (s["ci_high"] <= s["max"] + 1e-12)).all()
@@ -97,15 +98,13 @@ def test_ci_rank_and_marks_are_consistent(built: report.ReportResult) -> None:
     assert "Holm-corrected p-value a two-sided Wilcoxon signed-rank test can give is 0.25" in few.detail
 
 
-def test_rebuilding_gives_the_same_tables(
-    built: report.ReportResult, tiny: tuple[MLflowStore, str, Path]
-) -> None:
+def test_rebuilding_gives_the_same_tables(built: ReportResult, tiny: tuple[MLflowStore, str, Path]) -> None:
     store, parent, out = tiny
     again = build_report(store, parent, out)
     pd.testing.assert_frame_equal(again.summary, built.summary)
 
 
-def test_every_format_is_written(built: report.ReportResult, tiny: tuple[MLflowStore, str, Path]) -> None:
+def test_every_format_is_written(built: ReportResult, tiny: tuple[MLflowStore, str, Path]) -> None:
     report_dir = tiny[2] / "report"
     assert set(built.files) == {"csv", "runs_csv", "markdown", "latex", "html"}
     for path in built.paths:
@@ -131,19 +130,19 @@ def test_every_format_is_written(built: report.ReportResult, tiny: tuple[MLflowS
 
 
 def test_validity_is_tagged_on_the_suite_run(
-    built: report.ReportResult, tiny: tuple[MLflowStore, str, Path]
+    built: ReportResult, tiny: tuple[MLflowStore, str, Path]
 ) -> None:
     store, parent, _ = tiny
     tags = store.client.get_run(parent).data.tags
-    assert tags["ganbench.validity"] == "warnings"
-    assert tags["ganbench.validity.too_few_seeds"] == "ring8: all"
+    assert tags["ganbench.report.validity"] == "warnings"
+    assert tags["ganbench.report.validity.too_few_seeds"] == "ring8: all"
     assert built.primary == {"ring8": "w1_raw"} and built.modes == {"ring8": 8}
 
 
-def test_console_view_shows_the_headline(built: report.ReportResult) -> None:
+def test_console_view_shows_the_headline(built: ReportResult) -> None:
     from rich.console import Console
 
-    from ganbench.terminal import print_summary
+    from ganbench.report.terminal import print_summary
 
     console = Console(width=200, record=True, file=io.StringIO())
     print_summary(built, console)
@@ -154,7 +153,7 @@ def test_console_view_shows_the_headline(built: report.ReportResult) -> None:
 
 
 @pytest.mark.skipif(not Path("/usr/bin/chromium").exists(), reason="needs Debian's chromium")
-def test_page_renders_in_chromium(built: report.ReportResult, tmp_path: Path) -> None:
+def test_page_renders_in_chromium(built: ReportResult, tmp_path: Path) -> None:
     import matplotlib.image
 
     png = tmp_path / "report.png"
@@ -232,9 +231,9 @@ def test_holm_adjustment() -> None:
 
 def test_bootstrap_interval_is_seeded() -> None:
     x = np.array([0.3, 0.1, 0.7, 0.4, 0.2])
-    assert report.bootstrap_ci(x) == report.bootstrap_ci(x)
-    assert report.bootstrap_ci(np.array([2.0, 2.0, 2.0])) == (2.0, 2.0)
-    assert np.isnan(report.bootstrap_ci(np.array([1.0]))).all()
+    assert stats.bootstrap_ci(x) == stats.bootstrap_ci(x)
+    assert stats.bootstrap_ci(np.array([2.0, 2.0, 2.0])) == (2.0, 2.0)
+    assert np.isnan(stats.bootstrap_ci(np.array([1.0]))).all()
 
 
 # ---------------------------------------------------------------------------------------------- feature spaces
@@ -328,7 +327,7 @@ def test_diverged_runs_and_the_tuning_budget(store: MLflowStore, tmp_path: Path)
     assert "tuned" in result.files["html"].read_text()
     assert "ring8_tuning.png" in {p.name for p in result.figures}
 
-    metric, series = report_html.budget_series(report_html.trials_frame(store, parent))
+    metric, series = figures.budget_series(figures.trials_frame(store, parent))
     assert metric == "fid_raw"
     # trials spent in order; the pruned trial spends budget but adds no value, the failed one (retried) neither
     np.testing.assert_allclose(series["hinge|adam_dcgan"][1], [3.0, 3.0, 1.0, 1.0])

@@ -12,12 +12,12 @@ import numpy as np
 import pandas as pd
 import torch
 
-from ganbench import validity
-from ganbench.headline import BELIEVED, headline, warning_lines
-from ganbench.ranking import namer, overall_ranking
-from ganbench.report import compare, describe
-from ganbench.terminal import WIDTH, console_view, print_summary
-from ganbench.tuning_report import StudySummary
+import ganbench.report.validity as validity
+from ganbench.report.headline import BELIEVED, headline, warning_lines
+from ganbench.report.ranking import namer, overall_ranking
+from ganbench.report.stats import compare, describe
+from ganbench.report.studies import StudySummary
+from ganbench.report.terminal import WIDTH, console_view, print_summary
 
 NAME = namer(["adam"])
 PRIMARY = {"ring8": "w1_raw"}
@@ -139,11 +139,11 @@ def test_tags_list_contenders_per_kind() -> None:
     findings = [validity.Finding("undertrained", "ring8", ("a", "b"), "x"),
                 validity.Finding("too_few_seeds", "grid25", (), "y")]  # fmt: skip
     tags = validity.validity_tags(findings)
-    assert tags["ganbench.validity"] == "warnings"
-    assert tags["ganbench.validity.undertrained"] == "ring8: a, b"
-    assert tags["ganbench.validity.too_few_seeds"] == "grid25: all"
-    assert tags["ganbench.validity.mode_collapse"] == "none"
-    assert validity.validity_tags([]) == {"ganbench.validity": "ok", **{f"ganbench.validity.{k}": "none"
+    assert tags["ganbench.report.validity"] == "warnings"
+    assert tags["ganbench.report.validity.undertrained"] == "ring8: a, b"
+    assert tags["ganbench.report.validity.too_few_seeds"] == "grid25: all"
+    assert tags["ganbench.report.validity.mode_collapse"] == "none"
+    assert validity.validity_tags([]) == {"ganbench.report.validity": "ok", **{f"ganbench.report.validity.{k}": "none"
                                                                          for k in validity.KINDS}}  # fmt: skip
 
 

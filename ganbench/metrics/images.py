@@ -26,11 +26,11 @@ from torch_fidelity.metric_kid import KEY_METRIC_KID_MEAN, kid_features_to_metri
 from torch_fidelity.metric_prc import KEY_METRIC_PRECISION, KEY_METRIC_RECALL, prc_features_to_metric
 from torch_fidelity.utils import create_feature_extractor
 
-from ganbench.image_datasets import to_uint8
+from ganbench.data.images import to_uint8
 from ganbench.metrics import KL_UNIFORM, MODES_COVERED, fid_key, kid_key, precision_key, recall_key
+from ganbench.metrics.base import REFERENCE_SEED, Evaluator
 from ganbench.metrics.coverage import label_coverage
 from ganbench.metrics.domain import cache_root, domain_extractor, extract
-from ganbench.metrics.evaluate import REFERENCE_SEED, Evaluator
 from ganbench.metrics.fid import fid_from_statistics, fid_statistics
 
 METRICS = ("fid", "kid", "prc")

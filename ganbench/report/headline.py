@@ -9,8 +9,8 @@ from collections.abc import Callable, Mapping, Sequence
 import pandas as pd
 
 from ganbench import metrics as M
-from ganbench.ranking import ALPHA, Ranking
-from ganbench.validity import Finding
+from ganbench.report.ranking import ALPHA, Ranking
+from ganbench.report.validity import Finding
 
 BELIEVED = "No validity warnings: the harness believes these tables."
 

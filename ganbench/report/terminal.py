@@ -9,8 +9,8 @@ from typing import Any
 import pandas as pd
 
 from ganbench import metrics as M
-from ganbench.headline import primary_rows, value_text, warning_lines
-from ganbench.ranking import namer
+from ganbench.report.headline import primary_rows, value_text, warning_lines
+from ganbench.report.ranking import namer
 
 WIDTH = 80  # the summary is laid out for this many columns, and never wider
 CONTENDER_WIDTH = 22

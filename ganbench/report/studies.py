@@ -72,8 +72,8 @@ def tuning_table(summaries: Sequence[StudySummary]) -> pd.DataFrame:
 
 def budget_figure(summaries: Sequence[StudySummary], dataset: str) -> Any:
     """Best objective reached vs trials spent, one line per contender (the budget plot of Lucic et al.)."""
-    from ganbench.plots import budget_figure as draw
-    from ganbench.plots import contender_colors
+    from ganbench.report.plots import budget_figure as draw
+    from ganbench.report.plots import contender_colors
 
     one_strategy = len({s.strategy for s in summaries}) == 1
     series = {
@@ -94,7 +94,7 @@ def budget_figure(summaries: Sequence[StudySummary], dataset: str) -> Any:
 def write_tuning_report(store: MLflowStore, parent: str, out_dir: Path) -> list[Path]:
     """``tuning.csv``, ``tuning.md`` (a table per dataset) and ``tuning_budget_<dataset>.png``; also logged
     to the suite run under ``report/``."""
-    from ganbench.plots import plt
+    from ganbench.report.plots import plt
 
     summaries = study_summaries(store, parent)
     if not summaries:

@@ -36,7 +36,7 @@ from typing import Any
 import pandas as pd
 
 from ganbench import metrics as M
-from ganbench.ranking import ALPHA
+from ganbench.report.ranking import ALPHA
 
 UNDERTRAINED_MARGIN = 0.10
 EDGE_FRACTION = 0.05
@@ -52,7 +52,7 @@ KINDS = {
     "mode_collapse": "mode collapse",
     "too_few_seeds": "too few seeds to separate contenders",
 }
-TAG_VALIDITY = "ganbench.validity"  # ok | warnings; one ganbench.validity.<kind> tag per kind
+TAG_VALIDITY = "ganbench.report.validity"  # ok | warnings; one ganbench.report.validity.<kind> tag per kind
 
 
 @dataclass(frozen=True)
@@ -253,7 +253,7 @@ def too_few_seeds(summary: pd.DataFrame) -> list[Finding]:
 
 
 def validity_tags(findings: Sequence[Finding]) -> dict[str, str]:
-    """MLflow tags for the suite run: ``ganbench.validity`` = ok | warnings, and per kind the datasets and
+    """MLflow tags for the suite run: ``ganbench.report.validity`` = ok | warnings, and per kind the datasets and
     contenders concerned (``none`` when silent, so a rebuilt report overwrites an old warning)."""
     tags = {TAG_VALIDITY: "warnings" if findings else "ok"}
     for kind in KINDS:

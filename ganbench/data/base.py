@@ -1,4 +1,5 @@
-"""Datasets. Embedded ones need no download; external ones read local files (``--data-dir``).
+"""What every dataset shares: the registry, the options, the errors. Embedded datasets need no download;
+external ones read local files (``--data-dir``).
 
 Every dataset is an object with ``name``, ``kind`` (``"points"`` or ``"image"``), ``sample_shape`` and
 ``sample(rng, batch) -> [members, batch, *sample_shape]`` drawing each member's batch from its own stream, and
@@ -8,18 +9,13 @@ Every dataset is an object with ``name``, ``kind`` (``"points"`` or ``"image"``)
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import torch
-from torch import Tensor
-
 from ganbench.errors import GanbenchError
 from ganbench.registry import Registry
-from ganbench.rng import MemberRNG
 
 
 class DataError(GanbenchError, ValueError):
@@ -59,53 +55,6 @@ def load_dataset(name: str, options: DataOptions | None = None) -> Any:
 
 
 def dataset_kind(name: str) -> str:
-    """``"points"`` or ``"image"``, known without building the data (which may need --data-dir): a factory
-    states its kind in a ``kind`` attribute; image is the default."""
-    return getattr(DATASETS.get(name), "kind", "image")
-
-
-@dataclass(frozen=True)
-class GaussianMixture:
-    """Isotropic 2-D Gaussian mixture with equal weights; infinite data (each batch freshly drawn)."""
-
-    name: str
-    means: Tensor  # [modes, 2]
-    sigma: float
-    kind: str = "points"
-    sample_shape: tuple[int, ...] = (2,)
-    protocol: dict[str, Any] = field(default_factory=dict)
-
-    @property
-    def num_modes(self) -> int:
-        return self.means.shape[0]
-
-    def sample(self, rng: MemberRNG, batch: int, dtype: torch.dtype = torch.float32) -> Tensor:
-        idx = rng.randint(self.num_modes, (batch,))
-        means = self.means.to(device=rng.device, dtype=dtype)
-        return means[idx] + self.sigma * rng.randn((batch, 2), dtype=dtype)
-
-    def reference(self, n: int, seed: int) -> Tensor:
-        return self.sample(MemberRNG([seed], salt=7), n)[0]
-
-
-@DATASETS.register("ring8")
-def ring8(options: DataOptions) -> GaussianMixture:
-    """8 Gaussians evenly spaced on the unit circle, sigma = 0.01 (Unrolled GAN, VEEGAN, PacGAN)."""
-    angles = torch.arange(8, dtype=torch.float64) * (2 * math.pi / 8)
-    means = torch.stack([torch.cos(angles), torch.sin(angles)], dim=1).float()
-    return GaussianMixture("ring8", means, 0.01)
-
-
-@DATASETS.register("grid25")
-def grid25(options: DataOptions) -> GaussianMixture:
-    """25 Gaussians with means on {-4, -2, 0, 2, 4}^2, sigma = 0.05 (VEEGAN, PacGAN)."""
-    ticks = torch.tensor([-4.0, -2.0, 0.0, 2.0, 4.0])
-    means = torch.cartesian_prod(ticks, ticks)
-    return GaussianMixture("grid25", means, 0.05)
-
-
-ring8.kind = grid25.kind = "points"  # type: ignore[attr-defined]
-
-
-# the image sets register themselves when their module loads; it needs the names above, so it comes last
-from ganbench import image_datasets  # noqa: E402,F401
+    """``"points"`` or ``"image"``, known without building the data (which may need --data-dir): given when
+    the factory was registered (:func:`register_dataset`)."""
+    return DATASETS.get(name).kind  # type: ignore[attr-defined]

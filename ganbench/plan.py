@@ -1,0 +1,123 @@
+"""The plan of a suite: its contenders, the populations to train, what tuning chooses, and the run options.
+Shared by the phases (:mod:`ganbench.runner`, :mod:`ganbench.tuning`), which import it and not each other."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+from ganbench.config import Member, RunConfig
+from ganbench.data import DataOptions, dataset_kind
+from ganbench.strategies import get_strategy
+from ganbench.suite import LossEntry, Suite
+from ganbench.tracking import MLflowStore
+from ganbench.train import Tracker
+
+
+@dataclass(frozen=True)
+class Contender:
+    loss: LossEntry
+    strategy: str
+    dataset: str
+
+    @property
+    def name(self) -> str:
+        return f"{self.loss.display}|{self.strategy}|{self.dataset}"
+
+
+TrackerFactory = Callable[[MLflowStore, list[str], Any], Tracker]  # (store, run ids, dataset) -> tracker
+
+
+@dataclass(frozen=True)
+class Planned:
+    """A population to train: its members, their contender, and where and how they are recorded."""
+
+    config: RunConfig
+    members: list[Member]
+    contender: Contender
+    tags: list[dict[str, str]] | None = None  # per member
+    parent: str | None = None  # default: the suite's parent run
+    tracker_factory: TrackerFactory | None = None  # default: MLflowTracker
+
+
+@dataclass(frozen=True)
+class Hyper:
+    """What tuning chooses for a contender; None keeps the suite's or strategy's value."""
+
+    lr_g: float
+    lr_d: float
+    beta1: float | None = None
+    n_critic: int | None = None
+
+
+@dataclass
+class RunOptions:
+    out_dir: Path = Path("ganbench_output")
+    tracking_uri: str | None = None
+    optuna_storage: str | None = None
+    device: str = "auto"
+    data: DataOptions = field(default_factory=DataOptions)
+    population_size: int = 16  # members trained as one model at most; 1 trains runs one by one
+    show_progress: bool = True
+    executor: str = "local"  # local | processes | ray
+    workers: int = 2  # processes executor; ray: CPUs of a local cluster
+    ray_address: str | None = None  # ray: a cluster's address; None starts a local one
+    gpus_per_job: float = 0.0  # ray: GPUs requested per population (fractions share a GPU)
+    worker_threads: int | None = None  # torch threads per job in workers
+
+
+def contenders(suite: Suite) -> list[Contender]:
+    return [Contender(loss, s, d) for d in suite.datasets for loss in suite.losses for s in suite.strategies]  # type: ignore[union-attr]
+
+
+def default_hyper(suite: Suite, contender: Contender) -> Hyper:
+    strategy = get_strategy(contender.strategy)
+    return Hyper(lr_g=suite.lr_g or strategy.lr_g, lr_d=suite.lr_d or strategy.lr_d)
+
+
+def run_config(
+    suite: Suite, contender: Contender, hyper: Hyper | None = None, steps: int | None = None
+) -> RunConfig:
+    kind = dataset_kind(contender.dataset)
+    steps = steps or suite.steps
+    return RunConfig(
+        loss=contender.loss.name,
+        loss_params=dict(contender.loss.params),
+        strategy=contender.strategy,
+        dataset=contender.dataset,
+        model=suite.model_for(kind),
+        steps=steps,
+        batch_size=suite.batch_size,
+        eval_every=min(suite.eval_every, steps),
+        eval_samples=suite.eval_samples,
+        beta1=hyper.beta1 if hyper else None,
+        n_critic=hyper.n_critic if hyper else None,
+        image_size=suite.image_size,
+    )
+
+
+def chunks(items: list[Any], size: int) -> Iterator[list[Any]]:
+    size = max(size, 1)
+    for i in range(0, len(items), size):
+        yield items[i : i + size]
+
+
+class Session(Protocol):
+    """What the phases need from a running suite (:class:`ganbench.runner.Runner` is one)."""
+
+    suite: Suite
+    options: RunOptions
+    out_dir: Path
+    store: MLflowStore
+    parent: str
+    progress: Any
+    executor: Any  # where populations train
+    local_executor: Any  # this process, synchronously (a tracker's answer reaches the trainer)
+
+    def checkpoint_path(self, key: str) -> Path: ...
+
+    def evaluator(self, config: RunConfig) -> Any: ...
+
+    def execute(self, planned: list[Planned], executor: Any = None) -> list[list[Any]]: ...

@@ -1,0 +1,17 @@
+"""The report, built only from what the stores hold (so it can be rebuilt after a crash or on another machine).
+
+- :mod:`.frame`: the store as a table, one row per final run;
+- :mod:`.stats`: statistics over seeds, marks of the best and of what cannot be told apart from it;
+- :mod:`.ranking`: the overall ranking (Friedman, Nemenyi, critical-difference groups);
+- :mod:`.validity`: whether the tables can be trusted; :mod:`.headline`: the verdict lines;
+- :mod:`.tables`, :mod:`.writers`, :mod:`.figures`, :mod:`.plots`: what is written (CSV, Markdown, LaTeX,
+  HTML, PNG); :mod:`.terminal`: the 80-column view; :mod:`.studies`: the tuning report;
+- :mod:`.build`: all of the above, in order (:func:`build_report`).
+"""
+
+from __future__ import annotations
+
+from ganbench.report.build import ReportResult, build_report
+from ganbench.report.frame import ReportError
+
+__all__ = ["ReportError", "ReportResult", "build_report"]

@@ -1,0 +1,101 @@
+"""Building the report: read the store, summarize, rank, diagnose, write every format, publish the verdict."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pandas as pd
+
+import ganbench.report.headline as H
+import ganbench.report.validity as validity
+from ganbench.report.figures import make_figures
+from ganbench.report.frame import (
+    DONE_STATUSES,
+    ReportError,
+    check_feature_spaces,
+    dataset_modes,
+    primary_metrics,
+    runs_frame,
+)
+from ganbench.report.ranking import Ranking, namer, overall_ranking
+from ganbench.report.stats import compare, describe
+from ganbench.report.writers import write_all
+from ganbench.tracking import MLflowStore
+
+
+@dataclass
+class ReportResult:
+    """What ``build_report`` wrote, and the tables it wrote them from."""
+
+    report_dir: Path
+    files: dict[str, Path]  # csv, runs_csv, markdown, latex, html
+    figures: list[Path]
+    runs: pd.DataFrame  # one row per final run: identity columns, then its final metric values
+    summary: pd.DataFrame  # one row per dataset, contender and metric: statistics over seeds, rank, marks
+    notes: dict[str, list[str]] = field(default_factory=dict)  # per dataset: runs left out
+    primary: dict[str, str] = field(default_factory=dict)  # per dataset: the metric it is ranked by
+    modes: dict[str, int] = field(default_factory=dict)  # per dataset with known modes: how many
+    ranking: Ranking | None = None  # over (dataset, seed) blocks
+    findings: list[validity.Finding] = field(default_factory=list)  # validity warnings
+    headline: list[str] = field(default_factory=list)  # the verdict lines that open the report
+
+    @property
+    def paths(self) -> list[Path]:
+        return [*self.files.values(), *self.figures]
+
+
+# ---------------------------------------------------------------------------------------------- the report
+def left_out(runs: pd.DataFrame) -> dict[str, list[str]]:
+    """Per dataset, the runs that are not results (failed, killed, still running), counted by status."""
+    out = runs[~runs["status"].isin(DONE_STATUSES)]
+    return {
+        str(dataset): [f"{n} run{'s' * (n > 1)} left out of the statistics: {status}"
+                       for status, n in part["status"].fillna("unknown").value_counts().sort_index().items()]
+        for dataset, part in out.groupby("dataset", sort=True)
+    }  # fmt: skip
+
+
+def diagnose(store: MLflowStore, parent_id: str, runs: pd.DataFrame, summary: pd.DataFrame,
+             primary: dict[str, str], modes: dict[str, int]) -> list[validity.Finding]:  # fmt: skip
+    """Every validity diagnostic on the suite's runs and studies (see ``validity``)."""
+    from ganbench.report.studies import study_summaries
+
+    name = namer(runs["strategy"])
+    finished = runs[runs["status"] == "finished"]
+    histories = {
+        r: store.history(r, primary[d])
+        for d, r in zip(finished["dataset"], finished["run_id"])
+        if d in primary
+    }
+    studies = [s for s in study_summaries(store, parent_id) if s.dataset in primary]
+    return [*validity.failed_runs(runs, name), *validity.undertrained(runs, primary, histories, name), *validity.search_edge(studies, name),
+            *validity.tuning_budget(studies, name), *validity.mode_collapse(summary, modes, name),
+            *validity.too_few_seeds(summary)]  # fmt: skip
+
+
+def build_report(store: MLflowStore, parent_id: str, out_dir: Path) -> ReportResult:
+    """Read the suite run's final runs from the store and write the report under ``out_dir/report``: CSV
+    (statistics and per-run values), Markdown, LaTeX (booktabs), a self-contained HTML page, and PNG figures.
+    The validity verdict is also written back to the suite run as tags (``validity.validity_tags``)."""
+    runs = runs_frame(store, parent_id)
+    if runs.empty:
+        raise ReportError(f"the suite run {parent_id} holds no final runs yet: nothing to report")
+    check_feature_spaces(runs)
+    summary = describe(runs)
+    summary = compare(runs, summary) if not summary.empty else summary
+    primary, modes, name = primary_metrics(runs), dataset_modes(runs), namer(runs["strategy"])
+    overall = overall_ranking(runs, primary, name) if primary else None
+    findings = diagnose(store, parent_id, runs, summary, primary, modes)
+    verdict = H.headline(summary, primary, overall, findings, name)
+    store.log(parent_id, tags=validity.validity_tags(findings))
+    report_dir = out_dir / "report"
+    figures = make_figures(store, parent_id, runs, report_dir / "figures", primary, overall)
+    parent = store.client.get_run(parent_id)
+    title = parent.data.tags.get("ganbench.suite") or parent.info.run_name or parent_id
+    notes = left_out(runs)
+    files = write_all(report_dir, title=title, parent_id=parent_id, runs=runs, summary=summary,
+                                  figures=figures, notes=notes, verdict=verdict, findings=findings,
+                                  ranking=overall)  # fmt: skip
+    return ReportResult(report_dir, files, [p for ps in figures.values() for p in ps], runs, summary, notes,
+                        primary, modes, overall, findings, verdict)  # fmt: skip

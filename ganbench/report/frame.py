@@ -1,0 +1,151 @@
+"""The store as a table: one row per final run (identity columns, then final metric values), and what the
+runs say about their datasets (primary metric, modes, feature spaces)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from ganbench import metrics as M
+from ganbench.errors import GanbenchError
+from ganbench.tracking import TAG_CONTENDER, TAG_STATUS, MLflowStore
+
+ID_COLUMNS = ["dataset", "loss", "strategy", "contender", "seed", "status", "feature_space", "primary", "modes",
+              "run_id", "error"]  # fmt: skip
+KEYS = ["dataset", "loss", "strategy"]
+DONE_STATUSES = ("finished", "diverged", "pruned")
+# logged per evaluation for diagnosis; M.DIVERGED is summarized as the fraction of seeds that diverged
+TABLE_EXCLUDE = {M.LOSS_D, M.LOSS_G, M.DIVERGED_STEP, M.DIVERGED}
+DIAGNOSTICS = {M.GRAD_NORM_G, M.GRAD_NORM_D, M.LOSS_OSCILLATION}  # summarized, never ranked: no "better"
+FEATURE_SPACE_KEYS = ("eval.feature_space", "feature_space", "ganbench.feature_space")  # params, then tags
+PRIMARY_KEYS = ("eval.primary", "primary_metric")  # params naming the evaluator's primary metric, if logged
+MODES_KEYS = ("eval.modes", "eval.num_modes")  # params giving the number of modes (image evaluators log it)
+CONFIDENCE = 0.95
+BOOTSTRAP_RESAMPLES = 10_000
+BOOTSTRAP_SEED = 0  # the same resamples every time: a rebuilt report has the same intervals
+
+
+class ReportError(GanbenchError, ValueError):
+    """The store's runs cannot be reported as asked; the message is one line."""
+
+
+# ---------------------------------------------------------------------------------------------- reading the store
+def runs_frame(store: MLflowStore, parent_id: str, phase: str = "final") -> pd.DataFrame:
+    """One row per child run of ``phase``: identity columns, then the run's final metric values.
+
+    A diverged run's final quality metrics are NaN (its last evaluation predates the divergence); its
+    ``best_*`` values and the ``diverged`` flag remain.
+    """
+    rows = []
+    for run in store.children(parent_id, phase):
+        p, tags = run.data.params, run.data.tags
+        row = {
+            "dataset": p.get("dataset"),
+            # the contender tag carries the loss's display name, which tells lsgan variants apart
+            "loss": (tags.get(TAG_CONTENDER) or p.get("loss", "")).split("|")[0],
+            "strategy": p.get("strategy"),
+            "contender": tags.get(TAG_CONTENDER),
+            "seed": int(p["seed"]) if "seed" in p else None,
+            "status": tags.get(TAG_STATUS),
+            "feature_space": next((d[k] for k in FEATURE_SPACE_KEYS for d in (p, tags) if k in d), None),
+            "primary": _primary_of(p, run.data.metrics),
+            "modes": next((int(float(p[k])) for k in MODES_KEYS if k in p), None),
+            "run_id": run.info.run_id,
+            "error": tags.get("ganbench.error"),
+            **run.data.metrics,
+        }
+        if row["status"] == "diverged":
+            for k in run.data.metrics:
+                if not k.startswith(("best_", M.DIVERGED, "grad_norm", "loss_")):
+                    row[k] = np.nan
+        rows.append(row)
+    frame = pd.DataFrame(rows, columns=None if rows else ID_COLUMNS)
+    return frame.sort_values(["dataset", "loss", "strategy", "seed"], ignore_index=True) if rows else frame
+
+
+def _primary_of(params: dict[str, str], metrics: dict[str, float]) -> str | None:
+    """The evaluator's primary metric of a run: a logged param if any, else the metric whose ``gap_`` the
+    trainer logs (it does so for the primary metric only; a diverged run has none)."""
+    named = next((params[k] for k in PRIMARY_KEYS if k in params), None)
+    gaps = [k.removeprefix("gap_") for k in metrics if k.startswith("gap_")]
+    return named or (gaps[0] if len(gaps) == 1 else None)
+
+
+def primary_metrics(runs: pd.DataFrame) -> dict[str, str]:
+    """Per dataset, the metric it is ranked by: the evaluator's primary as its runs record it; for runs that
+    record none, the first ranked metric of the table (FID/KID first)."""
+    out = {}
+    for dataset, part in runs[runs["status"].isin(DONE_STATUSES)].groupby("dataset", sort=True):
+        named = part["primary"].dropna() if "primary" in part else pd.Series(dtype=object)
+        ranked = [c for c in metric_columns(part) if c not in DIAGNOSTICS and part[c].notna().any()]
+        ranked = [c for c in ranked if not c.startswith(("best_", "gap_"))]
+        choice = named.mode().iloc[0] if not named.empty else (ranked[0] if ranked else None)
+        if choice is not None and choice in part:
+            out[str(dataset)] = str(choice)
+    return out
+
+
+def dataset_modes(runs: pd.DataFrame) -> dict[str, int]:
+    """Per dataset, its number of modes: as the runs' evaluator logged it, else a 2-D mixture's mode count."""
+    from ganbench.data import GaussianMixture, dataset_kind, load_dataset
+
+    out = {}
+    for dataset, part in runs.groupby("dataset", sort=True):
+        logged = part["modes"].dropna() if "modes" in part else pd.Series(dtype=float)
+        if not logged.empty:
+            out[str(dataset)] = int(logged.iloc[0])
+            continue
+        try:  # the embedded mixtures are built in microseconds and need no files
+            data = load_dataset(str(dataset)) if dataset_kind(str(dataset)) == "points" else None
+        except Exception:  # an unknown or unloadable dataset: its mode count stays unknown
+            data = None
+        if isinstance(data, GaussianMixture):
+            out[str(dataset)] = data.num_modes
+    return out
+
+
+def metric_columns(frame: pd.DataFrame) -> list[str]:
+    cols = [c for c in frame.columns if c not in ID_COLUMNS and c not in TABLE_EXCLUDE]
+    return sorted(cols, key=_metric_order)
+
+
+def _metric_order(metric: str) -> tuple[int, str, int]:
+    """fid/kid first, then coverage (PacGAN's order), then the rest; a metric's best_ and gap_ variants after it."""
+    base = metric.removeprefix("best_").removeprefix("gap_")
+    coverage = (M.MODES_COVERED, M.HIGH_QUALITY, M.KL_UNIFORM)
+    group = 0 if base.startswith(("fid", "kid")) else 1 if base in coverage else 2
+    group = 3 if base in DIAGNOSTICS else group
+    key = str(coverage.index(base)) if base in coverage else base
+    return group, key, 0 if metric == base else 1 if metric.startswith("best_") else 2
+
+
+def _family(metric: str) -> str:
+    space = M.feature_space_of(metric)
+    return metric.removeprefix("best_").removeprefix("gap_").removesuffix(f"_{space}")
+
+
+def check_feature_spaces(frame: pd.DataFrame) -> None:
+    """Refuse (ReportError) when runs of one dataset measured a metric in different feature spaces, or declare
+    different feature spaces, or declare one their metric names do not carry."""
+    spaced = [c for c in metric_columns(frame) if M.feature_space_of(c)]
+    for dataset, part in frame.groupby("dataset", sort=True):
+        declared = part["feature_space"].dropna()
+        for family in sorted({_family(c) for c in spaced}):
+            cols = [c for c in spaced if _family(c) == family]
+            logged = part[cols].notna()
+            per_run = logged.apply(
+                lambda r, cols=cols: frozenset(M.feature_space_of(c) for c in cols if r[c]), axis=1
+            )
+            kinds = {s for s in per_run if s}
+            if len(kinds) > 1:
+                spaces = " vs ".join("+".join(sorted(s)) for s in sorted(kinds, key=sorted))
+                raise ReportError(f"{family} on {dataset} comes from different feature spaces ({spaces}); "
+                                  "numbers from different feature spaces never share a column: report them apart")  # fmt: skip
+            names = ", ".join(sorted(c for c in cols if logged[c].any()))
+            if declared.nunique() > 1:
+                raise ReportError(f"{names} on {dataset}: the runs declare different feature spaces "
+                                  f"({', '.join(sorted(declared.unique()))}); report them apart")  # fmt: skip
+            wrong = {d for d, s in zip(part["feature_space"], per_run) if s and pd.notna(d) and d not in s}
+            if wrong:
+                raise ReportError(f"{names} on {dataset}: the runs declare feature space {', '.join(sorted(wrong))} "
+                                  f"but log {'+'.join(sorted(kinds.pop()))}")  # fmt: skip
