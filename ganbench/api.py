@@ -22,6 +22,7 @@ from typing import Any
 import pandas as pd
 
 from ganbench.errors import GanbenchError, InputError
+from ganbench.status import Status
 
 
 @dataclass
@@ -85,7 +86,7 @@ def run_suite(
                 from ganbench.tuning import tune_suite
 
                 tune_suite(runner)
-                runner.store.finish(runner.parent, "finished")
+                runner.store.finish(runner.parent, Status.FINISHED)
             else:
                 runner.run()
         finally:

@@ -147,12 +147,10 @@ def cmd_report(args: argparse.Namespace) -> None:
     uri = _existing_store(args)
     check_writable(args.out)
     store = MLflowStore(uri, f"ganbench/{suite.name}")
-    found = store.find_runs(
-        f"tags.`ganbench.suite_key` = '{suite.key()}' and tags.`ganbench.phase` = 'suite'"
-    )
-    if not found:
+    parent = store.find_parent(suite.key())
+    if parent is None:
         raise StoreError(f"the store {uri} holds no run of suite {suite.name!r} with these settings")
-    result = build_result(suite.name, store, found[0].info.run_id, args.out, tuning=suite.tuning is not None)
+    result = build_result(suite.name, store, parent, args.out, tuning=suite.tuning is not None)
     print_summary(result.report)
 
 

@@ -147,8 +147,6 @@ def _fitting_size(job: Job, evaluator: Any) -> int:
 
 
 class Executor:
-    name = "base"
-
     def run(
         self, jobs: list[Job], on_event: EventSink
     ) -> Iterator[tuple[Job, list[RunResult] | BaseException]]:
@@ -164,8 +162,6 @@ EXECUTORS: Registry[Callable[..., Executor]] = Registry("executor")
 @EXECUTORS.register("local")
 class LocalExecutor(Executor):
     """In this process, one job after another; events are handled synchronously (so pruning can answer)."""
-
-    name = "local"
 
     def run(self, jobs, on_event):
         for job in jobs:
@@ -220,8 +216,6 @@ class ProcessExecutor(Executor):
     GPUs exist. A worker that dies takes its job with it: the job is retried (from its checkpoint) up to
     ``retries`` times, then reported failed."""
 
-    name = "processes"
-
     def __init__(self, workers: int = 2, retries: int = 2, **_: Any) -> None:
         self.workers, self.retries = workers, retries
 
@@ -267,8 +261,6 @@ class ProcessExecutor(Executor):
 class RayExecutor(Executor):
     """Jobs as Ray tasks on a cluster (``address``; a local one when None). ``gpus_per_job`` may be a fraction
     so several small populations share one GPU. Ray retries tasks whose worker died (``retries``)."""
-
-    name = "ray"
 
     def __init__(self, address: str | None = None, workers: int | None = None, gpus_per_job: float = 0.0,
                  retries: int = 1, **_: Any) -> None:  # fmt: skip

@@ -285,12 +285,12 @@ def r1_penalty(*, discriminator: Callable[[Tensor], Tensor], real: Tensor, gamma
     return gamma / 2 * _mean(_grad_at(discriminator, real) ** 2)
 
 
+@register_loss("r1", penalty=r1_penalty)
 def _r1_alone(d_real: Tensor, d_fake: Tensor) -> LossTerms:
     """``r1`` on its own: the non-saturating loss with the R1 penalty, as in Mescheder et al. 2018."""
     return non_saturating(d_real, d_fake)
 
 
-LOSSES.add("r1", LossSpec(name="r1", fn=_r1_alone, penalty=r1_penalty), origin=__name__)
 PENALTIES = ["r1"]
 
 PLUGIN_GROUP = "ganbench.losses"

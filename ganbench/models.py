@@ -51,15 +51,8 @@ class StackedLinear(nn.Module):
         if not self.spectral_norm:
             return self.weight
         # one power iteration per forward pass in training (Miyato et al. 2018)
-        w = self.weight
-        with torch.no_grad():
-            if self.training:
-                v = torch.nn.functional.normalize(torch.einsum("nio,no->ni", w, self._u), dim=-1)
-                self._u.copy_(torch.nn.functional.normalize(torch.einsum("nio,ni->no", w, v), dim=-1))
-            v = torch.nn.functional.normalize(torch.einsum("nio,no->ni", w, self._u), dim=-1)
-        # a copy: the next training forward pass updates _u in place, and backward still needs this one
-        sigma = torch.einsum("ni,nio,no->n", v, w, self._u.clone())
-        return w / sigma[:, None, None]
+        # weight is [members, in, out]; the norm is of [out, in] per member
+        return _spectral_normalized(self.weight.transpose(1, 2), self._u, self.training).transpose(1, 2)
 
     def forward(self, x: Tensor) -> Tensor:
         w = self.effective_weight()
@@ -181,7 +174,8 @@ def _spectral_normalized(w: Tensor, u: Tensor, training: bool) -> Tensor:
             v = F.normalize(torch.einsum("nor,no->nr", mat, u), dim=-1)
             u.copy_(F.normalize(torch.einsum("nor,nr->no", mat, v), dim=-1))
         v = F.normalize(torch.einsum("nor,no->nr", mat, u), dim=-1)
-    sigma = torch.einsum("no,nor,nr->n", u.clone(), mat, v)  # a copy: see StackedLinear.effective_weight
+    # a copy of u: the next training forward pass updates it in place, and backward still needs this one
+    sigma = torch.einsum("no,nor,nr->n", u.clone(), mat, v)
     return w / sigma.view((-1,) + (1,) * (w.dim() - 1))
 
 

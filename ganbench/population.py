@@ -15,7 +15,9 @@ from typing import Any
 import torch
 from torch import Tensor
 
-FINISHED = "finished"
+from ganbench.status import Status
+
+FINISHED = Status.FINISHED.value  # a plain str: checkpoints load with weights_only=True
 
 
 class PopulationState:

@@ -31,6 +31,7 @@ from ganbench.plan import (
 )
 from ganbench.population import checkpoint_step
 from ganbench.progress import Progress
+from ganbench.status import Status
 from ganbench.suite import Suite
 from ganbench.tracking import (
     TAG_CONTENDER,
@@ -121,7 +122,7 @@ class Runner:
             for job_id in open_jobs:
                 for member, run_id in enumerate(run_ids[job_id]):
                     if (job_id, member) not in ended:
-                        self.store.finish(run_id, "killed")
+                        self.store.finish(run_id, Status.KILLED)
             raise
         return [results[j.job_id] for j in jobs]
 
@@ -199,9 +200,9 @@ class Runner:
         reason = f"{type(exc).__name__}: {exc}"[:500]
         for run_id in run_ids:
             self.store.log(run_id, tags={"ganbench.error": reason})
-            self.store.finish(run_id, "failed")
+            self.store.finish(run_id, Status.FAILED)
         self.progress.note(f"[red]failed[/red] {job.config.loss}/{job.config.dataset}: {reason}")
-        return [RunResult("failed", 0, {}) for _ in run_ids]
+        return [RunResult(Status.FAILED, 0, {}) for _ in run_ids]
 
     # ------------------------------------------------------------------------------------ phases
     def final_phase(self, hypers: dict[str, Hyper] | None = None) -> None:
@@ -240,7 +241,7 @@ class Runner:
 
             hypers = tune_suite(self)
         self.final_phase(hypers)
-        self.store.finish(self.parent, "finished")
+        self.store.finish(self.parent, Status.FINISHED)
 
     def close(self) -> None:
         self.executor.close()

@@ -37,10 +37,6 @@ class Strategy:
 STRATEGIES: Registry[Strategy] = Registry("strategy")
 
 
-def _add(strategy: Strategy) -> None:
-    STRATEGIES.add(strategy.name, strategy, origin=__name__)
-
-
 def register_strategy(strategy: Strategy) -> Strategy:
     """Register an optimizer recipe under ``strategy.name``; a suite then names it in ``strategies:``.
 
@@ -51,13 +47,13 @@ def register_strategy(strategy: Strategy) -> Strategy:
 
 
 # DCGAN (Radford et al. 2016)
-_add(Strategy("adam_dcgan", "adam", lr_g=2e-4, lr_d=2e-4, beta1=0.5, beta2=0.999))
+register_strategy(Strategy("adam_dcgan", "adam", lr_g=2e-4, lr_d=2e-4, beta1=0.5, beta2=0.999))
 # WGAN-GP and SNGAN (Gulrajani et al. 2017; Miyato et al. 2018)
-_add(Strategy("adam_wgangp", "adam", lr_g=1e-4, lr_d=1e-4, beta1=0.0, beta2=0.9, n_critic=5))
+register_strategy(Strategy("adam_wgangp", "adam", lr_g=1e-4, lr_d=1e-4, beta1=0.0, beta2=0.9, n_critic=5))
 # clipped WGAN (Arjovsky et al. 2017)
-_add(Strategy("rmsprop_wgan", "rmsprop", lr_g=5e-5, lr_d=5e-5, n_critic=5))
+register_strategy(Strategy("rmsprop_wgan", "rmsprop", lr_g=5e-5, lr_d=5e-5, n_critic=5))
 # TTUR (Heusel et al. 2017), the D-faster rates of SAGAN (Zhang et al. 2019)
-_add(Strategy("ttur", "adam", lr_g=1e-4, lr_d=4e-4, beta1=0.0, beta2=0.9))
+register_strategy(Strategy("ttur", "adam", lr_g=1e-4, lr_d=4e-4, beta1=0.0, beta2=0.9))
 
 EMA_DECAY = 0.999  # Yazici et al. 2019
 

@@ -9,12 +9,12 @@ from __future__ import annotations
 import logging
 import os
 import time
-from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
 from ganbench.config import Member, RunConfig
 from ganbench.errors import GanbenchError
+from ganbench.status import DONE, Status
 from ganbench.train import RunResult, Tracker
 
 TAG_KEY = "ganbench.key"  # the run key (hash of config, seed, learning rates)
@@ -23,15 +23,20 @@ TAG_STATUS = "ganbench.status"  # running | finished | diverged | pruned | faile
 TAG_PHASE = "ganbench.phase"  # suite | tune | final | study
 TAG_CONTENDER = "ganbench.contender"
 PARENT_TAG = "mlflow.parentRunId"
-DONE_STATUSES = {"finished", "diverged", "pruned"}
+DONE_STATUSES = DONE
 
 
 class StoreError(GanbenchError, RuntimeError):
     """The tracking store cannot be opened or written; the message is one line."""
 
 
+def sqlite_url(path: Path) -> str:
+    """The SQLAlchemy URL of a SQLite file (both default stores live in the output folder as such files)."""
+    return f"sqlite:///{path.resolve()}"
+
+
 def default_tracking_uri(out_dir: Path) -> str:
-    return f"sqlite:///{(out_dir / 'mlflow.db').resolve()}"
+    return sqlite_url(out_dir / "mlflow.db")
 
 
 def _quiet_mlflow() -> None:
@@ -109,11 +114,15 @@ class MLflowStore:
             if not token:
                 return runs
 
+    def find_parent(self, suite_key: str) -> str | None:
+        """The parent run of the suite with this key, if the store holds one."""
+        found = self.find_runs(f"tags.`{TAG_SUITE_KEY}` = '{suite_key}' and tags.`{TAG_PHASE}` = 'suite'")
+        return found[0].info.run_id if found else None
+
     def parent_run(self, name: str, suite_key: str, tags: dict[str, str] | None = None) -> str:
         """The suite's parent run: reopened when the same suite ran before, else created."""
-        found = self.find_runs(f"tags.`{TAG_SUITE_KEY}` = '{suite_key}' and tags.`{TAG_PHASE}` = 'suite'")
-        if found:
-            run_id = found[0].info.run_id
+        run_id = self.find_parent(suite_key)
+        if run_id is not None:
             self.client.update_run(run_id, status="RUNNING")
             return run_id
         all_tags = {TAG_SUITE_KEY: suite_key, TAG_PHASE: "suite", **(tags or {})}
@@ -142,9 +151,9 @@ class MLflowStore:
         if found:
             run_id = found[0].info.run_id
             self.client.update_run(run_id, status="RUNNING")
-            self.client.set_tag(run_id, TAG_STATUS, "running")
+            self.client.set_tag(run_id, TAG_STATUS, Status.RUNNING)
             return run_id
-        all_tags = {PARENT_TAG: parent_id, TAG_KEY: key, TAG_STATUS: "running", **tags}
+        all_tags = {PARENT_TAG: parent_id, TAG_KEY: key, TAG_STATUS: Status.RUNNING, **tags}
         run_id = self.client.create_run(self.experiment_id, tags=all_tags, run_name=name).info.run_id
         self.log(run_id, params=params)
         return run_id
@@ -178,7 +187,7 @@ class MLflowStore:
         """Mark a run ended; FINISHED in MLflow only for results (finished, diverged, pruned)."""
         self.client.set_tag(run_id, TAG_STATUS, status)
         mlflow_status = (
-            "FINISHED" if status in DONE_STATUSES else ("KILLED" if status == "killed" else "FAILED")
+            "FINISHED" if status in DONE_STATUSES else ("KILLED" if status == Status.KILLED else "FAILED")
         )
         self.client.set_terminated(run_id, mlflow_status)
 
@@ -269,8 +278,3 @@ def run_params(config: RunConfig, member: Member, contender: str) -> dict[str, A
     beta1 = member.beta1 if member.beta1 is not None else config.beta1  # None: the strategy's
     return {**config.flat(), "seed": member.seed, "lr_g": member.lr_g, "lr_d": member.lr_d, "beta1": beta1,
             "phase": member.phase, "contender": contender}  # fmt: skip
-
-
-def mark_interrupted(store: MLflowStore, run_ids: Iterable[str], status: str = "killed") -> None:
-    for run_id in run_ids:
-        store.finish(run_id, status)

@@ -28,13 +28,14 @@ from ganbench.models import create_models
 from ganbench.optim import StackedAdam, StackedRMSprop
 from ganbench.population import FINISHED, PopulationState
 from ganbench.rng import MemberRNG
+from ganbench.status import Status
 from ganbench.strategies import get_strategy
 
 DIVERGENCE_LIMIT = 1e7  # |loss| above this counts as exploding
 GRAD_NORM_EVERY = 10  # steps between gradient-norm samples (a norm per step would cost ~5% of a small step)
 DIVERGENCE_EVERY = 10  # steps between divergence checks; a diverged run's step is the check that found it
 PROGRESS_EVERY = 10
-DIVERGED, PRUNED = "diverged", "pruned"
+DIVERGED, PRUNED = Status.DIVERGED.value, Status.PRUNED.value  # plain str: they go into checkpoints
 
 
 # Set by the CLI's SIGINT/SIGTERM handler: training stops between two steps, writes checkpoints, and raises

@@ -37,6 +37,7 @@ from ganbench import metrics as M
 from ganbench.config import Member, RunConfig
 from ganbench.plan import Contender, Hyper, Planned, Session, chunks, contenders, run_config
 from ganbench.report.studies import COUNTS, write_tuning_report
+from ganbench.status import Status
 from ganbench.tracking import (
     DONE_STATUSES,
     TAG_CONTENDER,
@@ -47,6 +48,7 @@ from ganbench.tracking import (
     MLflowTracker,
     StoreError,
     sqlite_fast,
+    sqlite_url,
 )
 from ganbench.train import STOP_REQUESTED, Interrupted, RunResult
 
@@ -63,7 +65,7 @@ BETA1_MAX = 0.999  # beta1 = 1 would never update (Adam's bias correction divide
 
 
 def default_storage_url(out_dir: Path) -> str:
-    return f"sqlite:///{(out_dir / 'optuna.db').resolve()}"
+    return sqlite_url(out_dir / "optuna.db")
 
 
 def open_storage(url: str) -> optuna.storages.RDBStorage:
@@ -268,16 +270,16 @@ class ContenderStudy:
     def counts(self) -> dict[str, int]:
         """Trials by outcome: finished (COMPLETE), pruned, diverged, failed (jobs that raised or were killed)."""
         out = dict.fromkeys(COUNTS, 0)
-        default = {"COMPLETE": "finished", "PRUNED": "pruned", "FAIL": "failed"}
+        default = {"COMPLETE": Status.FINISHED, "PRUNED": Status.PRUNED, "FAIL": Status.FAILED}
         for t in self.study.get_trials(deepcopy=False):
             if t.state.name in default:
                 status = t.user_attrs.get(ATTR_STATUS, default[t.state.name])
-                out[status if status in out else "failed"] += 1
+                out[status if status in out else Status.FAILED] += 1
         return out
 
     def remaining(self) -> int:
         counted = len(self._trials("COMPLETE")) + len(self._trials("PRUNED"))
-        job_failures = sum(t.user_attrs.get(ATTR_STATUS) == "failed" for t in self._trials("FAIL"))
+        job_failures = sum(t.user_attrs.get(ATTR_STATUS) == Status.FAILED for t in self._trials("FAIL"))
         if job_failures >= self.spec.trials:
             return 0  # a contender that fails every time must not loop forever
         return max(self.spec.trials - counted, 0)
@@ -290,7 +292,7 @@ class ContenderStudy:
                     raise Interrupted("stopped between tuning batches")
                 self._batch(min(todo, self.spec.batch))
         except BaseException:
-            self.runner.store.finish(self.run_id, "killed")
+            self.runner.store.finish(self.run_id, Status.KILLED)
             raise
         return self._finish()
 
@@ -319,8 +321,8 @@ class ContenderStudy:
     def abandon(self) -> None:
         """Close the trials of a batch that will not be told (the process is stopping)."""
         for trial in self._trials("RUNNING"):
-            self._tell(trial, "killed")
-        self.runner.store.finish(self.run_id, "killed")
+            self._tell(trial, Status.KILLED)
+        self.runner.store.finish(self.run_id, Status.KILLED)
 
     def _ask(self) -> tuple[Any, dict[str, Any]]:
         spec, trial = self.spec, self.study.ask()
@@ -371,9 +373,11 @@ class ContenderStudy:
         frozen = {t.number: t for t in self._trials("RUNNING")}
         for i, (trial, result) in enumerate(zip(tracker.trials, results)):
             # a remote executor cannot stop a member the pruner stopped; its later evaluations were ignored
-            status = "pruned" if i in tracker.pruned and result.status == "finished" else result.status
+            status = (
+                Status.PRUNED if i in tracker.pruned and result.status == Status.FINISHED else result.status
+            )
             self._tell(frozen[trial.number], status, result.metrics.get(self.metric), result.diverged_step)
-            if status == "diverged":
+            if status == Status.DIVERGED:
                 where = f"trial {trial.number} diverged at step {result.diverged_step}"
                 self.runner.progress.note(f"  {self.contender.name} {where}")
 
@@ -385,14 +389,14 @@ class ContenderStudy:
         from optuna.trial import TrialState
 
         trial = optuna.trial.Trial(self.study, frozen._trial_id)
-        if status == "finished" and (value is None or not math.isfinite(value)):
-            status = "failed"
+        if status == Status.FINISHED and (value is None or not math.isfinite(value)):
+            status = Status.FAILED
         trial.set_user_attr(ATTR_STATUS, status)
-        if status == "finished":
+        if status == Status.FINISHED:
             self.study.tell(trial, value)
-        elif status in ("pruned", "diverged"):
+        elif status in (Status.PRUNED, Status.DIVERGED):
             if (
-                status == "diverged"
+                status == Status.DIVERGED
                 and diverged_at is not None
                 and diverged_at not in frozen.intermediate_values
             ):
@@ -415,10 +419,10 @@ class ContenderStudy:
                 step = metrics.get(M.DIVERGED_STEP)
                 self._tell(trial, status, metrics.get(self.metric), None if step is None else int(step))
             else:
-                self._tell(trial, "killed")
+                self._tell(trial, Status.KILLED)
         for r in runs:
             if r.info.status == "RUNNING":
-                store.finish(r.info.run_id, "killed")
+                store.finish(r.info.run_id, Status.KILLED)
                 if TAG_KEY in r.data.tags:
                     self.runner.checkpoint_path(r.data.tags[TAG_KEY]).unlink(missing_ok=True)
 
@@ -436,7 +440,7 @@ class ContenderStudy:
             if math.isfinite(value):
                 store.log(self.run_id, metrics={"best_so_far": value}, step=i)
         counted = len(complete) + len(self._trials("PRUNED"))
-        store.finish(self.run_id, "finished" if counted >= self.spec.trials else "failed")
+        store.finish(self.run_id, Status.FINISHED if counted >= self.spec.trials else Status.FAILED)
         summary = ", ".join(f"{v} {k}" for k, v in counts.items())
         if best is None:
             message = (

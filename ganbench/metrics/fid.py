@@ -14,8 +14,3 @@ def fid_statistics(features: Tensor) -> dict:
 
 def fid_from_statistics(stats_a: dict, stats_b: dict) -> float:
     return float(fid_statistics_to_metric(stats_a, stats_b, verbose=False)[KEY_METRIC_FID])
-
-
-def fid_from_features(features_a: Tensor, features_b: Tensor) -> float:
-    """FID (Heusel et al. 2017) between two ``[n, d]`` feature sets."""
-    return fid_from_statistics(fid_statistics(features_a), fid_statistics(features_b))

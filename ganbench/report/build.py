@@ -21,6 +21,7 @@ from ganbench.report.frame import (
 from ganbench.report.ranking import Ranking, namer, overall_ranking
 from ganbench.report.stats import compare, describe
 from ganbench.report.writers import write_all
+from ganbench.status import Status
 from ganbench.tracking import MLflowStore
 
 
@@ -62,7 +63,7 @@ def diagnose(store: MLflowStore, parent_id: str, runs: pd.DataFrame, summary: pd
     from ganbench.report.studies import study_summaries
 
     name = namer(runs["strategy"])
-    finished = runs[runs["status"] == "finished"]
+    finished = runs[runs["status"] == Status.FINISHED]
     histories = {
         r: store.history(r, primary[d])
         for d, r in zip(finished["dataset"], finished["run_id"])

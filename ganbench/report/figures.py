@@ -25,6 +25,7 @@ from ganbench.report.writers import (
     TRIAL_TAGS,
     _file_stem,
 )
+from ganbench.status import Status
 from ganbench.tracking import TAG_CONTENDER, TAG_STATUS, MLflowStore
 
 
@@ -103,7 +104,7 @@ def budget_series(trials: pd.DataFrame) -> tuple[str, dict[str, tuple[np.ndarray
     counted = trials[trials["status"].isin(DONE_STATUSES)]
     for contender, part in counted.groupby("contender", sort=True):
         part = part.sort_values(["trial", "start"] if part["trial"].notna().all() else ["start"])
-        value = part[objective].where(part["status"] == "finished")
+        value = part[objective].where(part["status"] == Status.FINISHED)
         best = (value.cummax() if higher else value.cummin()).ffill()
         series[contender] = (np.arange(1, len(part) + 1), best.to_numpy(dtype=float))
     return objective, series

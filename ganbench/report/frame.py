@@ -8,12 +8,13 @@ import pandas as pd
 
 from ganbench import metrics as M
 from ganbench.errors import GanbenchError
+from ganbench.status import DONE, Status
 from ganbench.tracking import TAG_CONTENDER, TAG_STATUS, MLflowStore
 
 ID_COLUMNS = ["dataset", "loss", "strategy", "contender", "seed", "status", "feature_space", "primary", "modes",
               "run_id", "error"]  # fmt: skip
 KEYS = ["dataset", "loss", "strategy"]
-DONE_STATUSES = ("finished", "diverged", "pruned")
+DONE_STATUSES = tuple(sorted(s.value for s in DONE))  # runs that are results, as the plain strings of tags
 # logged per evaluation for diagnosis; M.DIVERGED is summarized as the fraction of seeds that diverged
 TABLE_EXCLUDE = {M.LOSS_D, M.LOSS_G, M.DIVERGED_STEP, M.DIVERGED}
 DIAGNOSTICS = {M.GRAD_NORM_G, M.GRAD_NORM_D, M.LOSS_OSCILLATION}  # summarized, never ranked: no "better"
@@ -54,7 +55,7 @@ def runs_frame(store: MLflowStore, parent_id: str, phase: str = "final") -> pd.D
             "error": tags.get("ganbench.error"),
             **run.data.metrics,
         }
-        if row["status"] == "diverged":
+        if row["status"] == Status.DIVERGED:
             for k in run.data.metrics:
                 if not k.startswith(("best_", M.DIVERGED, "grad_norm", "loss_")):
                     row[k] = np.nan

@@ -20,10 +20,11 @@ import pandas as pd
 from scipy import stats
 
 from ganbench import metrics as M
+from ganbench.status import DONE, Status
 
 ALPHA = 0.05  # the significance level of every test in the report
-DIVERGED_STATUS = "diverged"
-RESULT_STATUSES = ("finished", "diverged", "pruned")  # a run with one of these is a result (see tracking)
+DIVERGED_STATUS = Status.DIVERGED
+RESULT_STATUSES = tuple(sorted(s.value for s in DONE))  # a run with one of these is a result
 
 
 @dataclass(frozen=True)

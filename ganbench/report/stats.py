@@ -26,6 +26,7 @@ from ganbench.report.frame import (
     metric_columns,
 )
 from ganbench.report.ranking import ALPHA
+from ganbench.status import Status
 
 
 # ---------------------------------------------------------------------------------------------- statistics
@@ -54,7 +55,7 @@ def describe(frame: pd.DataFrame) -> pd.DataFrame:
     ci = grouped.agg(lambda s: bootstrap_ci(s.to_numpy(dtype=float)))
     table[["ci_low", "ci_high"]] = pd.DataFrame(ci.tolist(), index=ci.index)
     per_contender = done.groupby(KEYS).agg(
-        seeds=("run_id", "count"), diverged=("status", lambda s: float((s == "diverged").mean()))
+        seeds=("run_id", "count"), diverged=("status", lambda s: float((s == Status.DIVERGED).mean()))
     )
     table = table.reset_index().join(per_contender, on=KEYS)
     table["metric"] = pd.Categorical(table["metric"], categories=metrics, ordered=True)

@@ -10,12 +10,18 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ganbench import metrics as M
+from ganbench.status import Status
 from ganbench.tracking import TAG_CONTENDER, MLflowStore
 
 if TYPE_CHECKING:
     import pandas as pd
 
-COUNTS = ("finished", "pruned", "diverged", "failed")  # how a study's counted trials ended
+COUNTS = (
+    Status.FINISHED,
+    Status.PRUNED,
+    Status.DIVERGED,
+    Status.FAILED,
+)  # how a study's counted trials ended
 
 
 @dataclass(frozen=True)
