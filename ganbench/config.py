@@ -11,9 +11,16 @@ import json
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from ganbench.models import ModelConfig
-
 RUN_KEY_VERSION = 1  # bump when a change makes old results incomparable
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    name: str = "mlp"
+    width: int = 128
+    depth: int = 3  # hidden layers (MLP)
+    latent_dim: int = 2
+    spectral_norm: bool = False
 
 
 @dataclass(frozen=True)

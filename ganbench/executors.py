@@ -16,13 +16,11 @@ from typing import Any
 
 from ganbench.config import Member, RunConfig
 from ganbench.data import DataOptions
+from ganbench.events import EndEvent, EvalEvent, EventSink, NoteEvent, ProgressEvent, StopsEvent
 from ganbench.plugins import PluginSource
 from ganbench.registry import Registry
 from ganbench.train import RunResult, Tracker, Trainer
 
-Event = tuple[Any, ...]  # ("eval", job_id, member, step, metrics, samples) | ("end", job_id, member, result)
-# | ("stops", job_id, step, members): after a population's evaluation, the driver answers which members stop
-EventSink = Callable[[Event], Any]  # | ("progress", job_id, steps) | ("note", job_id, text)
 PLOT_SAMPLES = {"image": 64}  # samples shipped back per evaluation for plots; points: all
 
 
@@ -55,15 +53,15 @@ class EmitTracker(Tracker):
         # numpy, not a tensor: torch would pass a tensor between processes as a shared-memory handle, which
         # dies with a worker that is killed before the driver reads it
         shipped = shipped.detach().float().cpu().numpy()
-        return bool(self.emit(("eval", self.job.job_id, self.index[member], step, metrics, shipped)))
+        return bool(self.emit(EvalEvent("eval", self.job.job_id, self.index[member], step, metrics, shipped)))
 
     def stops(self, step: int) -> list[int]:
-        answer = self.emit(("stops", self.job.job_id, step, list(self.index)))
+        answer = self.emit(StopsEvent("stops", self.job.job_id, step, list(self.index)))
         back = {k: m for m, k in enumerate(self.index)}  # the job's index -> this trainer's member
         return [back[k] for k in answer or () if k in back]
 
     def on_end(self, member: int, result: RunResult) -> None:
-        self.emit(("end", self.job.job_id, self.index[member], result))
+        self.emit(EndEvent("end", self.job.job_id, self.index[member], result))
 
 
 _EVALUATORS: dict[tuple[Any, ...], Any] = {}  # per process: real statistics are computed once
@@ -105,12 +103,16 @@ def run_job(job: Job, emit: EventSink) -> list[RunResult]:
             checkpoints=[job.checkpoints[k] for k in part] if job.checkpoints else None,
             tracker=EmitTracker(job, emit, evaluator.dataset.kind, index=part),
             evaluator=evaluator,
-            progress=lambda n: emit(("progress", job.job_id, n)),
+            progress=lambda n: emit(ProgressEvent("progress", job.job_id, n)),
         )
 
     size = _fitting_size(job, evaluator)
     if size < len(job.members):
-        emit(("note", job.job_id, f"{len(job.members)} members do not fit in GPU memory: {size} at a time"))
+        emit(
+            NoteEvent(
+                "note", job.job_id, f"{len(job.members)} members do not fit in GPU memory: {size} at a time"
+            )
+        )
     results: dict[int, RunResult] = {}
     for part in _parts(job, size):
         results.update(zip(part, build(part).run(), strict=True))

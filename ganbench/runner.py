@@ -17,6 +17,7 @@ import torch
 from ganbench import plugins
 from ganbench.config import Member, RunConfig
 from ganbench.data import DataOptions
+from ganbench.events import EndEvent, EvalEvent, Event, NoteEvent, ProgressEvent, StopsEvent
 from ganbench.executors import Executor, Job, LocalExecutor, create_executor, evaluator_for
 from ganbench.memory import is_oom, release_after_oom
 from ganbench.plan import (
@@ -35,6 +36,7 @@ from ganbench.status import Status
 from ganbench.suite import Suite
 from ganbench.tracking import (
     TAG_CONTENDER,
+    TAG_LOSS_LABEL,
     TAG_PHASE,
     MLflowStore,
     MLflowTracker,
@@ -153,7 +155,12 @@ class Runner:
     def _child(
         self, parent: str, config: RunConfig, m: Member, contender: Contender, tags: dict[str, str]
     ) -> str:
-        member_tags = {TAG_PHASE: m.phase, TAG_CONTENDER: contender.name, **tags}
+        member_tags = {
+            TAG_PHASE: m.phase,
+            TAG_CONTENDER: contender.name,
+            TAG_LOSS_LABEL: contender.loss.display,
+            **tags,
+        }
         label = f"seed={m.seed}" if m.phase == "final" else f"trial={tags.get('ganbench.trial', '?')}"
         evaluator = self.evaluator(config)
         protocol = {f"eval.{k}": v for k, v in evaluator.protocol().items()}
@@ -176,24 +183,24 @@ class Runner:
             plugins=plugins.loaded(),
         )
 
-    def _on_event(self, event: tuple[Any, ...], trackers: dict[int, Tracker], names: dict[int, str],
-                  shown: list[int], ended: dict[tuple[int, int], RunResult]) -> Any:  # fmt: skip
-        kind, job_id = event[0], event[1]
-        if kind == "eval":
-            member, step, metrics, samples = event[2:]
-            return trackers[job_id].on_eval(member, step, metrics, torch.tensor(samples))
-        if kind == "stops":
-            return trackers[job_id].stops(event[2])  # the worker keeps the members of its part
-        if kind == "end":
-            ended[(job_id, event[2])] = event[3]
-            return trackers[job_id].on_end(*event[2:])
-        if kind == "progress":
-            if shown[-1:] != [job_id]:  # which run is going
-                shown.append(job_id)
-                self.progress.describe(names[job_id])
-            self.progress.advance(event[2])
-        if kind == "note":
-            self.progress.note(f"{names[job_id]}: {event[2]}")
+    def _on_event(self, event: Event, trackers: dict[int, Tracker], names: dict[int, str], shown: list[int],
+                  ended: dict[tuple[int, int], RunResult]) -> Any:  # fmt: skip
+        match event:
+            case EvalEvent():
+                return trackers[event.job_id].on_eval(event.member, event.step, event.metrics,
+                                                      torch.tensor(event.samples))  # fmt: skip
+            case StopsEvent():
+                return trackers[event.job_id].stops(event.step)  # the worker keeps the members of its part
+            case EndEvent():
+                ended[(event.job_id, event.member)] = event.result
+                return trackers[event.job_id].on_end(event.member, event.result)
+            case ProgressEvent():
+                if shown[-1:] != [event.job_id]:  # which run is going
+                    shown.append(event.job_id)
+                    self.progress.describe(names[event.job_id])
+                self.progress.advance(event.steps)
+            case NoteEvent():
+                self.progress.note(f"{names[event.job_id]}: {event.text}")
         return None
 
     def _failed(self, job: Job, exc: BaseException, run_ids: list[str]) -> list[RunResult]:

@@ -21,7 +21,18 @@ TAG_KEY = "ganbench.key"  # the run key (hash of config, seed, learning rates)
 TAG_SUITE_KEY = "ganbench.suite_key"
 TAG_STATUS = "ganbench.status"  # running | finished | diverged | pruned | failed | killed
 TAG_PHASE = "ganbench.phase"  # suite | tune | final | study
-TAG_CONTENDER = "ganbench.contender"
+TAG_CONTENDER = "ganbench.contender"  # "loss|strategy|dataset", for people browsing the UI
+TAG_LOSS_LABEL = (
+    "ganbench.loss_label"  # the loss as tables name it (with its params); strategy, dataset: params
+)
+
+
+def loss_label(tags: dict[str, str], params: dict[str, str]) -> str:
+    """How the report names a run's loss: its label tag; stores from before that tag: the contender tag's first
+    part; else the loss param."""
+    return tags.get(TAG_LOSS_LABEL) or (tags.get(TAG_CONTENDER) or params.get("loss", "")).split("|")[0]
+
+
 PARENT_TAG = "mlflow.parentRunId"
 DONE_STATUSES = DONE
 

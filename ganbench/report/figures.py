@@ -26,7 +26,7 @@ from ganbench.report.writers import (
     _file_stem,
 )
 from ganbench.status import Status
-from ganbench.tracking import TAG_CONTENDER, TAG_STATUS, MLflowStore
+from ganbench.tracking import TAG_STATUS, MLflowStore, loss_label
 
 
 def _contender(loss: str, strategy: str) -> str:
@@ -80,7 +80,7 @@ def trials_frame(store: MLflowStore, parent_id: str) -> pd.DataFrame:
         number = next((re.search(r"\d+", tags[t]) for t in TRIAL_TAGS if t in tags), None)
         rows.append({
             "dataset": run.data.params.get("dataset"),
-            "contender": "|".join((tags.get(TAG_CONTENDER) or "?|?").split("|")[:2]),
+            "contender": f"{loss_label(tags, run.data.params)}|{run.data.params.get('strategy', '?')}",
             "trial": int(number.group()) if number else np.nan,
             "start": run.info.start_time,
             "status": tags.get(TAG_STATUS),

@@ -9,7 +9,7 @@ import pandas as pd
 from ganbench import metrics as M
 from ganbench.errors import GanbenchError
 from ganbench.status import DONE, Status
-from ganbench.tracking import TAG_CONTENDER, TAG_STATUS, MLflowStore
+from ganbench.tracking import TAG_CONTENDER, TAG_STATUS, MLflowStore, loss_label
 
 ID_COLUMNS = ["dataset", "loss", "strategy", "contender", "seed", "status", "feature_space", "primary", "modes",
               "run_id", "error"]  # fmt: skip
@@ -43,7 +43,7 @@ def runs_frame(store: MLflowStore, parent_id: str, phase: str = "final") -> pd.D
         row = {
             "dataset": p.get("dataset"),
             # the contender tag carries the loss's display name, which tells lsgan variants apart
-            "loss": (tags.get(TAG_CONTENDER) or p.get("loss", "")).split("|")[0],
+            "loss": loss_label(tags, p),
             "strategy": p.get("strategy"),
             "contender": tags.get(TAG_CONTENDER),
             "seed": int(p["seed"]) if "seed" in p else None,

@@ -1,27 +1,5 @@
-"""Equal-budget tuning (Lucic et al. 2018, "Are GANs Created Equal?"): one Optuna study per contender.
-
-Every contender (loss, strategy, dataset) gets the same number of *counted* trials: training runs on the tuning
-seed (which no final run uses), as long as the final runs, that search ``lr_g`` and ``lr_d`` log-uniformly
-(optionally Adam's beta1 and the D steps: Lucic et al.'s space); the best setting is then trained on every
-final seed. Optuna appears here and nowhere else. Trial outcomes:
-
-- COMPLETE: the run finished; its value is the evaluator's primary metric (``w1_raw``, ``fid_domain`` ...) at
-  the last evaluation.
-- PRUNED: stopped by the pruner (successive halving or the median rule), or *diverged*. A diverged trial is
-  told PRUNED, with user attribute ``ganbench.status = diverged`` and a NaN intermediate value at the
-  divergence step, so TPE ranks it behind every trial that got as far; it counts toward the budget and is
-  reported in its own column.
-- FAIL: the job raised (retried; a study gives up after ``trials`` such failures) or the process was killed
-  (retried).
-
-Trials are asked ``tuning.batch`` at a time, in a fixed order, and trained as one population (a pruned member
-is dropped from the stacked model, so it costs nothing more). Before
-each batch the TPE sampler is seeded from ``(sampler_seed, trials so far)``, so the same history always gives
-the same next batch, in a fresh process or a resumed one; contenders share that seed, so their random start-up
-trials try the same learning rates. A rerun continues the studies: trials left RUNNING by a killed
-process are closed from their MLflow run when it finished, else told FAIL with the run marked killed. One
-process tunes a suite at a time.
-"""
+"""One contender's Optuna study: ask a batch of trials, train them as one population, tell the results, and
+recover trials a killed process left open."""
 
 from __future__ import annotations
 
@@ -29,26 +7,19 @@ import dataclasses
 import hashlib
 import math
 from collections import defaultdict
-from collections.abc import Sequence
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ganbench import metrics as M
 from ganbench.config import Member, RunConfig
-from ganbench.plan import Contender, Hyper, Planned, Session, chunks, contenders, run_config
-from ganbench.report.studies import COUNTS, write_tuning_report
+from ganbench.plan import Contender, Hyper, Planned, Session, chunks, run_config
+from ganbench.report.studies import COUNTS
 from ganbench.status import Status
 from ganbench.tracking import (
-    DONE_STATUSES,
     TAG_CONTENDER,
     TAG_KEY,
     TAG_PHASE,
     TAG_STATUS,
     MLflowStore,
-    MLflowTracker,
-    StoreError,
-    sqlite_fast,
-    sqlite_url,
 )
 from ganbench.train import STOP_REQUESTED, Interrupted, RunResult
 
@@ -56,143 +27,17 @@ if TYPE_CHECKING:
     import optuna
 
 
-TAG_STUDY = "ganbench.study"  # the Optuna study name, on the study run and on every trial run
-TAG_TRIAL = "ganbench.trial"  # the Optuna trial number, on trial runs
-ATTR_STATUS = "ganbench.status"  # Optuna user attribute: finished | pruned | diverged | failed | killed
-ATTR_RUN = "ganbench.run_id"  # Optuna user attribute: the trial's MLflow run
-EVALS_PER_TRIAL = 4  # at least this many evaluations per trial, so the median rule can stop one early
-BETA1_MAX = 0.999  # beta1 = 1 would never update (Adam's bias correction divides by 1 - beta1^t)
-
-
-def default_storage_url(out_dir: Path) -> str:
-    return sqlite_url(out_dir / "optuna.db")
-
-
-def open_storage(url: str) -> optuna.storages.RDBStorage:
-    """An RDB storage (SQLite file by default, PostgreSQL to scale out); StoreError with one line if it fails."""
-    import optuna
-
-    optuna.logging.set_verbosity(optuna.logging.WARNING)
-    # SQLite: wait for a writer instead of failing with "database is locked"; servers: drop dead connections
-    engine = {"connect_args": {"timeout": 60}} if url.startswith("sqlite") else {"pool_pre_ping": True}
-    try:
-        storage = optuna.storages.RDBStorage(url, engine_kwargs=engine)
-    except Exception as exc:  # sqlalchemy, alembic and driver errors all mean "cannot open"
-        missing_driver = isinstance(exc, ImportError) or "DB access module" in str(exc)
-        hint = " (for PostgreSQL: pip install ganbench[postgres])" if missing_driver else ""
-        raise StoreError(
-            f"cannot open the Optuna storage {_safe_url(url)}: {_first_line(exc)}{hint}"
-        ) from None
-    if url.startswith("sqlite:///") and url != "sqlite:///:memory:":
-        sqlite_fast(storage.engine)
-    return storage
-
-
-def study_name(runner: Session, contender: Contender) -> str:
-    """Suite name, contender and suite key: a changed suite is a new study, as it is a new MLflow parent."""
-    return f"{runner.suite.name}/{contender.name}/{runner.suite.key()}"
-
-
-def tune_suite(runner: Session) -> dict[str, Hyper]:
-    """Tune every contender with the same budget; map contender name to its best setting.
-
-    A contender whose study has no completed trial (all diverged, pruned or failed) is left out, so the final
-    phase trains it with its default learning rates. Writes the tuning report under ``<out_dir>/report``.
-    """
-    if runner.suite.tuning is None:
-        raise ValueError(f"suite {runner.suite.name!r} has no tuning section")
-    storage = open_storage(runner.options.optuna_storage or default_storage_url(runner.out_dir))
-    studies = [ContenderStudy(runner, c, storage) for c in contenders(runner.suite)]
-    hypers = {}
-    with runner.progress.phase("tune", sum(s.remaining() * s.steps for s in studies)):
-        if runner.executor is not runner.local_executor:
-            _parallel_rounds(runner, studies)  # then each study's run() only finishes it
-        for study in studies:
-            hyper = study.run()
-            if hyper is not None:
-                hypers[study.contender.name] = hyper
-    write_tuning_report(runner.store, runner.parent, runner.out_dir / "report")
-    return hypers
-
-
-def _parallel_rounds(runner: Session, studies: list[ContenderStudy]) -> None:
-    """Under a parallel executor: each round asks one batch of every unfinished study and trains all of them
-    at once on the executor's workers (several trials of several studies at the same time)."""
-    while active := [s for s in studies if s.remaining() > 0]:
-        if STOP_REQUESTED.is_set():
-            raise Interrupted("stopped between tuning rounds")
-        planned = [(s, job) for s in active for job in s.plan_batch(min(s.remaining(), s.spec.batch))]
-        try:
-            results = runner.execute([job for _, job in planned])
-        except BaseException:
-            for s in active:
-                s.abandon()
-            raise
-        for (study, job), result in zip(planned, results):
-            study.record(job, result)
-
-
-class HalvingPruner:
-    """Synchronous successive halving (Jamieson & Talwalkar 2016) for trials trained in lock-step populations.
-
-    Rungs are at ``first``, ``2 first``, ``4 first`` ... before ``last`` (the trials' length). At a rung, a trial
-    goes on when its value is among the better half (rounded up) of the values at that step of every trial of
-    the study that reached it: earlier populations and the members of its own, which have all reported by the
-    time the trainer asks (:meth:`TrialTracker.stops`). Optuna's asynchronous ``SuccessiveHalvingPruner``
-    judges each trial the moment it reports, against those that reported before it: in a population the first
-    member was always promoted and the later ones had to beat all before them (seen in a run of the bundled
-    suite, where 7 of 8 trials of a contender stopped at the first rung). A non-finite value is the worst."""
-
-    def __init__(self, first: int, last: int) -> None:
-        self.first, self.last = first, last
-
-    def is_rung(self, step: int) -> bool:
-        k, rest = divmod(step, self.first)
-        return self.first <= step < self.last and rest == 0 and k & (k - 1) == 0
-
-    def prune(self, study: optuna.Study, trial: optuna.trial.FrozenTrial) -> bool:
-        step = trial.last_step
-        if step is None or not self.is_rung(step):
-            return False
-        sign = -1.0 if study.direction.name == "MAXIMIZE" else 1.0
-
-        def loss(value: float) -> float:  # lower is better; NaN and inf are the worst
-            return sign * value if math.isfinite(value) else math.inf
-
-        trials = study.get_trials(deepcopy=False)
-        reached = sorted(loss(t.intermediate_values[step]) for t in trials if step in t.intermediate_values)
-        keep = math.ceil(len(reached) / 2)
-        return loss(trial.intermediate_values[step]) > reached[keep - 1]
-
-
-class TrialTracker(MLflowTracker):
-    """Logs like the final phase and reports the primary metric to each member's Optuna trial."""
-
-    def __init__(
-        self, store: MLflowStore, run_ids: list[str], dataset: Any, trials: Sequence[Any], metric: str
-    ):
-        super().__init__(store, run_ids, dataset)
-        self.plot_every_eval = False  # a sample figure per trial is enough
-        self.trials, self.metric = trials, metric
-        self.pruned: set[int] = set()  # members the pruner stopped
-        self._reported: dict[int, int] = {}  # member -> the step of its last report
-
-    def on_eval(self, member: int, step: int, metrics: dict[str, float], samples: Any) -> bool:
-        if member in self.pruned:  # a remote worker goes on after a prune; Optuna hears nothing more
-            return True
-        super().on_eval(member, step, metrics, samples)
-        if self.metric in metrics:
-            self.trials[member].report(metrics[self.metric], step)
-            self._reported[member] = step
-        return False
-
-    def stops(self, step: int) -> list[int]:
-        """The pruner's decisions, asked once every member has reported ``step``: a member is compared with all
-        of its population, whatever order they reported in."""
-        for member, trial in enumerate(self.trials):
-            if member not in self.pruned and self._reported.get(member) == step and trial.should_prune():
-                self.pruned.add(member)
-        return sorted(self.pruned)
+from ganbench.tuning.base import (
+    ATTR_RUN,
+    ATTR_STATUS,
+    BETA1_MAX,
+    EVALS_PER_TRIAL,
+    TAG_STUDY,
+    TAG_TRIAL,
+    _has_result,
+    study_name,
+)
+from ganbench.tuning.pruning import HalvingPruner, TrialTracker
 
 
 class ContenderStudy:
@@ -461,23 +306,3 @@ class ContenderStudy:
                 best = t.value if math.isnan(best) else better(best, t.value)
             curve.append(best)
         return curve
-
-
-def _has_result(run: Any) -> bool:
-    """An MLflow run that finished with a result (finished, pruned, diverged), not killed or failed."""
-    return run.info.status == "FINISHED" and run.data.tags.get(TAG_STATUS) in DONE_STATUSES
-
-
-def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip()
-    return (text.splitlines()[0] if text else type(exc).__name__)[:200]
-
-
-def _safe_url(url: str) -> str:
-    """The URL without its password, for messages."""
-    try:
-        from sqlalchemy.engine import make_url
-
-        return make_url(url).render_as_string(hide_password=True)
-    except Exception:
-        return url.split("@")[-1] if "@" in url else url

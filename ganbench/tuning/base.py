@@ -1,0 +1,75 @@
+"""Tuning's names and stores: the tags and attributes it writes, the Optuna storage, study names."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from ganbench.plan import Contender, Session
+from ganbench.tracking import (
+    DONE_STATUSES,
+    TAG_STATUS,
+    StoreError,
+    sqlite_fast,
+    sqlite_url,
+)
+
+if TYPE_CHECKING:
+    import optuna
+
+
+TAG_STUDY = "ganbench.study"  # the Optuna study name, on the study run and on every trial run
+TAG_TRIAL = "ganbench.trial"  # the Optuna trial number, on trial runs
+ATTR_STATUS = "ganbench.status"  # Optuna user attribute: finished | pruned | diverged | failed | killed
+ATTR_RUN = "ganbench.run_id"  # Optuna user attribute: the trial's MLflow run
+EVALS_PER_TRIAL = 4  # at least this many evaluations per trial, so the median rule can stop one early
+BETA1_MAX = 0.999  # beta1 = 1 would never update (Adam's bias correction divides by 1 - beta1^t)
+
+
+def default_storage_url(out_dir: Path) -> str:
+    return sqlite_url(out_dir / "optuna.db")
+
+
+def open_storage(url: str) -> optuna.storages.RDBStorage:
+    """An RDB storage (SQLite file by default, PostgreSQL to scale out); StoreError with one line if it fails."""
+    import optuna
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    # SQLite: wait for a writer instead of failing with "database is locked"; servers: drop dead connections
+    engine = {"connect_args": {"timeout": 60}} if url.startswith("sqlite") else {"pool_pre_ping": True}
+    try:
+        storage = optuna.storages.RDBStorage(url, engine_kwargs=engine)
+    except Exception as exc:  # sqlalchemy, alembic and driver errors all mean "cannot open"
+        missing_driver = isinstance(exc, ImportError) or "DB access module" in str(exc)
+        hint = " (for PostgreSQL: pip install ganbench[postgres])" if missing_driver else ""
+        raise StoreError(
+            f"cannot open the Optuna storage {_safe_url(url)}: {_first_line(exc)}{hint}"
+        ) from None
+    if url.startswith("sqlite:///") and url != "sqlite:///:memory:":
+        sqlite_fast(storage.engine)
+    return storage
+
+
+def study_name(runner: Session, contender: Contender) -> str:
+    """Suite name, contender and suite key: a changed suite is a new study, as it is a new MLflow parent."""
+    return f"{runner.suite.name}/{contender.name}/{runner.suite.key()}"
+
+
+def _has_result(run: Any) -> bool:
+    """An MLflow run that finished with a result (finished, pruned, diverged), not killed or failed."""
+    return run.info.status == "FINISHED" and run.data.tags.get(TAG_STATUS) in DONE_STATUSES
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return (text.splitlines()[0] if text else type(exc).__name__)[:200]
+
+
+def _safe_url(url: str) -> str:
+    """The URL without its password, for messages."""
+    try:
+        from sqlalchemy.engine import make_url
+
+        return make_url(url).render_as_string(hide_password=True)
+    except Exception:
+        return url.split("@")[-1] if "@" in url else url
