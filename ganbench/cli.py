@@ -138,8 +138,7 @@ def cmd_tune(args: argparse.Namespace) -> None:
 def cmd_report(args: argparse.Namespace) -> None:
     from ganbench.api import build_result, load
     from ganbench.report.terminal import print_summary
-    from ganbench.runner import check_writable
-    from ganbench.stores import check_stores
+    from ganbench.stores import check_stores, check_writable
     from ganbench.tracking import MLflowStore, StoreError
 
     suite = load(args.suite, quick=args.quick, seeds=args.seeds, plugins=args.plugin or ())

@@ -33,6 +33,7 @@ from ganbench.plan import (
 from ganbench.population import checkpoint_step
 from ganbench.progress import Progress
 from ganbench.status import Status
+from ganbench.stores import check_writable, one_writer_lock
 from ganbench.suite import Suite
 from ganbench.tracking import (
     TAG_CONTENDER,
@@ -40,7 +41,6 @@ from ganbench.tracking import (
     TAG_PHASE,
     MLflowStore,
     MLflowTracker,
-    StoreError,
     default_tracking_uri,
     run_params,
 )
@@ -256,34 +256,6 @@ class Runner:
         if lock is not None:
             lock.close()  # releases the one-writer lock
             self._lock = None
-
-
-def one_writer_lock(out_dir: Path) -> Any:
-    """SQLite stores take one writer: a second ganbench on the same output folder is refused, not corrupted.
-
-    The lock is held as long as the returned file object lives (the process, for a Runner)."""
-    import fcntl
-
-    handle = open(out_dir / ".ganbench.lock", "w")  # noqa: SIM115 - held open on purpose
-    try:
-        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except OSError:
-        handle.close()
-        raise StoreError(
-            f"another ganbench process is writing to {out_dir} (its SQLite stores take one writer); wait for it, "
-            "or give --tracking-uri and --optuna-storage server URLs (PostgreSQL) for several writers"
-        ) from None
-    return handle
-
-
-def check_writable(out_dir: Path) -> None:
-    try:
-        out_dir.mkdir(parents=True, exist_ok=True)
-        probe = out_dir / ".ganbench-write-test"
-        probe.write_text("ok")
-        probe.unlink()
-    except OSError as exc:
-        raise StoreError(f"output folder {out_dir} is not writable ({exc.strerror or exc})") from None
 
 
 def check_plugins_reach_workers(suite: Suite, executor: str) -> None:

@@ -1,4 +1,5 @@
-"""Reachability of the stores named by URL, checked before anything runs.
+"""The stores' reachability (server URLs, checked before anything runs) and the output folder (writable, one
+writer at a time).
 
 MLflow's HTTP client retries an unreachable server for minutes before it gives up, and the Optuna storage's
 driver may wait as long on a host that drops packets. A suite that cannot record anything should say so at once:
@@ -10,6 +11,8 @@ from __future__ import annotations
 
 import urllib.error
 import urllib.request
+from pathlib import Path
+from typing import Any
 
 from ganbench.signals import waiting
 from ganbench.tracking import StoreError
@@ -90,3 +93,31 @@ def _null_pool() -> type:
 def _first_line(exc: BaseException) -> str:
     text = str(exc).strip()
     return (text.splitlines()[0] if text else type(exc).__name__)[:200]
+
+
+def one_writer_lock(out_dir: Path) -> Any:
+    """SQLite stores take one writer: a second ganbench on the same output folder is refused, not corrupted.
+
+    The lock is held as long as the returned file object lives (the process, for a Runner)."""
+    import fcntl
+
+    handle = open(out_dir / ".ganbench.lock", "w")  # noqa: SIM115 - held open on purpose
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        handle.close()
+        raise StoreError(
+            f"another ganbench process is writing to {out_dir} (its SQLite stores take one writer); wait for it, "
+            "or give --tracking-uri and --optuna-storage server URLs (PostgreSQL) for several writers"
+        ) from None
+    return handle
+
+
+def check_writable(out_dir: Path) -> None:
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+        probe = out_dir / ".ganbench-write-test"
+        probe.write_text("ok")
+        probe.unlink()
+    except OSError as exc:
+        raise StoreError(f"output folder {out_dir} is not writable ({exc.strerror or exc})") from None

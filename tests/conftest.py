@@ -61,11 +61,11 @@ def record_population_sizes(monkeypatch) -> list[int]:
     from ganbench import executors
 
     sizes: list[int] = []
-    original = executors.Trainer
+    original = executors.job.Trainer
 
     def spy(config, members, **kwargs):
         sizes.append(len(members))
         return original(config, members, **kwargs)
 
-    monkeypatch.setattr(executors, "Trainer", spy)
+    monkeypatch.setattr(executors.job, "Trainer", spy)
     return sizes

@@ -129,7 +129,7 @@ def test_a_real_cuda_out_of_memory_error_splits_the_population(tmp_path, monkeyp
     fixed, per_member = memory.member_bytes(("oom-test",), probe, torch.device("cuda"))
     suite = tmp_path / "oom.yaml"
     suite.write_text(OOM_SUITE)
-    monkeypatch.setattr(executors, "_fitting_size", lambda job, evaluator: len(job.members))
+    monkeypatch.setattr(executors.job, "_fitting_size", lambda job, evaluator: len(job.members))
     seen: list[tuple[bool, str]] = []  # not the exceptions: their tracebacks would hold the failed tensors
     original = runner.Runner._recover
 

@@ -99,9 +99,9 @@ def test_a_population_is_sized_to_the_share_of_the_gpu_its_worker_was_given(monk
     assert executors._fitting_size(replace(job, gpu_share=0.5), None) == 2  # (0.8 * 500 - 100) / 150
 
     seen: list[Job] = []
-    monkeypatch.setattr(executors, "run_job", lambda job, emit: seen.append(job) or [])
-    monkeypatch.setattr(executors, "_WORKER_QUEUE", None)
-    monkeypatch.setattr(executors, "_WORKER_GPU_SHARE", 1.0)
+    monkeypatch.setattr(executors.processes, "run_job", lambda job, emit: seen.append(job) or [])
+    monkeypatch.setattr(executors.processes, "_WORKER_QUEUE", None)
+    monkeypatch.setattr(executors.processes, "_WORKER_GPU_SHARE", 1.0)
     monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "")  # restored after the test: _init_worker sets it
     gpus: queue.Queue = queue.Queue()
     gpus.put((1, 2))  # GPU 1, shared by two workers
@@ -237,7 +237,7 @@ def _run_split_suite(tmp_path, monkeypatch, seeds: int, raise_on_part: int, exc:
     monkeypatch.setattr(memory, "free_gpu_bytes", lambda device, share=1.0: 1000)
     monkeypatch.setattr(memory, "member_bytes", lambda key, build, device: (100, 700))
     built = []
-    original = executors.Trainer
+    original = executors.job.Trainer
 
     def trainer(config, members, **kwargs):
         built.append([m.seed for m in members])
@@ -245,7 +245,7 @@ def _run_split_suite(tmp_path, monkeypatch, seeds: int, raise_on_part: int, exc:
             raise exc
         return original(config, members, **kwargs)
 
-    monkeypatch.setattr(executors, "Trainer", trainer)
+    monkeypatch.setattr(executors.job, "Trainer", trainer)
     text = TINY_SUITE.replace("[non_saturating, hinge]", "[hinge]").replace("seeds: 2", f"seeds: {seeds}")
     suite = write_suite(tmp_path / "tiny.yaml", text)
     handlers = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
@@ -318,7 +318,7 @@ def test_releasing_an_out_of_memory_error_keeps_the_local_executor_going(monkeyp
             raise torch.cuda.OutOfMemoryError("CUDA out of memory")
         return job
 
-    monkeypatch.setattr(executors, "run_job", fake_run_job)
+    monkeypatch.setattr(executors.local, "run_job", fake_run_job)
     seen = []
     for job, outcome in executors.create_executor("local").run(["a", "b", "c"], None):
         if isinstance(outcome, BaseException):

@@ -1,0 +1,70 @@
+"""Jobs as Ray tasks on a cluster (a local one by default)."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import replace
+from typing import Any
+
+from ganbench.executors.base import EXECUTORS, Executor, _drain
+from ganbench.executors.job import Job, run_job
+from ganbench.train import RunResult
+
+
+@EXECUTORS.register("ray")
+class RayExecutor(Executor):
+    """Jobs as Ray tasks on a cluster (``address``; a local one when None). ``gpus_per_job`` may be a fraction
+    so several small populations share one GPU. Ray retries tasks whose worker died (``retries``)."""
+
+    def __init__(self, address: str | None = None, workers: int | None = None, gpus_per_job: float = 0.0,
+                 retries: int = 1, **_: Any) -> None:  # fmt: skip
+        try:
+            import ray
+        except ImportError:
+            raise ImportError("the ray executor needs Ray: pip install 'ganbench[ray]'") from None
+        self.ray = ray
+        if not ray.is_initialized():
+            kwargs: dict[str, Any] = {"include_dashboard": False, "log_to_driver": False}
+            if address:
+                kwargs["address"] = address
+            else:  # a local cluster: its services listen on loopback only
+                kwargs["num_cpus"] = workers or os.cpu_count()
+                kwargs["_node_ip_address"] = "127.0.0.1"
+            ray.init(**kwargs)
+        self.gpus_per_job, self.retries = gpus_per_job, retries
+
+    def run(self, jobs, on_event):
+        from ray.util.queue import Queue
+
+        ray = self.ray
+        events = Queue()
+
+        @ray.remote(max_retries=self.retries)
+        def remote_job(job: Job, events: Any) -> list[RunResult]:
+            return run_job(job, events.put)
+
+        # a fractional GPU per job: Ray puts several jobs on one GPU, each plans for its fraction of the memory
+        share = self.gpus_per_job if 0 < self.gpus_per_job < 1 else 1.0
+        refs = {
+            remote_job.options(num_gpus=self.gpus_per_job, num_cpus=1).remote(
+                replace(job, gpu_share=share), events
+            ): job
+            for job in jobs
+        }
+        try:
+            while refs:
+                done, _ = ray.wait(list(refs), num_returns=1, timeout=0.05)
+                _drain(events, on_event)
+                for ref in done:
+                    job = refs.pop(ref)
+                    try:
+                        result: Any = ray.get(ref)
+                    except Exception as exc:  # RayTaskError wraps the job's own exception
+                        result = getattr(exc, "cause", None) or exc
+                    _drain(events, on_event)
+                    yield job, result
+        finally:
+            events.shutdown()
+
+    def close(self) -> None:
+        self.ray.shutdown()
