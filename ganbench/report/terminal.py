@@ -46,7 +46,7 @@ def dataset_table(result: Any, dataset: str) -> Any:
     if quality:
         table.add_column("HQ %", justify="right", no_wrap=True)
     table.add_column("div", justify="right", no_wrap=True)
-    table.add_column("", no_wrap=True)
+    table.add_column("", no_wrap=True, min_width=4)  # "best" / "tied" must stay readable
     for row in rows.itertuples():
         key = (row.loss, row.strategy)
         mark = "best" if row.best else "tied" if row.tied else ""
