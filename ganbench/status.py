@@ -25,3 +25,4 @@ class Status(str, Enum):
 
 
 DONE = frozenset({Status.FINISHED, Status.DIVERGED, Status.PRUNED})  # runs that are results
+DONE_VALUES = tuple(sorted(s.value for s in DONE))  # the same, as the plain strings tags and frames hold

@@ -8,13 +8,13 @@ import pandas as pd
 
 from ganbench import metrics as M
 from ganbench.errors import GanbenchError
-from ganbench.status import DONE, Status
+from ganbench.status import DONE_VALUES, Status
 from ganbench.tracking import TAG_CONTENDER, TAG_STATUS, MLflowStore, loss_label
 
 ID_COLUMNS = ["dataset", "loss", "strategy", "contender", "seed", "status", "feature_space", "primary", "modes",
               "run_id", "error"]  # fmt: skip
 KEYS = ["dataset", "loss", "strategy"]
-DONE_STATUSES = tuple(sorted(s.value for s in DONE))  # runs that are results, as the plain strings of tags
+DONE_STATUSES = DONE_VALUES  # runs that are results
 # logged per evaluation for diagnosis; M.DIVERGED is summarized as the fraction of seeds that diverged
 TABLE_EXCLUDE = {M.LOSS_D, M.LOSS_G, M.DIVERGED_STEP, M.DIVERGED}
 DIAGNOSTICS = {M.GRAD_NORM_G, M.GRAD_NORM_D, M.LOSS_OSCILLATION}  # summarized, never ranked: no "better"

@@ -20,11 +20,11 @@ import pandas as pd
 from scipy import stats
 
 from ganbench import metrics as M
-from ganbench.status import DONE, Status
+from ganbench.status import DONE_VALUES, Status
 
 ALPHA = 0.05  # the significance level of every test in the report
 DIVERGED_STATUS = Status.DIVERGED
-RESULT_STATUSES = tuple(sorted(s.value for s in DONE))  # a run with one of these is a result
+RESULT_STATUSES = DONE_VALUES  # a run with one of these is a result
 
 
 @dataclass(frozen=True)
