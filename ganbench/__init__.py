@@ -2,7 +2,8 @@
 
 The public API, importable from the package root (loaded on first use, so ``import ganbench`` stays light):
 
-- :func:`run_suite` runs a suite and returns its summary table (:class:`SuiteResult`);
+- :func:`run_suite` runs a suite and returns its summary table (:class:`SuiteResult`); :func:`load` reads
+  and validates one;
 - :func:`register_loss` and :class:`LossTerms` add a loss, :func:`register_strategy` and :class:`Strategy` an
   optimizer recipe, :func:`register_dataset` a dataset; a suite names plugin files with ``plugins:``.
 """
@@ -17,6 +18,7 @@ __version__ = "0.1.0"
 _PUBLIC = {
     "run_suite": "ganbench.api",
     "SuiteResult": "ganbench.api",
+    "load": "ganbench.api",
     "GanbenchError": "ganbench.errors",
     "register_loss": "ganbench.losses",
     "LossTerms": "ganbench.losses",

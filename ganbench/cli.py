@@ -74,11 +74,13 @@ def _add_train_args(p: argparse.ArgumentParser) -> None:
         "--population-size", type=_positive, default=16, help="runs trained as one vectorized model"
     )
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
-    p.add_argument("--executor", default="local", choices=["local", "processes", "ray"],
-                   help="where populations train: this process, N worker processes, or a Ray cluster")  # fmt: skip
+    p.add_argument("--executor", default="auto", choices=["auto", "local", "processes", "ray"],
+                   help="where populations train: this process, N worker processes, or a Ray cluster; auto: "
+                        "worker processes for large suites on a multi-core CPU, else this process")  # fmt: skip
     p.add_argument(
-        "--workers", type=_positive, default=2, help="worker processes (processes) or CPUs (local Ray)"
-    )
+        "--workers", type=_positive,
+        help="worker processes (processes; default 2, auto: one per core) or CPUs (local Ray)",
+    )  # fmt: skip
     p.add_argument("--ray-address", help="Ray cluster address (default: start a local cluster)")
     p.add_argument(
         "--gpus-per-job", type=float, default=0.0, help="Ray: GPUs per population; fractions share a GPU"

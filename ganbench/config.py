@@ -12,6 +12,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 RUN_KEY_VERSION = 1  # bump when a change makes old results incomparable
+ADDED_OPTIONS = ("lr_decay_from",)  # RunConfig fields added since; absent from the key while unset
 
 
 @dataclass(frozen=True)
@@ -39,10 +40,26 @@ class RunConfig:
     beta1: float | None = None  # None: the strategy's
     n_critic: int | None = None  # None: the strategy's
     image_size: int | None = None
+    # from this fraction of ``steps`` on, both learning rates fall linearly to 0 at the last step; None: constant
+    lr_decay_from: float | None = None
 
     def flat(self) -> dict[str, Any]:
-        """The config as one flat dict (``model.width`` style keys), as logged to MLflow."""
-        return _flatten(asdict(self))
+        """The config as one flat dict (``model.width`` style keys), as logged to MLflow. Options added after
+        RUN_KEY_VERSION 1 are left out while unset, so runs stored before them keep their keys."""
+        flat = _flatten(asdict(self))
+        for name in ADDED_OPTIONS:
+            if flat.get(name) is None:
+                flat.pop(name, None)
+        return flat
+
+    def lr_factor(self, step: int) -> float:
+        """The learning rates' multiplier for the update made at ``step`` (0-based): 1, or linear decay."""
+        if self.lr_decay_from is None:
+            return 1.0
+        start = self.lr_decay_from * self.steps
+        if step < start:
+            return 1.0
+        return max(0.0, (self.steps - step) / (self.steps - start))
 
 
 @dataclass(frozen=True)

@@ -21,6 +21,7 @@ class StackedOptimizer:
         self.per_member = ["lr"]
         self.state: dict[str, list[Tensor]] = {}
         self.steps = 0
+        self.lr_scale = 1.0  # a schedule's multiplier on every member's lr (set by the trainer at each step)
 
     def _views(self, per_member: Tensor, params: list[Tensor]) -> list[Tensor]:
         """``[members]`` values shaped to broadcast against each ``[members, ...]`` parameter."""
@@ -141,7 +142,7 @@ class StackedAdam(StackedOptimizer):
             else:
                 params, ms, vs, grads = ([u[r] for u in unbound for r in rows] for unbound in per_row)
             torch._fused_adam_(
-                params, grads, ms, vs, [], [self._step_tensor] * len(params), lr=lr, beta1=beta1,
+                params, grads, ms, vs, [], [self._step_tensor] * len(params), lr=lr * self.lr_scale, beta1=beta1,
                 beta2=self.beta2, weight_decay=0.0, eps=self.eps, amsgrad=False, maximize=False,
             )  # fmt: skip
 
@@ -165,5 +166,5 @@ class StackedRMSprop(StackedOptimizer):
         denom = torch._foreach_sqrt(vs)
         torch._foreach_add_(denom, self.eps)
         update = torch._foreach_div(grads, denom)
-        torch._foreach_mul_(update, self._views(-(self.lr * active), params))
+        torch._foreach_mul_(update, self._views(-(self.lr * active * self.lr_scale), params))
         torch._foreach_add_(params, update)

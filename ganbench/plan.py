@@ -95,6 +95,7 @@ def run_config(
         beta1=hyper.beta1 if hyper else None,
         n_critic=hyper.n_critic if hyper else None,
         image_size=suite.image_size,
+        lr_decay_from=suite.lr_decay_from,
     )
 
 

@@ -167,6 +167,8 @@ class Suite(_Strict):
     lr_g: float | None = Field(None, gt=0)  # default: the strategy's
     lr_d: float | None = Field(None, gt=0)
     image_size: Literal[28, 32] | None = None
+    # from this fraction of the steps on, the learning rates fall linearly to 0 at the last step
+    lr_decay_from: float | None = Field(None, ge=0, lt=1)
     # per dataset kind; a kind the suite leaves out gets DEFAULT_MODELS' entry
     models: dict[Literal["points", "image"], ModelSpec] = Field(default_factory=dict)
     tuning: TuningSpec | None = None
@@ -220,9 +222,10 @@ class Suite(_Strict):
     def key(self) -> str:
         """Hash of the validated suite: a rerun of the same suite finds its parent run by it."""
         # plugins are where names come from, not what runs: moving a plugin file keeps the suite's runs
-        blob = json.dumps(
-            self.model_dump(mode="json", exclude={"description", "quick", "plugins"}), sort_keys=True
-        )
+        dumped = self.model_dump(mode="json", exclude={"description", "quick", "plugins"})
+        if dumped.get("lr_decay_from") is None:  # added later: unset, older suites keep their keys
+            dumped.pop("lr_decay_from", None)
+        blob = json.dumps(dumped, sort_keys=True)
         return hashlib.sha256(blob.encode()).hexdigest()[:16]
 
 

@@ -203,6 +203,8 @@ class Trainer(PopulationState):
         return terms.g_loss.detach()
 
     def train_step(self) -> None:
+        scale = self.config.lr_factor(self.step)
+        self.opt_g.lr_scale = self.opt_d.lr_scale = scale
         for _ in range(self.n_critic):
             d_loss = self.d_step()
         sample_grads = self.step % GRAD_NORM_EVERY == 0

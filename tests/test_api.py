@@ -85,3 +85,41 @@ def test_a_contender_whose_runs_all_failed_is_reported_not_dropped(tmp_path, cle
         [client.get_experiment_by_name("ganbench/tiny").experiment_id], "tags.`ganbench.phase` = 'suite'"
     )[0]
     assert "fails_in_training" in parent.data.tags["ganbench.report.validity.failed"]
+
+
+def test_auto_executor_uses_one_single_threaded_process_per_core_only_for_large_suites(monkeypatch):
+    from ganbench import api
+    from ganbench.api import choose_executor
+
+    bundled = ganbench.load("losses")
+    monkeypatch.setattr(api, "usable_cpus", lambda: 2)
+    assert api.planned_steps(bundled) >= api.AUTO_PROCESSES_MIN_STEPS
+    assert choose_executor(bundled, "auto", None, "cpu") == ("processes", 2, 1)
+    assert choose_executor(ganbench.load("losses", quick=True), "auto", None, "cpu") == ("local", 2, None)
+    monkeypatch.setattr(api, "usable_cpus", lambda: 1)
+    assert choose_executor(bundled, "auto", None, "cpu")[0] == "local"
+    monkeypatch.setattr(api, "usable_cpus", lambda: 8)
+    # explicit choices are kept; CPU workers share the cores instead of each taking all of them
+    assert choose_executor(bundled, "processes", 2, "cpu") == ("processes", 2, 4)
+    assert choose_executor(bundled, "processes", None, "cpu") == ("processes", 2, 4)
+    assert choose_executor(bundled, "local", None, "cpu") == ("local", 2, None)
+
+
+def test_auto_keeps_a_loss_workers_cannot_load_in_this_process(tmp_path, monkeypatch):
+    """A loss defined in a notebook cannot reach worker processes: `auto` trains it here instead of refusing
+    it, while an explicit --executor processes still refuses it with one line."""
+    from ganbench import api, runner
+    from ganbench.plugins import PluginError
+
+    def refuse(suite, executor):
+        if executor != "local":
+            raise PluginError("loss 'mine' was registered in __main__")
+
+    monkeypatch.setattr(runner, "check_plugins_reach_workers", refuse)
+    monkeypatch.setattr(api, "AUTO_PROCESSES_MIN_STEPS", 0)
+    monkeypatch.setattr(api, "usable_cpus", lambda: 2)
+    suite = write_suite(tmp_path / "tiny.yaml", TINY_SUITE)
+    result = ganbench.run_suite(str(suite), out=tmp_path / "auto", progress=False, report=False)
+    assert result.parent_run_id
+    with pytest.raises(PluginError, match="registered in __main__"):
+        ganbench.run_suite(str(suite), out=tmp_path / "proc", progress=False, executor="processes")

@@ -47,6 +47,8 @@ def test_same_suite_same_key_and_quick_changes_it(tmp_path):
             "key 'losses.0': loss 'lsgan' has no parameter 'q'; valid: a, b, c",
         ),
         ({"eval_every": 100}, "eval_every must not exceed steps"),
+        ({"lr_decay_from": 1.0}, "key 'lr_decay_from': Input should be less than 1"),
+        ({"lr_decay_from": -0.5}, "key 'lr_decay_from': Input should be greater than or equal to 0"),
         (
             {"tuning": {"trials": 2, "beta1": [0.5, 1.5]}},
             "key 'tuning.beta1': beta1 values must be in [0, 1)",

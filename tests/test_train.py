@@ -238,3 +238,57 @@ def test_stacked_adam_regroups_when_members_stop_or_rows_are_dropped():
     for r, i in enumerate(rows):
         assert_close(stacked.detach()[r], singles[i].detach())
     assert_close(frozen, singles[1].detach())
+
+
+def test_linear_decay_reaches_zero_at_the_last_step_and_is_constant_before():
+    config = RunConfig("hinge", "adam_dcgan", "ring8", steps=100, lr_decay_from=0.5)
+    assert [config.lr_factor(s) for s in (0, 49, 50, 75, 99)] == pytest.approx([1, 1, 1, 0.5, 0.02])
+    assert RunConfig("hinge", "adam_dcgan", "ring8", steps=100).lr_factor(99) == 1.0
+
+
+def test_an_unset_decay_leaves_the_run_key_of_older_stores_and_a_set_one_changes_it():
+    plain = RunConfig("hinge", "adam_dcgan", "ring8")
+    assert "lr_decay_from" not in plain.flat()
+    # the key this run had before the option existed (computed at commit 37d6553)
+    assert Member(0, 1e-3, 1e-3).key(plain) == "e70846c7745ee735"
+    decayed = dataclasses.replace(plain, lr_decay_from=0.5)
+    assert decayed.flat()["lr_decay_from"] == 0.5
+    assert Member(0, 1e-3, 1e-3).key(decayed) != Member(0, 1e-3, 1e-3).key(plain)
+
+
+@pytest.mark.parametrize("kind", ["adam", "rmsprop"])
+def test_a_decayed_run_takes_the_scaled_steps_of_a_plain_optimizer(kind):
+    """Each update of a decayed member equals torch.optim's with lr * factor(step); the last one is not zero."""
+    config = RunConfig("hinge", "adam_dcgan" if kind == "adam" else "rmsprop_wgan", "ring8",
+                       model=ModelConfig(width=8, depth=1), steps=6, batch_size=4, eval_every=6,
+                       lr_decay_from=0.5, n_critic=1)  # fmt: skip
+    trainer = Trainer(config, [Member(0, 1e-2, 1e-2)])
+    seen = []
+    step = trainer.opt_g.step
+
+    def record(active):
+        seen.append(trainer.opt_g.lr_scale)
+        return step(active)
+
+    trainer.opt_g.step = record
+    trainer.run()
+    assert seen == pytest.approx([1, 1, 1, 1, 2 / 3, 1 / 3])
+    w = torch.randn(1, 3, dtype=torch.float64)
+    stacked, single = torch.nn.Parameter(w.clone()), torch.nn.Parameter(w[0].clone())
+    if kind == "adam":
+        opt = StackedAdam([stacked], torch.tensor([1e-2], dtype=torch.float64), torch.tensor([0.5]), 0.999)
+        ref = torch.optim.Adam([single], lr=1e-2, betas=(0.5, 0.999))
+    else:
+        opt = StackedRMSprop([stacked], torch.tensor([1e-2], dtype=torch.float64))
+        ref = torch.optim.RMSprop([single], lr=1e-2)
+    for scale in (1.0, 0.5, 0.0):
+        grad = torch.randn(1, 3, dtype=torch.float64)
+        stacked.grad, single.grad = grad, grad[0].clone()
+        opt.lr_scale = scale
+        for group in ref.param_groups:
+            group["lr"] = 1e-2 * scale
+        before = stacked.detach().clone()
+        opt.step(torch.tensor([True]))
+        ref.step()
+        assert_close(stacked.detach()[0], single.detach())
+    assert_close(stacked.detach(), before, rtol=0, atol=0)  # factor 0: no move
