@@ -18,8 +18,11 @@ from ganbench.report.frame import (
     primary_metrics,
     runs_frame,
 )
+from ganbench.report.questions import strategy_section
 from ganbench.report.ranking import Ranking, namer, overall_ranking
 from ganbench.report.stats import compare, describe
+from ganbench.report.studies import study_summaries, tuning_section
+from ganbench.report.tables import Section
 from ganbench.report.writers import write_all
 from ganbench.status import Status
 from ganbench.tracking import MLflowStore
@@ -40,6 +43,7 @@ class ReportResult:
     ranking: Ranking | None = None  # over (dataset, seed) blocks
     findings: list[validity.Finding] = field(default_factory=list)  # validity warnings
     headline: list[str] = field(default_factory=list)  # the verdict lines that open the report
+    sections: list[Section] = field(default_factory=list)  # strategy questions, tuning
 
     @property
     def paths(self) -> list[Path]:
@@ -60,8 +64,6 @@ def left_out(runs: pd.DataFrame) -> dict[str, list[str]]:
 def diagnose(store: MLflowStore, parent_id: str, runs: pd.DataFrame, summary: pd.DataFrame,
              primary: dict[str, str], modes: dict[str, int]) -> list[validity.Finding]:  # fmt: skip
     """Every validity diagnostic on the suite's runs and studies (see ``validity``)."""
-    from ganbench.report.studies import study_summaries
-
     name = namer(runs["strategy"])
     finished = runs[runs["status"] == Status.FINISHED]
     histories = {
@@ -95,8 +97,10 @@ def build_report(store: MLflowStore, parent_id: str, out_dir: Path) -> ReportRes
     parent = store.client.get_run(parent_id)
     title = parent.data.tags.get("ganbench.suite") or parent.info.run_name or parent_id
     notes = left_out(runs)
+    made = [strategy_section(runs, summary, primary), tuning_section(study_summaries(store, parent_id))]
+    sections = [s for s in made if s is not None]
     files = write_all(report_dir, title=title, parent_id=parent_id, runs=runs, summary=summary,
                                   figures=figures, notes=notes, verdict=verdict, findings=findings,
-                                  ranking=overall)  # fmt: skip
+                                  ranking=overall, sections=sections)  # fmt: skip
     return ReportResult(report_dir, files, [p for ps in figures.values() for p in ps], runs, summary, notes,
-                        primary, modes, overall, findings, verdict)  # fmt: skip
+                        primary, modes, overall, findings, verdict, sections)  # fmt: skip

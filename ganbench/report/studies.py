@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ganbench import metrics as M
+from ganbench.report.tables import Section
 from ganbench.status import Status
 from ganbench.tracking import TAG_CONTENDER, MLflowStore
 
@@ -37,6 +38,9 @@ class StudySummary:
     counts: dict[str, int]
     curve: list[tuple[int, float]]  # (counted trials so far, best value so far)
     space: dict[str, str] = field(default_factory=dict)  # the suite's tuning section as logged (lr_min, ...)
+    search: str = (
+        ""  # what the tuner searched for this contender and what stayed fixed (strategies.describe_search)
+    )
 
 
 def study_summaries(store: MLflowStore, parent: str) -> list[StudySummary]:
@@ -51,7 +55,12 @@ def study_summaries(store: MLflowStore, parent: str) -> list[StudySummary]:
         curve = store.history(run.info.run_id, "best_so_far")
         best_value = m.get(M.best_key(objective), math.nan)
         space = {k.removeprefix("tuning."): v for k, v in p.items() if k.startswith("tuning.")}
-        out.append(StudySummary(dataset, loss, strategy, objective, best_value, best, counts, curve, space))
+        if "lr" in best:  # one tied rate
+            best["lr_g"] = best["lr_d"] = best["lr"]
+        search = p.get("search_space", "")
+        out.append(
+            StudySummary(dataset, loss, strategy, objective, best_value, best, counts, curve, space, search)
+        )
     return sorted(out, key=lambda s: (s.dataset, s.loss, s.strategy))
 
 
@@ -72,6 +81,8 @@ def tuning_table(summaries: Sequence[StudySummary]) -> pd.DataFrame:
             if k in s.best or any(k in o.best for o in summaries):
                 row[k] = s.best.get(k, math.nan)
         row.update(s.counts)
+        if any(o.search for o in summaries):
+            row["search space"] = s.search
         rows.append(row)
     return pd.DataFrame(rows)
 
@@ -121,3 +132,26 @@ def write_tuning_report(store: MLflowStore, parent: str, out_dir: Path) -> list[
     for path in paths:
         store.log_artifact(parent, path, "report")
     return paths
+
+
+def tuning_section(summaries: Sequence[StudySummary]) -> Section | None:
+    """The report's "Tuning" section: per dataset, each contender's search space, best setting and trials."""
+    import html
+
+    if not summaries:
+        return None
+    table = tuning_table(summaries)
+    md, body = [TUNING_NOTE, ""], [f'<p class="method">{html.escape(TUNING_NOTE)}</p>']
+    for dataset, part in table.groupby("dataset", sort=False):
+        shown = part.drop(columns=["dataset"]).dropna(axis=1, how="all")
+        text = shown.astype(object).where(shown.notna(), "")  # a fixed value is in the search space column
+        md += [f"### {dataset}", "", text.to_markdown(index=False, floatfmt=".4g"), ""]
+        styled = shown.style.hide(axis="index").format(precision=4, na_rep="")
+        body += [f"<h3>{html.escape(str(dataset))}</h3>", f'<div class="scroll">{styled.to_html()}</div>']
+    return Section("Tuning", "\n".join(md), "\n".join(body))
+
+
+TUNING_NOTE = (
+    "Every contender had the same number of trials, whatever the size of its search space. A strategy fixes "
+    "what it does not search (the search space column); the best setting is what its seeds trained with."
+)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 import pandas as pd
 
@@ -39,3 +41,13 @@ def detail_table(summary: pd.DataFrame, dataset: str) -> pd.DataFrame:
     mark = np.where(part["best"], "best", np.where(part["tied"], "tied", ""))
     part = part.drop(columns=["dataset", "seeds", "diverged", "best", "tied"]).assign(mark=mark)
     return part.set_index(["metric", "loss", "strategy"])
+
+
+@dataclass(frozen=True)
+class Section:
+    """A titled part of the report beyond the per-dataset tables (strategies, tuning), as Markdown and HTML."""
+
+    title: str
+    markdown: str
+    html: str
+    lines: tuple[str, ...] = ()  # its answers as short lines, for the terminal (none: not shown there)

@@ -92,6 +92,9 @@ def console_view(result: Any) -> Any:
         views.append(Text(LEGEND, style="dim"))
     style = "green" if not result.findings else "yellow"
     views += [Text(""), Text("Verdict", style="bold"), _bullets(result.headline, "")]
+    for section in getattr(result, "sections", []):
+        if section.lines:
+            views += [Text(""), Text(section.title, style="bold"), _bullets(list(section.lines), "")]
     views += [Text(""), Text("Validity", style="bold"), _bullets(warning_lines(result.findings), style)]
     views += [Text(""), Text(f"report: {result.files.get('html', result.report_dir)}")]
     return Group(*views)

@@ -152,7 +152,8 @@ def search_edge(studies: Sequence[Any], name: Callable[[str, str], str]) -> list
     by_dataset: dict[str, list[tuple[str, str]]] = {}
     for s in studies:
         lr = (_parse(s.space.get("lr_min")), _parse(s.space.get("lr_max")))
-        bounds = {k: (lr, True) for k in ("lr_g", "lr_d") if all(isinstance(b, (int, float)) for b in lr)}
+        lr_names = ("lr",) if "lr" in s.best else ("lr_g", "lr_d")  # one tied rate, or two
+        bounds = {k: (lr, True) for k in lr_names if all(isinstance(b, (int, float)) for b in lr)}
         beta1 = continuous_range(s.space.get("beta1"))
         if beta1:
             bounds["beta1"] = (beta1, False)

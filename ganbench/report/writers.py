@@ -24,7 +24,7 @@ from ganbench.report.frame import (
 )
 from ganbench.report.headline import warning_lines
 from ganbench.report.ranking import ALPHA, Ranking
-from ganbench.report.tables import detail_table, wide_table
+from ganbench.report.tables import Section, detail_table, wide_table
 
 CURVE_METRICS = ("fid_", "kid_", "modes_covered", "high_quality_pct", "kl_uniform", "precision_", "recall_")
 RANKING_FIGURES = "ranking"  # the figures key of the overall ranking's CD diagram
@@ -73,7 +73,8 @@ def _file_stem(dataset: str) -> str:
 
 def write_all(report_dir: Path, *, title: str, parent_id: str, runs: pd.DataFrame, summary: pd.DataFrame,
               figures: dict[str, list[Path]], notes: dict[str, list[str]], verdict: list[str] | None = None,
-              findings: list[Any] | None = None, ranking: Ranking | None = None) -> dict[str, Path]:  # fmt: skip
+              findings: list[Any] | None = None, ranking: Ranking | None = None,
+              sections: list[Section] | None = None) -> dict[str, Path]:  # fmt: skip
     """Write every format under ``report_dir``; returns the paths by format. The Markdown and HTML reports open
     with the verdict (headline lines), the validity warnings and the overall ranking."""
     report_dir.mkdir(parents=True, exist_ok=True)
@@ -87,7 +88,8 @@ def write_all(report_dir: Path, *, title: str, parent_id: str, runs: pd.DataFram
     datasets = [str(d) for d in runs["dataset"].dropna().unique()]
     summary.to_csv(files["csv"], index=False)
     runs.to_csv(files["runs_csv"], index=False)
-    top = Top(verdict or [], warning_lines(findings or []), ranking, figures.get(RANKING_FIGURES, []))
+    top = Top(verdict or [], warning_lines(findings or []), ranking, figures.get(RANKING_FIGURES, []),
+              [s for s in sections or [] if s is not None])  # fmt: skip
     files["markdown"].write_text(markdown(title, datasets, summary, figures, notes, report_dir, top))
     files["latex"].write_text(latex(title, datasets, summary))
     files["html"].write_text(page(title, parent_id, datasets, summary, figures, notes, top))
@@ -112,6 +114,7 @@ class Top:
     warnings: list[str]
     ranking: Ranking | None = None
     figures: list[Path] = field(default_factory=list)
+    sections: list[Section] = field(default_factory=list)  # after the ranking: strategies; tuning goes last
 
 
 def _ranking_frame(ranking: Ranking) -> pd.DataFrame:
@@ -127,6 +130,9 @@ def markdown(title: str, datasets: list[str], summary: pd.DataFrame, figures: di
         parts += ["## Overall ranking", "", top.ranking.caption(), "", *(f"- {n}" for n in top.ranking.notes)]
         parts += ["", _ranking_frame(top.ranking).to_markdown(index=False), ""]
         parts += [f"![{p.stem}]({p.relative_to(report_dir).as_posix()})" for p in top.figures] + [""]
+    first, last = _split(top.sections)
+    for section in first:
+        parts += [f"## {section.title}", "", section.markdown, ""]
     for dataset in datasets:
         parts += [f"## {dataset}", "", *(f"- {n}" for n in notes.get(dataset, [])), ""]
         if _has_rows(summary, dataset):
@@ -141,7 +147,14 @@ def markdown(title: str, datasets: list[str], summary: pd.DataFrame, figures: di
                 detail_table(summary, dataset).reset_index().to_markdown(index=False, floatfmt=".4g"),
                 "",
             ]
+    for section in last:
+        parts += [f"## {section.title}", "", section.markdown, ""]
     return "\n".join(parts) + "\n"
+
+
+def _split(sections: list[Section]) -> tuple[list[Section], list[Section]]:
+    """Sections before the per-dataset tables, and the tuning section after them."""
+    return [s for s in sections if s.title != "Tuning"], [s for s in sections if s.title == "Tuning"]
 
 
 def latex(title: str, datasets: list[str], summary: pd.DataFrame) -> str:
@@ -223,6 +236,8 @@ def page(title: str, parent_id: str, datasets: list[str], summary: pd.DataFrame,
     body = [f"<h1>ganbench report: {html.escape(title)}</h1>", *_top_html(top),
             f'<p class="method">Suite run <code>{html.escape(parent_id)}</code>. {html.escape(METHOD)}</p>',
             *_ranking_html(top)]  # fmt: skip
+    first, last = _split(top.sections)
+    body += [f"<h2>{html.escape(s.title)}</h2>\n{s.html}" for s in first]
     for dataset in datasets:
         body.append(f"<h2>{html.escape(dataset)}</h2>")
         body += [f'<p class="note">{html.escape(n)}</p>' for n in notes.get(dataset, [])]
@@ -232,6 +247,7 @@ def page(title: str, parent_id: str, datasets: list[str], summary: pd.DataFrame,
         if _has_rows(summary, dataset):
             body.append(f"<details><summary>All statistics: {html.escape(dataset)}</summary>"
                         f"{_detail_html(summary, dataset)}</details>")  # fmt: skip
+    body += [f"<h2>{html.escape(s.title)}</h2>\n{s.html}" for s in last]
     return (f'<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8"><title>ganbench: {html.escape(title)}'
             f"</title><style>{PAGE_CSS}</style></head>\n<body>\n" + "\n".join(body) + "\n</body></html>\n")  # fmt: skip
 

@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ganbench.plan import Contender, Session
+from ganbench.strategies import BETA1_MAX as BETA1_MAX  # beta1 = 1 would never update
 from ganbench.tracking import (
     DONE_STATUSES,
     TAG_STATUS,
@@ -23,7 +24,6 @@ TAG_TRIAL = "ganbench.trial"  # the Optuna trial number, on trial runs
 ATTR_STATUS = "ganbench.status"  # Optuna user attribute: finished | pruned | diverged | failed | killed
 ATTR_RUN = "ganbench.run_id"  # Optuna user attribute: the trial's MLflow run
 EVALS_PER_TRIAL = 4  # at least this many evaluations per trial, so the median rule can stop one early
-BETA1_MAX = 0.999  # beta1 = 1 would never update (Adam's bias correction divides by 1 - beta1^t)
 
 
 def default_storage_url(out_dir: Path) -> str:

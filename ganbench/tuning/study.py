@@ -14,6 +14,7 @@ from ganbench.config import Member, RunConfig
 from ganbench.plan import Contender, Hyper, Planned, Session, chunks, run_config
 from ganbench.report.studies import COUNTS
 from ganbench.status import Status
+from ganbench.strategies import describe_search, get_strategy, search_space, space_text
 from ganbench.tracking import (
     TAG_CONTENDER,
     TAG_KEY,
@@ -30,7 +31,6 @@ if TYPE_CHECKING:
 from ganbench.tuning.base import (
     ATTR_RUN,
     ATTR_STATUS,
-    BETA1_MAX,
     EVALS_PER_TRIAL,
     TAG_STUDY,
     TAG_TRIAL,
@@ -58,8 +58,11 @@ class ContenderStudy:
             pruner=self._pruner(probe.eval_every),
             load_if_exists=True,
         )
+        strategy = get_strategy(contender.strategy)
+        self.space = search_space(strategy, self.spec)
         params = {f"tuning.{k}": v for k, v in self.spec.model_dump().items()}
         params.update({"tuning.steps": self.steps, "study": self.name, "objective": self.metric})
+        params["search_space"] = describe_search(strategy, space_text(self.space))
         tags = {TAG_PHASE: "study", TAG_CONTENDER: contender.name, TAG_STUDY: self.name}
         key = "study-" + hashlib.sha256(self.name.encode()).hexdigest()[:16]
         self.run_id = runner.store.child_run(runner.parent, key, f"study {contender.name}", params, tags)
@@ -170,25 +173,16 @@ class ContenderStudy:
         self.runner.store.finish(self.run_id, Status.KILLED)
 
     def _ask(self) -> tuple[Any, dict[str, Any]]:
-        spec, trial = self.spec, self.study.ask()
-        params: dict[str, Any] = {
-            "lr_g": trial.suggest_float("lr_g", spec.lr_min, spec.lr_max, log=True),
-            "lr_d": trial.suggest_float("lr_d", spec.lr_min, spec.lr_max, log=True),
-        }
-        if spec.beta1 is not False and self._uses_adam():
-            params["beta1"] = (
-                trial.suggest_categorical("beta1", list(spec.beta1))
-                if isinstance(spec.beta1, list)
-                else trial.suggest_float("beta1", 0.0, BETA1_MAX)
-            )
-        if spec.n_critic:
-            params["n_critic"] = trial.suggest_categorical("n_critic", list(spec.n_critic))
+        trial = self.study.ask()
+        params: dict[str, Any] = {}
+        for name, (kind, values) in self.space.items():
+            if kind == "choice":
+                params[name] = trial.suggest_categorical(name, list(values))
+            else:
+                params[name] = trial.suggest_float(name, *values, log=kind == "log")
+        if "lr" in params:  # one tied rate
+            params["lr_g"] = params["lr_d"] = params["lr"]
         return trial, params
-
-    def _uses_adam(self) -> bool:
-        from ganbench.strategies import get_strategy
-
-        return get_strategy(self.contender.strategy).optimizer == "adam"
 
     def _plan(self, chunk: list[tuple[Any, dict[str, Any]]], n_critic: int | None) -> Planned:
         trials = [t for t, _ in chunk]
@@ -295,7 +289,8 @@ class ContenderStudy:
             return None
         self.runner.progress.note(f"tuned {self.contender.name}: {self.metric} {best.value:.4g} ({summary})")
         p = best.params
-        return Hyper(lr_g=p["lr_g"], lr_d=p["lr_d"], beta1=p.get("beta1"), n_critic=p.get("n_critic"))
+        lr_g, lr_d = (p["lr"], p["lr"]) if "lr" in p else (p["lr_g"], p["lr_d"])
+        return Hyper(lr_g=lr_g, lr_d=lr_d, beta1=p.get("beta1"), n_critic=p.get("n_critic"))
 
     def budget_curve(self) -> list[float]:
         """Best value after each counted trial, in trial order (NaN until the first completed trial)."""

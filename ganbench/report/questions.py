@@ -1,0 +1,255 @@
+"""What a comparison of optimizer strategies is asked: does TTUR beat one tied learning rate, does an EMA of the
+generator help, does searching beta1 or more D steps help, and does the best strategy depend on the loss.
+
+Two strategies answer a question when they differ in exactly one respect (:func:`strategy_pairs`), read from
+the registered strategies, so a plugin's strategies get the same questions. Each question is asked per loss
+and dataset, on the seeds both share: the paired difference of the primary metric (oriented so that > 0 means
+the strategy *with* the feature did better), its BCa bootstrap CI, a Wilcoxon signed-rank test, and Holm's
+correction over the (loss, dataset) cells of the question.
+"""
+
+from __future__ import annotations
+
+import html
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from ganbench import metrics as M
+from ganbench.report.frame import DONE_STATUSES
+from ganbench.report.ranking import ALPHA
+from ganbench.report.stats import bootstrap_ci, holm, two_sample_p
+from ganbench.report.tables import Section
+
+BETTER, WORSE, SAME = "better", "worse", "no detectable difference"
+
+
+@dataclass(frozen=True)
+class Effect:
+    """One question on one (dataset, loss): strategy ``a`` (with the feature) against ``b`` (without)."""
+
+    question: str
+    dataset: str
+    loss: str
+    a: str
+    b: str
+    metric: str
+    diff: float  # mean over seeds of the paired difference, > 0: ``a`` better
+    low: float
+    high: float
+    seeds: int
+    p: float
+    p_holm: float = np.nan
+
+    @property
+    def verdict(self) -> str:
+        if not self.p_holm < ALPHA:
+            return SAME
+        return BETTER if self.diff > 0 else WORSE
+
+
+def _aspects(name: str) -> dict[str, Any] | None:
+    from ganbench.strategies import get_strategy
+
+    try:
+        s = get_strategy(name)
+    except Exception:  # a plugin strategy not loaded while the report is rebuilt: no question about it
+        return None
+    if s.search is None:
+        return None  # a preset whose space the suite decides: not one respect apart from anything
+    searched = set(s.search)
+    adam = s.optimizer == "adam"
+    return {
+        "optimizer": s.optimizer,
+        "betas": ("searched" if "beta1" in searched else s.beta1, s.beta2) if adam else None,
+        "n_critic": "searched" if "n_critic" in searched else s.n_critic,
+        "ema": s.ema is not None,
+        "tied": "lr" in searched,
+    }
+
+
+def _question(x: dict[str, Any], y: dict[str, Any]) -> tuple[str, bool] | None:
+    """The question two strategies answer, and whether ``x`` is the one with the feature; None if they differ in
+    more than one respect (or none). Optimizers differ together with their betas."""
+    differ = [k for k in x if x[k] != y[k] and not (k == "betas" and x["optimizer"] != y["optimizer"])]
+    if len(differ) != 1:
+        return None
+    k = differ[0]
+    if k == "ema":
+        return "EMA of G vs none", x["ema"]
+    if k == "tied":
+        return "TTUR (separate lr_g, lr_d) vs one tied lr", not x["tied"]
+    if k == "optimizer":
+        return "RMSprop vs Adam", x["optimizer"] == "rmsprop"
+    if k == "betas" and "searched" in (x["betas"][0], y["betas"][0]) and x["betas"][1] == y["betas"][1]:
+        return "beta1 searched vs fixed", x["betas"][0] == "searched"
+    if k == "n_critic" and "searched" not in (x["n_critic"], y["n_critic"]):
+        high, low = sorted((x["n_critic"], y["n_critic"]), reverse=True)
+        return f"{high} D steps vs {low}", x["n_critic"] == high
+    if k == "n_critic":
+        return "D steps searched vs fixed", x["n_critic"] == "searched"
+    return None
+
+
+def strategy_pairs(strategies: Iterable[str]) -> list[tuple[str, str, str]]:
+    """``(question, with, without)`` for every two strategies that differ in exactly one respect."""
+    names = sorted(set(strategies))
+    aspects = {n: _aspects(n) for n in names}
+    out = []
+    for i, x in enumerate(names):
+        for y in names[i + 1 :]:
+            if aspects[x] is None or aspects[y] is None:
+                continue
+            found = _question(aspects[x], aspects[y])
+            if found:
+                question, x_has = found
+                out.append((question, x, y) if x_has else (question, y, x))
+    return sorted(out)
+
+
+def effects(runs: pd.DataFrame, primary: dict[str, str]) -> list[Effect]:
+    """Every question on every (dataset, loss) that ran both strategies, Holm-corrected per question."""
+    done = runs[runs["status"].isin(DONE_STATUSES)]
+    out: list[Effect] = []
+    for question, a, b in strategy_pairs(done["strategy"].unique()):
+        cells = []
+        for (dataset, loss), part in done.groupby(["dataset", "loss"], sort=True):
+            metric = primary.get(str(dataset))
+            if metric is None or metric not in part:
+                continue
+            va = part[part["strategy"] == a].set_index("seed")[metric]
+            vb = part[part["strategy"] == b].set_index("seed")[metric]
+            both = pd.concat([va, vb], axis=1, join="inner").dropna()
+            if len(both) < 2:
+                continue
+            sign = 1.0 if M.is_higher_better(metric) else -1.0
+            d = sign * (both.iloc[:, 0] - both.iloc[:, 1]).to_numpy(dtype=float)
+            low, high = bootstrap_ci(d)
+            p = two_sample_p(both.iloc[:, 0], both.iloc[:, 1], paired=True)
+            cells.append(Effect(question, str(dataset), str(loss), a, b, metric, float(d.mean()), low, high,
+                                len(d), p))  # fmt: skip
+        adjusted = holm(np.array([e.p for e in cells])) if cells else []
+        out += [Effect(**{**e.__dict__, "p_holm": float(q)}) for e, q in zip(cells, adjusted)]
+    return out
+
+
+def answer_lines(found: list[Effect]) -> list[str]:
+    """One line per question: in how many (loss, dataset) cells the feature did better, worse, or no
+    detectably different."""
+    lines = []
+    for question in dict.fromkeys(e.question for e in found):
+        cells = [e for e in found if e.question == question]
+        count = {v: sum(e.verdict == v for e in cells) for v in (BETTER, WORSE, SAME)}
+        where = [f"{e.loss}/{e.dataset}" for e in cells if e.verdict != SAME]
+        pairs = sorted({f"{e.a} vs {e.b}" for e in cells})
+        lines.append(f"{question} ({'; '.join(pairs)}): better in {count[BETTER]}, worse in {count[WORSE]}, "
+                     f"no detectable difference in {count[SAME]} of {len(cells)} (loss, dataset) cells"
+                     + (f" ({', '.join(where)})" if where else ""))  # fmt: skip
+    return lines
+
+
+def best_by_loss(runs: pd.DataFrame, primary: dict[str, str]) -> pd.DataFrame:
+    """Per dataset and loss: the strategy with the best mean primary metric, and the strategies a paired test
+    (Wilcoxon, Holm over the comparisons with the best) cannot tell apart from it."""
+    done = runs[runs["status"].isin(DONE_STATUSES)]
+    rows = []
+    for (dataset, loss), part in done.groupby(["dataset", "loss"], sort=True):
+        metric = primary.get(str(dataset))
+        if metric is None or part["strategy"].nunique() < 2:
+            continue
+        values = {s: g.set_index("seed")[metric] for s, g in part.groupby("strategy")}
+        means = pd.Series({s: v.mean() for s, v in values.items()}).dropna()
+        if means.empty:
+            continue
+        best = str(means.idxmax() if M.is_higher_better(metric) else means.idxmin())
+        others = [s for s in means.index if s != best]
+        p = holm(np.array([two_sample_p(values[best], values[s], paired=True) for s in others]))
+        tied = [best] + [s for s, q in zip(others, p) if q >= ALPHA]
+        rows.append({"dataset": dataset, "loss": loss, "best": best, "tied": tuple(sorted(tied))})
+    return pd.DataFrame(rows)
+
+
+def depends_lines(best: pd.DataFrame) -> list[str]:
+    """Per dataset: does the best strategy depend on the loss? No when one strategy is best or tied-best for
+    every loss; yes when no strategy is."""
+    lines = []
+    for dataset, part in best.groupby("dataset", sort=True):
+        if len(part) < 2:
+            continue
+        common = set.intersection(*(set(t) for t in part["tied"]))
+        everyone = set.union(*(set(t) for t in part["tied"]))
+        bests = ", ".join(f"{r.loss}: {r.best}" for r in part.itertuples())
+        if common and all(len(t) == len(everyone) for t in part["tied"]) and len(everyone) > 1:
+            lines.append(f"{dataset}: no strategy can be told apart from the best for any loss, so whether the "
+                         f"best depends on the loss cannot be answered (best means: {bests})")  # fmt: skip
+        elif common:
+            names = sorted(common)
+            verb = "is" if len(names) == 1 else "are each"
+            lines.append(f"{dataset}: the best strategy does not detectably depend on the loss: "
+                         f"{', '.join(names)} {verb} best or tied for every loss (best means: {bests})")  # fmt: skip
+        else:
+            lines.append(f"{dataset}: the best strategy depends on the loss: no strategy is best or tied for every "
+                         f"loss (best means: {bests})")  # fmt: skip
+    return lines
+
+
+def loss_by_strategy(summary: pd.DataFrame, dataset: str, metric: str,
+                     best: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:  # fmt: skip
+    """The primary metric as a loss x strategy table: ``mean [CI]`` cells, and per loss (row) the marks
+    ``best`` / ``tied`` among its strategies."""
+    part = summary[(summary["dataset"] == dataset) & (summary["metric"] == metric)]
+    text = [f"{m:.3g} [{lo:.3g}, {hi:.3g}]" if pd.notna(lo) else f"{m:.3g}"
+            for m, lo, hi in zip(part["mean"], part["ci_low"], part["ci_high"])]  # fmt: skip
+    cells = part.assign(cell=text).pivot(index="loss", columns="strategy", values="cell").fillna("")
+    marks = cells.map(lambda _: "")
+    for r in best[best["dataset"] == dataset].itertuples():
+        for s in r.tied:
+            if r.loss in marks.index and s in marks.columns:
+                marks.at[r.loss, s] = "best" if s == r.best else "tied"
+    return cells, marks
+
+
+def strategy_section(runs: pd.DataFrame, summary: pd.DataFrame, primary: dict[str, str]) -> Section | None:
+    """The report's "Strategies" section, when the suite compares more than one strategy on some loss."""
+    if runs["strategy"].nunique() < 2 or summary.empty:
+        return None
+    found, best = effects(runs, primary), best_by_loss(runs, primary)
+    lines = answer_lines(found) + (depends_lines(best) if not best.empty else [])
+    md = ["Paired by seed; > 0 means the strategy with the feature did better. Holm over each question's cells.",
+          "", *(f"- {line}" for line in lines), ""]  # fmt: skip
+    body = [f'<p class="method">{html.escape(md[0])}</p>',
+            "<ul>" + "".join(f"<li>{html.escape(line)}</li>" for line in lines) + "</ul>"]  # fmt: skip
+    for dataset, metric in primary.items():
+        cells, marks = loss_by_strategy(summary, dataset, metric, best if not best.empty else _no_best())
+        if cells.empty:
+            continue
+        caption = (
+            f"{dataset}: {metric} by loss and strategy, mean [95% CI]; per loss, bold = best, italic = tied"
+        )
+        shown = cells.where(marks == "", cells.combine(marks, lambda c, m: [
+            {"best": "**{}**", "tied": "*{}*"}.get(x, "{}").format(v) for v, x in zip(c, m)]))  # fmt: skip
+        md += [f"### {caption}", "", shown.reset_index().to_markdown(index=False), ""]
+        styled = cells.style.apply(lambda _, m=marks: m.map(lambda x: _CSS.get(x, "")), axis=None)
+        body += [f"<h3>{html.escape(caption)}</h3>", f'<div class="scroll">{styled.to_html()}</div>']
+    if found:
+        table = effects_table(found)
+        md += ["### Paired effects", "", table.to_markdown(index=False, floatfmt=".3g"), ""]
+        body += ["<h3>Paired effects</h3>", table.style.hide(axis="index").format(precision=3).to_html()]
+    return Section("Strategies", "\n".join(md), "\n".join(body), tuple(lines))
+
+
+_CSS = {"best": "font-weight: bold; background-color: #81c784;", "tied": "background-color: #dcedc8;"}
+
+
+def _no_best() -> pd.DataFrame:
+    return pd.DataFrame(columns=["dataset", "loss", "best", "tied"])
+
+
+def effects_table(found: list[Effect]) -> pd.DataFrame:
+    return pd.DataFrame([{"question": e.question, "dataset": e.dataset, "loss": e.loss, "with": e.a,
+                          "without": e.b, "metric": e.metric, "difference": e.diff, "ci_low": e.low,
+                          "ci_high": e.high, "seeds": e.seeds, "p_holm": e.p_holm, "verdict": e.verdict}
+                         for e in found])  # fmt: skip
