@@ -151,7 +151,7 @@ def cmd_report(args: argparse.Namespace) -> None:
     parent = store.find_parent(suite.key())
     if parent is None:
         raise StoreError(f"the store {uri} holds no run of suite {suite.name!r} with these settings")
-    result = build_result(suite.name, store, parent, args.out, tuning=suite.tuning is not None)
+    result = build_result(suite.name, store, parent, args.out)
     print_summary(result.report)
 
 

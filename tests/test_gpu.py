@@ -85,7 +85,7 @@ def test_the_memory_probe_measures_real_peaks_and_sizes_the_population(monkeypat
     monkeypatch.setattr(memory, "_MEASURED", {})
     job = _job(5, batch_size=4096, model=ModelConfig(width=512, depth=3))
     evaluator = executors.evaluator_for(job.config, job.data)
-    assert executors._fitting_size(job, evaluator) == 5  # an H100/H200 holds 5 such members easily
+    assert executors.job._fitting_size(job, evaluator) == 5  # an H100/H200 holds 5 such members easily
     ((key, (fixed, per_member)),) = memory._MEASURED.items()
     assert per_member > 4096 * 512 * 4  # at least one activation of one layer per member
     assert fixed >= 0

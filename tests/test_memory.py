@@ -95,8 +95,8 @@ def test_a_population_is_sized_to_the_share_of_the_gpu_its_worker_was_given(monk
     monkeypatch.setattr(memory, "free_gpu_bytes", lambda device, share=1.0: int(1000 * share))
     monkeypatch.setattr(memory, "member_bytes", lambda key, build, device: (100, 150))
     job = _job(None, 8)
-    assert executors._fitting_size(job, None) == 4  # (0.8 * 1000 - 100) / 150
-    assert executors._fitting_size(replace(job, gpu_share=0.5), None) == 2  # (0.8 * 500 - 100) / 150
+    assert executors.job._fitting_size(job, None) == 4  # (0.8 * 1000 - 100) / 150
+    assert executors.job._fitting_size(replace(job, gpu_share=0.5), None) == 2  # (0.8 * 500 - 100) / 150
 
     seen: list[Job] = []
     monkeypatch.setattr(executors.processes, "run_job", lambda job, emit: seen.append(job) or [])
@@ -105,9 +105,9 @@ def test_a_population_is_sized_to_the_share_of_the_gpu_its_worker_was_given(monk
     monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "")  # restored after the test: _init_worker sets it
     gpus: queue.Queue = queue.Queue()
     gpus.put((1, 2))  # GPU 1, shared by two workers
-    executors._init_worker(queue.Queue(), gpus)
+    executors.processes._init_worker(queue.Queue(), gpus)
     assert os.environ["CUDA_VISIBLE_DEVICES"] == "1"
-    executors._worker_run(replace(job, gpu_share=0.5))
+    executors.processes._worker_run(replace(job, gpu_share=0.5))
     assert seen[0].gpu_share == 0.25
 
 
@@ -280,9 +280,9 @@ def test_parts_never_mix_members_at_different_checkpoint_steps(tmp_path):
     job = _job(tmp_path, 5)
     for k, step in [(0, 20), (1, 20), (2, 10)]:  # members 3 and 4 have no checkpoint yet
         torch.save({"step": step}, job.checkpoints[k])
-    assert executors._parts(job, 2) == [[0, 1], [2], [3, 4]]
-    assert executors._parts(job, 5) == [[0, 1], [2], [3, 4]]
-    assert executors._parts(_job(None, 3), 5) == [[0, 1, 2]]
+    assert executors.job._parts(job, 2) == [[0, 1], [2], [3, 4]]
+    assert executors.job._parts(job, 5) == [[0, 1], [2], [3, 4]]
+    assert executors.job._parts(_job(None, 3), 5) == [[0, 1, 2]]
 
 
 def test_an_out_of_memory_error_no_longer_holds_the_failed_populations_tensors():

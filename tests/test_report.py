@@ -14,7 +14,7 @@ import pytest
 from mlflow import MlflowClient
 
 from ganbench.cli import main
-from ganbench.report import ReportError, ReportResult, build_report, figures, stats
+from ganbench.report import ReportError, ReportResult, build_report, stats
 from ganbench.report.frame import check_feature_spaces
 from ganbench.report.stats import compare, describe, holm
 from ganbench.tracking import MLflowStore, default_tracking_uri
@@ -286,15 +286,15 @@ def test_build_report_refuses_mixed_spaces_from_a_store(store: MLflowStore, tmp_
 
 def test_diverged_runs_and_the_tuning_budget(store: MLflowStore, tmp_path: Path) -> None:
     parent = store.parent_run("tuned", "k")
-    study = store.client.create_run(store.experiment_id, tags={"mlflow.parentRunId": parent,
-                                                                "ganbench.phase": "study"}).info.run_id  # fmt: skip
-    trials = {"hinge": [(3.0, "finished"), (5.0, "pruned"), (0.1, "failed"), (1.0, "finished"), (2.0, "finished")],
-              "lsgan": [(2.0, "finished"), (0.5, "diverged"), (1.5, "finished")]}  # fmt: skip
-    for loss, values in trials.items():
-        for t, (value, status) in enumerate(values):
-            params = {"dataset": "ring8", "loss": loss, "strategy": "adam_dcgan", "seed": 99}
-            _child(store, study, f"{loss}-t{t}", "tune", f"{loss}|adam_dcgan|ring8", params,
-                   {"fid_raw": value}, status, tags={"trial": str(t)})  # fmt: skip
+    # the study runs as tuning leaves them: the contender, the objective, and the best-so-far curve
+    for loss, curve in {"hinge": [3.0, 3.0, 1.0, 1.0], "lsgan": [2.0, 2.0, 1.5]}.items():
+        study = store.client.create_run(store.experiment_id, tags={
+            "mlflow.parentRunId": parent, "ganbench.phase": "study",
+            "ganbench.contender": f"{loss}|adam_dcgan|ring8"}).info.run_id  # fmt: skip
+        store.log(study, params={"objective": "fid_raw", "search_space": "lr_g log [0.0001, 0.01]"})
+        for i, value in enumerate(curve, start=1):
+            store.log(study, metrics={"best_so_far": value}, step=i)
+        store.finish(study, "finished")
     for loss, status in [
         ("hinge", "finished"),
         ("hinge", "diverged"),
@@ -325,13 +325,10 @@ def test_diverged_runs_and_the_tuning_budget(store: MLflowStore, tmp_path: Path)
     (few,) = [f for f in result.findings if f.kind == "too_few_seeds"]
     assert "Holm-corrected p-value a two-sided Mann-Whitney U test can give is 0.67" in few.detail
     assert "tuned" in result.files["html"].read_text()
-    assert "ring8_tuning.png" in {p.name for p in result.figures}
-
-    metric, series = figures.budget_series(figures.trials_frame(store, parent))
-    assert metric == "fid_raw"
-    # trials spent in order; the pruned trial spends budget but adds no value, the failed one (retried) neither
-    np.testing.assert_allclose(series["hinge|adam_dcgan"][1], [3.0, 3.0, 1.0, 1.0])
-    np.testing.assert_allclose(series["lsgan|adam_dcgan"][1], [2.0, 2.0, 1.5])
+    # one budget figure per dataset, drawn from the studies' logged curves and embedded in the report
+    assert [p.name for p in result.figures if "tuning" in p.name] == ["ring8_tuning.png"]
+    assert not list((tmp_path / "report").glob("tuning_budget_*.png"))
+    assert "lr_g log [0.0001, 0.01]" in result.files["markdown"].read_text()  # the Tuning section
 
 
 def test_a_suite_whose_runs_all_failed_still_gets_a_report(store: MLflowStore, tmp_path: Path) -> None:

@@ -177,10 +177,12 @@ def test_equal_budget_tuning_then_final_phase(tmp_path, mlflow_template):
     table = pd.read_csv(out / "report" / "tuning.csv")
     assert sorted(table["loss"]) == ["lsgan", "non_saturating"]
     assert (table[["finished", "pruned", "diverged"]].sum(axis=1) == 8).all()
-    assert (out / "report" / "tuning_budget_ring8.png").stat().st_size > 0
+    assert (out / "report" / "figures" / "ring8_tuning.png").stat().st_size > 0
     assert "## ring8" in (out / "report" / "tuning.md").read_text()
     logged = {Path(a.path).name for a in store.client.list_artifacts(runner.parent, "report")}
-    assert {"tuning.csv", "tuning.md", "tuning_budget_ring8.png"} <= logged
+    assert {"tuning.csv", "tuning.md"} <= logged
+    figures = {Path(a.path).name for a in store.client.list_artifacts(runner.parent, "report/figures")}
+    assert figures == {"ring8_tuning.png"}
 
     # the same sampler seed in another folder gives the same trials and the same best settings
     suite_b, out_b = prepare(tmp_path, "b", SUITE, mlflow_template)
@@ -435,3 +437,23 @@ def test_halving_keeps_the_better_half_whatever_order_the_population_reported_in
     worse = study.ask()
     worse.report(0.45, 10)
     assert worse.should_prune() is True
+
+
+def test_the_budget_curve_counts_pruned_and_diverged_trials_but_not_failed_ones():
+    """Best value after each counted trial, in trial order: a pruned (or diverged) trial spends budget but adds
+    no value; a failed one is retried, so it spends none."""
+    import optuna
+    from optuna.distributions import FloatDistribution
+    from optuna.trial import TrialState, create_trial
+
+    from ganbench.tuning import ContenderStudy
+
+    study = optuna.create_study(direction="minimize")
+    dist = {"lr_g": FloatDistribution(1e-4, 1e-2, log=True)}
+    for state, value in [("COMPLETE", 3.0), ("PRUNED", None), ("FAIL", None), ("COMPLETE", 1.0),
+                         ("COMPLETE", 2.0)]:  # fmt: skip
+        study.add_trial(create_trial(state=TrialState[state], value=value, params={"lr_g": 1e-3},
+                                     distributions=dist))  # fmt: skip
+    holder = ContenderStudy.__new__(ContenderStudy)
+    holder.study = study
+    assert holder.budget_curve() == [3.0, 3.0, 1.0, 1.0]

@@ -11,22 +11,14 @@ from typing import Any
 
 from ganbench.executors import job, local, processes  # submodules, for tests that patch them
 from ganbench.executors.base import EXECUTORS, Executor
-from ganbench.executors.job import (
-    PLOT_SAMPLES,
-    EmitTracker,
-    Job,
-    _fitting_size,
-    _parts,
-    evaluator_for,
-    run_job,
-)
+from ganbench.executors.job import PLOT_SAMPLES, EmitTracker, Job, evaluator_for, run_job
 from ganbench.executors.local import LocalExecutor
-from ganbench.executors.processes import ProcessExecutor, _init_worker, _worker_run, gpu_assignment
+from ganbench.executors.processes import ProcessExecutor, gpu_assignment
 from ganbench.executors.ray_cluster import RayExecutor
 
 __all__ = ["EXECUTORS", "PLOT_SAMPLES", "EmitTracker", "Executor", "Job", "LocalExecutor", "ProcessExecutor",
-           "RayExecutor", "_fitting_size", "_init_worker", "_parts", "_worker_run", "create_executor",
-           "evaluator_for", "gpu_assignment", "job", "local", "processes", "run_job"]  # fmt: skip
+           "RayExecutor", "create_executor", "evaluator_for", "gpu_assignment", "job", "local", "processes",
+           "run_job"]  # fmt: skip
 
 
 def create_executor(name: str, **options: Any) -> Executor:

@@ -21,7 +21,7 @@ from ganbench.report.frame import (
 from ganbench.report.questions import strategy_section
 from ganbench.report.ranking import Ranking, namer, overall_ranking
 from ganbench.report.stats import compare, describe
-from ganbench.report.studies import study_summaries, tuning_section
+from ganbench.report.studies import study_summaries, tuning_section, write_tuning_report
 from ganbench.report.tables import Section
 from ganbench.report.writers import write_all
 from ganbench.status import Status
@@ -93,7 +93,8 @@ def build_report(store: MLflowStore, parent_id: str, out_dir: Path) -> ReportRes
     verdict = H.headline(summary, primary, overall, findings, name)
     store.log(parent_id, tags=validity.validity_tags(findings))
     report_dir = out_dir / "report"
-    figures = make_figures(store, parent_id, runs, report_dir / "figures", primary, overall)
+    budget = write_tuning_report(store, parent_id, report_dir)  # also the tuning budget figures
+    figures = make_figures(store, parent_id, runs, report_dir / "figures", primary, overall, budget)
     parent = store.client.get_run(parent_id)
     title = parent.data.tags.get("ganbench.suite") or parent.info.run_name or parent_id
     notes = left_out(runs)

@@ -108,30 +108,35 @@ def budget_figure(summaries: Sequence[StudySummary], dataset: str) -> Any:
     return fig
 
 
-def write_tuning_report(store: MLflowStore, parent: str, out_dir: Path) -> list[Path]:
-    """``tuning.csv``, ``tuning.md`` (a table per dataset) and ``tuning_budget_<dataset>.png``; also logged
-    to the suite run under ``report/``."""
+def write_tuning_report(store: MLflowStore, parent: str, out_dir: Path) -> dict[str, Path]:
+    """``tuning.csv``, ``tuning.md`` (a table per dataset) and the budget plot of each dataset,
+    ``figures/<dataset>_tuning.png`` (the report embeds the same file); also logged to the suite run under
+    ``report/``. Returns the budget plots by dataset."""
     from ganbench.report.plots import plt
+    from ganbench.report.writers import _file_stem
 
     summaries = study_summaries(store, parent)
     if not summaries:
-        return []
-    out_dir.mkdir(parents=True, exist_ok=True)
+        return {}
+    (out_dir / "figures").mkdir(parents=True, exist_ok=True)
     table = tuning_table(summaries)
     paths = [out_dir / "tuning.csv", out_dir / "tuning.md"]
     table.to_csv(paths[0], index=False)
-    sections = []
+    sections, figures = [], {}
     for dataset, part in table.groupby("dataset", sort=False):
         shown = part.drop(columns=["dataset"]).dropna(axis=1, how="all")
-        sections.append(f"## {dataset}\n\n{shown.to_markdown(index=False, floatfmt='.4g')}\n")
+        text = shown.astype(object).where(shown.notna(), "")
+        sections.append(f"## {dataset}\n\n{text.to_markdown(index=False, floatfmt='.4g')}\n")
         fig = budget_figure(summaries, str(dataset))
-        paths.append(out_dir / f"tuning_budget_{dataset}.png")
-        fig.savefig(paths[-1])
+        figures[str(dataset)] = out_dir / "figures" / f"{_file_stem(str(dataset))}_tuning.png"
+        fig.savefig(figures[str(dataset)])
         plt.close(fig)
     paths[1].write_text("\n".join(sections))
     for path in paths:
         store.log_artifact(parent, path, "report")
-    return paths
+    for path in figures.values():
+        store.log_artifact(parent, path, "report/figures")
+    return figures
 
 
 def tuning_section(summaries: Sequence[StudySummary]) -> Section | None:

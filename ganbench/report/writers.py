@@ -29,9 +29,6 @@ from ganbench.report.tables import Section, detail_table, wide_table
 CURVE_METRICS = ("fid_", "kid_", "modes_covered", "high_quality_pct", "kl_uniform", "precision_", "recall_")
 RANKING_FIGURES = "ranking"  # the figures key of the overall ranking's CD diagram
 MAX_SAMPLE_SEEDS = 6  # columns of the final-samples grid
-TRIAL_TAGS = ("ganbench.trial", "trial")
-# tags or params of a study run that name what tuning minimized
-OBJECTIVE_KEYS = ("ganbench.objective", "objective", "primary_metric")
 
 METHOD = (
     f"Cells: mean ± std over seeds (final values; a diverged run has no final quality value, see the diverged "
