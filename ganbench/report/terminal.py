@@ -13,7 +13,7 @@ from ganbench.report.headline import primary_rows, value_text, warning_lines
 from ganbench.report.ranking import namer
 
 WIDTH = 80  # the summary is laid out for this many columns, and never wider
-CONTENDER_WIDTH = 22
+CONTENDER_WIDTH = 26  # "non_saturating|ttur_beta1" whole
 LEGEND = "best: best mean; tied: not distinguishable from the best (Holm p >= 0.05)"
 STYLES = {"best": "bold green", "tied": "green", "": ""}
 
@@ -38,15 +38,7 @@ def dataset_table(result: Any, dataset: str) -> Any:
     direction = "higher" if M.is_higher_better(metric) else "lower"
     table = Table(title=f"{dataset}: {metric} ({direction} is better), mean [95% CI] over seeds",
                   title_justify="left", box=box.SIMPLE_HEAD, pad_edge=False, padding=(0, 1))  # fmt: skip
-    table.add_column("#", justify="right", no_wrap=True)
-    table.add_column("contender", max_width=CONTENDER_WIDTH, no_wrap=True, overflow="ellipsis")
-    table.add_column(metric, no_wrap=True, overflow="ellipsis")
-    if modes:
-        table.add_column("modes", justify="right", no_wrap=True)
-    if quality:
-        table.add_column("HQ %", justify="right", no_wrap=True)
-    table.add_column("div", justify="right", no_wrap=True)
-    table.add_column("", no_wrap=True, min_width=4)  # "best" / "tied" must stay readable
+    lines = []
     for row in rows.itertuples():
         key = (row.loss, row.strategy)
         mark = "best" if row.best else "tied" if row.tied else ""
@@ -59,6 +51,19 @@ def dataset_table(result: Any, dataset: str) -> Any:
             q = quality.get(key, float("nan"))
             cells.append("n/a" if pd.isna(q) else f"{q:.1f}")
         cells.append(f"{row.diverged:.0%}" if row.diverged else "")
+        lines.append((cells, mark))
+    # every column but the contender's keeps its widest cell: when space runs out, the names give way
+    widest = [max([len(c[i]) for c, _ in lines] or [0]) for i in range(len(lines[0][0]) if lines else 0)]
+    heads = ["#", "contender", metric, *(["modes"] if modes else []), *(["HQ %"] if quality else []), "div"]
+    for i, head in enumerate(heads):
+        if head == "contender":
+            table.add_column(head, max_width=CONTENDER_WIDTH, no_wrap=True, overflow="ellipsis")
+        else:
+            width = max(len(head), widest[i] if widest else 0)
+            justify = "left" if head == metric else "right"
+            table.add_column(head, justify=justify, no_wrap=True, min_width=width)
+    table.add_column("", no_wrap=True, min_width=4)  # "best" / "tied" must stay readable
+    for cells, mark in lines:
         table.add_row(*cells, Text(mark, style=STYLES[mark]), style=STYLES[mark] if mark == "best" else "")
     return table
 
