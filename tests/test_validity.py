@@ -182,7 +182,9 @@ def test_terminal_summary_fits_80_columns() -> None:
     from rich.console import Console
 
     long = {"feature_matching_with_a_long_name": BEST, "relativistic": SAME, "wgan_gp": WORSE}
-    for result in (_result(long), _result(long, strategy_names=True)):
+    # values whose CI takes many digits must not squeeze the modes, HQ and mark columns
+    small = {k: [0.00123 + 1e-5 * v for v in vs] for k, vs in long.items()}
+    for result in (_result(long), _result(long, strategy_names=True), _result(small, strategy_names=True)):
         console = Console(width=200, record=True, file=io.StringIO(), color_system=None)
         print_summary(result, console)
         lines = console.export_text().splitlines()
@@ -190,6 +192,9 @@ def test_terminal_summary_fits_80_columns() -> None:
         text = "\n".join(lines)
         assert "w1_raw" in text and "8.0/8" in text and "90.0" in text and "report: /tmp/report.html" in text
         assert "Verdict" in text and "Validity" in text and "No validity warnings" in text
+        table = [line for line in lines if "8.0/8" in line]
+        assert len(table) == 6 if len(result.runs["strategy"].unique()) > 1 else len(table) == 3
+        assert all(" 90.0 " in line and line.rstrip().endswith(("best", "tied", "90.0")) for line in table)
     narrow = Console(width=60, record=True, file=io.StringIO(), color_system=None)
     narrow.print(console_view(_result(long)))
     assert max(len(line) for line in narrow.export_text().splitlines()) <= 60

@@ -52,16 +52,20 @@ def dataset_table(result: Any, dataset: str) -> Any:
             cells.append("n/a" if pd.isna(q) else f"{q:.1f}")
         cells.append(f"{row.diverged:.0%}" if row.diverged else "")
         lines.append((cells, mark))
-    # every column but the contender's keeps its widest cell: when space runs out, the names give way
-    widest = [max([len(c[i]) for c, _ in lines] or [0]) for i in range(len(lines[0][0]) if lines else 0)]
+    # every column but the contender's keeps its widest cell; the names take what is left of WIDTH columns
     heads = ["#", "contender", metric, *(["modes"] if modes else []), *(["HQ %"] if quality else []), "div"]
+    if not any(c[-1] for c, _ in lines):  # nothing diverged: no column for it
+        heads, lines = heads[:-1], [(c[:-1], m) for c, m in lines]
+    widest = [max([len(head)] + [len(c[i]) for c, _ in lines]) for i, head in enumerate(heads)]
+    # the mark column (4), and 3 columns between any two (padding, separator, padding) plus the edges
+    fixed = sum(w for h, w in zip(heads, widest) if h != "contender") + 4 + 3 * len(heads) + 1
     for i, head in enumerate(heads):
         if head == "contender":
-            table.add_column(head, max_width=CONTENDER_WIDTH, no_wrap=True, overflow="ellipsis")
+            width = max(8, min(widest[i], CONTENDER_WIDTH, WIDTH - fixed))
+            table.add_column(head, width=width, no_wrap=True, overflow="ellipsis")
         else:
-            width = max(len(head), widest[i] if widest else 0)
             justify = "left" if head == metric else "right"
-            table.add_column(head, justify=justify, no_wrap=True, min_width=width)
+            table.add_column(head, justify=justify, no_wrap=True, min_width=widest[i])
     table.add_column("", no_wrap=True, min_width=4)  # "best" / "tied" must stay readable
     for cells, mark in lines:
         table.add_row(*cells, Text(mark, style=STYLES[mark]), style=STYLES[mark] if mark == "best" else "")
