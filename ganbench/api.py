@@ -132,6 +132,9 @@ def _prepare(suite, out, quick, seeds, plugins, tracking_uri, optuna_storage, de
         raise InputError(f"suite {loaded.name!r} has no 'tuning' section; add one (trials: N) to tune")
     _check_options(device, executor, inception_weights, gpus_per_job, population_size, workers)
     chosen, workers, threads = choose_executor(loaded, executor, workers, device)
+    tune_locally = (
+        executor == "auto"
+    )  # workers cannot hear the pruner: tuning stays here, where it stops trials
     try:
         check_plugins_reach_workers(loaded, chosen)
     except GanbenchError:
@@ -156,6 +159,7 @@ def _prepare(suite, out, quick, seeds, plugins, tracking_uri, optuna_storage, de
         executor=executor,
         workers=workers,
         worker_threads=threads,
+        tune_locally=tune_locally,
         ray_address=ray_address,
         gpus_per_job=gpus_per_job,
     )
@@ -190,8 +194,10 @@ def choose_executor(
     """``(executor, workers, torch threads per worker)`` for the options given.
 
     ``auto`` is ``processes`` on a CPU-only machine with several cores when the suite is large (measured on the
-    2-core CPU: two single-threaded populations in two processes train about 1.3x as many model-steps/s as one
-    population on two threads, whose small per-op work parallelizes poorly), else ``local``. Worker processes on
+    2-core CPU: two single-threaded populations of 10 in two processes train 1.19x the model-steps/s of one
+    population on two threads, whose small per-op work parallelizes poorly), else ``local``. Under ``auto`` the
+    tuning phase still runs in this process: a worker cannot hear the pruner's answers, so there a pruned trial
+    would train to the end and halving would save nothing. Worker processes on
     the CPU get ``cores // workers`` torch threads each, so they never oversubscribe the cores."""
     import torch
 

@@ -55,7 +55,7 @@ def tune_suite(runner: Session) -> dict[str, Hyper]:
     studies = [ContenderStudy(runner, c, storage) for c in contenders(runner.suite)]
     hypers = {}
     with runner.progress.phase("tune", sum(s.remaining() * s.steps for s in studies)):
-        if runner.executor is not runner.local_executor:
+        if runner.executor is not runner.local_executor and not runner.options.tune_locally:
             _parallel_rounds(runner, studies)  # then each study's run() only finishes it
         for study in studies:
             hyper = study.run()
