@@ -45,7 +45,7 @@ def main() -> None:
         "exit_code": proc.returncode,
         "wall_s": round(wall, 1),
         "wall_min": round(wall / 60, 2),
-        "targets": {"2-core CPU": "<= 15 min", "one H100": "<= 3 min"},
+        "targets": {"2-core CPU": "<= 30 min (losses, strategies)", "one H100": "<= 3 min"},
     }
     print(f"{' '.join(cmd)}: {wall / 60:.2f} min (exit {proc.returncode})")
     import torch

@@ -177,9 +177,13 @@ def cmd_list(args: argparse.Namespace) -> None:
 
         names = LOSSES.names() + [f"<loss>+{p}" for p in PENALTIES]
     elif args.kind == "strategies":
-        from ganbench.strategies import STRATEGIES
+        from ganbench.strategies import STRATEGIES, strategy_line
 
-        names = STRATEGIES.names() + ["<strategy>+ema"]
+        width = max(len(n) for n in [*STRATEGIES.names(), "<strategy>+ema"])
+        names = [f"{n:<{width}}  {strategy_line(STRATEGIES.get(n))}" for n in STRATEGIES.names()]
+        names.append(
+            "<strategy>+ema".ljust(width) + "  the same, evaluated on an EMA of G's weights (decay 0.999)"
+        )
     elif args.kind == "datasets":
         from ganbench.data import DATASETS
 

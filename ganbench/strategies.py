@@ -81,6 +81,17 @@ def describe_search(strategy: Strategy, searched: dict[str, str]) -> str:
     return "; ".join(parts) + (f" (fixed: {', '.join(fixed)})" if fixed else "")
 
 
+def strategy_line(strategy: Strategy) -> str:
+    """What ``ganbench list strategies`` says of one: its recipe and what tuning searches for it."""
+    recipe = strategy.optimizer
+    if strategy.optimizer == "adam":
+        recipe += f" betas ({strategy.beta1:g}, {strategy.beta2:g})"
+    recipe += f", {strategy.n_critic} D step{'s' * (strategy.n_critic > 1)}"
+    if strategy.search is None:
+        return f"{recipe}; tunes what the suite's tuning lists"
+    return f"{recipe}; tunes {', '.join(strategy.search)}"
+
+
 STRATEGIES: Registry[Strategy] = Registry("strategy")
 
 

@@ -82,6 +82,10 @@ def test_list_commands(capsys):
     assert "wgan_gp" in listed and "r1" in listed and "<loss>+r1" in listed
     main(["list", "suites"])
     assert "losses" in capsys.readouterr().out.split()
+    main(["list", "strategies"])
+    lines = {line.split()[0]: line for line in capsys.readouterr().out.splitlines()}
+    assert lines["tied"].endswith("tunes lr") and lines["ttur"].endswith("tunes lr_g, lr_d")
+    assert "what the suite's tuning lists" in lines["adam_dcgan"] and "<strategy>+ema" in lines
 
 
 def _run(args, cwd):
