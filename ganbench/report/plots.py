@@ -122,7 +122,7 @@ def mosaic_figure(
         if j == 0:
             ax.set_ylabel(row, fontsize=8, rotation=0, ha="right", va="center")
     fig.suptitle(title, fontsize=10)
-    fig.tight_layout()
+    fig.tight_layout(rect=(0, 0, 1, 1 - 0.35 / fig.get_figheight()))  # room for the title above the columns'
     plt.close(fig)
     return fig
 
