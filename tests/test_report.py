@@ -345,3 +345,13 @@ def test_no_final_runs_is_a_clear_error(store: MLflowStore, tmp_path: Path) -> N
     parent = store.parent_run("empty", "k")
     with pytest.raises(ReportError, match="holds no final runs yet"):
         build_report(store, parent, tmp_path)
+
+
+def test_a_strategy_named_like_a_mark_is_not_styled_as_one() -> None:
+    from ganbench.report.writers import _flat_marks
+
+    index = pd.MultiIndex.from_tuples([("hinge", "tied"), ("hinge", "best")], names=["loss", "strategy"])
+    marks = pd.DataFrame({"w1_raw": ["best", ""]}, index=index)
+    flat = _flat_marks(marks)
+    assert flat["strategy"].tolist() == ["", ""] and flat["loss"].tolist() == ["", ""]
+    assert flat["w1_raw"].tolist() == ["best", ""]

@@ -166,7 +166,7 @@ def latex(title: str, datasets: list[str], summary: pd.DataFrame) -> str:
         cells, marks = cells[keep], marks[keep]
         styler = (
             Styler(cells.reset_index())
-            .apply(lambda _, marks=marks: marks.reset_index().map(lambda m: TEX.get(m, "")), axis=None)
+            .apply(lambda _, marks=marks: _flat_marks(marks).map(lambda m: TEX.get(m, "")), axis=None)
             .format(escape="latex", subset=["loss", "strategy", "seeds", "diverged"])
             .format_index(escape="latex", axis=1)
             .hide(axis="index")
@@ -178,6 +178,14 @@ def latex(title: str, datasets: list[str], summary: pd.DataFrame) -> str:
     return "\n".join(parts)
 
 
+def _flat_marks(marks: pd.DataFrame) -> pd.DataFrame:
+    """The marks laid out like ``cells.reset_index()``: the index columns (loss, strategy) carry no mark, even
+    when a strategy is named like one (``tied``)."""
+    flat = marks.reset_index()
+    flat[list(marks.index.names)] = ""
+    return flat
+
+
 def _img(path: Path) -> str:
     data = base64.b64encode(path.read_bytes()).decode("ascii")
     return f'<img alt="{html.escape(path.stem)}" src="data:image/png;base64,{data}">'
@@ -187,7 +195,7 @@ def _main_html(summary: pd.DataFrame, dataset: str) -> str:
     cells, marks = wide_table(summary, dataset)
     styler = Styler(cells.reset_index(), uuid=f"main-{_file_stem(dataset)}", cell_ids=False)
     styler = styler.hide(axis="index").format(escape="html").format_index(_breakable, axis=1)
-    styler = styler.apply(lambda _: marks.reset_index().map(lambda m: CSS.get(m, "")), axis=None)
+    styler = styler.apply(lambda _: _flat_marks(marks).map(lambda m: CSS.get(m, "")), axis=None)
     return f'<div class="scroll">{styler.set_caption(HTML_LEGEND).to_html()}</div>'
 
 
