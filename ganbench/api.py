@@ -132,9 +132,8 @@ def _prepare(suite, out, quick, seeds, plugins, tracking_uri, optuna_storage, de
         raise InputError(f"suite {loaded.name!r} has no 'tuning' section; add one (trials: N) to tune")
     _check_options(device, executor, inception_weights, gpus_per_job, population_size, workers)
     chosen, workers, threads = choose_executor(loaded, executor, workers, device)
-    tune_locally = (
-        executor == "auto"
-    )  # workers cannot hear the pruner: tuning stays here, where it stops trials
+    # workers cannot hear the pruner: under auto, tuning stays here, where it stops trials
+    tune_locally = executor == "auto"
     try:
         check_plugins_reach_workers(loaded, chosen)
     except GanbenchError:

@@ -31,9 +31,8 @@ class Strategy:
     beta2: float = 0.999  # Adam only
     n_critic: int = 1  # D steps per G step
     ema: float | None = None  # decay of the generator's weight average that is evaluated; None: no EMA
-    search: tuple[str, ...] | None = (
-        None  # what tuning searches (see the module docstring); None: the suite's
-    )
+    # what tuning searches (see the module docstring); None: what the suite's tuning section lists
+    search: tuple[str, ...] | None = None
 
     def __post_init__(self) -> None:
         if self.search is not None:
@@ -146,9 +145,7 @@ def search_space(strategy: Strategy, tuning: Any) -> dict[str, tuple[str, Any]]:
     beta1_given = tuning.beta1 is not False and tuning.beta1 is not None
     beta1 = ("choice", list(tuning.beta1)) if isinstance(tuning.beta1, list) else ("float", (0.0, BETA1_MAX))
     n_critic = ("choice", list(tuning.n_critic or N_CRITIC_CHOICES))
-    if (
-        strategy.search is None
-    ):  # the suite decides: Lucic et al.'s space as far as its tuning section lists it
+    if strategy.search is None:  # the suite decides: Lucic et al.'s space as far as its tuning lists it
         space = {"lr_g": lr, "lr_d": lr}
         if beta1_given and strategy.optimizer == "adam":
             space["beta1"] = beta1
@@ -164,6 +161,11 @@ def search_space(strategy: Strategy, tuning: Any) -> dict[str, tuple[str, Any]]:
         else:
             space[name] = lr
     return space
+
+
+def tied_rates(params: dict[str, Any]) -> dict[str, Any]:
+    """Searched or tuned parameters with a tied rate ``lr`` spelled out as ``lr_g`` = ``lr_d`` (a copy)."""
+    return {**params, "lr_g": params["lr"], "lr_d": params["lr"]} if "lr" in params else dict(params)
 
 
 def space_text(space: dict[str, tuple[str, Any]]) -> dict[str, str]:

@@ -23,6 +23,7 @@ from pydantic import (
     model_validator,
 )
 
+from ganbench.config import ADDED_OPTIONS
 from ganbench.data import DATASETS
 from ganbench.errors import GanbenchError
 from ganbench.losses import get_loss
@@ -223,8 +224,9 @@ class Suite(_Strict):
         """Hash of the validated suite: a rerun of the same suite finds its parent run by it."""
         # plugins are where names come from, not what runs: moving a plugin file keeps the suite's runs
         dumped = self.model_dump(mode="json", exclude={"description", "quick", "plugins"})
-        if dumped.get("lr_decay_from") is None:  # added later: unset, older suites keep their keys
-            dumped.pop("lr_decay_from", None)
+        for name in ADDED_OPTIONS:  # added later: unset, they leave older suites' keys as they were
+            if dumped.get(name) is None:
+                dumped.pop(name, None)
         blob = json.dumps(dumped, sort_keys=True)
         return hashlib.sha256(blob.encode()).hexdigest()[:16]
 

@@ -21,7 +21,7 @@ from ganbench.report.frame import (
 from ganbench.report.questions import strategy_section
 from ganbench.report.ranking import Ranking, namer, overall_ranking
 from ganbench.report.stats import compare, describe
-from ganbench.report.studies import study_summaries, tuning_section, write_tuning_report
+from ganbench.report.studies import StudySummary, study_summaries, tuning_section, write_tuning_report
 from ganbench.report.tables import Section
 from ganbench.report.writers import write_all
 from ganbench.status import Status
@@ -61,8 +61,8 @@ def left_out(runs: pd.DataFrame) -> dict[str, list[str]]:
     }  # fmt: skip
 
 
-def diagnose(store: MLflowStore, parent_id: str, runs: pd.DataFrame, summary: pd.DataFrame,
-             primary: dict[str, str], modes: dict[str, int]) -> list[validity.Finding]:  # fmt: skip
+def diagnose(store: MLflowStore, runs: pd.DataFrame, summary: pd.DataFrame, primary: dict[str, str],
+             modes: dict[str, int], studies: list[StudySummary]) -> list[validity.Finding]:  # fmt: skip
     """Every validity diagnostic on the suite's runs and studies (see ``validity``)."""
     name = namer(runs["strategy"])
     finished = runs[runs["status"] == Status.FINISHED]
@@ -71,7 +71,7 @@ def diagnose(store: MLflowStore, parent_id: str, runs: pd.DataFrame, summary: pd
         for d, r in zip(finished["dataset"], finished["run_id"])
         if d in primary
     }
-    studies = [s for s in study_summaries(store, parent_id) if s.dataset in primary]
+    studies = [s for s in studies if s.dataset in primary]
     return [*validity.failed_runs(runs, name), *validity.undertrained(runs, primary, histories, name), *validity.search_edge(studies, name),
             *validity.tuning_budget(studies, name), *validity.mode_collapse(summary, modes, name),
             *validity.too_few_seeds(summary)]  # fmt: skip
@@ -89,16 +89,17 @@ def build_report(store: MLflowStore, parent_id: str, out_dir: Path) -> ReportRes
     summary = compare(runs, summary) if not summary.empty else summary
     primary, modes, name = primary_metrics(runs), dataset_modes(runs), namer(runs["strategy"])
     overall = overall_ranking(runs, primary, name) if primary else None
-    findings = diagnose(store, parent_id, runs, summary, primary, modes)
+    studies = study_summaries(store, parent_id)
+    findings = diagnose(store, runs, summary, primary, modes, studies)
     verdict = H.headline(summary, primary, overall, findings, name)
     store.log(parent_id, tags=validity.validity_tags(findings))
     report_dir = out_dir / "report"
-    budget = write_tuning_report(store, parent_id, report_dir)  # also the tuning budget figures
+    budget = write_tuning_report(store, parent_id, report_dir, studies)  # also the tuning budget figures
     figures = make_figures(store, parent_id, runs, report_dir / "figures", primary, overall, budget)
     parent = store.client.get_run(parent_id)
     title = parent.data.tags.get("ganbench.suite") or parent.info.run_name or parent_id
     notes = left_out(runs)
-    made = [strategy_section(runs, summary, primary), tuning_section(study_summaries(store, parent_id))]
+    made = [strategy_section(runs, summary, primary), tuning_section(studies)]
     sections = [s for s in made if s is not None]
     files = write_all(report_dir, title=title, parent_id=parent_id, runs=runs, summary=summary,
                                   figures=figures, notes=notes, verdict=verdict, findings=findings,

@@ -23,6 +23,7 @@ from ganbench.report.frame import DONE_STATUSES
 from ganbench.report.ranking import ALPHA
 from ganbench.report.stats import bootstrap_ci, holm, two_sample_p
 from ganbench.report.tables import Section
+from ganbench.report.writers import CSS, MD, _marked
 
 BETTER, WORSE, SAME = "better", "worse", "no detectable difference"
 
@@ -229,19 +230,14 @@ def strategy_section(runs: pd.DataFrame, summary: pd.DataFrame, primary: dict[st
         caption = (
             f"{dataset}: {metric} by loss and strategy, mean [95% CI]; per loss, bold = best, italic = tied"
         )
-        shown = cells.where(marks == "", cells.combine(marks, lambda c, m: [
-            {"best": "**{}**", "tied": "*{}*"}.get(x, "{}").format(v) for v, x in zip(c, m)]))  # fmt: skip
-        md += [f"### {caption}", "", shown.reset_index().to_markdown(index=False), ""]
-        styled = cells.style.apply(lambda _, m=marks: m.map(lambda x: _CSS.get(x, "")), axis=None)
+        md += [f"### {caption}", "", _marked(cells, marks, MD).reset_index().to_markdown(index=False), ""]
+        styled = cells.style.apply(lambda _, m=marks: m.map(lambda x: CSS.get(x, "")), axis=None)
         body += [f"<h3>{html.escape(caption)}</h3>", f'<div class="scroll">{styled.to_html()}</div>']
     if found:
         table = effects_table(found)
         md += ["### Paired effects", "", table.to_markdown(index=False, floatfmt=".3g"), ""]
         body += ["<h3>Paired effects</h3>", table.style.hide(axis="index").format(precision=3).to_html()]
     return Section("Strategies", "\n".join(md), "\n".join(body), tuple(lines))
-
-
-_CSS = {"best": "font-weight: bold; background-color: #81c784;", "tied": "background-color: #dcedc8;"}
 
 
 def _no_best() -> pd.DataFrame:

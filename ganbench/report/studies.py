@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 from ganbench import metrics as M
 from ganbench.report.tables import Section
 from ganbench.status import Status
+from ganbench.strategies import tied_rates
 from ganbench.tracking import TAG_CONTENDER, MLflowStore
 
 if TYPE_CHECKING:
@@ -38,9 +39,8 @@ class StudySummary:
     counts: dict[str, int]
     curve: list[tuple[int, float]]  # (counted trials so far, best value so far)
     space: dict[str, str] = field(default_factory=dict)  # the suite's tuning section as logged (lr_min, ...)
-    search: str = (
-        ""  # what the tuner searched for this contender and what stayed fixed (strategies.describe_search)
-    )
+    # what the tuner searched for this contender and what stayed fixed (strategies.describe_search)
+    search: str = ""
 
 
 def study_summaries(store: MLflowStore, parent: str) -> list[StudySummary]:
@@ -55,9 +55,7 @@ def study_summaries(store: MLflowStore, parent: str) -> list[StudySummary]:
         curve = store.history(run.info.run_id, "best_so_far")
         best_value = m.get(M.best_key(objective), math.nan)
         space = {k.removeprefix("tuning."): v for k, v in p.items() if k.startswith("tuning.")}
-        if "lr" in best:  # one tied rate
-            best["lr_g"] = best["lr_d"] = best["lr"]
-        search = p.get("search_space", "")
+        best, search = tied_rates(best), p.get("search_space", "")
         out.append(
             StudySummary(dataset, loss, strategy, objective, best_value, best, counts, curve, space, search)
         )
@@ -108,28 +106,39 @@ def budget_figure(summaries: Sequence[StudySummary], dataset: str) -> Any:
     return fig
 
 
-def write_tuning_report(store: MLflowStore, parent: str, out_dir: Path) -> dict[str, Path]:
+def dataset_tables(summaries: Sequence[StudySummary]) -> list[tuple[str, pd.DataFrame]]:
+    """The tuning table split per dataset, without the dataset column and without columns no study filled."""
+    table = tuning_table(summaries)
+    return [(str(d), part.drop(columns=["dataset"]).dropna(axis=1, how="all"))
+            for d, part in table.groupby("dataset", sort=False)]  # fmt: skip
+
+
+def table_markdown(shown: pd.DataFrame) -> str:
+    """A per-dataset tuning table as Markdown; a parameter not searched is blank (its value is in the search
+    space column)."""
+    return shown.astype(object).where(shown.notna(), "").to_markdown(index=False, floatfmt=".4g")
+
+
+def write_tuning_report(store: MLflowStore, parent: str, out_dir: Path,
+                        summaries: Sequence[StudySummary] | None = None) -> dict[str, Path]:  # fmt: skip
     """``tuning.csv``, ``tuning.md`` (a table per dataset) and the budget plot of each dataset,
     ``figures/<dataset>_tuning.png`` (the report embeds the same file); also logged to the suite run under
-    ``report/``. Returns the budget plots by dataset."""
+    ``report/``. Returns the budget plots by dataset. ``summaries``: the study summaries, if already read."""
     from ganbench.report.plots import plt
     from ganbench.report.writers import _file_stem
 
-    summaries = study_summaries(store, parent)
+    summaries = study_summaries(store, parent) if summaries is None else summaries
     if not summaries:
         return {}
     (out_dir / "figures").mkdir(parents=True, exist_ok=True)
-    table = tuning_table(summaries)
     paths = [out_dir / "tuning.csv", out_dir / "tuning.md"]
-    table.to_csv(paths[0], index=False)
+    tuning_table(summaries).to_csv(paths[0], index=False)
     sections, figures = [], {}
-    for dataset, part in table.groupby("dataset", sort=False):
-        shown = part.drop(columns=["dataset"]).dropna(axis=1, how="all")
-        text = shown.astype(object).where(shown.notna(), "")
-        sections.append(f"## {dataset}\n\n{text.to_markdown(index=False, floatfmt='.4g')}\n")
-        fig = budget_figure(summaries, str(dataset))
-        figures[str(dataset)] = out_dir / "figures" / f"{_file_stem(str(dataset))}_tuning.png"
-        fig.savefig(figures[str(dataset)])
+    for dataset, shown in dataset_tables(summaries):
+        sections.append(f"## {dataset}\n\n{table_markdown(shown)}\n")
+        fig = budget_figure(summaries, dataset)
+        figures[dataset] = out_dir / "figures" / f"{_file_stem(dataset)}_tuning.png"
+        fig.savefig(figures[dataset])
         plt.close(fig)
     paths[1].write_text("\n".join(sections))
     for path in paths:
@@ -140,20 +149,18 @@ def write_tuning_report(store: MLflowStore, parent: str, out_dir: Path) -> dict[
 
 
 def tuning_section(summaries: Sequence[StudySummary]) -> Section | None:
-    """The report's "Tuning" section: per dataset, each contender's search space, best setting and trials."""
+    """The report's "Tuning" section, after the per-dataset tables: per dataset, each contender's search space,
+    best setting and trials."""
     import html
 
     if not summaries:
         return None
-    table = tuning_table(summaries)
     md, body = [TUNING_NOTE, ""], [f'<p class="method">{html.escape(TUNING_NOTE)}</p>']
-    for dataset, part in table.groupby("dataset", sort=False):
-        shown = part.drop(columns=["dataset"]).dropna(axis=1, how="all")
-        text = shown.astype(object).where(shown.notna(), "")  # a fixed value is in the search space column
-        md += [f"### {dataset}", "", text.to_markdown(index=False, floatfmt=".4g"), ""]
+    for dataset, shown in dataset_tables(summaries):
+        md += [f"### {dataset}", "", table_markdown(shown), ""]
         styled = shown.style.hide(axis="index").format(precision=4, na_rep="")
-        body += [f"<h3>{html.escape(str(dataset))}</h3>", f'<div class="scroll">{styled.to_html()}</div>']
-    return Section("Tuning", "\n".join(md), "\n".join(body))
+        body += [f"<h3>{html.escape(dataset)}</h3>", f'<div class="scroll">{styled.to_html()}</div>']
+    return Section("Tuning", "\n".join(md), "\n".join(body), after_datasets=True)
 
 
 TUNING_NOTE = (

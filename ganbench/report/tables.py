@@ -51,3 +51,4 @@ class Section:
     markdown: str
     html: str
     lines: tuple[str, ...] = ()  # its answers as short lines, for the terminal (none: not shown there)
+    after_datasets: bool = False  # placed after the per-dataset tables (else before them, after the ranking)

@@ -37,13 +37,14 @@ import pandas as pd
 
 from ganbench import metrics as M
 from ganbench.report.ranking import ALPHA
+from ganbench.strategies import BETA1_MAX
 
 UNDERTRAINED_MARGIN = 0.10
 EDGE_FRACTION = 0.05
 BUDGET_MARGIN = 0.05
 COLLAPSE_FRACTION = 0.75
 QUARTER = 0.25
-BETA1_TRUE_RANGE = (0.0, 0.999)  # what tuning searches when a suite says ``beta1: true`` (tuning.BETA1_MAX)
+BETA1_TRUE_RANGE = (0.0, BETA1_MAX)  # what tuning searches when a suite says ``beta1: true``
 KINDS = {
     "failed": "runs failed (left out of the tables)",
     "undertrained": "undertrained (primary metric still improving at the end)",

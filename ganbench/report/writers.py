@@ -86,7 +86,7 @@ def write_all(report_dir: Path, *, title: str, parent_id: str, runs: pd.DataFram
     summary.to_csv(files["csv"], index=False)
     runs.to_csv(files["runs_csv"], index=False)
     top = Top(verdict or [], warning_lines(findings or []), ranking, figures.get(RANKING_FIGURES, []),
-              [s for s in sections or [] if s is not None])  # fmt: skip
+              list(sections or []))  # fmt: skip
     files["markdown"].write_text(markdown(title, datasets, summary, figures, notes, report_dir, top))
     files["latex"].write_text(latex(title, datasets, summary))
     files["html"].write_text(page(title, parent_id, datasets, summary, figures, notes, top))
@@ -111,7 +111,7 @@ class Top:
     warnings: list[str]
     ranking: Ranking | None = None
     figures: list[Path] = field(default_factory=list)
-    sections: list[Section] = field(default_factory=list)  # after the ranking: strategies; tuning goes last
+    sections: list[Section] = field(default_factory=list)  # strategies after the ranking; tuning at the end
 
 
 def _ranking_frame(ranking: Ranking) -> pd.DataFrame:
@@ -150,8 +150,8 @@ def markdown(title: str, datasets: list[str], summary: pd.DataFrame, figures: di
 
 
 def _split(sections: list[Section]) -> tuple[list[Section], list[Section]]:
-    """Sections before the per-dataset tables, and the tuning section after them."""
-    return [s for s in sections if s.title != "Tuning"], [s for s in sections if s.title == "Tuning"]
+    """The sections that go before the per-dataset tables, and those that go after them."""
+    return [s for s in sections if not s.after_datasets], [s for s in sections if s.after_datasets]
 
 
 def latex(title: str, datasets: list[str], summary: pd.DataFrame) -> str:

@@ -14,7 +14,7 @@ from ganbench.config import Member, RunConfig
 from ganbench.plan import Contender, Hyper, Planned, Session, chunks, run_config
 from ganbench.report.studies import COUNTS
 from ganbench.status import Status
-from ganbench.strategies import describe_search, get_strategy, search_space, space_text
+from ganbench.strategies import describe_search, get_strategy, search_space, space_text, tied_rates
 from ganbench.tracking import (
     TAG_CONTENDER,
     TAG_KEY,
@@ -180,9 +180,7 @@ class ContenderStudy:
                 params[name] = trial.suggest_categorical(name, list(values))
             else:
                 params[name] = trial.suggest_float(name, *values, log=kind == "log")
-        if "lr" in params:  # one tied rate
-            params["lr_g"] = params["lr_d"] = params["lr"]
-        return trial, params
+        return trial, tied_rates(params)
 
     def _plan(self, chunk: list[tuple[Any, dict[str, Any]]], n_critic: int | None) -> Planned:
         trials = [t for t, _ in chunk]
@@ -288,9 +286,8 @@ class ContenderStudy:
             self.runner.progress.note(f"[yellow]{message}[/yellow]")
             return None
         self.runner.progress.note(f"tuned {self.contender.name}: {self.metric} {best.value:.4g} ({summary})")
-        p = best.params
-        lr_g, lr_d = (p["lr"], p["lr"]) if "lr" in p else (p["lr_g"], p["lr_d"])
-        return Hyper(lr_g=lr_g, lr_d=lr_d, beta1=p.get("beta1"), n_critic=p.get("n_critic"))
+        p = tied_rates(best.params)
+        return Hyper(lr_g=p["lr_g"], lr_d=p["lr_d"], beta1=p.get("beta1"), n_critic=p.get("n_critic"))
 
     def budget_curve(self) -> list[float]:
         """Best value after each counted trial, in trial order (NaN until the first completed trial)."""
