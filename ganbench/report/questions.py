@@ -21,7 +21,7 @@ import pandas as pd
 from ganbench import metrics as M
 from ganbench.report.frame import DONE_STATUSES
 from ganbench.report.ranking import ALPHA
-from ganbench.report.stats import bootstrap_ci, holm, two_sample_p
+from ganbench.report.stats import against_best, bootstrap_ci, holm, two_sample_p
 from ganbench.report.tables import Section
 from ganbench.report.writers import CSS, MD, _marked
 
@@ -165,10 +165,8 @@ def best_by_loss(runs: pd.DataFrame, primary: dict[str, str]) -> pd.DataFrame:
         means = pd.Series({s: v.mean() for s, v in values.items()}).dropna()
         if means.empty:
             continue
-        best = str(means.idxmax() if M.is_higher_better(metric) else means.idxmin())
-        others = [s for s in means.index if s != best]
-        p = holm(np.array([two_sample_p(values[best], values[s], paired=True) for s in others]))
-        tied = [best] + [s for s, q in zip(others, p) if q >= ALPHA]
+        best, tests = against_best(values, means, M.is_higher_better(metric), paired=True)
+        tied = [best] + [s for s, (_, q) in tests.items() if q >= ALPHA]
         rows.append({"dataset": dataset, "loss": loss, "best": best, "tied": tuple(sorted(tied))})
     return pd.DataFrame(rows)
 

@@ -10,6 +10,7 @@ their seeds, Mann-Whitney U otherwise; Holm correction over the comparisons agai
 from __future__ import annotations
 
 import warnings
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -91,6 +92,16 @@ def two_sample_p(best: pd.Series, other: pd.Series, paired: bool) -> float:
         return float(stats.mannwhitneyu(x, y, alternative="two-sided").pvalue)
 
 
+def against_best(values: dict[Any, pd.Series], means: pd.Series, higher: bool,
+                 paired: bool) -> tuple[Any, dict[Any, tuple[float, float]]]:  # fmt: skip
+    """The key of the best mean (the first, on a tie), and for every other key of ``means`` the two-sided p
+    that its values (by seed) differ from the best's, raw and Holm-adjusted over those comparisons."""
+    best = means.idxmax() if higher else means.idxmin()
+    others = [k for k in means.index if k != best]
+    p = np.array([two_sample_p(values[best], values[k], paired) for k in others])
+    return best, dict(zip(others, zip(p.tolist(), holm(p).tolist(), strict=True)))
+
+
 def compare(frame: pd.DataFrame, summary: pd.DataFrame) -> pd.DataFrame:
     """Add rank (ties share the lowest rank), the test used, raw and Holm-adjusted p against the best
     contender, and the marks: ``best`` and ``tied`` (not distinguishable from the best: p_holm >= ALPHA)."""
@@ -102,17 +113,16 @@ def compare(frame: pd.DataFrame, summary: pd.DataFrame) -> pd.DataFrame:
         ds = done[done["dataset"] == dataset]
         seeds = ds.groupby(["loss", "strategy"])["seed"].agg(frozenset)
         paired = seeds.nunique() == 1
-        values = {k: g.set_index("seed")[metric] for k, g in ds.groupby(["loss", "strategy"])}
-        rank = part["mean"].rank(method="min", ascending=not M.is_higher_better(str(metric)))
-        ref = rank.idxmin()
-        best_values = values[(part.at[ref, "loss"], part.at[ref, "strategy"])]
-        others = [i for i in part.index if i != ref]
-        p = np.array([two_sample_p(best_values, values[(part.at[i, "loss"], part.at[i, "strategy"])], paired)
-                      for i in others])  # fmt: skip
+        by_key = {k: g.set_index("seed")[metric] for k, g in ds.groupby(["loss", "strategy"])}
+        values = {i: by_key[(part.at[i, "loss"], part.at[i, "strategy"])] for i in part.index}
+        higher = M.is_higher_better(str(metric))
+        rank = part["mean"].rank(method="min", ascending=not higher)
+        _, tests = against_best(values, part["mean"], higher, paired)
         out.loc[part.index, "rank"] = rank
         out.loc[part.index, "test"] = "wilcoxon" if paired else "mannwhitneyu"
-        out.loc[others, "p_value"] = p
-        out.loc[others, "p_holm"] = holm(p)
+        others = list(tests)
+        out.loc[others, "p_value"] = [p for p, _ in tests.values()]
+        out.loc[others, "p_holm"] = [q for _, q in tests.values()]
         out.loc[part.index, "best"] = rank == 1
     out["tied"] = out["best"] | (out["p_holm"] >= ALPHA)
     return out
