@@ -22,12 +22,17 @@ class EvalEvent(NamedTuple):
 
 
 class StopsEvent(NamedTuple):
-    """After a population's evaluation at ``step``: the driver answers which of ``members`` stop."""
+    """After a population's evaluation at ``step``: the driver answers which of ``members`` stop.
+
+    A worker process that waits for the answer names its reply queue (``reply_to``); the driver puts the answer
+    there. Without one (the driver's own jobs get the answer as the sink's return value; Ray workers get none)
+    the members train on and the driver ignores their later evaluations."""
 
     kind: Literal["stops"]
     job_id: int
     step: int
     members: list[int]
+    reply_to: int | None = None
 
 
 class EndEvent(NamedTuple):

@@ -66,9 +66,6 @@ class RunOptions:
     ray_address: str | None = None  # ray: a cluster's address; None starts a local one
     gpus_per_job: float = 0.0  # ray: GPUs requested per population (fractions share a GPU)
     worker_threads: int | None = None  # torch threads per job in workers
-    # tune in this process even when the final phase uses worker processes: a worker cannot hear the pruner, so
-    # tuning there trains every trial to the end (``--executor auto`` sets it)
-    tune_locally: bool = False
 
 
 def contenders(suite: Suite) -> list[Contender]:

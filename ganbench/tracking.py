@@ -259,7 +259,15 @@ class MLflowTracker(Tracker):
         self._samples: dict[int, tuple[int, Any]] = {}
         self._logged: dict[int, tuple[int, set[str]]] = {}
 
+    def repeated(self, member: int, step: int) -> bool:
+        """Whether ``member`` already reported an evaluation at ``step`` or later: a job retried after its worker
+        died resumes from the last checkpoint and repeats the evaluations made after it (same state, same
+        values), which are logged once."""
+        return self._logged.get(member, (-1, set()))[0] >= step
+
     def on_eval(self, member: int, step: int, metrics: dict[str, float], samples: Any) -> bool:
+        if self.repeated(member, step):
+            return False
         self.store.log(self.run_ids[member], metrics=metrics, step=step)
         self._samples[member] = (step, samples)
         self._logged[member] = (step, set(metrics))

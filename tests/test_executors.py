@@ -170,3 +170,24 @@ def test_tuning_under_processes_matches_local_tuning(tmp_path):
             assert len(counted) == 4
             best[executor][summary.study_name] = (study.best_params, [t.state.name for t in study.trials])
     assert best["processes"] == best["local"]
+
+
+def test_a_retried_jobs_repeated_evaluations_are_logged_once():
+    """A job retried after its worker died resumes from its checkpoint and repeats the evaluations made after
+    it; the driver's tracker logs each (member, step) once, the first report kept."""
+    from ganbench.tracking import MLflowTracker
+
+    class Store:
+        def __init__(self):
+            self.logged = []
+
+        def log(self, run_id, metrics=None, step=None, **_):
+            self.logged.append((run_id, step, metrics))
+
+    store = Store()
+    tracker = MLflowTracker(store, ["a", "b"], dataset=None)
+    for member, step, value in [(0, 50, 1.0), (1, 50, 2.0), (0, 100, 3.0), (0, 50, 9.0), (0, 100, 9.0),
+                                (0, 150, 4.0)]:  # fmt: skip
+        tracker.on_eval(member, step, {"w1_raw": value}, samples=None)
+    assert store.logged == [("a", 50, {"w1_raw": 1.0}), ("b", 50, {"w1_raw": 2.0}), ("a", 100, {"w1_raw": 3.0}),
+                            ("a", 150, {"w1_raw": 4.0})]  # fmt: skip

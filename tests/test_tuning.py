@@ -416,6 +416,39 @@ def test_successive_halving_stops_trials_at_its_rungs_and_keeps_the_budget_equal
     assert complete and all(max(t.intermediate_values) == 30 for t in complete)
 
 
+def test_tuning_on_worker_processes_prunes_there_and_decides_as_in_this_process(tmp_path, mlflow_template):
+    """Worker processes ask the driver which members the pruner stops (a reply queue per worker) and drop them,
+    and a study's populations (one per D-steps value) train one after another, so the studies end exactly as
+    when tuned in this process, whichever worker finishes first."""
+    from mlflow.tracking import MlflowClient
+
+    from ganbench.tuning import ATTR_RUN
+
+    text = SUITE.replace(
+        "tuning: {trials: 8, batch: 4,",
+        "tuning: {trials: 6, batch: 6, pruner: successive_halving, n_critic: [1, 5], beta1: [0.0, 0.5],",
+    )
+    outcomes = {}
+    for executor in ("local", "processes"):
+        suite_path, out = prepare(tmp_path, executor, text, mlflow_template)
+        options = RunOptions(out_dir=out, device="cpu", show_progress=False, executor=executor, workers=2,
+                             worker_threads=1)  # fmt: skip
+        _RUNNERS.append(Runner(load_suite(str(suite_path)), options))
+        tune_suite(_RUNNERS[-1])
+        outcomes[executor] = {name: (study, history(study)) for name, study in studies(out).items()}
+    assert outcomes["local"].keys() == outcomes["processes"].keys()
+    client = MlflowClient(default_tracking_uri(tmp_path / "processes"))
+    populations = pruned = 0
+    for name, (study, trials) in outcomes["processes"].items():
+        assert trials == outcomes["local"][name][1], name
+        populations += len({t.params["n_critic"] for t in study.trials})
+        for t in study.trials:
+            if t.user_attrs.get(ATTR_STATUS) == "pruned":
+                pruned += 1  # it stopped in its worker: its run ended pruned, not finished
+                assert client.get_run(t.user_attrs[ATTR_RUN]).data.tags[TAG_STATUS] == "pruned"
+    assert pruned and populations > len(outcomes["local"])  # some study trained two populations
+
+
 @pytest.mark.parametrize("order", [[0, 1, 2, 3], [3, 2, 1, 0], [2, 0, 3, 1]])
 def test_halving_keeps_the_better_half_whatever_order_the_population_reported_in(order):
     """Members of one population all report a rung before any is judged: the better half goes on, whichever

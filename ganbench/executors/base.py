@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import queue as queue_mod
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
-from ganbench.events import EventSink
+from ganbench.events import EventSink, StopsEvent
 from ganbench.executors.job import Job
 from ganbench.registry import Registry
 from ganbench.train import RunResult
@@ -25,8 +25,10 @@ class Executor:
 EXECUTORS: Registry[Callable[..., Executor]] = Registry("executor")
 
 
-def _drain(events: Any, on_event: EventSink) -> None:
-    """Handle every event waiting in ``events`` (a multiprocessing or Ray queue), without blocking."""
+def _drain(events: Any, on_event: EventSink, replies: Sequence[Any] = ()) -> None:
+    """Handle every event waiting in ``events`` (a multiprocessing or Ray queue), without blocking. The answer
+    to an event that names a reply queue (a worker waiting for the pruner, :class:`StopsEvent`) is put on
+    ``replies[reply_to]``."""
     while True:
         try:
             event = events.get_nowait()
@@ -34,4 +36,6 @@ def _drain(events: Any, on_event: EventSink) -> None:
             return
         except (OSError, EOFError):  # half an event from a worker that died: its job reruns from a checkpoint
             continue
-        on_event(event)
+        answer = on_event(event)
+        if isinstance(event, StopsEvent) and event.reply_to is not None:
+            replies[event.reply_to].put(list(answer or ()))

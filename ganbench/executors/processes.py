@@ -7,17 +7,24 @@ import queue as queue_mod
 from dataclasses import replace
 from typing import Any
 
+from ganbench.events import Event, StopsEvent
 from ganbench.executors.base import EXECUTORS, Executor, _drain
 from ganbench.executors.job import Job, run_job
 from ganbench.train import RunResult
 
 _WORKER_QUEUE: Any = None
+_WORKER_REPLIES: Any = None  # this worker's queue for the driver's answers (which members the pruner stops)
+_WORKER_ID: int | None = None
+_WORKER_PARENT = 0  # the driver's pid: a worker waiting for an answer gives up when the driver is gone
 _WORKER_GPU_SHARE = 1.0  # 1 / the number of workers given the same GPU
+REPLY_POLL_S = 1.0  # how often a waiting worker checks that the driver still lives
 
 
-def _init_worker(events: Any, gpus: Any) -> None:
-    global _WORKER_QUEUE, _WORKER_GPU_SHARE
-    _WORKER_QUEUE = events
+def _init_worker(events: Any, gpus: Any, ids: Any, replies: list[Any]) -> None:
+    global _WORKER_QUEUE, _WORKER_REPLIES, _WORKER_ID, _WORKER_PARENT, _WORKER_GPU_SHARE
+    _WORKER_QUEUE, _WORKER_PARENT = events, os.getppid()
+    _WORKER_ID = ids.get()
+    _WORKER_REPLIES = replies[_WORKER_ID]
     try:
         gpu, sharers = gpus.get_nowait()
         os.environ["CUDA_VISIBLE_DEVICES"] = str(gpu)  # one GPU per worker, before torch touches CUDA
@@ -26,8 +33,27 @@ def _init_worker(events: Any, gpus: Any) -> None:
         pass
 
 
+def _worker_emit(event: Event) -> Any:
+    """Send an event to the driver; a :class:`StopsEvent` waits for the answer, so that members the pruner
+    stops are dropped here as in the driver's own jobs (and the population's decisions are the same)."""
+    if not isinstance(event, StopsEvent):
+        _WORKER_QUEUE.put(event)
+        return None
+    _WORKER_QUEUE.put(event._replace(reply_to=_WORKER_ID))
+    while True:
+        try:
+            answer = _WORKER_REPLIES.get(timeout=REPLY_POLL_S)
+        except queue_mod.Empty:
+            if os.getppid() != _WORKER_PARENT:  # the driver died: nobody will answer
+                raise SystemExit("the driver process is gone") from None
+            continue
+        if answer is None:  # the driver is leaving this round (it raised): stop here
+            raise SystemExit("the driver stopped this round")
+        return answer
+
+
 def _worker_run(job: Job) -> list[RunResult]:
-    return run_job(replace(job, gpu_share=job.gpu_share * _WORKER_GPU_SHARE), _WORKER_QUEUE.put)
+    return run_job(replace(job, gpu_share=job.gpu_share * _WORKER_GPU_SHARE), _worker_emit)
 
 
 def gpu_assignment(workers: int, n_gpus: int) -> list[tuple[int, int]]:
@@ -60,18 +86,21 @@ class ProcessExecutor(Executor):
         n_gpus = torch.cuda.device_count()
         while pending:
             # a fresh pool and queue per round: a worker killed mid-write may leave the old queue locked
-            events, gpus = ctx.Queue(), ctx.Queue()
+            events, gpus, ids = ctx.Queue(), ctx.Queue(), ctx.Queue()
+            replies = [ctx.Queue() for _ in range(self.workers)]  # one per worker: answers to its StopsEvents
             for assignment in gpu_assignment(self.workers, n_gpus):
                 gpus.put(assignment)
+            for worker in range(self.workers):
+                ids.put(worker)
             pool = ProcessPoolExecutor(
-                self.workers, mp_context=ctx, initializer=_init_worker, initargs=(events, gpus)
+                self.workers, mp_context=ctx, initializer=_init_worker, initargs=(events, gpus, ids, replies)
             )
             futures = {pool.submit(_worker_run, job): job for job in pending}
             pending = []
             try:
                 while futures:
                     done, _ = wait(list(futures), timeout=0.05, return_when=FIRST_COMPLETED)
-                    _drain(events, on_event)
+                    _drain(events, on_event, replies)
                     for fut in done:
                         job = futures.pop(fut)
                         exc = fut.exception()
@@ -79,7 +108,9 @@ class ProcessExecutor(Executor):
                             attempts[job.job_id] += 1
                             pending.append(job)  # resubmitted to a new pool; it resumes from its checkpoint
                         else:
-                            _drain(events, on_event)
+                            _drain(events, on_event, replies)
                             yield job, (exc if exc is not None else fut.result())
             finally:
+                for reply in replies:  # a worker still waiting for an answer must not hold up the shutdown
+                    reply.put(None)
                 pool.shutdown(wait=True, cancel_futures=True)

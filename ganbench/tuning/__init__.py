@@ -55,7 +55,7 @@ def tune_suite(runner: Session) -> dict[str, Hyper]:
     studies = [ContenderStudy(runner, c, storage) for c in contenders(runner.suite)]
     hypers = {}
     with runner.progress.phase("tune", sum(s.remaining() * s.steps for s in studies)):
-        if runner.executor is not runner.local_executor and not runner.options.tune_locally:
+        if runner.executor is not runner.local_executor:
             _parallel_rounds(runner, studies)  # then each study's run() only finishes it
         for study in studies:
             hyper = study.run()
@@ -66,20 +66,28 @@ def tune_suite(runner: Session) -> dict[str, Hyper]:
 
 
 def _parallel_rounds(runner: Session, studies: list[ContenderStudy]) -> None:
-    """Under a parallel executor: each round asks one batch of every unfinished study and trains all of them
-    at once on the executor's workers (several trials of several studies at the same time)."""
+    """Under a parallel executor: each round asks one batch of every unfinished study and trains them on the
+    executor's workers, several studies at the same time.
+
+    A batch is planned as populations (one per D-steps value), and the pruner compares a trial with every trial
+    of its study that reached the rung, earlier populations included. So a round runs in waves: wave k trains
+    the k-th population of every study, and a study's next population starts only after its previous one was
+    told. Each study then sees what it sees when tuned alone, population after population, and its decisions
+    do not depend on which worker finished first."""
     while active := [s for s in studies if s.remaining() > 0]:
-        if STOP_REQUESTED.is_set():
-            raise Interrupted("stopped between tuning rounds")
-        planned = [(s, job) for s in active for job in s.plan_batch(min(s.remaining(), s.spec.batch))]
+        planned = {s: s.plan_batch(min(s.remaining(), s.spec.batch)) for s in active}
         try:
-            results = runner.execute([job for _, job in planned])
+            for wave in range(max(len(jobs) for jobs in planned.values())):
+                if STOP_REQUESTED.is_set():
+                    raise Interrupted("stopped between tuning rounds")
+                jobs = [(s, jobs[wave]) for s, jobs in planned.items() if wave < len(jobs)]
+                results = runner.execute([job for _, job in jobs])
+                for (study, job), result in zip(jobs, results, strict=True):
+                    study.record(job, result)
         except BaseException:
             for s in active:
                 s.abandon()
             raise
-        for (study, job), result in zip(planned, results):
-            study.record(job, result)
 
 
 __all__ = [

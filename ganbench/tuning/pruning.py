@@ -62,8 +62,10 @@ class TrialTracker(MLflowTracker):
         self._reported: dict[int, int] = {}  # member -> the step of its last report
 
     def on_eval(self, member: int, step: int, metrics: dict[str, float], samples: Any) -> bool:
-        if member in self.pruned:  # a remote worker goes on after a prune; Optuna hears nothing more
+        if member in self.pruned:  # a Ray worker goes on after a prune; Optuna hears nothing more
             return True
+        if self.repeated(member, step):  # a retried job's repeat: Optuna keeps the first report anyway
+            return False
         super().on_eval(member, step, metrics, samples)
         if self.metric in metrics:
             self.trials[member].report(metrics[self.metric], step)
