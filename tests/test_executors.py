@@ -191,3 +191,25 @@ def test_a_retried_jobs_repeated_evaluations_are_logged_once():
         tracker.on_eval(member, step, {"w1_raw": value}, samples=None)
     assert store.logged == [("a", 50, {"w1_raw": 1.0}), ("b", 50, {"w1_raw": 2.0}), ("a", 100, {"w1_raw": 3.0}),
                             ("a", 150, {"w1_raw": 4.0})]  # fmt: skip
+
+
+def test_parallel_executors_start_the_costliest_jobs_first(tmp_path):
+    """Longest processing time first: with one worker, jobs run in order of members x steps x (D steps + 1),
+    so a long job never starts last while the other workers idle."""
+    from dataclasses import replace
+
+    from ganbench.config import Member, ModelConfig, RunConfig
+    from ganbench.data import DataOptions
+    from ganbench.executors.job import Job
+    from ganbench.executors.processes import ProcessExecutor
+
+    config = RunConfig(loss="hinge", strategy="adam_dcgan", dataset="ring8", batch_size=16, steps=10,
+                       eval_every=10, eval_samples=200, model=ModelConfig(width=8, depth=1))  # fmt: skip
+    one = (Member(0, 1e-3, 1e-3),)
+    jobs = [
+        Job(0, config, one, (), "cpu", DataOptions(), threads=1),  # cost 10 x 2
+        Job(1, replace(config, n_critic=5), one, (), "cpu", DataOptions(), threads=1),  # 10 x 6
+        Job(2, config, one * 2, (), "cpu", DataOptions(), threads=1),  # 2 x 10 x 2
+    ]
+    order = [job.job_id for job, _ in ProcessExecutor(workers=1).run(jobs, lambda event: None)]
+    assert order == [1, 2, 0]

@@ -105,7 +105,9 @@ def test_a_population_is_sized_to_the_share_of_the_gpu_its_worker_was_given(monk
     monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "")  # restored after the test: _init_worker sets it
     gpus: queue.Queue = queue.Queue()
     gpus.put((1, 2))  # GPU 1, shared by two workers
-    executors.processes._init_worker(queue.Queue(), gpus)
+    ids: queue.Queue = queue.Queue()
+    ids.put(0)
+    executors.processes._init_worker(queue.Queue(), gpus, ids, [queue.Queue()])
     assert os.environ["CUDA_VISIBLE_DEVICES"] == "1"
     executors.processes._worker_run(replace(job, gpu_share=0.5))
     assert seen[0].gpu_share == 0.25

@@ -55,6 +55,14 @@ class EmitTracker(Tracker):
         self.emit(EndEvent("end", self.job.job_id, self.index[member], result))
 
 
+def job_cost(job: Job) -> int:
+    """A job's work in network passes, roughly: members x steps x (D steps + the G step). Parallel executors
+    start the costliest jobs first (longest processing time first), so no worker is left with a long job at
+    the end while the others idle: in the ``losses`` suite a population with 5 D steps costs 3-7x one with 1."""
+    n_critic = job.config.n_critic or 1
+    return len(job.members) * job.config.steps * (n_critic + 1)
+
+
 _EVALUATORS: dict[tuple[Any, ...], Any] = {}  # per process: real statistics are computed once
 
 

@@ -9,7 +9,7 @@ from typing import Any
 
 from ganbench.events import Event, StopsEvent
 from ganbench.executors.base import EXECUTORS, Executor, _drain
-from ganbench.executors.job import Job, run_job
+from ganbench.executors.job import Job, job_cost, run_job
 from ganbench.train import RunResult
 
 _WORKER_QUEUE: Any = None
@@ -82,7 +82,7 @@ class ProcessExecutor(Executor):
 
         ctx = mp.get_context("spawn")
         attempts = {job.job_id: 0 for job in jobs}
-        pending = list(jobs)
+        pending = sorted(jobs, key=job_cost, reverse=True)  # the costliest first
         n_gpus = torch.cuda.device_count()
         while pending:
             # a fresh pool and queue per round: a worker killed mid-write may leave the old queue locked

@@ -7,7 +7,7 @@ from dataclasses import replace
 from typing import Any
 
 from ganbench.executors.base import EXECUTORS, Executor, _drain
-from ganbench.executors.job import Job, run_job
+from ganbench.executors.job import Job, job_cost, run_job
 from ganbench.train import RunResult
 
 
@@ -49,7 +49,7 @@ class RayExecutor(Executor):
             remote_job.options(num_gpus=self.gpus_per_job, num_cpus=1).remote(
                 replace(job, gpu_share=share), events
             ): job
-            for job in jobs
+            for job in sorted(jobs, key=job_cost, reverse=True)  # the costliest first
         }
         try:
             while refs:
