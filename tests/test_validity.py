@@ -59,6 +59,25 @@ def test_undertrained_is_silent_on_converged_runs() -> None:
     assert validity.undertrained(runs, PRIMARY, histories, NAME) == []
 
 
+# with the learning rates decaying to 0 from half-way: annealing improves the metric in the second half anyway
+ANNEALED = [(1000, 1.0), (2000, 0.5), (3000, 0.41), (4000, 0.40), (6000, 0.30), (8000, 0.20)]  # flat before 4000
+LEARNING = [(1000, 1.0), (2000, 0.8), (3000, 0.6), (4000, 0.4), (6000, 0.35), (8000, 0.33)]  # falling until 4000
+
+
+def test_undertrained_reads_the_constant_rate_phase_when_the_rates_decay() -> None:
+    """A run that improved only while its learning rates annealed is not undertrained; one still improving when
+    the decay began is, and the finding says which phase it read."""
+    runs, histories = _runs({"annealed": [ANNEALED] * 3, "learning": [LEARNING] * 3})
+    assert validity.last_quarter_gain(ANNEALED, "w1_raw") > validity.UNDERTRAINED_MARGIN  # the plain rule fires
+    (plain,) = validity.undertrained(runs, PRIMARY, histories, NAME)
+    assert plain.contenders == ("annealed",) and "quarter of training" in plain.detail  # the wrong one
+    runs["lr_decay_from"] = 0.5
+    (finding,) = validity.undertrained(runs, PRIMARY, histories, NAME)
+    assert finding.contenders == ("learning",)  # (0.6 - 0.4) / 0.6 = 33 % over the constant phase's last quarter
+    assert "learning (+33% in 3/3 seeds)" in finding.detail and "constant-rate phase" in finding.detail
+    assert validity.before_decay(ANNEALED, 0.5) == ANNEALED[:4] and validity.before_decay(ANNEALED, None) == ANNEALED
+
+
 # ---------------------------------------------------------------------------------------------- tuning
 def _study(loss: str, best: dict[str, float], curve: list[tuple[int, float]] | None = None, **space: str):
     space = {"lr_min": "1e-05", "lr_max": "0.01", **space}

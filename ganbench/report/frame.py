@@ -12,7 +12,7 @@ from ganbench.status import DONE_VALUES, Status
 from ganbench.tracking import TAG_CONTENDER, TAG_STATUS, MLflowStore, loss_label
 
 ID_COLUMNS = ["dataset", "loss", "strategy", "contender", "seed", "status", "feature_space", "primary", "modes",
-              "run_id", "error"]  # fmt: skip
+              "run_id", "error", "lr_decay_from"]  # fmt: skip
 KEYS = ["dataset", "loss", "strategy"]
 DONE_STATUSES = DONE_VALUES  # runs that are results
 # logged per evaluation for diagnosis; M.DIVERGED is summarized as the fraction of seeds that diverged
@@ -53,6 +53,8 @@ def runs_frame(store: MLflowStore, parent_id: str, phase: str = "final") -> pd.D
             "modes": next((int(float(p[k])) for k in MODES_KEYS if k in p), None),
             "run_id": run.info.run_id,
             "error": tags.get("ganbench.error"),
+            # where the learning rates began to decay (a share of the steps); NaN: constant rates
+            "lr_decay_from": float(p["lr_decay_from"]) if p.get("lr_decay_from") not in (None, "None") else np.nan,
             **run.data.metrics,
         }
         if row["status"] == Status.DIVERGED:

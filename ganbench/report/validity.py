@@ -7,7 +7,10 @@ silent on evaluation noise:
 - ``undertrained``: the primary metric improved by more than ``UNDERTRAINED_MARGIN`` (10 %, relative) over the
   last quarter of training, in more than half of a contender's seeds. Below 10 % the change is of the order of
   one evaluation's noise (2,500 samples) and of the seed-to-seed spread; above it, a longer run would likely
-  move the contender in the table. Requiring most seeds keeps one noisy seed from firing it.
+  move the contender in the table. Requiring most seeds keeps one noisy seed from firing it. When the learning
+  rates decay to 0 (``lr_decay_from``), the metric improves while they anneal whether or not more steps would
+  help, so the rule reads the constant-rate phase instead: the last quarter of the steps before the decay
+  began. A run still improving there was still learning when the annealing started.
 - ``search_edge``: a tuned continuous value (lr_g, lr_d on a log scale; beta1 when searched over a range) within
   ``EDGE_FRACTION`` (5 %) of the search range from a bound (0.15 decade of a 3-decade lr range, a factor 1.4):
   the optimum may lie outside the range, so the contender was not tuned as well as the range suggests.
@@ -90,25 +93,39 @@ def last_quarter_gain(history: Sequence[tuple[int, float]], metric: str) -> floa
     return improvement(value, last, metric) * QUARTER * last_step / (last_step - step)
 
 
+def before_decay(history: Sequence[tuple[int, float]], decay_from: float | None) -> list[tuple[int, float]]:
+    """The evaluations of the constant-rate phase: those at or before the step where the learning rates began
+    to decay (``decay_from`` of the last step); all of them without a decay."""
+    if decay_from is None or not math.isfinite(decay_from) or not history:
+        return list(history)
+    start = decay_from * history[-1][0]
+    return [(s, v) for s, v in history if s <= start]
+
+
 def undertrained(runs: pd.DataFrame, primary: Mapping[str, str], histories: Mapping[str, Sequence[tuple[int, float]]],
                  name: Callable[[str, str], str]) -> list[Finding]:  # fmt: skip
     """Contenders whose primary metric improved by more than UNDERTRAINED_MARGIN over the last quarter of
-    training in more than half of their (non-diverged) seeds; ``histories`` maps run id to its primary curve."""
+    training (of its constant-rate phase, when the rates decayed) in more than half of their (non-diverged)
+    seeds; ``histories`` maps run id to its primary curve."""
     out = []
     for dataset, metric in sorted(primary.items()):
         part = runs[(runs["dataset"] == dataset) & (runs["status"] == "finished")]
-        hits = []
+        hits, decayed = [], False
         for (loss, strategy), seeds in part.groupby(["loss", "strategy"], sort=True):
-            gains = [last_quarter_gain(histories.get(r, []), metric) for r in seeds["run_id"]]
+            decays = seeds["lr_decay_from"] if "lr_decay_from" in seeds else [None] * len(seeds)
+            gains = [last_quarter_gain(before_decay(histories.get(r, []), d), metric)
+                     for r, d in zip(seeds["run_id"], decays)]  # fmt: skip
             gains = [g for g in gains if not math.isnan(g)]
             improving = sum(g > UNDERTRAINED_MARGIN for g in gains)
             if gains and improving > len(gains) / 2:
                 median = sorted(gains)[len(gains) // 2]
                 hits.append((name(loss, strategy), f"{median:+.0%} in {improving}/{len(gains)} seeds"))
+                decayed |= any(d is not None and math.isfinite(d) for d in decays)
         if hits:
+            phase = "the constant-rate phase (before the learning rates decayed)" if decayed else "training"
             out.append(Finding("undertrained", dataset, tuple(h for h, _ in hits),
                                f"{metric} improved by more than {UNDERTRAINED_MARGIN:.0%} over the last quarter of "
-                               f"training: {'; '.join(f'{h} ({d})' for h, d in hits)}; train longer"))  # fmt: skip
+                               f"{phase}: {'; '.join(f'{h} ({d})' for h, d in hits)}; train longer"))  # fmt: skip
     return out
 
 
