@@ -23,8 +23,11 @@ REPLY_POLL_S = 1.0  # how often a waiting worker checks that the driver still li
 def _init_worker(events: Any, gpus: Any, ids: Any, replies: list[Any]) -> None:
     global _WORKER_QUEUE, _WORKER_REPLIES, _WORKER_ID, _WORKER_PARENT, _WORKER_GPU_SHARE
     _WORKER_QUEUE, _WORKER_PARENT = events, os.getppid()
-    _WORKER_ID = ids.get()
-    _WORKER_REPLIES = replies[_WORKER_ID]
+    try:
+        _WORKER_ID = ids.get(timeout=10)
+        _WORKER_REPLIES = replies[_WORKER_ID]
+    except queue_mod.Empty:  # more workers than reply queues (never expected): this one trains pruned trials on
+        _WORKER_ID = _WORKER_REPLIES = None
     try:
         gpu, sharers = gpus.get_nowait()
         os.environ["CUDA_VISIBLE_DEVICES"] = str(gpu)  # one GPU per worker, before torch touches CUDA
@@ -36,7 +39,7 @@ def _init_worker(events: Any, gpus: Any, ids: Any, replies: list[Any]) -> None:
 def _worker_emit(event: Event) -> Any:
     """Send an event to the driver; a :class:`StopsEvent` waits for the answer, so that members the pruner
     stops are dropped here as in the driver's own jobs (and the population's decisions are the same)."""
-    if not isinstance(event, StopsEvent):
+    if not isinstance(event, StopsEvent) or _WORKER_ID is None:
         _WORKER_QUEUE.put(event)
         return None
     _WORKER_QUEUE.put(event._replace(reply_to=_WORKER_ID))
