@@ -50,7 +50,7 @@ QUARTER = 0.25
 BETA1_TRUE_RANGE = (0.0, BETA1_MAX)  # what tuning searches when a suite says ``beta1: true``
 KINDS = {
     "failed": "runs failed (left out of the tables)",
-    "undertrained": "undertrained (primary metric still improving at the end)",
+    "undertrained": "undertrained (primary metric still improving)",
     "search_edge": "tuned value on the edge of the search space",
     "tuning_budget": "tuning budget too small (best-so-far still improving)",
     "mode_collapse": "mode collapse",
