@@ -59,23 +59,29 @@ def test_undertrained_is_silent_on_converged_runs() -> None:
     assert validity.undertrained(runs, PRIMARY, histories, NAME) == []
 
 
-# with the learning rates decaying to 0 from half-way: annealing improves the metric in the second half anyway
+# with the learning rates decaying to 0 from half-way (evaluations every 1,000 steps of 8,000)
 ANNEALED = [(1000, 1.0), (2000, 0.5), (3000, 0.41), (4000, 0.40), (6000, 0.30), (8000, 0.20)]  # flat before 4000
-LEARNING = [(1000, 1.0), (2000, 0.8), (3000, 0.6), (4000, 0.4), (6000, 0.35), (8000, 0.33)]  # falling until 4000
+SETTLED = [(1000, 1.0), (2000, 0.8), (3000, 0.6), (4000, 0.4), (6000, 0.35), (8000, 0.34)]  # flat at the end
+LEARNING = [(1000, 1.0), (2000, 0.8), (3000, 0.6), (4000, 0.4), (6000, 0.3), (8000, 0.2)]  # improving in both
 
 
-def test_undertrained_reads_the_constant_rate_phase_when_the_rates_decay() -> None:
-    """A run that improved only while its learning rates annealed is not undertrained; one still improving when
-    the decay began is, and the finding says which phase it read."""
-    runs, histories = _runs({"annealed": [ANNEALED] * 3, "learning": [LEARNING] * 3})
-    assert validity.last_quarter_gain(ANNEALED, "w1_raw") > validity.UNDERTRAINED_MARGIN  # the plain rule fires
+def test_undertrained_under_lr_decay_needs_improvement_before_the_decay_and_at_the_end() -> None:
+    """Annealing improves every run at the end, and sparse evaluations make the constant-rate phase look like
+    it is still learning: a run counts as undertrained only when it improved over both last quarters."""
+    runs, histories = _runs({"annealed": [ANNEALED] * 3, "learning": [LEARNING] * 3, "settled": [SETTLED] * 3})
     (plain,) = validity.undertrained(runs, PRIMARY, histories, NAME)
-    assert plain.contenders == ("annealed",) and "quarter of training" in plain.detail  # the wrong one
+    assert plain.contenders == ("annealed", "learning") and "quarter of training:" in plain.detail
     runs["lr_decay_from"] = 0.5
     (finding,) = validity.undertrained(runs, PRIMARY, histories, NAME)
-    assert finding.contenders == ("learning",)  # (0.6 - 0.4) / 0.6 = 33 % over the constant phase's last quarter
-    assert "learning (+33% in 3/3 seeds)" in finding.detail and "constant-rate phase" in finding.detail
+    assert finding.contenders == ("learning",)
+    # end: (0.3 - 0.2) / 0.3 = 33 %; before the decay: (0.6 - 0.4) / 0.6 = 33 %
+    assert "learning (+33% in 3/3 seeds)" in finding.detail and "before the learning rates decayed" in finding.detail
+    assert validity.run_gain(SETTLED, "w1_raw", 0.5) < validity.UNDERTRAINED_MARGIN  # end: 2.9 %
+    assert validity.run_gain(ANNEALED, "w1_raw", 0.5) < validity.UNDERTRAINED_MARGIN  # before: 2.4 %
     assert validity.before_decay(ANNEALED, 0.5) == ANNEALED[:4] and validity.before_decay(ANNEALED, None) == ANNEALED
+    # a constant-rate phase with one evaluation cannot be judged: the plain rule decides
+    assert validity.run_gain([(4000, 1.0), (6000, 0.8), (8000, 0.6)], "w1_raw", 0.5) == validity.last_quarter_gain(
+        [(4000, 1.0), (6000, 0.8), (8000, 0.6)], "w1_raw")
 
 
 # ---------------------------------------------------------------------------------------------- tuning

@@ -9,8 +9,11 @@ silent on evaluation noise:
   one evaluation's noise (2,500 samples) and of the seed-to-seed spread; above it, a longer run would likely
   move the contender in the table. Requiring most seeds keeps one noisy seed from firing it. When the learning
   rates decay to 0 (``lr_decay_from``), the metric improves while they anneal whether or not more steps would
-  help, so the rule reads the constant-rate phase instead: the last quarter of the steps before the decay
-  began. A run still improving there was still learning when the annealing started.
+  help, so a run counts only when it improved by the margin both over the last quarter of training and over
+  the last quarter of the steps before the decay began (the smaller of the two gains is its gain): a run that
+  was still learning when the annealing started and was still improving at the end. Either one alone misleads:
+  the first fires on every annealed run, the second on early learning when evaluations are sparse (with 4
+  evaluations and decay from half-way, the constant-rate phase has only its first two).
 - ``search_edge``: a tuned continuous value (lr_g, lr_d on a log scale; beta1 when searched over a range) within
   ``EDGE_FRACTION`` (5 %) of the search range from a bound (0.15 decade of a 3-decade lr range, a factor 1.4):
   the optimum may lie outside the range, so the contender was not tuned as well as the range suggests.
@@ -102,19 +105,28 @@ def before_decay(history: Sequence[tuple[int, float]], decay_from: float | None)
     return [(s, v) for s, v in history if s <= start]
 
 
+def run_gain(history: Sequence[tuple[int, float]], metric: str, decay_from: float | None) -> float:
+    """A run's improvement at the end: over the last quarter of training, and, when its learning rates decayed,
+    no more than over the last quarter of the constant-rate phase (when that phase has two evaluations)."""
+    gain = last_quarter_gain(history, metric)
+    if decay_from is None or not math.isfinite(decay_from):
+        return gain
+    before = last_quarter_gain(before_decay(history, decay_from), metric)
+    return gain if math.isnan(before) else min(gain, before)
+
+
 def undertrained(runs: pd.DataFrame, primary: Mapping[str, str], histories: Mapping[str, Sequence[tuple[int, float]]],
                  name: Callable[[str, str], str]) -> list[Finding]:  # fmt: skip
-    """Contenders whose primary metric improved by more than UNDERTRAINED_MARGIN over the last quarter of
-    training (of its constant-rate phase, when the rates decayed) in more than half of their (non-diverged)
-    seeds; ``histories`` maps run id to its primary curve."""
+    """Contenders whose primary metric improved by more than UNDERTRAINED_MARGIN at the end of training
+    (:func:`run_gain`) in more than half of their (non-diverged) seeds; ``histories`` maps run id to its
+    primary curve."""
     out = []
     for dataset, metric in sorted(primary.items()):
         part = runs[(runs["dataset"] == dataset) & (runs["status"] == "finished")]
         hits, decayed = [], False
         for (loss, strategy), seeds in part.groupby(["loss", "strategy"], sort=True):
             decays = seeds["lr_decay_from"] if "lr_decay_from" in seeds else [None] * len(seeds)
-            gains = [last_quarter_gain(before_decay(histories.get(r, []), d), metric)
-                     for r, d in zip(seeds["run_id"], decays)]  # fmt: skip
+            gains = [run_gain(histories.get(r, []), metric, d) for r, d in zip(seeds["run_id"], decays)]
             gains = [g for g in gains if not math.isnan(g)]
             improving = sum(g > UNDERTRAINED_MARGIN for g in gains)
             if gains and improving > len(gains) / 2:
@@ -122,7 +134,7 @@ def undertrained(runs: pd.DataFrame, primary: Mapping[str, str], histories: Mapp
                 hits.append((name(loss, strategy), f"{median:+.0%} in {improving}/{len(gains)} seeds"))
                 decayed |= any(d is not None and math.isfinite(d) for d in decays)
         if hits:
-            phase = "the constant-rate phase (before the learning rates decayed)" if decayed else "training"
+            phase = ("training and of the steps before the learning rates decayed" if decayed else "training")
             out.append(Finding("undertrained", dataset, tuple(h for h, _ in hits),
                                f"{metric} improved by more than {UNDERTRAINED_MARGIN:.0%} over the last quarter of "
                                f"{phase}: {'; '.join(f'{h} ({d})' for h, d in hits)}; train longer"))  # fmt: skip
