@@ -60,7 +60,7 @@ def test_undertrained_is_silent_on_converged_runs() -> None:
 
 
 # with the learning rates decaying to 0 from half-way (evaluations every 1,000 steps of 8,000)
-ANNEALED = [(1000, 1.0), (2000, 0.5), (3000, 0.41), (4000, 0.40), (6000, 0.30), (8000, 0.20)]  # flat before 4000
+ANNEALED = [(1000, 1.0), (2000, 0.5), (3000, 0.41), (4000, 0.4), (6000, 0.3), (8000, 0.2)]  # flat before 4000
 SETTLED = [(1000, 1.0), (2000, 0.8), (3000, 0.6), (4000, 0.4), (6000, 0.35), (8000, 0.34)]  # flat at the end
 LEARNING = [(1000, 1.0), (2000, 0.8), (3000, 0.6), (4000, 0.4), (6000, 0.3), (8000, 0.2)]  # improving in both
 
@@ -68,20 +68,23 @@ LEARNING = [(1000, 1.0), (2000, 0.8), (3000, 0.6), (4000, 0.4), (6000, 0.3), (80
 def test_undertrained_under_lr_decay_needs_improvement_before_the_decay_and_at_the_end() -> None:
     """Annealing improves every run at the end, and sparse evaluations make the constant-rate phase look like
     it is still learning: a run counts as undertrained only when it improved over both last quarters."""
-    runs, histories = _runs({"annealed": [ANNEALED] * 3, "learning": [LEARNING] * 3, "settled": [SETTLED] * 3})
+    curves = {"annealed": [ANNEALED] * 3, "learning": [LEARNING] * 3, "settled": [SETTLED] * 3}
+    runs, histories = _runs(curves)
     (plain,) = validity.undertrained(runs, PRIMARY, histories, NAME)
     assert plain.contenders == ("annealed", "learning") and "quarter of training:" in plain.detail
     runs["lr_decay_from"] = 0.5
     (finding,) = validity.undertrained(runs, PRIMARY, histories, NAME)
     assert finding.contenders == ("learning",)
     # end: (0.3 - 0.2) / 0.3 = 33 %; before the decay: (0.6 - 0.4) / 0.6 = 33 %
-    assert "learning (+33% in 3/3 seeds)" in finding.detail and "before the learning rates decayed" in finding.detail
+    assert "learning (+33% in 3/3 seeds)" in finding.detail
+    assert "before the learning rates decayed" in finding.detail
     assert validity.run_gain(SETTLED, "w1_raw", 0.5) < validity.UNDERTRAINED_MARGIN  # end: 2.9 %
     assert validity.run_gain(ANNEALED, "w1_raw", 0.5) < validity.UNDERTRAINED_MARGIN  # before: 2.4 %
-    assert validity.before_decay(ANNEALED, 0.5) == ANNEALED[:4] and validity.before_decay(ANNEALED, None) == ANNEALED
+    assert validity.before_decay(ANNEALED, 0.5) == ANNEALED[:4]
+    assert validity.before_decay(ANNEALED, None) == ANNEALED
     # a constant-rate phase with one evaluation cannot be judged: the plain rule decides
-    assert validity.run_gain([(4000, 1.0), (6000, 0.8), (8000, 0.6)], "w1_raw", 0.5) == validity.last_quarter_gain(
-        [(4000, 1.0), (6000, 0.8), (8000, 0.6)], "w1_raw")
+    short = [(4000, 1.0), (6000, 0.8), (8000, 0.6)]
+    assert validity.run_gain(short, "w1_raw", 0.5) == validity.last_quarter_gain(short, "w1_raw")
 
 
 # ---------------------------------------------------------------------------------------------- tuning

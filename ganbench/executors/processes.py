@@ -23,10 +23,11 @@ REPLY_POLL_S = 1.0  # how often a waiting worker checks that the driver still li
 def _init_worker(events: Any, gpus: Any, ids: Any, replies: list[Any]) -> None:
     global _WORKER_QUEUE, _WORKER_REPLIES, _WORKER_ID, _WORKER_PARENT, _WORKER_GPU_SHARE
     _WORKER_QUEUE, _WORKER_PARENT = events, os.getppid()
+    # more workers than reply queues is never expected; such a worker would train pruned trials on
     try:
         _WORKER_ID = ids.get(timeout=10)
         _WORKER_REPLIES = replies[_WORKER_ID]
-    except queue_mod.Empty:  # more workers than reply queues (never expected): this one trains pruned trials on
+    except queue_mod.Empty:
         _WORKER_ID = _WORKER_REPLIES = None
     try:
         gpu, sharers = gpus.get_nowait()

@@ -54,7 +54,7 @@ def runs_frame(store: MLflowStore, parent_id: str, phase: str = "final") -> pd.D
             "run_id": run.info.run_id,
             "error": tags.get("ganbench.error"),
             # where the learning rates began to decay (a share of the steps); NaN: constant rates
-            "lr_decay_from": float(p["lr_decay_from"]) if p.get("lr_decay_from") not in (None, "None") else np.nan,
+            "lr_decay_from": _float_or_nan(p.get("lr_decay_from")),
             **run.data.metrics,
         }
         if row["status"] == Status.DIVERGED:
@@ -64,6 +64,10 @@ def runs_frame(store: MLflowStore, parent_id: str, phase: str = "final") -> pd.D
         rows.append(row)
     frame = pd.DataFrame(rows, columns=None if rows else ID_COLUMNS)
     return frame.sort_values(["dataset", "loss", "strategy", "seed"], ignore_index=True) if rows else frame
+
+
+def _float_or_nan(value: str | None) -> float:
+    return np.nan if value in (None, "None") else float(value)
 
 
 def _primary_of(params: dict[str, str], metrics: dict[str, float]) -> str | None:

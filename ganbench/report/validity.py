@@ -134,7 +134,7 @@ def undertrained(runs: pd.DataFrame, primary: Mapping[str, str], histories: Mapp
                 hits.append((name(loss, strategy), f"{median:+.0%} in {improving}/{len(gains)} seeds"))
                 decayed |= any(d is not None and math.isfinite(d) for d in decays)
         if hits:
-            phase = ("training and of the steps before the learning rates decayed" if decayed else "training")
+            phase = "training and of the steps before the learning rates decayed" if decayed else "training"
             out.append(Finding("undertrained", dataset, tuple(h for h, _ in hits),
                                f"{metric} improved by more than {UNDERTRAINED_MARGIN:.0%} over the last quarter of "
                                f"{phase}: {'; '.join(f'{h} ({d})' for h, d in hits)}; train longer"))  # fmt: skip
