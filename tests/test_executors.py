@@ -146,32 +146,6 @@ def test_processes_against_postgresql_stores_run_each_job_once(tmp_path):
         assert len(studies) == 2 and all(s.n_trials == 4 for s in studies)
 
 
-@pytest.mark.slow
-def test_tuning_under_processes_matches_local_tuning(tmp_path):
-    """Several trials of several studies train at once on the workers, and the studies end exactly as the
-    sequential local tuning does: the same trials, prunes and best parameters."""
-    import optuna
-
-    suite = write_suite(tmp_path / "tiny.yaml", TINY_SUITE + "tuning: {trials: 4, steps: 40, batch: 2}\n")
-    best = {}
-    for executor in ("local", "processes"):
-        out = tmp_path / executor
-        assert (
-            main(["tune", "--suite", str(suite), "--out", str(out), "--no-progress", "--executor", executor])
-            == 0
-        )
-        storage = f"sqlite:///{out / 'optuna.db'}"
-        studies = optuna.get_all_study_summaries(storage)
-        assert len(studies) == 2
-        best[executor] = {}
-        for summary in studies:
-            study = optuna.load_study(study_name=summary.study_name, storage=storage)
-            counted = [t for t in study.trials if t.state.name in ("COMPLETE", "PRUNED")]
-            assert len(counted) == 4
-            best[executor][summary.study_name] = (study.best_params, [t.state.name for t in study.trials])
-    assert best["processes"] == best["local"]
-
-
 def test_a_retried_jobs_repeated_evaluations_are_logged_once():
     """A job retried after its worker died resumes from its checkpoint and repeats the evaluations made after
     it; the driver's tracker logs each (member, step) once, the first report kept."""

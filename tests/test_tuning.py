@@ -419,14 +419,15 @@ def test_successive_halving_stops_trials_at_its_rungs_and_keeps_the_budget_equal
 def test_tuning_on_worker_processes_prunes_there_and_decides_as_in_this_process(tmp_path, mlflow_template):
     """Worker processes ask the driver which members the pruner stops (a reply queue per worker) and drop them,
     and a study's populations (one per D-steps value) train one after another, so the studies end exactly as
-    when tuned in this process, whichever worker finishes first."""
+    when tuned in this process, whichever worker finishes first: the same trials, values, prunes and best
+    parameters, over two rounds (batches) of several studies at once."""
     from mlflow.tracking import MlflowClient
 
     from ganbench.tuning import ATTR_RUN
 
     text = SUITE.replace(
         "tuning: {trials: 8, batch: 4,",
-        "tuning: {trials: 6, batch: 6, pruner: successive_halving, n_critic: [1, 5], beta1: [0.0, 0.5],",
+        "tuning: {trials: 6, batch: 3, pruner: successive_halving, n_critic: [1, 5], beta1: [0.0, 0.5],",
     )
     outcomes = {}
     for executor in ("local", "processes"):
