@@ -138,6 +138,11 @@ def get_strategy(name: str) -> Strategy:
     return replace(strategy, name=name, ema=EMA_DECAY) if suffix else strategy
 
 
+def d_steps(config: Any) -> int:
+    """D steps per G step of a run (a ``RunConfig``): its own ``n_critic`` (tuned or set), else its strategy's."""
+    return config.n_critic or get_strategy(config.strategy).n_critic
+
+
 def search_space(strategy: Strategy, tuning: Any) -> dict[str, tuple[str, Any]]:
     """What the tuner searches for ``strategy`` under a suite's ``tuning`` section, in asking order:
     ``name -> ("log", (low, high))``, ``("float", (low, high))`` or ``("choice", values)``."""

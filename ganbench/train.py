@@ -29,7 +29,7 @@ from ganbench.optim import StackedAdam, StackedRMSprop
 from ganbench.population import FINISHED, PopulationState
 from ganbench.rng import MemberRNG
 from ganbench.status import Status
-from ganbench.strategies import get_strategy
+from ganbench.strategies import d_steps, get_strategy
 
 DIVERGENCE_LIMIT = 1e7  # |loss| above this counts as exploding
 GRAD_NORM_EVERY = 10  # steps between gradient-norm samples (a norm per step would cost ~5% of a small step)
@@ -103,7 +103,7 @@ class Trainer(PopulationState):
         self.loss = get_loss(config.loss)
         self.loss.check_params(config.loss_params)
         self.strategy = get_strategy(config.strategy)
-        self.n_critic = config.n_critic or self.strategy.n_critic
+        self.n_critic = d_steps(config)
         if evaluator is None:
             dataset = load_dataset(config.dataset, data or DataOptions(image_size=config.image_size))
             evaluator = create_evaluator(dataset, eval_samples=config.eval_samples)

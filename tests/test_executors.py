@@ -187,3 +187,7 @@ def test_parallel_executors_start_the_costliest_jobs_first(tmp_path):
     ]
     order = [job.job_id for job, _ in ProcessExecutor(workers=1).run(jobs, lambda event: None)]
     assert order == [1, 2, 0]
+    # D steps set by the strategy (ttur_nc5) count as those set by the run
+    from ganbench.executors.job import job_cost
+
+    assert job_cost(replace(jobs[0], config=replace(config, strategy="ttur_nc5"))) == job_cost(jobs[1])

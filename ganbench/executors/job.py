@@ -10,6 +10,7 @@ from ganbench.config import Member, RunConfig
 from ganbench.data import DataOptions
 from ganbench.events import EndEvent, EvalEvent, EventSink, NoteEvent, ProgressEvent, StopsEvent
 from ganbench.plugins import PluginSource
+from ganbench.strategies import d_steps
 from ganbench.train import RunResult, Tracker, Trainer
 
 PLOT_SAMPLES = {"image": 64}  # samples shipped back per evaluation for plots; points: all
@@ -59,8 +60,7 @@ def job_cost(job: Job) -> int:
     """A job's work in network passes, roughly: members x steps x (D steps + the G step). Parallel executors
     start the costliest jobs first (longest processing time first), so no worker is left with a long job at
     the end while the others idle: in the ``losses`` suite a population with 5 D steps costs 3-7x one with 1."""
-    n_critic = job.config.n_critic or 1
-    return len(job.members) * job.config.steps * (n_critic + 1)
+    return len(job.members) * job.config.steps * (d_steps(job.config) + 1)
 
 
 _EVALUATORS: dict[tuple[Any, ...], Any] = {}  # per process: real statistics are computed once
