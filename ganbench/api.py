@@ -192,7 +192,7 @@ def choose_executor(
     ``auto`` is ``processes`` on a CPU-only machine with several cores when the suite is large (measured on the
     2-core CPU: two single-threaded populations of 10 in two processes train 1.19x the model-steps/s of one
     population on two threads, whose small per-op work parallelizes poorly; for the tuning phase's smaller
-    populations of 4 with 5 D steps, 469 model-steps/s on one thread against 530 on two), else ``local``.
+    populations of 4 with 5 D steps, 488 model-steps/s on one thread against 494 on two), else ``local``.
     Worker processes on the CPU get ``cores // workers`` torch threads each, so they never oversubscribe the
     cores."""
     import torch
