@@ -173,9 +173,9 @@ def cmd_list(args: argparse.Namespace) -> None:
 
     load_plugins([str(p) for p in args.plugin or ()], Path.cwd())
     if args.kind == "losses":
-        from ganbench.losses import LOSSES, PENALTIES
+        from ganbench.losses import LOSSES, penalties
 
-        names = LOSSES.names() + [f"<loss>+{p}" for p in PENALTIES]
+        names = LOSSES.names() + [f"<loss>+{p}" for p in penalties()]
     elif args.kind == "strategies":
         from ganbench.strategies import STRATEGIES, strategy_line
 

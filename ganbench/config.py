@@ -13,6 +13,7 @@ from typing import Any
 
 RUN_KEY_VERSION = 1  # bump when a change makes old results incomparable
 ADDED_OPTIONS = ("lr_decay_from",)  # RunConfig fields added since; absent from the key while unset
+MEMBER_ADDED = ("loss_params",)  # Member fields added since; absent from the key while unset
 
 
 @dataclass(frozen=True)
@@ -71,9 +72,16 @@ class Member:
     lr_d: float
     phase: str = "final"  # "final" or "tune"; part of the key so a tuning run never stands for a final one
     beta1: float | None = None  # Adam's beta1 for this member; None: the config's (or the strategy's)
+    # this member's values of its loss's searchable parameters (a penalty weight, WGAN's clip), over the
+    # config's ``loss_params``; None: the config's. Members of one population give the same names.
+    loss_params: dict[str, float] | None = None
 
     def key(self, config: RunConfig) -> str:
         return run_key(config, self)
+
+    def params_over(self, config: RunConfig) -> dict[str, float]:
+        """The loss parameters this member trains with: the config's, then its own."""
+        return {**config.loss_params, **(self.loss_params or {})}
 
 
 def _flatten(d: dict[str, Any], prefix: str = "") -> dict[str, Any]:
@@ -90,6 +98,7 @@ def _flatten(d: dict[str, Any], prefix: str = "") -> dict[str, Any]:
 
 
 def run_key(config: RunConfig, member: Member) -> str:
-    payload = {"v": RUN_KEY_VERSION, **config.flat(), **asdict(member)}
+    own = {k: v for k, v in asdict(member).items() if not (k in MEMBER_ADDED and v is None)}
+    payload = {"v": RUN_KEY_VERSION, **config.flat(), **own}
     blob = json.dumps(payload, sort_keys=True, default=str).encode()
     return hashlib.sha256(blob).hexdigest()[:16]

@@ -12,7 +12,10 @@ Context the trainer supplies by name (a loss takes what it needs and ignores the
   ``features=True``, in the generator step.
 
 Hyperparameters (``lsgan``'s targets, penalty weights) are keyword-only arguments with the paper's defaults;
-a suite sets them through ``loss_params``.
+a suite sets them through ``loss_params``. A loss declares which of them tuning may search (``search``: name ->
+log-uniform range); a searched parameter reaches the loss as a float, or as a tensor of shape ``[members]``
+(one value per member of the population), so it must only scale per-member terms. Each bundled loss also
+states its paper's training recipe (``recipe``), so a suite can check that its search space holds it.
 """
 
 from __future__ import annotations
@@ -20,7 +23,7 @@ from __future__ import annotations
 import functools
 import inspect
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
 import torch
@@ -50,6 +53,10 @@ class LossSpec:
     real_in_g_step: bool = False  # g_loss depends on d_real (relativistic losses)
     features: bool = False  # needs D's features (feature matching)
     penalty: Callable[..., Tensor] | None = None  # extra D penalty added by composition (``base+r1``)
+    # parameters tuning may search: name -> (low, high), searched log-uniformly
+    search: dict[str, tuple[float, float]] = field(default_factory=dict)
+    # the paper's training recipe: lr, optimizer, betas, n_critic, parameter values and the source
+    recipe: dict[str, Any] = field(default_factory=dict)
 
     def __call__(self, d_real: Tensor, d_fake: Tensor, **ctx: Any) -> LossTerms:
         terms = self.fn(d_real, d_fake, **_accepted(self.fn, ctx))
@@ -60,7 +67,12 @@ class LossSpec:
 
     def param_names(self) -> list[str]:
         names = _keyword_params(self.fn)
+        names += ["weight_clip"] if self.weight_clip is not None else []
         return names + (_keyword_params(self.penalty) if self.penalty else [])
+
+    def clip(self, params: dict[str, Any]) -> Any:
+        """D's weight bound for these parameters (a float, or a tensor of one per member), None: no clipping."""
+        return params.get("weight_clip", self.weight_clip) if self.weight_clip is not None else None
 
     def check_params(self, params: dict[str, Any]) -> None:
         unknown = sorted(set(params) - set(self.param_names()))
@@ -90,22 +102,37 @@ def _accepted(fn: Callable[..., Any], ctx: dict[str, Any]) -> dict[str, Any]:
 LOSSES: Registry[LossSpec] = Registry("loss")
 
 
+REGISTER_OPTIONS = ("weight_clip", "real_in_g_step", "features", "penalty", "search", "recipe")
+
+
 def register_loss(name: str, **flags: Any) -> Callable[[LossFn], LossFn]:
     """Decorator registering ``fn(d_real, d_fake, **ctx) -> LossTerms`` under ``name``.
 
     ``flags``: ``weight_clip`` (float), ``real_in_g_step``, ``features`` (bool), ``penalty`` (a function of
-    ``discriminator``, ``real``, ...). Registering a name again from the same module replaces the entry."""
-    unknown = sorted(set(flags) - {"weight_clip", "real_in_g_step", "features", "penalty"})
+    ``discriminator``, ``real``, ...), ``search`` (parameters tuning may search: name -> (low, high), searched
+    log-uniformly) and ``recipe`` (the paper's training recipe, e.g. ``{"lr": 1e-4, "optimizer": "adam",
+    "source": "..."}``). Registering a name again from the same module replaces the entry."""
+    unknown = sorted(set(flags) - set(REGISTER_OPTIONS))
     if unknown:
-        raise TypeError(
-            f"register_loss: unknown option {unknown[0]!r}; valid: weight_clip, real_in_g_step, features, penalty"
-        )
+        raise TypeError(f"register_loss: unknown option {unknown[0]!r}; valid: {', '.join(REGISTER_OPTIONS)}")
 
     def decorator(fn: LossFn) -> LossFn:
-        LOSSES.add(name, LossSpec(name=name, fn=fn, **flags), origin=getattr(fn, "__module__", None))
+        spec = LossSpec(name=name, fn=fn, **flags)
+        bad = [k for k in spec.search if k not in spec.param_names()]
+        if bad:
+            raise TypeError(f"register_loss({name!r}): search names {bad[0]!r}, which is not a parameter")
+        for k, (low, high) in spec.search.items():
+            if not 0 < low < high:
+                raise TypeError(f"register_loss({name!r}): search range of {k!r} must be 0 < low < high")
+        LOSSES.add(name, spec, origin=getattr(fn, "__module__", None))
         return fn
 
     return decorator
+
+
+def penalties() -> list[str]:
+    """The registered losses that are penalties (``base+<penalty>`` adds them to another loss)."""
+    return [name for name in LOSSES.names() if LOSSES.get(name).penalty is not None]
 
 
 def get_loss(name: str) -> LossSpec:
@@ -116,8 +143,10 @@ def get_loss(name: str) -> LossSpec:
     base, pen = LOSSES.get(base_name), LOSSES.get(penalty_name)
     if pen.penalty is None or base.penalty is not None:
         raise RegistryError(
-            f"cannot combine {name!r}: the part after '+' must be a penalty ({', '.join(PENALTIES)})"
+            f"cannot combine {name!r}: the part after '+' must be a penalty ({', '.join(penalties())})"
         )
+    # the penalty's own parameters come with it (r1's gamma); the base loss's recipe is no longer the paper's
+    penalty_search = {k: v for k, v in pen.search.items() if k in _keyword_params(pen.penalty)}
     return LossSpec(
         name=name,
         fn=base.fn,
@@ -125,6 +154,7 @@ def get_loss(name: str) -> LossSpec:
         real_in_g_step=base.real_in_g_step,
         features=base.features,
         penalty=pen.penalty,
+        search={**base.search, **penalty_search},
     )
 
 
@@ -147,7 +177,7 @@ def _sample_shape_ones(real: Tensor, batch_dim: int) -> tuple[int, ...]:
 # ----------------------------------------------------------------------------------------------- losses
 
 
-@register_loss("minimax")
+@register_loss("minimax", recipe={"lr": 2e-4, "optimizer": "adam", "beta1": 0.5, "beta2": 0.999, "n_critic": 1, "source": "DCGAN (Radford et al. 2016)"})
 def minimax(d_real: Tensor, d_fake: Tensor) -> LossTerms:
     """Saturating minimax GAN (Goodfellow et al. 2014).
 
@@ -157,14 +187,17 @@ def minimax(d_real: Tensor, d_fake: Tensor) -> LossTerms:
     return LossTerms(real + fake, -_mean(F.softplus(d_fake)), real, fake)
 
 
-@register_loss("non_saturating")
+@register_loss("non_saturating", recipe={"lr": 2e-4, "optimizer": "adam", "beta1": 0.5, "beta2": 0.999, "n_critic": 1, "source": "DCGAN (Radford et al. 2016)"})
 def non_saturating(d_real: Tensor, d_fake: Tensor) -> LossTerms:
     """Non-saturating GAN (Goodfellow et al. 2014). L_D as minimax; L_G = -E log s(D(G(z)))."""
     real, fake = _mean(F.softplus(-d_real)), _mean(F.softplus(d_fake))
     return LossTerms(real + fake, _mean(F.softplus(-d_fake)), real, fake)
 
 
-@register_loss("lsgan")
+@register_loss(
+    "lsgan",
+    recipe={"lr": 1e-3, "optimizer": "adam", "beta1": 0.5, "n_critic": 1, "source": "Mao et al. 2017, scenes"},
+)
 def lsgan(d_real: Tensor, d_fake: Tensor, *, a: float = 0.0, b: float = 1.0, c: float = 1.0) -> LossTerms:
     """Least-squares GAN (Mao et al. 2017).
 
@@ -175,7 +208,12 @@ def lsgan(d_real: Tensor, d_fake: Tensor, *, a: float = 0.0, b: float = 1.0, c: 
     return LossTerms(real + fake, 0.5 * _mean((d_fake - c) ** 2), real, fake)
 
 
-@register_loss("wgan", weight_clip=0.01)
+@register_loss(
+    "wgan",
+    weight_clip=0.01,
+    search={"weight_clip": (1e-3, 1e-1)},
+    recipe={"lr": 5e-5, "optimizer": "rmsprop", "n_critic": 5, "weight_clip": 0.01, "source": "Arjovsky et al. 2017"},
+)
 def wgan(d_real: Tensor, d_fake: Tensor) -> LossTerms:
     """Wasserstein GAN (Arjovsky et al. 2017): L_D = E D(G(z)) - E D(x), L_G = -E D(G(z)).
 
@@ -185,7 +223,12 @@ def wgan(d_real: Tensor, d_fake: Tensor) -> LossTerms:
     return LossTerms(real + fake, -_mean(d_fake), real, fake)
 
 
-@register_loss("wgan_gp")
+@register_loss(
+    "wgan_gp",
+    search={"gp_weight": (1.0, 100.0)},
+    recipe={"lr": 1e-4, "optimizer": "adam", "beta1": 0.0, "beta2": 0.9, "n_critic": 5, "gp_weight": 10.0,
+            "source": "Gulrajani et al. 2017"},
+)
 def wgan_gp(
     d_real: Tensor,
     d_fake: Tensor,
@@ -211,7 +254,11 @@ def wgan_gp(
     return terms._replace(d_loss=terms.d_loss + gp_weight * penalty)
 
 
-@register_loss("hinge")
+@register_loss(
+    "hinge",
+    recipe={"lr": 2e-4, "optimizer": "adam", "beta1": 0.0, "beta2": 0.9, "n_critic": 5,
+            "source": "Miyato et al. 2018 (SNGAN, ResNet)"},
+)
 def hinge(d_real: Tensor, d_fake: Tensor) -> LossTerms:
     """Hinge loss (Lim & Ye 2017; Miyato et al. 2018).
 
@@ -221,7 +268,11 @@ def hinge(d_real: Tensor, d_fake: Tensor) -> LossTerms:
     return LossTerms(real + fake, -_mean(d_fake), real, fake)
 
 
-@register_loss("feature_matching", features=True)
+@register_loss(
+    "feature_matching",
+    features=True,
+    recipe={"lr": 3e-4, "optimizer": "adam", "beta1": 0.5, "n_critic": 1, "source": "Salimans et al. 2016"},
+)
 def feature_matching(
     d_real: Tensor,
     d_fake: Tensor,
@@ -240,7 +291,12 @@ def feature_matching(
     return terms._replace(g_loss=(gap**2).sum(dim=-1))
 
 
-@register_loss("dragan")
+@register_loss(
+    "dragan",
+    search={"gp_weight": (1.0, 100.0)},
+    recipe={"lr": 1e-4, "optimizer": "adam", "beta1": 0.5, "n_critic": 1, "gp_weight": 10.0,
+            "source": "Kodali et al. 2017"},
+)
 def dragan(
     d_real: Tensor,
     d_fake: Tensor,
@@ -267,7 +323,12 @@ def dragan(
     return terms._replace(d_loss=terms.d_loss + gp_weight * penalty)
 
 
-@register_loss("relativistic", real_in_g_step=True)
+@register_loss(
+    "relativistic",
+    real_in_g_step=True,
+    recipe={"lr": 2e-4, "optimizer": "adam", "beta1": 0.5, "beta2": 0.999, "n_critic": 1,
+            "source": "Jolicoeur-Martineau 2018"},
+)
 def relativistic(d_real: Tensor, d_fake: Tensor) -> LossTerms:
     """Relativistic average standard GAN, RaSGAN (Jolicoeur-Martineau 2018).
 
@@ -285,13 +346,16 @@ def r1_penalty(*, discriminator: Callable[[Tensor], Tensor], real: Tensor, gamma
     return gamma / 2 * _mean(_grad_at(discriminator, real) ** 2)
 
 
-@register_loss("r1", penalty=r1_penalty)
+@register_loss(
+    "r1",
+    penalty=r1_penalty,
+    search={"gamma": (0.1, 100.0)},
+    recipe={"lr": 1e-4, "optimizer": "rmsprop", "n_critic": 1, "gamma": 10.0, "source": "Mescheder et al. 2018"},
+)
 def _r1_alone(d_real: Tensor, d_fake: Tensor) -> LossTerms:
     """``r1`` on its own: the non-saturating loss with the R1 penalty, as in Mescheder et al. 2018."""
     return non_saturating(d_real, d_fake)
 
-
-PENALTIES = ["r1"]
 
 PLUGIN_GROUP = "ganbench.losses"
 load_entry_points(PLUGIN_GROUP)  # third-party losses register themselves on import

@@ -3,7 +3,7 @@ Shared by the phases (:mod:`ganbench.runner`, :mod:`ganbench.tuning`), which imp
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
@@ -13,7 +13,6 @@ from ganbench.data import DataOptions, dataset_kind
 from ganbench.strategies import get_strategy
 from ganbench.suite import LossEntry, Suite
 from ganbench.tracking import MLflowStore
-from ganbench.train import Tracker
 
 
 @dataclass(frozen=True)
@@ -27,9 +26,6 @@ class Contender:
         return f"{self.loss.display}|{self.strategy}|{self.dataset}"
 
 
-TrackerFactory = Callable[[MLflowStore, list[str], Any], Tracker]  # (store, run ids, dataset) -> tracker
-
-
 @dataclass(frozen=True)
 class Planned:
     """A population to train: its members, their contender, and where and how they are recorded."""
@@ -38,8 +34,10 @@ class Planned:
     members: list[Member]
     contender: Contender
     tags: list[dict[str, str]] | None = None  # per member
-    parent: str | None = None  # default: the suite's parent run
-    tracker_factory: TrackerFactory | None = None  # default: MLflowTracker
+    parents: list[str] | None = None  # per member: the run each member's run is a child of; default the suite's
+    # what the members report to, made by the phase that planned them, given the members' MLflow runs by the
+    # runner (``attach(store, run_ids, dataset)``); default: a plain MLflowTracker
+    tracker: Any = None
 
 
 @dataclass(frozen=True)
@@ -50,6 +48,11 @@ class Hyper:
     lr_d: float
     beta1: float | None = None
     n_critic: int | None = None
+    loss_params: dict[str, float] | None = None  # tuned values of the loss's searchable parameters
+
+    def member(self, seed: int, phase: str = "final") -> Member:
+        """A run of this setting on ``seed``."""
+        return Member(seed, self.lr_g, self.lr_d, phase=phase, beta1=self.beta1, loss_params=self.loss_params)
 
 
 @dataclass
@@ -92,7 +95,6 @@ def run_config(
         batch_size=suite.batch_size,
         eval_every=min(suite.eval_every, steps),
         eval_samples=suite.eval_samples,
-        beta1=hyper.beta1 if hyper else None,
         n_critic=hyper.n_critic if hyper else None,
         image_size=suite.image_size,
         lr_decay_from=suite.lr_decay_from,

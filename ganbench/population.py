@@ -39,6 +39,7 @@ class PopulationState:
         self.opt_g.select(idx)
         self.opt_d.select(idx)
         self.rng = self.rng.select(keep)
+        self.member_params = {k: v[idx] for k, v in self.member_params.items()}
         self.active = self.active[idx]
         self.acc = {k: v[idx] for k, v in self.acc.items()}
         self._last_losses = tuple(x[idx] for x in self._last_losses)
@@ -47,7 +48,7 @@ class PopulationState:
 
     def _member_state(self, i: int) -> dict[str, Any]:
         if i in self._dropped:  # stopped earlier: its state as it was, at the population's step
-            return {**self._dropped[i], "step": self.step}
+            return {**self._dropped[i], "step": self.step, "wall": self.wall[i]}
         r = self.rows.index(i)
         return {
             "step": self.step,
@@ -64,6 +65,8 @@ class PopulationState:
             "acc": _slice(self.acc, r),
             "acc_steps": self.acc_steps,
             "acc_gn": self.acc_gn,
+            "stopped_at": self.stopped_at[i],
+            "wall": self.wall[i],
         }
 
     def save_checkpoints(self) -> None:
@@ -106,6 +109,10 @@ class PopulationState:
         for i, s in enumerate(states):
             self.status[i], self.diverged_step[i] = s["status"], s["diverged_step"]
             self.best[i], self.last[i] = s["best"], s["last"]
+            # checkpoints written before compute accounting lack these: a stopped member then counts to its
+            # diverged step (or to the population's step), its earlier wall time as 0
+            self.stopped_at[i] = s.get("stopped_at", s["diverged_step"])
+            self.wall[i] = float(s.get("wall", 0.0))
             self.active[i] = s["status"] == FINISHED
 
 

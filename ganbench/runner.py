@@ -36,12 +36,15 @@ from ganbench.status import Status
 from ganbench.stores import check_writable, one_writer_lock
 from ganbench.suite import Suite
 from ganbench.tracking import (
+    REAL_PREFIX,
     TAG_CONTENDER,
     TAG_LOSS_LABEL,
     TAG_PHASE,
+    TAG_REPLICATE,
     MLflowStore,
     MLflowTracker,
     default_tracking_uri,
+    real_key,
     run_params,
 )
 from ganbench.train import STOP_REQUESTED, Interrupted, RunResult, Tracker
@@ -93,16 +96,14 @@ class Runner:
         executor = executor or self.executor
         jobs, trackers, run_ids, names = [], {}, {}, {}
         for job_id, p in enumerate(planned):
-            parent = p.parent or self.parent
+            parents = p.parents or [self.parent] * len(p.members)
             tags = p.tags or [{} for _ in p.members]
-            ids = [
-                self._child(parent, p.config, m, p.contender, t) for m, t in zip(p.members, tags, strict=True)
-            ]
-            factory = p.tracker_factory or MLflowTracker
-            trackers[job_id], run_ids[job_id] = (
-                factory(self.store, ids, self.evaluator(p.config).dataset),
-                ids,
-            )
+            ids = [self._child(parent, p.config, m, p.contender, t)
+                   for m, t, parent in zip(p.members, tags, parents, strict=True)]  # fmt: skip
+            dataset = self.evaluator(p.config).dataset
+            trackers[job_id] = (p.tracker.attach(self.store, ids, dataset) if p.tracker is not None
+                                else MLflowTracker(self.store, ids, dataset))  # fmt: skip
+            run_ids[job_id] = ids
             jobs.append(self._job(job_id, p.config, p.members))
             names[job_id] = f"{p.contender.name} ({len(p.members)} run{'s' * (len(p.members) > 1)})"
         results: dict[int, list[RunResult]] = {}
@@ -140,11 +141,7 @@ class Runner:
             release_after_oom(exc)
             self.progress.note(f"out of memory with {len(todo)} members: retrying as two populations")
             halves = [todo[: len(todo) // 2], todo[len(todo) // 2 :]]
-            parts = self.execute(
-                [dataclasses.replace(p, members=[p.members[k] for k in half],
-                                     tags=[p.tags[k] for k in half] if p.tags else None) for half in halves],
-                executor=executor,
-            )  # fmt: skip
+            parts = self.execute([_part(p, half) for half in halves], executor=executor)
             for half, part in zip(halves, parts, strict=True):
                 out.update(zip(half, part, strict=True))
         else:
@@ -161,7 +158,9 @@ class Runner:
             TAG_LOSS_LABEL: contender.loss.display,
             **tags,
         }
-        label = f"seed={m.seed}" if m.phase == "final" else f"trial={tags.get('ganbench.trial', '?')}"
+        label = f"seed={m.seed}" if m.phase == "final" else f"trial={tags.get('ganbench.trial', '?')} seed={m.seed}"
+        if self.suite.replicates > 1:
+            label = f"r{tags.get(TAG_REPLICATE, '0')} {label}"
         evaluator = self.evaluator(config)
         protocol = {f"eval.{k}": v for k, v in evaluator.protocol().items()}
         # where the data came from (source, split, seed, size): logged, so two stores can be compared
@@ -212,36 +211,61 @@ class Runner:
         return [RunResult(Status.FAILED, 0, {}) for _ in run_ids]
 
     # ------------------------------------------------------------------------------------ phases
-    def final_phase(self, hypers: dict[str, Hyper] | None = None) -> None:
-        """Train every contender on every seed, skipping runs the store already holds."""
+    def final_phase(self, hypers: dict[tuple[str, int], Hyper] | None = None) -> None:
+        """Train every contender on every replicate's seeds, skipping runs the store already holds.
+
+        A replicate trains its own tuned setting (``hypers[(contender, replicate)]``, else the default rates) on
+        its own seeds; the replicates of a contender that share a run config (the same D steps) train as one
+        population, each member still its own run."""
         done = self.store.done_keys(self.parent)
         jobs = []
         for contender in contenders(self.suite):
-            hyper = (hypers or {}).get(contender.name) or default_hyper(self.suite, contender)
-            config = run_config(self.suite, contender, hyper)
-            members = [Member(s, hyper.lr_g, hyper.lr_d) for s in self.suite.seed_list]
-            todo = [m for m in members if m.key(config) not in done]
-            for group in self._resume_groups(config, todo):
-                jobs.extend(
-                    (config, chunk, contender) for chunk in chunks(group, self.options.population_size)
-                )
-        total = sum(len(m) * (c.steps - self._resume_step(c, m[0])) for c, m, _ in jobs)
+            by_config: dict[str, tuple[RunConfig, list[tuple[Member, dict[str, str]]]]] = {}
+            for r in range(self.suite.replicates):
+                hyper = (hypers or {}).get((contender.name, r)) or default_hyper(self.suite, contender)
+                config = run_config(self.suite, contender, hyper)
+                for seed in self.suite.seeds_of(r):
+                    member = hyper.member(seed)
+                    if member.key(config) not in done:
+                        entry = by_config.setdefault(repr(config), (config, []))
+                        entry[1].append((member, {TAG_REPLICATE: str(r)}))
+            for config, todo in by_config.values():
+                for group in self._resume_groups(config, todo):
+                    jobs.extend((config, chunk, contender) for chunk in chunks(group, self.options.population_size))
+        total = sum(len(m) * (c.steps - self._resume_step(c, m[0][0])) for c, m, _ in jobs)
         with self.progress.phase("final", total):
             if STOP_REQUESTED.is_set():
                 raise Interrupted("stopped before the final phase")
-            self.execute([Planned(config, members, contender) for config, members, contender in jobs])
+            self.execute([Planned(config, [m for m, _ in chunk], contender, tags=[t for _, t in chunk])
+                          for config, chunk, contender in jobs])  # fmt: skip
 
     def _resume_step(self, config: RunConfig, member: Member) -> int:
         return checkpoint_step(self.checkpoint_path(member.key(config)))
 
-    def _resume_groups(self, config: RunConfig, members: list[Member]) -> list[list[Member]]:
-        """Members that resume from the same step train together."""
-        groups: dict[int, list[Member]] = defaultdict(list)
+    def _resume_groups(self, config: RunConfig, members: list[tuple[Member, Any]]) -> list[list[tuple[Member, Any]]]:
+        """Members (with their tags) that resume from the same step train together."""
+        groups: dict[int, list[tuple[Member, Any]]] = defaultdict(list)
         for m in members:
-            groups[self._resume_step(config, m)].append(m)
+            groups[self._resume_step(config, m[0])].append(m)
         return [groups[s] for s in sorted(groups)]
 
+    def log_real_scores(self) -> None:
+        """What real data scores on each dataset's metrics (the ceiling, and each metric's evaluation noise,
+        from which the report derives its region of practical equivalence), logged once on the suite run as
+        ``real.<dataset>.<metric>``, one step per real draw."""
+        logged = {k.removeprefix(REAL_PREFIX).rsplit(".", 1)[0]
+                  for k in self.store.client.get_run(self.parent).data.metrics if k.startswith(REAL_PREFIX)}  # fmt: skip
+        for contender in contenders(self.suite):
+            if contender.dataset in logged:
+                continue
+            logged.add(contender.dataset)
+            scores = self.evaluator(run_config(self.suite, contender)).real_scores()
+            for step in range(len(next(iter(scores.values()), []))):
+                self.store.log(self.parent, metrics={real_key(contender.dataset, m): v[step]
+                                                     for m, v in scores.items()}, step=step)  # fmt: skip
+
     def run(self) -> None:
+        self.log_real_scores()
         hypers = None
         if self.suite.tuning is not None:
             from ganbench.tuning import tune_suite
@@ -256,6 +280,14 @@ class Runner:
         if lock is not None:
             lock.close()  # releases the one-writer lock
             self._lock = None
+
+
+def _part(p: Planned, keep: list[int]) -> Planned:
+    """The population ``p`` with only the members ``keep`` (their tags and parents with them)."""
+    pick = lambda xs: [xs[k] for k in keep] if xs else None  # noqa: E731
+    tracker = p.tracker.part(keep) if p.tracker is not None else None
+    return dataclasses.replace(p, members=pick(p.members), tags=pick(p.tags), parents=pick(p.parents),
+                               tracker=tracker)  # fmt: skip
 
 
 def check_plugins_reach_workers(suite: Suite, executor: str) -> None:

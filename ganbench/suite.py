@@ -32,6 +32,8 @@ from ganbench.registry import RegistryError
 from ganbench.strategies import get_strategy
 
 SUITES_DIR = Path(__file__).parent / "suites"
+# tuning keys added since suite keys were first computed, with their unset values: absent from the key then
+TUNING_ADDED = {"compute": None, "seeds_per_trial": 1, "loss_params": False}
 
 
 class SuiteError(GanbenchError, ValueError):
@@ -91,9 +93,13 @@ DEFAULT_MODELS = {"points": ModelSpec(), "image": ModelSpec(name="dcgan", width=
 
 
 class TuningSpec(_Strict):
-    """Equal-budget learning-rate search (Lucic et al. 2018), one Optuna study per contender."""
+    """Equal-budget search (Lucic et al. 2018), one Optuna study per contender and replicate.
 
-    trials: PositiveInt
+    The budget is ``trials`` per study, or ``compute`` (GFLOP of training per study, counted as ganbench.compute
+    counts it: a trial with 5 D steps and a penalty spends several times one with 1 D step)."""
+
+    trials: PositiveInt | None = None
+    compute: float | None = Field(None, gt=0)  # GFLOP per study, instead of a number of trials
     steps: PositiveInt | None = None  # default: the suite's steps
     lr_min: float = Field(1e-5, gt=0)
     lr_max: float = Field(1e-2, gt=0)
@@ -106,8 +112,12 @@ class TuningSpec(_Strict):
     pruner: Literal["median", "successive_halving", "none"] = "median"
     # the share of a trial's steps before the pruner may stop it (slow starters are not judged too early)
     warmup: float = Field(0.25, gt=0, lt=1)
-    seed: int = 10_000  # tuning runs use this seed; final seeds never reach it
-    batch: PositiveInt = 4  # trials asked at once and trained as one population
+    seed: int = 10_000  # the first tuning seed; final seeds never reach the tuning seeds
+    # each trial trains on this many tuning seeds and is scored by their mean (a less noisy objective)
+    seeds_per_trial: PositiveInt = 1
+    # also search each loss's own searchable parameters (r1's gamma, wgan_gp's gp_weight, wgan's clip)
+    loss_params: bool = False
+    batch: PositiveInt = 4  # trials asked at once (the sampler learns between batches), trained together
     objective: str | None = (
         None  # the metric tuning optimizes; default: the dataset's primary (w1_raw, fid_domain)
     )
@@ -149,7 +159,14 @@ class TuningSpec(_Strict):
     def _range(self) -> TuningSpec:
         if self.lr_min >= self.lr_max:
             raise ValueError("lr_min must be below lr_max")
+        if (self.trials is None) == (self.compute is None):
+            raise ValueError("give the budget as trials (per study) or as compute (GFLOP per study), not both")
         return self
+
+    def seeds_of(self, replicate: int) -> list[int]:
+        """The tuning seeds of a replicate's trials: each replicate its own, none shared."""
+        first = self.seed + replicate * self.seeds_per_trial
+        return list(range(first, first + self.seeds_per_trial))
 
 
 class Suite(_Strict):
@@ -160,7 +177,10 @@ class Suite(_Strict):
     losses: list[str | LossEntry]
     strategies: list[str] = ["adam_dcgan"]
     datasets: list[str]
-    seeds: PositiveInt | list[int] = 3
+    seeds: PositiveInt | list[int] = 3  # final seeds of each replicate
+    # the whole tune-then-train pipeline, repeated with its own sampler, tuning and final seeds: the spread
+    # between replicates is the tuning's variance, which the report's verdict includes
+    replicates: PositiveInt = 1
     steps: PositiveInt = 2000
     batch_size: PositiveInt = 256
     eval_every: PositiveInt = 500
@@ -207,26 +227,41 @@ class Suite(_Strict):
     def _eval(self) -> Suite:
         if self.eval_every > self.steps:
             raise ValueError("eval_every must not exceed steps")
-        if self.tuning is not None and self.tuning.seed in self.seeds:
-            raise ValueError(
-                f"tuning.seed {self.tuning.seed} is also a final seed; pick one the final phase does not use"
-            )
+        if self.tuning is not None:
+            final = {s for r in range(self.replicates) for s in self.seeds_of(r)}
+            shared = sorted(final & {s for r in range(self.replicates) for s in self.tuning.seeds_of(r)})
+            if shared:
+                raise ValueError(
+                    f"tuning seed {shared[0]} is also a final seed (tuning.seed {self.tuning.seed}, "
+                    f"{self.replicates} replicate(s)); pick a tuning.seed the final phase does not reach"
+                )
         return self
 
     @property
     def seed_list(self) -> list[int]:
+        """The final seeds of the first replicate (the suite's ``seeds``)."""
         return list(self.seeds)  # type: ignore[arg-type]
 
+    def seeds_of(self, replicate: int) -> list[int]:
+        """A replicate's final seeds: the suite's for the first, then as many again past the largest, so no two
+        replicates share one (replicate 0 is what a suite without replicates trains)."""
+        base = self.seed_list
+        return [s + replicate * (max(base) + 1) for s in base]
     def model_for(self, kind: str) -> ModelConfig:
         return ModelConfig(**(self.models.get(kind) or DEFAULT_MODELS[kind]).model_dump())
 
     def key(self) -> str:
         """Hash of the validated suite: a rerun of the same suite finds its parent run by it."""
         # plugins are where names come from, not what runs: moving a plugin file keeps the suite's runs
-        dumped = self.model_dump(mode="json", exclude={"description", "quick", "plugins"})
+        # replicates neither: a suite grown from 1 to 3 replicates keeps its parent run and its first replicate
+        dumped = self.model_dump(mode="json", exclude={"description", "quick", "plugins", "replicates"})
         for name in ADDED_OPTIONS:  # added later: unset, they leave older suites' keys as they were
             if dumped.get(name) is None:
                 dumped.pop(name, None)
+        tuning = dumped.get("tuning") or {}
+        for name, unset in TUNING_ADDED.items():  # likewise inside the tuning section
+            if tuning.get(name) == unset:
+                tuning.pop(name, None)
         blob = json.dumps(dumped, sort_keys=True)
         return hashlib.sha256(blob.encode()).hexdigest()[:16]
 

@@ -12,6 +12,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from ganbench import metrics as M
 from ganbench.config import Member, RunConfig
 from ganbench.errors import GanbenchError
 from ganbench.status import DONE, Status
@@ -22,6 +23,13 @@ TAG_SUITE_KEY = "ganbench.suite_key"
 TAG_STATUS = "ganbench.status"  # running | finished | diverged | pruned | failed | killed
 TAG_PHASE = "ganbench.phase"  # suite | tune | final | study
 TAG_CONTENDER = "ganbench.contender"  # "loss|strategy|dataset", for people browsing the UI
+TAG_REPLICATE = "ganbench.replicate"  # the replicate (0, 1, ...) a study, trial or final run belongs to
+REAL_PREFIX = "real."  # the suite run's metrics real.<dataset>.<metric>: real data's scores, one step per draw
+
+
+def real_key(dataset: str, metric: str) -> str:
+    """The suite run's metric holding what real data scores on ``metric`` of ``dataset``."""
+    return f"{REAL_PREFIX}{dataset}.{metric}"
 TAG_LOSS_LABEL = (
     "ganbench.loss_label"  # the loss as tables name it (with its params); strategy, dataset: params
 )
@@ -162,7 +170,8 @@ class MLflowStore:
         if found:
             run_id = found[0].info.run_id
             self.client.update_run(run_id, status="RUNNING")
-            self.client.set_tag(run_id, TAG_STATUS, Status.RUNNING)
+            # the run now belongs to whoever reopened it (a trial retried after a fault has a new number)
+            self.log(run_id, tags={**tags, TAG_STATUS: Status.RUNNING})
             return run_id
         all_tags = {PARENT_TAG: parent_id, TAG_KEY: key, TAG_STATUS: Status.RUNNING, **tags}
         run_id = self.client.create_run(self.experiment_id, tags=all_tags, run_name=name).info.run_id
@@ -190,6 +199,18 @@ class MLflowStore:
 
     def log_figure(self, run_id: str, figure: Any, path: str) -> None:
         self.client.log_figure(run_id, figure, path)
+
+    def log_text(self, run_id: str, text: str, artifact_file: str) -> None:
+        self.client.log_text(run_id, text, artifact_file)
+
+    def read_text(self, run_id: str, artifact_file: str) -> str | None:
+        """An artifact's text, None when the run has none by that name."""
+        import mlflow
+
+        try:
+            return mlflow.artifacts.load_text(f"{self.client.get_run(run_id).info.artifact_uri}/{artifact_file}")
+        except Exception:  # missing artifact: MLflow raises several types
+            return None
 
     def log_artifact(self, run_id: str, local_path: Path, artifact_path: str | None = None) -> None:
         self.client.log_artifact(run_id, str(local_path), artifact_path)
@@ -281,6 +302,8 @@ class MLflowTracker(Tracker):
             self._plot(member)
         step, logged = self._logged.get(member, (-1, set()))
         summary = {k: v for k, v in result.metrics.items() if not (step == result.step and k in logged)}
+        if result.wall_seconds:
+            summary[M.WALL] = result.wall_seconds
         self.store.log(run_id, metrics=summary, step=result.step)
         self.store.finish(run_id, result.status)
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import copy
 import math
 import threading
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,6 +20,7 @@ import torch
 from torch import Tensor
 
 from ganbench import metrics as M
+from ganbench.compute import GFLOP, counted
 from ganbench.config import Member, RunConfig
 from ganbench.data import DataOptions, load_dataset
 from ganbench.losses import get_loss
@@ -53,6 +55,7 @@ class RunResult:
     step: int  # generator steps done
     metrics: dict[str, float] = field(default_factory=dict)  # last evaluation, best_*, gap_*, stability
     diverged_step: int | None = None
+    wall_seconds: float = 0.0  # the run's share of its population's wall time (not a result: never the same)
 
 
 class Tracker:
@@ -120,6 +123,7 @@ class Trainer(PopulationState):
         self._d_params = list(self.d.parameters())
         self.opt_g = self._optimizer(self.g, [m.lr_g for m in self.members])
         self.opt_d = self._optimizer(self.d, [m.lr_d for m in self.members])
+        self.member_params = self._member_params()
         n = len(self.members)
         # the stacked tensors hold a row per member still training: rows[r] is the member of row r. Members
         # that stop (pruned, diverged) are dropped from every stacked tensor, so they cost no more compute.
@@ -131,6 +135,10 @@ class Trainer(PopulationState):
         self.best: list[dict[str, float]] = [{} for _ in range(n)]
         self.last: list[dict[str, float]] = [{} for _ in range(n)]
         self.step = 0
+        self.stopped_at: list[int | None] = [None] * n  # the step a pruned or diverged member stopped at
+        self.flops_per_step: float | None = None  # a member's model FLOPs per step (step_flops), when counted
+        self.wall = [0.0] * n  # seconds of this population's wall time spent on each member, resumes included
+        self._clock = time.perf_counter()
         self._reset_accumulators()
         self._last_losses = (self.acc["d"], self.acc["g"])
 
@@ -143,6 +151,20 @@ class Trainer(PopulationState):
         beta1 = torch.tensor([shared if m.beta1 is None else m.beta1 for m in self.members]).to(lr)
         return StackedAdam(module.parameters(), lr, beta1, beta2=self.strategy.beta2)
 
+    def _member_params(self) -> dict[str, Tensor]:
+        """Loss parameters that members set for themselves (tuned penalty weights, WGAN's clip), one value per
+        row; the config's ``loss_params`` hold the rest. Rows are dropped from these with the members."""
+        names = sorted({k for m in self.members for k in (m.loss_params or {})})
+        return {
+            k: torch.tensor([m.params_over(self.config)[k] for m in self.members], dtype=self.dtype,
+                            device=self.device)
+            for k in names
+        }  # fmt: skip
+
+    def loss_params(self) -> dict[str, Any]:
+        """What the loss is called with: the config's parameters, and each member's own as a ``[rows]`` tensor."""
+        return {**self.config.loss_params, **self.member_params}
+
     def _reset_accumulators(self) -> None:
         zeros = torch.zeros(len(self.rows), dtype=torch.float64, device=self.device)
         self.acc = {k: zeros.clone() for k in ("d", "d2", "g", "gn_d", "gn_g")}
@@ -153,17 +175,18 @@ class Trainer(PopulationState):
         real = self.dataset.sample(self.rng, self.config.batch_size, dtype=self.dtype).to(self.device)
         with torch.no_grad():
             fake = self.g(self.rng.randn((self.config.batch_size, self.config.model.latent_dim), self.dtype))
-        terms = self.loss(
-            self.d(real), self.d(fake), discriminator=self.d, real=real, fake=fake, rng=self.rng,
-            **self.config.loss_params,
-        )  # fmt: skip
+        params = self.loss_params()
+        terms = self.loss(self.d(real), self.d(fake), discriminator=self.d, real=real, fake=fake, rng=self.rng,
+                          **params)  # fmt: skip
         self.opt_d.zero_grad()
         terms.d_loss.sum().backward()
         self.opt_d.step(self.active)
-        if self.loss.weight_clip is not None:
+        clip = self.loss.clip(params)
+        if clip is not None:
             with torch.no_grad():
                 for p in self.d.parameters():
-                    p.clamp_(-self.loss.weight_clip, self.loss.weight_clip)
+                    bound = clip.view(-1, *[1] * (p.dim() - 1)) if torch.is_tensor(clip) else clip
+                    torch.clamp(p, -bound, bound, out=p)
         self._last_real = real
         return terms.d_loss.detach()
 
@@ -189,7 +212,7 @@ class Trainer(PopulationState):
         else:
             d_fake = self.d(fake)
             d_real = self.d(self._last_real) if self.loss.real_in_g_step else d_fake.detach()
-        terms = self.loss(d_real, d_fake, **ctx, **self.config.loss_params)
+        terms = self.loss(d_real, d_fake, **ctx, **self.loss_params())
         self.opt_g.zero_grad()
         terms.g_loss.sum().backward()
         self.opt_g.step(self.active)
@@ -235,6 +258,7 @@ class Trainer(PopulationState):
             for r in newly.nonzero().flatten().tolist():
                 i = self.rows[r]
                 self.status[i], self.diverged_step[i] = DIVERGED, self.step
+                self.stopped_at[i] = self.step
             self.active &= ~newly
 
     # ------------------------------------------------------------------------------------------ evaluation
@@ -251,6 +275,7 @@ class Trainer(PopulationState):
         return out
 
     def evaluate(self) -> None:
+        self._tick()
         self._check_divergence()
         samples = self.generate(self.config.eval_samples)
         stability = self._stability_metrics()
@@ -259,20 +284,27 @@ class Trainer(PopulationState):
                 continue
             values = self.evaluator(samples[r].float())
             if not all(math.isfinite(v) for v in values.values()):
-                self.status[i], self.diverged_step[i] = DIVERGED, self.step
+                self.status[i], self.diverged_step[i], self.stopped_at[i] = DIVERGED, self.step, self.step
                 self.active[r] = False
                 continue
             values.update({k: v[r] for k, v in stability.items()})
             self._update_best(i, values)
             self.last[i] = values
             if self.tracker.on_eval(i, self.step, values, samples[r]):
-                self.status[i] = PRUNED
+                self.status[i], self.stopped_at[i] = PRUNED, self.step
                 self.active[r] = False
         stopped = set(self.tracker.stops(self.step))
         for r, i in enumerate(self.rows):
             if i in stopped and bool(self.active[r]):
-                self.status[i] = PRUNED
+                self.status[i], self.stopped_at[i] = PRUNED, self.step
                 self.active[r] = False
+
+    def _tick(self) -> None:
+        """Share the wall time since the last tick among the members that trained in it (the rows)."""
+        now = time.perf_counter()
+        for i in self.rows:
+            self.wall[i] += (now - self._clock) / len(self.rows)
+        self._clock = now
 
     def _stability_metrics(self) -> dict[str, list[float]]:
         n = max(self.acc_steps, 1)
@@ -297,11 +329,13 @@ class Trainer(PopulationState):
 
     # ------------------------------------------------------------------------------------------ the loop
     def run(self) -> list[RunResult]:
+        self.flops_per_step = step_flops(self.config, self.members[0], self.evaluator, str(self.device))
         self.load_checkpoints()
         self.drop_stopped()  # members that had stopped before the checkpoint
         steps, every = self.config.steps, self.config.eval_every
         while self.step < steps and bool(self.active.any()):
             if STOP_REQUESTED.is_set():
+                self._tick()
                 self.save_checkpoints()
                 raise Interrupted(f"stopped at step {self.step}")
             self.train_step()
@@ -318,20 +352,39 @@ class Trainer(PopulationState):
         return self._results()
 
     def _results(self) -> list[RunResult]:
+        self._tick()
         results = []
         for i in range(len(self.members)):
             metrics = dict(self.last[i]) if self.status[i] != DIVERGED else {}
             metrics.update(self.best[i])
+            steps = self.stopped_at[i] if self.stopped_at[i] is not None else self.step
+            if self.flops_per_step is not None:  # None: nothing was trained in this process (all resumed done)
+                metrics[M.COMPUTE] = self.flops_per_step * steps / GFLOP
             primary = self.evaluator.primary
             if primary in metrics and M.best_key(primary) in metrics:
                 metrics[M.gap_key(primary)] = metrics[primary] - metrics[M.best_key(primary)]
             metrics[M.DIVERGED] = float(self.status[i] == DIVERGED)
             if self.diverged_step[i] is not None:
                 metrics[M.DIVERGED_STEP] = float(self.diverged_step[i])
-            result = RunResult(self.status[i], self.step, metrics, self.diverged_step[i])
+            result = RunResult(self.status[i], self.step, metrics, self.diverged_step[i], self.wall[i])
             self.tracker.on_end(i, result)
             results.append(result)
         return results
+
+
+_STEP_FLOPS: dict[tuple[Any, ...], float] = {}
+
+
+def step_flops(config: RunConfig, member: Member, evaluator: Evaluator, device: str = "cpu") -> float:
+    """A member's model FLOPs per generator step (D steps, penalties and the G step), counted over one step of
+    a population of one, the same for every member and population size (a population's stacked layers may
+    pick other kernels); computed once per configuration per process."""
+    key = (repr(config), tuple(sorted(member.loss_params or {})), device)
+    if key not in _STEP_FLOPS:
+        probe = Trainer(config, [member], device=device, evaluator=evaluator)
+        _, flops = counted(probe.train_step)
+        _STEP_FLOPS[key] = float(flops)
+    return _STEP_FLOPS[key]
 
 
 def _grad_norms(module: torch.nn.Module) -> Tensor:

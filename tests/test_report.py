@@ -14,9 +14,9 @@ import pytest
 from mlflow import MlflowClient
 
 from ganbench.cli import main
-from ganbench.report import ReportError, ReportResult, build_report, stats
+from ganbench.report import ReportError, ReportResult, build_report
 from ganbench.report.frame import check_feature_spaces
-from ganbench.report.stats import compare, describe, holm
+from ganbench.report.stats import describe
 from ganbench.tracking import MLflowStore, default_tracking_uri
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -85,17 +85,16 @@ def test_statistics_match_the_store(built: ReportResult, tiny: tuple[MLflowStore
 def test_ci_rank_and_marks_are_consistent(built: ReportResult) -> None:
     s = built.summary.dropna(subset=["ci_low"])
     assert ((s["ci_low"] <= s["mean"] + 1e-12) & (s["mean"] <= s["ci_high"] + 1e-12)).all()
-    assert ((s["min"] <= s["ci_low"] + 1e-12) & (s["ci_high"] <= s["max"] + 1e-12)).all()
     fid = built.summary[built.summary["metric"] == "fid_raw"].set_index("loss")
     expected_rank = fid["mean"].rank(method="min")
     pd.testing.assert_series_equal(fid["rank"], expected_rank, check_names=False)
-    assert fid.loc[fid["mean"].idxmin(), "best"]
-    assert set(fid["test"]) == {"wilcoxon"}  # both losses ran seeds 0, 1, 2
-    # with three seeds a two-sided signed-rank test cannot reach p < 0.05 (its smallest p is 0.25): all tied,
-    # and the report says why
-    assert fid["tied"].all()
-    (few,) = [f for f in built.findings if f.kind == "too_few_seeds"]
-    assert "Holm-corrected p-value a two-sided Wilcoxon signed-rank test can give is 0.25" in few.detail
+    assert fid.loc[fid["mean"].idxmin(), "best"] and fid.loc[fid["mean"].idxmin(), "vs_best"] == "best"
+    assert set(fid["unit"]) == {"seed"} and (fid["replicates"] == 1).all()  # one replicate: seeds are the unit
+    assert fid["p_best"].sum() == pytest.approx(1.0)
+    # one replicate: the report says plainly that the tuning's variance is unmeasured
+    (unmeasured,) = [f for f in built.findings if f.kind == "tuning_variance"]
+    assert "conditional on one tuning draw" in unmeasured.detail
+    assert any("The tuning's variance is unmeasured" in line for line in built.headline)
 
 
 def test_rebuilding_gives_the_same_tables(built: ReportResult, tiny: tuple[MLflowStore, str, Path]) -> None:
@@ -122,8 +121,9 @@ def test_every_format_is_written(built: ReportResult, tiny: tuple[MLflowStore, s
     assert page.count("data:image/png;base64,") == len(built.figures) and "http" not in page
     assert {p.name for p in built.figures} == {"ring8_curves.png", "ring8_samples.png", "cd_diagram.png"}
     # the report opens with the verdict and the warnings, then the overall ranking
-    assert md.index("- ring8 (w1_raw, lower is better, 3 seeds): best ") < md.index("**Validity**")
-    assert md.index("too few seeds to separate contenders on ring8") < md.index("## Overall ranking")
+    assert md.index("- ring8 (w1_raw, lower is better; 1 replicate × 3 seeds: conditional on one tuning draw") < md.index("**Validity**")
+    assert md.index("tuning variance unmeasured (one replicate)") < md.index("## Overall ranking")
+    assert "| real data " in md  # what real samples score closes the table
     assert (
         page.index('<ul class="verdict">') < page.index("<h2>Overall ranking</h2>") < page.index("<h2>ring8")
     )
@@ -135,7 +135,8 @@ def test_validity_is_tagged_on_the_suite_run(
     store, parent, _ = tiny
     tags = store.client.get_run(parent).data.tags
     assert tags["ganbench.report.validity"] == "warnings"
-    assert tags["ganbench.report.validity.too_few_seeds"] == "ring8: all"
+    assert tags["ganbench.report.validity.tuning_variance"] == "ring8: all"
+    assert tags["ganbench.tuning_variance"].startswith("unmeasured")
     assert built.primary == {"ring8": "w1_raw"} and built.modes == {"ring8": 8}
 
 
@@ -167,15 +168,16 @@ def test_page_renders_in_chromium(built: ReportResult, tmp_path: Path) -> None:
 
 
 # ---------------------------------------------------------------------------------------------- constructed data
-def _frame(
-    values: dict[str, list[float]], seeds: dict[str, list[int]] | None = None, metric: str = "fid_raw"
-):
+def _frame(values: dict[str, list[float]], seeds: dict[str, list[int]] | None = None, metric: str = "fid_raw",
+           replicates: dict[str, list[int]] | None = None) -> pd.DataFrame:  # fmt: skip
     rows = []
     for loss, vals in values.items():
-        for seed, v in zip((seeds or {}).get(loss, range(len(vals))), vals):
+        reps = (replicates or {}).get(loss, [0] * len(vals))
+        for seed, v, r in zip((seeds or {}).get(loss, range(len(vals))), vals, reps):
             rows.append({"dataset": "ring8", "loss": loss, "strategy": "adam", "contender": f"{loss}|adam|ring8",
-                         "seed": seed, "status": "diverged" if np.isnan(v) else "finished", "feature_space": None,
-                         "run_id": f"{loss}-{seed}", metric: v, "diverged": float(np.isnan(v))})  # fmt: skip
+                         "replicate": r, "seed": seed, "status": "diverged" if np.isnan(v) else "finished",
+                         "feature_space": None, "run_id": f"{loss}-{seed}", metric: v,
+                         "diverged": float(np.isnan(v))})  # fmt: skip
     return pd.DataFrame(rows)
 
 
@@ -184,21 +186,34 @@ SAME = [1.36, 1.01, 1.21, 1.06, 1.31, 1.11, 1.26, 1.16]  # BEST shuffled (+0.01)
 WORSE = [2.0, 2.1, 2.2, 2.3, 2.4, 2.5, 2.6, 2.7]
 
 
-def _marks(frame: pd.DataFrame, metric: str = "fid_raw") -> pd.DataFrame:
-    out = compare(frame, describe(frame))
+def _marks(frame: pd.DataFrame, metric: str = "fid_raw", rope: float = 0.0) -> pd.DataFrame:
+    out = describe(frame, {("ring8", metric): rope})
     return out[out["metric"] == metric].set_index("loss")
 
 
-def test_best_tie_and_worse_are_marked_paired_by_seed() -> None:
-    marks = _marks(_frame({"best": BEST, "same": SAME, "worse": WORSE}))
-    assert set(marks["test"]) == {"wilcoxon"}
-    assert marks.loc["best", "best"] and marks.loc["best", "tied"]
-    assert not marks.loc["same", "best"] and marks.loc["same", "tied"]
-    assert not marks.loc["worse", "best"] and not marks.loc["worse", "tied"]
-    # exact signed-rank p of 8 one-sided differences is 2 / 2**8; Holm multiplies the smallest by 2 comparisons
-    np.testing.assert_allclose(marks.loc["worse", "p_value"], 2 / 2**8)
-    np.testing.assert_allclose(marks.loc["worse", "p_holm"], 2 * 2 / 2**8)
+def test_best_undecided_and_worse_are_marked_paired_by_seed() -> None:
+    marks = _marks(_frame({"best": BEST, "same": SAME, "worse": WORSE}), rope=0.05)
+    assert set(marks["unit"]) == {"seed"}
+    assert marks.loc["best", "best"] and marks.loc["best", "vs_best"] == "best"
+    assert marks.loc["same", "vs_best"] == "undecided"  # shuffled: its paired differences swing by ±0.3
+    assert marks.loc["worse", "vs_best"] == "worse" and not marks.loc["worse", "equivalent_to_best"]
+    # the probability is the one-sided paired t-test of the seed differences against the ROPE's edge
+    expected = stats_ttest([w - b for w, b in zip(WORSE, BEST)], 0.05)
+    np.testing.assert_allclose(1 - marks.loc["worse", "p_worse"], expected, rtol=1e-6, atol=1e-15)
     assert marks["rank"].to_dict() == {"best": 1, "same": 2, "worse": 3}
+
+
+def stats_ttest(d: list[float], edge: float) -> float:
+    from scipy import stats
+
+    return float(stats.ttest_1samp(d, edge, alternative="greater").pvalue)
+
+
+def test_a_difference_inside_the_rope_is_equivalent() -> None:
+    near = [b + 0.01 for b in BEST]  # every seed 0.01 worse: practically equivalent at a ROPE of 0.05
+    marks = _marks(_frame({"best": BEST, "near": near}), rope=0.05)
+    assert marks.loc["near", "vs_best"] == "equivalent" and marks.loc["near", "equivalent_to_best"]
+    assert _marks(_frame({"best": BEST, "near": near}), rope=0.0).loc["near", "vs_best"] == "worse"
 
 
 def test_higher_is_better_metrics_pick_the_largest() -> None:
@@ -206,34 +221,33 @@ def test_higher_is_better_metrics_pick_the_largest() -> None:
         {"many": [8, 8, 7, 8, 8, 8, 7, 8], "few": [1, 2, 1, 1, 2, 1, 1, 2]}, metric="modes_covered"
     )
     marks = _marks(frame, "modes_covered")
-    assert marks.loc["many", "best"] and not marks.loc["few", "tied"]
+    assert marks.loc["many", "best"] and marks.loc["few", "vs_best"] == "worse"
 
 
-def test_unshared_seeds_use_mann_whitney() -> None:
-    seeds = {"best": list(range(8)), "same": list(range(10, 18)), "worse": list(range(20, 28))}
-    marks = _marks(_frame({"best": BEST, "same": SAME, "worse": WORSE}, seeds))
-    assert set(marks["test"]) == {"mannwhitneyu"}
-    assert marks.loc["same", "tied"] and not marks.loc["worse", "tied"]
+def test_replicates_are_the_unit_when_there_are_several() -> None:
+    """Three replicates of four seeds: the decision rests on the three replicate means, so a contender that is
+    worse in every seed of two replicates but better in the third stays undecided."""
+    reps = [0, 0, 0, 0, 1, 1, 1, 1, 2, 2, 2, 2]
+    best = [1.0] * 12
+    mixed = [1.5] * 8 + [0.8] * 4
+    marks = _marks(_frame({"best": best, "mixed": mixed}, replicates={"best": reps, "mixed": reps},
+                          seeds={"best": list(range(12)), "mixed": list(range(12))}))  # fmt: skip
+    assert set(marks["unit"]) == {"replicate"} and (marks["replicates"] == 3).all()
+    assert marks.loc["mixed", "vs_best"] == "undecided"
+    np.testing.assert_allclose(marks.loc["mixed", "mean"], np.mean([1.5, 1.5, 0.8]))
 
 
-def test_diverged_seeds_are_dropped_pairwise() -> None:
-    worse = [np.nan, *WORSE[1:]]  # seed 0 diverged: 7 pairs remain
+def test_unshared_seeds_cannot_be_paired() -> None:
+    seeds = {"best": list(range(8)), "worse": list(range(20, 28))}
+    marks = _marks(_frame({"best": BEST, "worse": WORSE}, seeds))
+    assert marks.loc["worse", "vs_best"] == "undecided"  # no seed in common: no paired unit to judge by
+
+
+def test_a_diverged_seed_counts_as_the_worst_value_of_the_dataset() -> None:
+    worse = [np.nan, *WORSE[1:]]  # seed 0 diverged: it counts as the worst value any run reached (2.7)
     marks = _marks(_frame({"best": BEST, "worse": worse}))
-    assert marks.loc["worse", "n"] == 7
-    np.testing.assert_allclose(marks.loc["worse", "p_value"], 2 / 2**7)
-    np.testing.assert_allclose(marks.loc["worse", "mean"], np.mean(WORSE[1:]))
-
-
-def test_holm_adjustment() -> None:
-    np.testing.assert_allclose(holm(np.array([0.01, 0.04, 0.03])), [0.03, 0.06, 0.06])
-    np.testing.assert_allclose(holm(np.array([0.5, np.nan, 0.01])), [0.5, np.nan, 0.02])
-
-
-def test_bootstrap_interval_is_seeded() -> None:
-    x = np.array([0.3, 0.1, 0.7, 0.4, 0.2])
-    assert stats.bootstrap_ci(x) == stats.bootstrap_ci(x)
-    assert stats.bootstrap_ci(np.array([2.0, 2.0, 2.0])) == (2.0, 2.0)
-    assert np.isnan(stats.bootstrap_ci(np.array([1.0]))).all()
+    assert marks.loc["worse", "n"] == 8
+    np.testing.assert_allclose(marks.loc["worse", "mean"], np.mean([2.7, *WORSE[1:]]))
 
 
 # ---------------------------------------------------------------------------------------------- feature spaces
@@ -316,14 +330,14 @@ def test_diverged_runs_and_the_tuning_budget(store: MLflowStore, tmp_path: Path)
     assert (result.runs["feature_space"] == "raw").all()  # read from the evaluator protocol's param
     hinge = result.runs[result.runs["loss"] == "hinge"].set_index("seed")
     assert np.isnan(hinge.loc[1, "fid_raw"]) and hinge.loc[1, "best_fid_raw"] == 0.9  # diverged: final is NaN
+    # ... and in the statistics it counts as the worst value any run reached on the dataset
     fid = result.summary[result.summary["metric"] == "fid_raw"].set_index("loss")
     assert (
-        fid.loc["hinge", "seeds"] == 2 and fid.loc["hinge", "n"] == 1 and fid.loc["hinge", "diverged"] == 0.5
+        fid.loc["hinge", "seeds"] == 2 and fid.loc["hinge", "n"] == 2 and fid.loc["hinge", "diverged"] == 0.5
     )
     assert fid.loc["lsgan", "seeds"] == 1  # the failed run is left out, and the report says so
     assert result.notes["ring8"] == ["1 run left out of the statistics: failed"]
-    (few,) = [f for f in result.findings if f.kind == "too_few_seeds"]
-    assert "Holm-corrected p-value a two-sided Mann-Whitney U test can give is 0.67" in few.detail
+    assert [f.kind for f in result.findings if f.kind == "tuning_variance"] == ["tuning_variance"]
     assert "tuned" in result.files["html"].read_text()
     # one budget figure per dataset, drawn from the studies' logged curves and embedded in the report
     assert [p.name for p in result.figures if "tuning" in p.name] == ["ring8_tuning.png"]

@@ -187,7 +187,7 @@ def test_equal_budget_tuning_then_final_phase(tmp_path, mlflow_template):
     # the same sampler seed in another folder gives the same trials and the same best settings
     suite_b, out_b = prepare(tmp_path, "b", SUITE, mlflow_template)
     hypers = tune_suite(make_runner(suite_b, out_b))
-    assert hypers == {c: Hyper(lr_g=p["lr_g"], lr_d=p["lr_d"]) for c, p in best.items()}
+    assert hypers == {(c, 0): Hyper(lr_g=p["lr_g"], lr_d=p["lr_d"]) for c, p in best.items()}
     again = studies(out_b)
     assert {n: history(s) for n, s in again.items()} == {n: history(s) for n, s in found.items()}
 
@@ -423,8 +423,6 @@ def test_tuning_on_worker_processes_prunes_there_and_decides_as_in_this_process(
     parameters, over two rounds (batches) of several studies at once."""
     from mlflow.tracking import MlflowClient
 
-    from ganbench.tuning import ATTR_RUN
-
     text = SUITE.replace(
         "tuning: {trials: 8, batch: 4,",
         "tuning: {trials: 6, batch: 3, pruner: successive_halving, n_critic: [1, 5], beta1: [0.0, 0.5],",
@@ -439,6 +437,9 @@ def test_tuning_on_worker_processes_prunes_there_and_decides_as_in_this_process(
         outcomes[executor] = {name: (study, history(study)) for name, study in studies(out).items()}
     assert outcomes["local"].keys() == outcomes["processes"].keys()
     client = MlflowClient(default_tracking_uri(tmp_path / "processes"))
+    runs = client.search_runs([client.get_experiment_by_name("ganbench/tune-test").experiment_id],
+                              f"tags.`{TAG_PHASE}` = 'tune'")  # fmt: skip
+    by_trial = {(r.data.tags[TAG_STUDY], int(r.data.tags[TAG_TRIAL])): r for r in runs}
     populations = pruned = 0
     for name, (study, trials) in outcomes["processes"].items():
         assert trials == outcomes["local"][name][1], name
@@ -446,7 +447,7 @@ def test_tuning_on_worker_processes_prunes_there_and_decides_as_in_this_process(
         for t in study.trials:
             if t.user_attrs.get(ATTR_STATUS) == "pruned":
                 pruned += 1  # it stopped in its worker: its run ended pruned, not finished
-                assert client.get_run(t.user_attrs[ATTR_RUN]).data.tags[TAG_STATUS] == "pruned"
+                assert by_trial[(name, t.number)].data.tags[TAG_STATUS] == "pruned"
     assert pruned and populations > len(outcomes["local"])  # some study trained two populations
 
 

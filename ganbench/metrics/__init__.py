@@ -18,6 +18,8 @@ GRAD_NORM_D = "grad_norm_d"
 LOSS_D = "loss_d"
 LOSS_G = "loss_g"
 LOSS_OSCILLATION = "loss_d_oscillation"
+COMPUTE = "compute_gflop"  # a run's model FLOPs (ganbench.compute), in GFLOP
+WALL = "wall_seconds"  # a run's share of its population's wall time
 FEATURE_SPACES = ("raw", "domain", "inception")
 
 # lower is better unless listed here

@@ -9,6 +9,7 @@ import pandas as pd
 
 import ganbench.report.headline as H
 import ganbench.report.validity as validity
+from ganbench.report.budget import pruning_check
 from ganbench.report.figures import make_figures
 from ganbench.report.frame import (
     DONE_STATUSES,
@@ -16,11 +17,13 @@ from ganbench.report.frame import (
     check_feature_spaces,
     dataset_modes,
     primary_metrics,
+    real_frame,
+    ropes_from,
     runs_frame,
 )
 from ganbench.report.questions import strategy_section
 from ganbench.report.ranking import Ranking, namer, overall_ranking
-from ganbench.report.stats import compare, describe
+from ganbench.report.stats import describe, pairwise
 from ganbench.report.studies import StudySummary, study_summaries, tuning_section, write_tuning_report
 from ganbench.report.tables import Section
 from ganbench.report.writers import write_all
@@ -44,6 +47,8 @@ class ReportResult:
     findings: list[validity.Finding] = field(default_factory=list)  # validity warnings
     headline: list[str] = field(default_factory=list)  # the verdict lines that open the report
     sections: list[Section] = field(default_factory=list)  # strategy questions, tuning
+    real: pd.DataFrame = field(default_factory=pd.DataFrame)  # what real data scores (dataset, metric, mean, std)
+    decisions: dict[str, pd.DataFrame] = field(default_factory=dict)  # per dataset: the primary's pairwise table
 
     @property
     def paths(self) -> list[Path]:
@@ -63,7 +68,8 @@ def left_out(runs: pd.DataFrame) -> dict[str, list[str]]:
 
 def diagnose(store: MLflowStore, runs: pd.DataFrame, summary: pd.DataFrame, primary: dict[str, str],
              modes: dict[str, int], studies: list[StudySummary]) -> list[validity.Finding]:  # fmt: skip
-    """Every validity diagnostic on the suite's runs and studies (see ``validity``)."""
+    """Every validity diagnostic on the suite's runs and studies (see ``validity``); the first says when the
+    tuning's variance is unmeasured."""
     name = namer(runs["strategy"])
     finished = runs[runs["status"] == Status.FINISHED]
     histories = {
@@ -72,9 +78,11 @@ def diagnose(store: MLflowStore, runs: pd.DataFrame, summary: pd.DataFrame, prim
         if d in primary
     }
     studies = [s for s in studies if s.dataset in primary]
-    return [*validity.failed_runs(runs, name), *validity.undertrained(runs, primary, histories, name), *validity.search_edge(studies, name),
-            *validity.tuning_budget(studies, name), *validity.mode_collapse(summary, modes, name),
-            *validity.too_few_seeds(summary)]  # fmt: skip
+    return [*validity.tuning_variance(summary), *validity.failed_runs(runs, name),
+            *validity.undertrained(runs, primary, histories, name), *validity.undecided(summary, primary),
+            *validity.search_edge(studies, name), *validity.recipe_outside(studies, name),
+            *validity.tuning_budget(studies, name), *validity.pruning(pruning_check(studies)),
+            *validity.mode_collapse(summary, modes, name)]  # fmt: skip
 
 
 def build_report(store: MLflowStore, parent_id: str, out_dir: Path) -> ReportResult:
@@ -85,10 +93,12 @@ def build_report(store: MLflowStore, parent_id: str, out_dir: Path) -> ReportRes
     if runs.empty:
         raise ReportError(f"the suite run {parent_id} holds no final runs yet: nothing to report")
     check_feature_spaces(runs)
-    summary = describe(runs)
-    summary = compare(runs, summary) if not summary.empty else summary
+    real = real_frame(store, parent_id)
+    ropes = ropes_from(real)
+    summary = describe(runs, ropes)
     primary, modes, name = primary_metrics(runs), dataset_modes(runs), namer(runs["strategy"])
-    overall = overall_ranking(runs, primary, name) if primary else None
+    decisions = {d: pairwise(runs, d, m, ropes.get((d, m), 0.0)) for d, m in primary.items()}
+    overall = overall_ranking(runs, primary, name, decisions) if primary else None
     studies = study_summaries(store, parent_id)
     findings = diagnose(store, runs, summary, primary, modes, studies)
     verdict = H.headline(summary, primary, overall, findings, name)
@@ -99,10 +109,10 @@ def build_report(store: MLflowStore, parent_id: str, out_dir: Path) -> ReportRes
     parent = store.client.get_run(parent_id)
     title = parent.data.tags.get("ganbench.suite") or parent.info.run_name or parent_id
     notes = left_out(runs)
-    made = [strategy_section(runs, summary, primary), tuning_section(studies)]
+    made = [strategy_section(runs, summary, primary, ropes), tuning_section(studies, runs, primary, name)]
     sections = [s for s in made if s is not None]
     files = write_all(report_dir, title=title, parent_id=parent_id, runs=runs, summary=summary,
-                                  figures=figures, notes=notes, verdict=verdict, findings=findings,
-                                  ranking=overall, sections=sections)  # fmt: skip
+                      figures=figures, notes=notes, verdict=verdict, findings=findings, ranking=overall,
+                      sections=sections, primary=primary, real=real)  # fmt: skip
     return ReportResult(report_dir, files, [p for ps in figures.values() for p in ps], runs, summary, notes,
-                        primary, modes, overall, findings, verdict, sections)  # fmt: skip
+                        primary, modes, overall, findings, verdict, sections, real, decisions)  # fmt: skip

@@ -13,7 +13,7 @@ from ganbench.report.frame import (
     DONE_STATUSES,
     metric_columns,
 )
-from ganbench.report.ranking import ALPHA, Ranking, joined_matrix
+from ganbench.report.ranking import Ranking, joined_matrix
 from ganbench.report.writers import (
     CURVE_METRICS,
     MAX_SAMPLE_SEEDS,
@@ -96,8 +96,7 @@ def make_figures(store: MLflowStore, parent_id: str, runs: pd.DataFrame, fig_dir
     for dataset, path in sorted((tuning or {}).items()):
         figures.setdefault(dataset, []).append(path)
     if ranking is not None and len(ranking.mean_ranks) > 1:
-        cd = ranking.cd if ranking.tested and ranking.friedman_p < ALPHA else None
-        fig = plots.cd_figure(ranking.mean_ranks, joined_matrix(ranking), cd, f"Mean rank, {ranking.scope}")
+        fig = plots.cd_figure(ranking.mean_ranks, joined_matrix(ranking), f"Mean rank, {ranking.scope}")
         path = fig_dir / "cd_diagram.png"
         fig.savefig(path)
         figures[RANKING_FIGURES] = [path]

@@ -9,21 +9,19 @@ import pandas as pd
 from ganbench import metrics as M
 from ganbench.errors import GanbenchError
 from ganbench.status import DONE_VALUES, Status
-from ganbench.tracking import TAG_CONTENDER, TAG_STATUS, MLflowStore, loss_label
+from ganbench.tracking import REAL_PREFIX, TAG_CONTENDER, TAG_REPLICATE, TAG_STATUS, MLflowStore, loss_label
 
-ID_COLUMNS = ["dataset", "loss", "strategy", "contender", "seed", "status", "feature_space", "primary", "modes",
-              "run_id", "error", "lr_decay_from"]  # fmt: skip
+ID_COLUMNS = ["dataset", "loss", "strategy", "contender", "replicate", "seed", "status", "feature_space",
+              "primary", "modes", "run_id", "error", "lr_decay_from"]  # fmt: skip
 KEYS = ["dataset", "loss", "strategy"]
 DONE_STATUSES = DONE_VALUES  # runs that are results
 # logged per evaluation for diagnosis; M.DIVERGED is summarized as the fraction of seeds that diverged
-TABLE_EXCLUDE = {M.LOSS_D, M.LOSS_G, M.DIVERGED_STEP, M.DIVERGED}
-DIAGNOSTICS = {M.GRAD_NORM_G, M.GRAD_NORM_D, M.LOSS_OSCILLATION}  # summarized, never ranked: no "better"
+TABLE_EXCLUDE = {M.LOSS_D, M.LOSS_G, M.DIVERGED_STEP, M.DIVERGED, M.WALL}
+# summarized, never ranked: no "better" (a run's compute is its cost, shown beside the table)
+DIAGNOSTICS = {M.GRAD_NORM_G, M.GRAD_NORM_D, M.LOSS_OSCILLATION, M.COMPUTE}
 FEATURE_SPACE_KEYS = ("eval.feature_space", "feature_space", "ganbench.feature_space")  # params, then tags
 PRIMARY_KEYS = ("eval.primary", "primary_metric")  # params naming the evaluator's primary metric, if logged
 MODES_KEYS = ("eval.modes", "eval.num_modes")  # params giving the number of modes (image evaluators log it)
-CONFIDENCE = 0.95
-BOOTSTRAP_RESAMPLES = 10_000
-BOOTSTRAP_SEED = 0  # the same resamples every time: a rebuilt report has the same intervals
 
 
 class ReportError(GanbenchError, ValueError):
@@ -46,6 +44,7 @@ def runs_frame(store: MLflowStore, parent_id: str, phase: str = "final") -> pd.D
             "loss": loss_label(tags, p),
             "strategy": p.get("strategy"),
             "contender": tags.get(TAG_CONTENDER),
+            "replicate": int(tags.get(TAG_REPLICATE, 0)),
             "seed": int(p["seed"]) if "seed" in p else None,
             "status": tags.get(TAG_STATUS),
             "feature_space": next((d[k] for k in FEATURE_SPACE_KEYS for d in (p, tags) if k in d), None),
@@ -63,7 +62,28 @@ def runs_frame(store: MLflowStore, parent_id: str, phase: str = "final") -> pd.D
                     row[k] = np.nan
         rows.append(row)
     frame = pd.DataFrame(rows, columns=None if rows else ID_COLUMNS)
-    return frame.sort_values(["dataset", "loss", "strategy", "seed"], ignore_index=True) if rows else frame
+    return frame.sort_values(["dataset", "loss", "strategy", "replicate", "seed"], ignore_index=True) if rows else frame
+
+
+def real_frame(store: MLflowStore, parent_id: str) -> pd.DataFrame:
+    """What real data scores, per dataset and metric (mean, std and number of real draws), as the run logged it
+    on the suite run (``Runner`` logs it before training); empty when it did not."""
+    run = store.client.get_run(parent_id)
+    rows = []
+    for key in run.data.metrics:
+        if not key.startswith(REAL_PREFIX):
+            continue
+        dataset, metric = key.removeprefix(REAL_PREFIX).rsplit(".", 1)
+        values = np.array([v for _, v in store.history(parent_id, key)], dtype=float)
+        rows.append({"dataset": dataset, "metric": metric, "mean": float(values.mean()),
+                     "std": float(values.std(ddof=1)) if len(values) > 1 else np.nan, "draws": len(values)})  # fmt: skip
+    return pd.DataFrame(rows, columns=["dataset", "metric", "mean", "std", "draws"])
+
+
+def ropes_from(real: pd.DataFrame) -> dict[tuple[str, str], float]:
+    """Each (dataset, metric)'s region of practical equivalence: the spread of real data's scores over
+    independent draws of the evaluation's size (0 where real data always scores the same)."""
+    return {(r.dataset, r.metric): (0.0 if pd.isna(r.std) else float(r.std)) for r in real.itertuples()}
 
 
 def _float_or_nan(value: str | None) -> float:

@@ -127,47 +127,60 @@ def mosaic_figure(
     return fig
 
 
-def budget_figure(
-    series: Mapping[str, tuple[Sequence[float], Sequence[float]]],
-    colors: Mapping[str, Any],
-    metric: str,
-    title: str,
-) -> Any:
-    """Best value reached so far against the number of tuning trials spent (Lucic et al. 2018, Fig. 5)."""
-    fig, ax = plt.subplots(figsize=(5.5, 3.6), dpi=100)
-    for name, (trials, best) in series.items():
-        ax.step(trials, best, where="post", color=colors[name], lw=1.5, label=name)
-        ax.plot(trials, best, ".", color=colors[name], ms=3)
-    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
-    ax.set_xlabel("tuning trials spent", fontsize=8)
-    ax.set_ylabel(f"best {metric} so far", fontsize=8)
-    ax.tick_params(labelsize=7)
-    ax.grid(alpha=0.3)
-    if ax.get_legend_handles_labels()[0]:  # a dataset whose studies have no finished trial yet draws none
-        ax.legend(fontsize=7, frameon=False)
-    ax.set_title(title, fontsize=10)
-    fig.tight_layout()
+def budget_figure(curves: Any, colors: Mapping[str, Any], metric: str, title: str,
+                  trials: float | None = None, compute: float | None = None) -> Any:  # fmt: skip
+    """Expected best value of the tuning objective against the tuning budget (Dodge et al. 2019; Lucic et al.
+    2018, Fig. 5), per contender: against trials (left; the band: the quartiles of the best of k) and against
+    GFLOP of training (right, compute-matched). ``curves``: one row per contender and k with ``name``,
+    ``expected``, ``q25``, ``q75``, ``gflop``; ``trials`` and ``compute`` mark the suite's budget."""
+    fig, (left, right) = plt.subplots(1, 2, figsize=(10.5, 3.9), dpi=100)
+    values = [v for v in curves["expected"] if v == v]
+    positive = bool(values) and min(values) > 0
+    log = positive and max(values) / min(values) > 10  # a wide search spans orders of magnitude
+    for name, part in curves.groupby("name", sort=False):
+        color = colors[name]
+        left.plot(part["k"], part["expected"], color=color, lw=1.5, label=name)
+        left.fill_between(part["k"], part["q25"], part["q75"], color=color, alpha=0.12, lw=0)
+        right.plot(part["gflop"], part["expected"], color=color, lw=1.5)
+    if trials:
+        left.axvline(trials, color="0.4", ls=":", lw=1)
+        left.annotate("trials per replicate", (trials, 1), xycoords=("data", "axes fraction"), fontsize=7,
+                      ha="left", va="top", xytext=(3, -3), textcoords="offset points", color="0.3")  # fmt: skip
+    if compute:
+        right.axvline(compute, color="0.4", ls=":", lw=1)
+        right.annotate("equal compute", (compute, 1), xycoords=("data", "axes fraction"), fontsize=7,
+                       ha="left", va="top", xytext=(3, -3), textcoords="offset points", color="0.3")  # fmt: skip
+    for ax, xlabel in ((left, "tuning trials (k)"), (right, "GFLOP of tuning")):
+        if log:
+            ax.set_yscale("log")  # set before the layout is computed, so the tick labels get their room
+        ax.set_xlabel(xlabel, fontsize=8)
+        ax.set_ylabel(f"expected best {metric}", fontsize=8)
+        ax.tick_params(labelsize=7)
+        ax.grid(alpha=0.3, which="both")
+    left.xaxis.set_major_locator(MaxNLocator(integer=True))
+    handles, labels = left.get_legend_handles_labels()
+    if handles:  # outside the axes, so it covers no line
+        fig.legend(handles, labels, loc="center left", bbox_to_anchor=(0.83, 0.5), fontsize=7, frameon=False)
+    fig.suptitle(title, fontsize=10)
+    fig.tight_layout(rect=(0, 0, 0.83, 1))
     plt.close(fig)
     return fig
 
 
-def cd_figure(mean_ranks: Any, joined: Any, cd: float | None, title: str) -> Any:
-    """Critical-difference diagram (Demšar 2006), drawn by scikit-posthocs: contenders on the mean-rank axis,
-    those that cannot be told apart joined by a bar; ``joined`` is 1 for such pairs, 0 otherwise. The CD is
-    drawn as a bar above the axis, starting at the best rank."""
+def cd_figure(mean_ranks: Any, joined: Any, title: str) -> Any:
+    """Critical-difference diagram (Demšar 2006), drawn by scikit-posthocs: contenders on the mean-rank axis; each
+    group of contenders that the pairwise decisions cannot tell apart is a bar with a dot on each member
+    (``joined`` is 1 for such pairs, 0 otherwise), so a bar passing over a contender without a dot does not
+    hold it."""
     import scikit_posthocs as sp  # imported late: it loads statsmodels
 
     fig, ax = plt.subplots(figsize=(7.5, 1.6 + 0.3 * len(mean_ranks)), dpi=110)
     # the diagram joins pairs whose "p-value" is >= alpha: 1 joins, 0 separates
     sp.critical_difference_diagram(mean_ranks, joined, ax=ax, label_props={"fontsize": 8},
+                                   crossbar_props={"marker": "o", "markersize": 4, "color": "k"},
                                    label_fmt_left="{label} ({rank:.2f})", label_fmt_right="({rank:.2f}) {label}")  # fmt: skip
     ax.set_xlim(0.9, len(mean_ranks) + 0.1)  # ranks run from 1 to k whatever the data (Demšar's layout)
     ax.xaxis.set_major_locator(MaxNLocator(integer=True))
-    if cd is not None:  # the library's own CD bar sits on the tick labels
-        start = float(min(mean_ranks))
-        ax.plot([start, start + cd], [1.3, 1.3], color="k", lw=1.5)
-        ax.text(start + cd / 2, 1.45, f"CD = {cd:.2f}", ha="center", va="bottom", fontsize=8)
-        ax.set_ylim(top=2.1)
     ax.set_title(title, fontsize=10)
     fig.tight_layout()
     plt.close(fig)

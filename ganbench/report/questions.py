@@ -3,9 +3,10 @@ generator help, does searching beta1 or more D steps help, and does the best str
 
 Two strategies answer a question when they differ in exactly one respect (:func:`strategy_pairs`), read from
 the registered strategies, so a plugin's strategies get the same questions. Each question is asked per loss
-and dataset, on the seeds both share: the paired difference of the primary metric (oriented so that > 0 means
-the strategy *with* the feature did better), its BCa bootstrap CI, a Wilcoxon signed-rank test, and Holm's
-correction over the (loss, dataset) cells of the question.
+and dataset with the report's one rule (:mod:`ganbench.report.inference`): the paired difference of the primary
+metric (oriented so that > 0 means the strategy *with* the feature did better), over replicates when the suite
+ran several, else over seeds; its 90 % interval; and the decision with the dataset's region of practical
+equivalence, which is where that interval lies against the ROPE: better, worse, equivalent or undecided.
 """
 
 from __future__ import annotations
@@ -19,13 +20,13 @@ import numpy as np
 import pandas as pd
 
 from ganbench import metrics as M
+from ganbench.report import inference as I
 from ganbench.report.frame import DONE_STATUSES
-from ganbench.report.ranking import ALPHA
-from ganbench.report.stats import against_best, bootstrap_ci, holm, two_sample_p
+from ganbench.report.stats import unit_values
 from ganbench.report.tables import Section
 from ganbench.report.writers import CSS, MD, _marked
 
-BETTER, WORSE, SAME = "better", "worse", "no detectable difference"
+BETTER, WORSE, SAME, EQUAL = "better", "worse", "undecided", "equivalent"
 
 
 @dataclass(frozen=True)
@@ -38,18 +39,13 @@ class Effect:
     a: str
     b: str
     metric: str
-    diff: float  # mean over seeds of the paired difference, > 0: ``a`` better
-    low: float
+    diff: float  # mean over units of the paired difference, > 0: ``a`` better
+    low: float  # its 90 % interval: the decision is where it lies against +-rope
     high: float
-    seeds: int
-    p: float
-    p_holm: float = np.nan
-
-    @property
-    def verdict(self) -> str:
-        if not self.p_holm < ALPHA:
-            return SAME
-        return BETTER if self.diff > 0 else WORSE
+    units: int
+    unit: str  # replicate or seed
+    rope: float
+    verdict: str  # better, worse, equivalent or undecided: ``a`` (with the feature) against ``b``
 
 
 def _aspects(name: str) -> dict[str, Any] | None:
@@ -111,29 +107,24 @@ def strategy_pairs(strategies: Iterable[str]) -> list[tuple[str, str, str]]:
     return sorted(out)
 
 
-def effects(runs: pd.DataFrame, primary: dict[str, str]) -> list[Effect]:
-    """Every question on every (dataset, loss) that ran both strategies, Holm-corrected per question."""
+def effects(runs: pd.DataFrame, primary: dict[str, str], ropes: dict[tuple[str, str], float] | None = None) -> list[Effect]:
+    """Every question on every (dataset, loss) that ran both strategies."""
     done = runs[runs["status"].isin(DONE_STATUSES)]
     out: list[Effect] = []
+    decisions = {I.BETTER: WORSE, I.WORSE: BETTER, I.EQUIVALENT: EQUAL, I.UNDECIDED: SAME}  # b's side -> a's
     for question, a, b in strategy_pairs(done["strategy"].unique()):
-        cells = []
         for (dataset, loss), part in done.groupby(["dataset", "loss"], sort=True):
             metric = primary.get(str(dataset))
-            if metric is None or metric not in part:
+            if metric is None or metric not in part or not {a, b} <= set(part["strategy"]):
                 continue
-            va = part[part["strategy"] == a].set_index("seed")[metric]
-            vb = part[part["strategy"] == b].set_index("seed")[metric]
-            both = pd.concat([va, vb], axis=1, join="inner").dropna()
-            if len(both) < 2:
+            facing = I.oriented(unit_values(part, metric, [(loss, a), (loss, b)]), M.is_higher_better(metric))
+            rope = (ropes or {}).get((str(dataset), metric), 0.0)
+            pair = I.compare(facing[1], facing[0], rope)  # b against a: "worse" means a did better
+            low, high = I.difference_interval(facing[1], facing[0])
+            if pair.units < 2:
                 continue
-            sign = 1.0 if M.is_higher_better(metric) else -1.0
-            d = sign * (both.iloc[:, 0] - both.iloc[:, 1]).to_numpy(dtype=float)
-            low, high = bootstrap_ci(d)
-            p = two_sample_p(both.iloc[:, 0], both.iloc[:, 1], paired=True)
-            cells.append(Effect(question, str(dataset), str(loss), a, b, metric, float(d.mean()), low, high,
-                                len(d), p))  # fmt: skip
-        adjusted = holm(np.array([e.p for e in cells])) if cells else []
-        out += [Effect(**{**e.__dict__, "p_holm": float(q)}) for e, q in zip(cells, adjusted)]
+            out.append(Effect(question, str(dataset), str(loss), a, b, metric, pair.difference, low, high,
+                              pair.units, pair.unit, rope, decisions[pair.decision]))  # fmt: skip
     return out
 
 
@@ -143,31 +134,35 @@ def answer_lines(found: list[Effect]) -> list[str]:
     lines = []
     for question in dict.fromkeys(e.question for e in found):
         cells = [e for e in found if e.question == question]
-        count = {v: sum(e.verdict == v for e in cells) for v in (BETTER, WORSE, SAME)}
-        where = [f"{e.loss}/{e.dataset}" for e in cells if e.verdict != SAME]
+        count = {v: sum(e.verdict == v for e in cells) for v in (BETTER, WORSE, EQUAL, SAME)}
+        where = [f"{e.loss}/{e.dataset} {e.verdict}" for e in cells if e.verdict in (BETTER, WORSE)]
         pairs = sorted({f"{e.a} vs {e.b}" for e in cells})
-        lines.append(f"{question} ({'; '.join(pairs)}): better in {count[BETTER]}, worse in {count[WORSE]}, "
-                     f"no detectable difference in {count[SAME]} of {len(cells)} (loss, dataset) cells"
-                     + (f" ({', '.join(where)})" if where else ""))  # fmt: skip
+        lines.append(f"{question} ({'; '.join(pairs)}): practically better in {count[BETTER]}, worse in "
+                     f"{count[WORSE]}, equivalent in {count[EQUAL]}, undecided in {count[SAME]} of {len(cells)} "
+                     "(loss, dataset) cells" + (f" ({', '.join(where)})" if where else ""))  # fmt: skip
     return lines
 
 
-def best_by_loss(runs: pd.DataFrame, primary: dict[str, str]) -> pd.DataFrame:
-    """Per dataset and loss: the strategy with the best mean primary metric, and the strategies a paired test
-    (Wilcoxon, Holm over the comparisons with the best) cannot tell apart from it."""
+def best_by_loss(runs: pd.DataFrame, primary: dict[str, str],
+                 ropes: dict[tuple[str, str], float] | None = None) -> pd.DataFrame:  # fmt: skip
+    """Per dataset and loss: the strategy with the best mean primary metric, and the strategies not decided
+    practically worse than it (equivalent or undecided), by the report's one rule."""
     done = runs[runs["status"].isin(DONE_STATUSES)]
     rows = []
     for (dataset, loss), part in done.groupby(["dataset", "loss"], sort=True):
         metric = primary.get(str(dataset))
         if metric is None or part["strategy"].nunique() < 2:
             continue
-        values = {s: g.set_index("seed")[metric] for s, g in part.groupby("strategy")}
-        means = pd.Series({s: v.mean() for s, v in values.items()}).dropna()
-        if means.empty:
+        keys = [(loss, s) for s in sorted(part["strategy"].unique())]
+        facing = I.oriented(unit_values(part, metric, keys), M.is_higher_better(metric))
+        means = np.nanmean(I.unit_values(facing), axis=1)
+        if not np.isfinite(means).any():
             continue
-        best, tests = against_best(values, means, M.is_higher_better(metric), paired=True)
-        tied = [best] + [s for s, (_, q) in tests.items() if q >= ALPHA]
-        rows.append({"dataset": dataset, "loss": loss, "best": best, "tied": tuple(sorted(tied))})
+        best = int(np.nanargmin(means))
+        rope = (ropes or {}).get((str(dataset), metric), 0.0)
+        tied = [keys[c][1] for c in range(len(keys))
+                if c == best or I.compare(facing[c], facing[best], rope).decision != I.WORSE]  # fmt: skip
+        rows.append({"dataset": dataset, "loss": loss, "best": keys[best][1], "tied": tuple(sorted(tied))})
     return pd.DataFrame(rows)
 
 
@@ -182,16 +177,17 @@ def depends_lines(best: pd.DataFrame) -> list[str]:
         everyone = set.union(*(set(t) for t in part["tied"]))
         bests = ", ".join(f"{r.loss}: {r.best}" for r in part.itertuples())
         if common and all(len(t) == len(everyone) for t in part["tied"]) and len(everyone) > 1:
-            lines.append(f"{dataset}: no strategy can be told apart from the best for any loss, so whether the "
+                lines.append(f"{dataset}: no strategy is practically worse than the best for any loss, so whether the "
                          f"best depends on the loss cannot be answered (best means: {bests})")  # fmt: skip
         elif common:
             names = sorted(common)
             verb = "is" if len(names) == 1 else "are each"
             lines.append(f"{dataset}: the best strategy does not detectably depend on the loss: "
-                         f"{', '.join(names)} {verb} best or tied for every loss (best means: {bests})")  # fmt: skip
+                         f"{', '.join(names)} {verb} best or not practically worse for every loss (best means: "
+                         f"{bests})")  # fmt: skip
         else:
-            lines.append(f"{dataset}: the best strategy depends on the loss: no strategy is best or tied for every "
-                         f"loss (best means: {bests})")  # fmt: skip
+            lines.append(f"{dataset}: the best strategy depends on the loss: for every strategy some loss finds "
+                         f"another practically better (best means: {bests})")  # fmt: skip
     return lines
 
 
@@ -211,14 +207,14 @@ def loss_by_strategy(summary: pd.DataFrame, dataset: str, metric: str,
     return cells, marks
 
 
-def strategy_section(runs: pd.DataFrame, summary: pd.DataFrame, primary: dict[str, str]) -> Section | None:
+def strategy_section(runs: pd.DataFrame, summary: pd.DataFrame, primary: dict[str, str],
+                     ropes: dict[tuple[str, str], float] | None = None) -> Section | None:  # fmt: skip
     """The report's "Strategies" section, when the suite compares more than one strategy on some loss."""
     if runs["strategy"].nunique() < 2 or summary.empty:
         return None
-    found, best = effects(runs, primary), best_by_loss(runs, primary)
+    found, best = effects(runs, primary, ropes), best_by_loss(runs, primary, ropes)
     lines = answer_lines(found) + (depends_lines(best) if not best.empty else [])
-    md = ["Paired by seed; > 0 means the strategy with the feature did better. Holm over each question's cells.",
-          "", *(f"- {line}" for line in lines), ""]  # fmt: skip
+    md = [STRATEGY_NOTE, "", *(f"- {line}" for line in lines), ""]
     body = [f'<p class="method">{html.escape(md[0])}</p>',
             "<ul>" + "".join(f"<li>{html.escape(line)}</li>" for line in lines) + "</ul>"]  # fmt: skip
     for dataset, metric in primary.items():
@@ -226,15 +222,16 @@ def strategy_section(runs: pd.DataFrame, summary: pd.DataFrame, primary: dict[st
         if cells.empty:
             continue
         caption = (
-            f"{dataset}: {metric} by loss and strategy, mean [95% CI]; per loss, bold = best, italic = tied"
+            f"{dataset}: {metric} by loss and strategy, mean [95% interval]; per loss, bold = best, italic = "
+            "not practically worse than it"
         )
         md += [f"### {caption}", "", _marked(cells, marks, MD).reset_index().to_markdown(index=False), ""]
         styled = cells.style.apply(lambda _, m=marks: m.map(lambda x: CSS.get(x, "")), axis=None)
         body += [f"<h3>{html.escape(caption)}</h3>", f'<div class="scroll">{styled.to_html()}</div>']
     if found:
         table = effects_table(found)
-        md += ["### Paired effects", "", table.to_markdown(index=False, floatfmt=".3g"), ""]
-        body += ["<h3>Paired effects</h3>", table.style.hide(axis="index").format(precision=3).to_html()]
+        md += ["### Paired effects", "", table.to_markdown(index=False), ""]
+        body += ["<h3>Paired effects</h3>", table.style.hide(axis="index").to_html()]
     return Section("Strategies", "\n".join(md), "\n".join(body), tuple(lines))
 
 
@@ -243,7 +240,16 @@ def _no_best() -> pd.DataFrame:
 
 
 def effects_table(found: list[Effect]) -> pd.DataFrame:
+    """The paired effects as text: the difference and its 90 % interval beside the ROPE they are judged by."""
     return pd.DataFrame([{"question": e.question, "dataset": e.dataset, "loss": e.loss, "with": e.a,
-                          "without": e.b, "metric": e.metric, "difference": e.diff, "ci_low": e.low,
-                          "ci_high": e.high, "seeds": e.seeds, "p_holm": e.p_holm, "verdict": e.verdict}
+                          "without": e.b, "metric": e.metric, "difference [90% interval]":
+                          f"{e.diff:.3g} [{e.low:.3g}, {e.high:.3g}]", "ROPE": f"±{e.rope:.3g}",
+                          "units": f"{e.units} {e.unit}s", "verdict": e.verdict}
                          for e in found])  # fmt: skip
+
+
+STRATEGY_NOTE = (
+    "Paired effects: > 0 means the strategy with the feature did better. Each is judged by the report's one rule: "
+    "practically better or worse when the difference's 90 % interval lies beyond the ROPE (the metric's spread on "
+    "real data), equivalent when it lies inside, undecided when it crosses an edge."
+)

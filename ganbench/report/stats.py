@@ -1,128 +1,144 @@
-"""The comparison report, built only from what the MLflow store holds (so it can be rebuilt after a crash or on
-another machine). Statistics over seeds.
+"""The summary table: per dataset, contender (loss x strategy) and metric, statistics over the final runs and
+what the comparison concludes (see :mod:`ganbench.report.inference` for the model).
 
-Per dataset and contender (loss x strategy), every metric is summarized over seeds (mean, std, median, range,
-95 % bootstrap CI); contenders are ranked per metric, and the best one is marked together with every contender
-that a test over seeds cannot tell apart from it (Wilcoxon signed-rank paired by seed when all contenders share
-their seeds, Mann-Whitney U otherwise; Holm correction over the comparisons against the best).
+A contender's runs on a dataset are replicates x paired seeds. Each row holds the mean over replicates of the
+seed means, its interval, the chance of being best (``p_best``), and the decision against the best contender
+with the region of practical equivalence (``rope``) it was made with. A diverged run has no final samples: in
+every comparison it counts as the worst value any run reached on the dataset (it is last, as it is in a rank).
 """
 
 from __future__ import annotations
 
-import warnings
+from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
 from ganbench import metrics as M
-from ganbench.report.frame import (
-    BOOTSTRAP_RESAMPLES,
-    BOOTSTRAP_SEED,
-    CONFIDENCE,
-    DIAGNOSTICS,
-    DONE_STATUSES,
-    KEYS,
-    metric_columns,
-)
-from ganbench.report.ranking import ALPHA
+from ganbench.report import inference as I
+from ganbench.report.frame import DIAGNOSTICS, DONE_STATUSES, metric_columns
 from ganbench.status import Status
 
-
-# ---------------------------------------------------------------------------------------------- statistics
-def bootstrap_ci(values: np.ndarray) -> tuple[float, float]:
-    """95 % BCa bootstrap interval of the mean (scipy, fixed seed); NaN below two values."""
-    x = values[~np.isnan(values)]
-    if len(x) < 2:
-        return np.nan, np.nan
-    if np.ptp(x) == 0:  # every seed the same: the interval is that value (BCa would divide by zero)
-        return float(x[0]), float(x[0])
-    res = stats.bootstrap((x,), np.mean, confidence_level=CONFIDENCE, n_resamples=BOOTSTRAP_RESAMPLES,
-                          method="BCa", rng=np.random.default_rng(BOOTSTRAP_SEED))  # fmt: skip
-    return float(res.confidence_interval.low), float(res.confidence_interval.high)
+RESOURCE_METRICS = (M.COMPUTE, M.WALL)  # what a run cost: summarized per contender, never ranked
 
 
-def describe(frame: pd.DataFrame) -> pd.DataFrame:
-    """One row per dataset, contender and metric: seeds, fraction diverged, n (seeds with a value), mean, std,
-    median, min, max and the bootstrap CI of the mean."""
-    done = frame[frame["status"].isin(DONE_STATUSES)]
-    metrics = metric_columns(done)
+def base_metric(metric: str) -> str:
+    """The metric a ``best_``/``gap_`` variant derives from (its ROPE is that metric's)."""
+    return metric.removeprefix("best_").removeprefix("gap_")
+
+
+def unit_values(done: pd.DataFrame, metric: str, contenders: list[tuple[str, str]]) -> np.ndarray:
+    """``[contenders, replicates, seeds]`` values of ``metric`` on one dataset, aligned by replicate and seed
+    (a replicate's seeds are shared by every contender), NaN where a run has no value. A diverged run counts as
+    the worst value any run reached on the dataset."""
+    values = done[metric].astype(float)
+    finite = values[np.isfinite(values)]
+    if len(finite):
+        worst = finite.max() if not M.is_higher_better(metric) else finite.min()
+        values = values.where(done["status"] != Status.DIVERGED, worst)
+    replicate = done["replicate"].fillna(0).astype(int) if "replicate" in done else 0  # older frames: one
+    frame = done.assign(_value=values, replicate=replicate)
+    replicates = sorted(frame["replicate"].unique())
+    slots = {r: sorted(frame.loc[frame["replicate"] == r, "seed"].dropna().unique()) for r in replicates}
+    width = max((len(s) for s in slots.values()), default=0)
+    out = np.full((len(contenders), len(replicates), max(width, 1)), np.nan)
+    index = {key: i for i, key in enumerate(contenders)}
+    for (loss, strategy, r, seed), value in frame.set_index(["loss", "strategy", "replicate", "seed"])["_value"].items():
+        if (loss, strategy) in index:
+            out[index[(loss, strategy)], replicates.index(r), slots[r].index(seed)] = value
+    return out
+
+
+def describe(runs: pd.DataFrame, ropes: Mapping[tuple[str, str], float] | None = None) -> pd.DataFrame:
+    """One row per dataset, contender and metric (see the module docstring); ``ropes`` maps (dataset, metric) to
+    the metric's region of practical equivalence (none: 0, and nothing is ever equivalent)."""
+    done = runs[runs["status"].isin(DONE_STATUSES)]
+    metrics = [m for m in metric_columns(done) if m not in RESOURCE_METRICS]
     if done.empty or not metrics:
         return pd.DataFrame()
-    long = done.melt(id_vars=[*KEYS, "seed"], value_vars=metrics, var_name="metric")
-    grouped = long.groupby([*KEYS, "metric"], sort=False)["value"]
-    table = grouped.agg(["count", "mean", "std", "median", "min", "max"]).rename(columns={"count": "n"})
-    ci = grouped.agg(lambda s: bootstrap_ci(s.to_numpy(dtype=float)))
-    table[["ci_low", "ci_high"]] = pd.DataFrame(ci.tolist(), index=ci.index)
-    per_contender = done.groupby(KEYS).agg(
-        seeds=("run_id", "count"), diverged=("status", lambda s: float((s == Status.DIVERGED).mean()))
-    )
-    table = table.reset_index().join(per_contender, on=KEYS)
+    rows: list[dict[str, Any]] = []
+    for dataset, part in done.groupby("dataset", sort=True):
+        contenders = sorted({(a, b) for a, b in zip(part["loss"], part["strategy"])})
+        lead = _contender_columns(part, contenders)
+        for metric in metrics:
+            if part[metric].isna().all():
+                continue
+            rope = float((ropes or {}).get((str(dataset), base_metric(metric)), 0.0))
+            rows += _metric_rows(str(dataset), metric, part, contenders, lead, rope)
+    table = pd.DataFrame(rows)
     table["metric"] = pd.Categorical(table["metric"], categories=metrics, ordered=True)
-    return table.sort_values(["dataset", "metric", "loss", "strategy"], ignore_index=True)
+    return table.sort_values(["dataset", "metric", "rank", "loss", "strategy"], ignore_index=True)
 
 
-def holm(p_values: np.ndarray) -> np.ndarray:
-    """Holm (1979) step-down adjusted p-values for a family of tests; NaN entries are left out of the family."""
-    p = np.asarray(p_values, dtype=float)
-    out = np.full_like(p, np.nan)
-    ok = ~np.isnan(p)
-    order = np.argsort(p[ok])
-    m = int(ok.sum())
-    adjusted = np.minimum(1.0, np.maximum.accumulate((m - np.arange(m)) * p[ok][order]))
-    out[np.flatnonzero(ok)[order]] = adjusted
+def _contender_columns(part: pd.DataFrame, contenders: list[tuple[str, str]]) -> dict[tuple[str, str], dict]:
+    """Per contender: replicates, seeds (final runs), the share that diverged, and the compute per run."""
+    out = {}
+    for key in contenders:
+        mine = part[(part["loss"] == key[0]) & (part["strategy"] == key[1])]
+        compute = mine[M.COMPUTE].mean() if M.COMPUTE in mine else np.nan
+        replicates = int(mine["replicate"].fillna(0).nunique()) if "replicate" in mine else 1
+        out[key] = {"replicates": replicates, "seeds": len(mine),
+                    "diverged": float((mine["status"] == Status.DIVERGED).mean()),
+                    "compute_per_run": float(compute)}  # fmt: skip
     return out
 
 
-def two_sample_p(best: pd.Series, other: pd.Series, paired: bool) -> float:
-    """Two-sided p-value that ``other`` differs from ``best`` (values indexed by seed; NaN seeds dropped)."""
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)
-        warnings.simplefilter("ignore", UserWarning)
-        if paired:
-            both = pd.concat([best, other], axis=1, join="inner").dropna()
-            if both.empty:
-                return np.nan
-            diff = both.iloc[:, 0] - both.iloc[:, 1]
-            return 1.0 if (diff == 0).all() else float(stats.wilcoxon(diff).pvalue)
-        x, y = best.dropna(), other.dropna()
-        if x.empty or y.empty:
-            return np.nan
-        return float(stats.mannwhitneyu(x, y, alternative="two-sided").pvalue)
+def _metric_rows(dataset: str, metric: str, part: pd.DataFrame, contenders: list[tuple[str, str]],
+                 lead: dict[tuple[str, str], dict], rope: float) -> list[dict[str, Any]]:  # fmt: skip
+    higher = M.is_higher_better(metric)
+    values = unit_values(part, metric, contenders)
+    flat = values.reshape(len(contenders), -1)
+    with I._quiet():
+        means = np.nanmean(I.replicate_means(values), axis=1)
+    ranked = metric not in DIAGNOSTICS
+    rows = []
+    if ranked:
+        low, high = I.interval(values)
+        facing = I.oriented(values, higher)
+        p_best = I.chance_best(I.posterior_means(facing))
+        order = pd.Series(I.oriented(means, higher)).rank(method="min")
+        best = int(np.nanargmin(I.oriented(means, higher))) if np.isfinite(means).any() else -1
+    for c, key in enumerate(contenders):
+        x = flat[c][np.isfinite(flat[c])]
+        row: dict[str, Any] = {"dataset": dataset, "loss": key[0], "strategy": key[1], "metric": metric,
+                               **lead[key], "n": len(x), "mean": means[c],
+                               "std": float(x.std(ddof=1)) if len(x) > 1 else np.nan,
+                               "median": float(np.median(x)) if len(x) else np.nan,
+                               "min": float(x.min()) if len(x) else np.nan,
+                               "max": float(x.max()) if len(x) else np.nan}  # fmt: skip
+        if ranked:
+            pair = _against(facing, c, best, rope)
+            row.update(ci_low=low[c], ci_high=high[c], rank=order[c], p_best=p_best[c], best=c == best,
+                       vs_best=pair.decision if c != best else I.BEST, p_worse=pair.p_worse,
+                       p_equivalent=pair.p_equivalent, p_better=pair.p_better,
+                       equivalent_to_best=c == best or pair.decision == I.EQUIVALENT, rope=rope,
+                       unit=I.units(values))  # fmt: skip
+        rows.append(row)
+    return rows
 
 
-def against_best(values: dict[Any, pd.Series], means: pd.Series, higher: bool,
-                 paired: bool) -> tuple[Any, dict[Any, tuple[float, float]]]:  # fmt: skip
-    """The key of the best mean (the first, on a tie), and for every other key of ``means`` the two-sided p
-    that its values (by seed) differ from the best's, raw and Holm-adjusted over those comparisons."""
-    best = means.idxmax() if higher else means.idxmin()
-    others = [k for k in means.index if k != best]
-    p = np.array([two_sample_p(values[best], values[k], paired) for k in others])
-    return best, dict(zip(others, zip(p.tolist(), holm(p).tolist(), strict=True)))
+def _against(facing: np.ndarray, c: int, best: int, rope: float) -> I.Pair:
+    if best < 0:
+        return I.Pair.undecided(I.units(facing), 0)
+    if c == best:
+        return I.Pair(0.0, 1.0, 0.0, I.BEST, 0.0, I.units(facing), facing.shape[1])
+    return I.compare(facing[c], facing[best], rope)
 
 
-def compare(frame: pd.DataFrame, summary: pd.DataFrame) -> pd.DataFrame:
-    """Add rank (ties share the lowest rank), the test used, raw and Holm-adjusted p against the best
-    contender, and the marks: ``best`` and ``tied`` (not distinguishable from the best: p_holm >= ALPHA)."""
-    done = frame[frame["status"].isin(DONE_STATUSES)]
-    out = summary.assign(rank=np.nan, test="", p_value=np.nan, p_holm=np.nan, best=False, tied=False)
-    for (dataset, metric), part in out.groupby(["dataset", "metric"], sort=False, observed=True):
-        if metric in DIAGNOSTICS or part["mean"].isna().all():
-            continue
-        ds = done[done["dataset"] == dataset]
-        seeds = ds.groupby(["loss", "strategy"])["seed"].agg(frozenset)
-        paired = seeds.nunique() == 1
-        by_key = {k: g.set_index("seed")[metric] for k, g in ds.groupby(["loss", "strategy"])}
-        values = {i: by_key[(part.at[i, "loss"], part.at[i, "strategy"])] for i in part.index}
-        higher = M.is_higher_better(str(metric))
-        rank = part["mean"].rank(method="min", ascending=not higher)
-        _, tests = against_best(values, part["mean"], higher, paired)
-        out.loc[part.index, "rank"] = rank
-        out.loc[part.index, "test"] = "wilcoxon" if paired else "mannwhitneyu"
-        others = list(tests)
-        out.loc[others, "p_value"] = [p for p, _ in tests.values()]
-        out.loc[others, "p_holm"] = [q for _, q in tests.values()]
-        out.loc[part.index, "best"] = rank == 1
-    out["tied"] = out["best"] | (out["p_holm"] >= ALPHA)
-    return out
+def pairwise(runs: pd.DataFrame, dataset: str, metric: str, rope: float) -> pd.DataFrame:
+    """Every ordered pair of contenders on one dataset and metric: ``decision`` says how the row contender
+    compares with the column contender (worse, equivalent, better, undecided), with its probabilities."""
+    part = runs[(runs["dataset"] == dataset) & runs["status"].isin(DONE_STATUSES)]
+    contenders = sorted({(a, b) for a, b in zip(part["loss"], part["strategy"])})
+    facing = I.oriented(unit_values(part, metric, contenders), M.is_higher_better(metric))
+    rows = []
+    for i, a in enumerate(contenders):
+        for j, b in enumerate(contenders):
+            if i != j:
+                pair = I.compare(facing[i], facing[j], rope)
+                rows.append({"loss": a[0], "strategy": a[1], "other_loss": b[0], "other_strategy": b[1],
+                             "decision": pair.decision, "p_worse": pair.p_worse, "p_equivalent": pair.p_equivalent,
+                             "p_better": pair.p_better, "difference": pair.difference, "unit": pair.unit,
+                             "units": pair.units})  # fmt: skip
+    return pd.DataFrame(rows)

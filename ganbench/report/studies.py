@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import json
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -13,11 +14,12 @@ from ganbench import metrics as M
 from ganbench.report.tables import Section
 from ganbench.status import Status
 from ganbench.strategies import tied_rates
-from ganbench.tracking import TAG_CONTENDER, MLflowStore
+from ganbench.tracking import TAG_CONTENDER, TAG_REPLICATE, MLflowStore
 
 if TYPE_CHECKING:
     import pandas as pd
 
+TRIALS_ARTIFACT = "trials.json"  # on each study run: its counted trials (tuning.study.trial_records)
 COUNTS = (
     Status.FINISHED,
     Status.PRUNED,
@@ -41,6 +43,9 @@ class StudySummary:
     space: dict[str, str] = field(default_factory=dict)  # the suite's tuning section as logged (lr_min, ...)
     # what the tuner searched for this contender and what stayed fixed (strategies.describe_search)
     search: str = ""
+    replicate: int = 0
+    trials: list[dict[str, Any]] = field(default_factory=list)  # the study's counted trials (TRIALS_ARTIFACT)
+    compute: float = math.nan  # GFLOP the study's trials spent
 
 
 def study_summaries(store: MLflowStore, parent: str) -> list[StudySummary]:
@@ -56,67 +61,92 @@ def study_summaries(store: MLflowStore, parent: str) -> list[StudySummary]:
         best_value = m.get(M.best_key(objective), math.nan)
         space = {k.removeprefix("tuning."): v for k, v in p.items() if k.startswith("tuning.")}
         best, search = tied_rates(best), p.get("search_space", "")
-        out.append(
-            StudySummary(dataset, loss, strategy, objective, best_value, best, counts, curve, space, search)
-        )
-    return sorted(out, key=lambda s: (s.dataset, s.loss, s.strategy))
+        replicate = int(run.data.tags.get(TAG_REPLICATE, 0))
+        text = store.read_text(run.info.run_id, TRIALS_ARTIFACT)
+        trials = json.loads(text) if text else []
+        compute = m.get("tuning_compute_gflop", math.nan)
+        out.append(StudySummary(dataset, loss, strategy, objective, best_value, best, counts, curve, space,
+                                search, replicate, trials, compute))  # fmt: skip
+    return sorted(out, key=lambda s: (s.dataset, s.loss, s.strategy, s.replicate))
+
+
+PARAMS = ("lr_g", "lr_d", "beta1", "n_critic")  # the strategy's searchable parameters, in table order
 
 
 def tuning_table(summaries: Sequence[StudySummary]) -> pd.DataFrame:
-    """One row per study: best setting and value, and how many trials finished, were pruned, diverged, failed."""
+    """One row per study (contender and replicate): the best setting and value, how the trials ended and the
+    GFLOP they spent. A parameter no study searched has no column; loss parameters (r1's gamma ...) follow."""
     import pandas as pd
 
+    searched = [k for k in PARAMS if any(k in o.best for o in summaries)]
+    searched += sorted({k for o in summaries for k in o.best if k not in PARAMS and k != "lr"})
     rows = []
     for s in summaries:
-        row: dict[str, Any] = {
-            "dataset": s.dataset,
-            "loss": s.loss,
-            "strategy": s.strategy,
-            "objective": s.objective,
-        }
-        row["best_value"] = s.best_value
-        for k in ("lr_g", "lr_d", "beta1", "n_critic"):
-            if k in s.best or any(k in o.best for o in summaries):
-                row[k] = s.best.get(k, math.nan)
+        row: dict[str, Any] = {"dataset": s.dataset, "loss": s.loss, "strategy": s.strategy,
+                               "replicate": s.replicate, "objective": s.objective, "best_value": s.best_value}  # fmt: skip
+        row.update({k: s.best.get(k, math.nan) for k in searched})
         row.update(s.counts)
-        if any(o.search for o in summaries):
-            row["search space"] = s.search
+        row["GFLOP"] = s.compute
         rows.append(row)
     return pd.DataFrame(rows)
 
 
+def formatted(table: pd.DataFrame) -> pd.DataFrame:
+    """The tuning table as text, one format per column: learning rates as 2.05e-4, D steps whole, values and
+    loss parameters to three significant digits, counts whole; blank where a study searched nothing."""
+
+    def sci(v: float) -> str:
+        mantissa, exponent = f"{v:.2e}".split("e")
+        return f"{mantissa}e{int(exponent)}"
+
+    out = table.astype(object)
+    for column in table.columns:
+        values = table[column]
+        if column in ("lr_g", "lr_d"):
+            fmt = sci
+        elif column in ("n_critic", "replicate", "GFLOP", *COUNTS):
+            fmt = "{:.0f}".format
+        elif values.dtype.kind == "f":
+            fmt = "{:.3g}".format
+        else:
+            continue
+        out[column] = [fmt(v) if isinstance(v, (int, float)) and v == v else "" for v in values]
+    return out
+
+
 def budget_figure(summaries: Sequence[StudySummary], dataset: str) -> Any:
-    """Best objective reached vs trials spent, one line per contender (the budget plot of Lucic et al.)."""
+    """The expected best objective against the tuning budget, in trials and in GFLOP, one line per contender
+    (:mod:`ganbench.report.budget`)."""
+    from ganbench.report.budget import budget_curves, compute_matched
     from ganbench.report.plots import budget_figure as draw
     from ganbench.report.plots import contender_colors
 
+    curves = budget_curves(summaries, dataset)
     one_strategy = len({s.strategy for s in summaries}) == 1
-    series = {
-        (s.loss if one_strategy else f"{s.loss} / {s.strategy}"): tuple(map(list, zip(*s.curve)))
-        for s in summaries
-        if s.dataset == dataset and s.curve
-    }
+    curves["name"] = [a if one_strategy else f"{a} / {b}" for a, b in zip(curves["loss"], curves["strategy"])]
     objective = next((s.objective for s in summaries if s.dataset == dataset), "objective")
-    fig = draw(
-        series, contender_colors(list(series)), objective, f"{dataset}: best {objective} vs tuning budget"
-    )
-    ax = fig.axes[0]
-    if ax.lines and all(y > 0 for line in ax.lines for y in line.get_ydata()):
-        ax.set_yscale("log")  # FIDs of a wide search span orders of magnitude
-    return fig
+    matched = compute_matched(summaries, dataset)
+    trials = float(matched["trials"].max()) if not matched.empty else None
+    compute = float(matched["compute_budget"].iloc[0]) if not matched.empty else None
+    names = list(dict.fromkeys(curves["name"]))
+    replicates = len({s.replicate for s in summaries if s.dataset == dataset})
+    pooled = f", trials of {replicates} replicates pooled" if replicates > 1 else ""
+    return draw(curves, contender_colors(names), objective,
+                f"{dataset}: expected best {objective} vs tuning budget{pooled}", trials, compute)  # fmt: skip
 
 
 def dataset_tables(summaries: Sequence[StudySummary]) -> list[tuple[str, pd.DataFrame]]:
-    """The tuning table split per dataset, without the dataset column and without columns no study filled."""
+    """The tuning table split per dataset, as text, without the dataset column and without columns no study
+    filled (the replicate column only when there are several)."""
     table = tuning_table(summaries)
-    return [(str(d), part.drop(columns=["dataset"]).dropna(axis=1, how="all"))
+    if table["replicate"].nunique() <= 1:
+        table = table.drop(columns=["replicate"])
+    return [(str(d), formatted(part.drop(columns=["dataset"]).dropna(axis=1, how="all")))
             for d, part in table.groupby("dataset", sort=False)]  # fmt: skip
 
 
 def table_markdown(shown: pd.DataFrame) -> str:
-    """A per-dataset tuning table as Markdown; a parameter not searched is blank (its value is in the search
-    space column)."""
-    return shown.astype(object).where(shown.notna(), "").to_markdown(index=False, floatfmt=".4g")
+    return shown.to_markdown(index=False)
 
 
 def write_tuning_report(store: MLflowStore, parent: str, out_dir: Path,
@@ -148,22 +178,67 @@ def write_tuning_report(store: MLflowStore, parent: str, out_dir: Path,
     return figures
 
 
-def tuning_section(summaries: Sequence[StudySummary]) -> Section | None:
-    """The report's "Tuning" section, after the per-dataset tables: per dataset, each contender's search space,
-    best setting and trials."""
+def tuning_section(summaries: Sequence[StudySummary], runs: pd.DataFrame | None = None,
+                   primary: dict[str, str] | None = None, name: Any = None) -> Section | None:  # fmt: skip
+    """The report's "Tuning" section, after the per-dataset tables: per dataset, the search spaces, the budget
+    figure's numbers (expected best at equal trials and at equal compute), the rank of every contender in every
+    replicate (rank stability), the pruning check, and each study's best setting."""
     import html
+
+    from ganbench.report.budget import compute_matched, pruning_check
+    from ganbench.report.ranking import replicate_ranks
 
     if not summaries:
         return None
     md, body = [TUNING_NOTE, ""], [f'<p class="method">{html.escape(TUNING_NOTE)}</p>']
+    spaces = sorted({(s.loss, s.search) for s in summaries if s.search})
+    if spaces:
+        md += ["Search spaces:", "", *(f"- {loss}: {space}" for loss, space in spaces), ""]
+        body.append("<ul>" + "".join(f"<li>{html.escape(f'{a}: {b}')}</li>" for a, b in spaces) + "</ul>")
+    check = pruning_check(summaries)
     for dataset, shown in dataset_tables(summaries):
-        md += [f"### {dataset}", "", table_markdown(shown), ""]
-        styled = shown.style.hide(axis="index").format(precision=4, na_rep="")
-        body += [f"<h3>{html.escape(dataset)}</h3>", f'<div class="scroll">{styled.to_html()}</div>']
+        parts: list[tuple[str, pd.DataFrame]] = []
+        matched = compute_matched(summaries, dataset)
+        if not matched.empty:
+            parts.append((MATCHED_NOTE, _text(matched.drop(columns=["compute_budget"]))))
+        if runs is not None and primary and dataset in primary and runs["replicate"].nunique() > 1:
+            ranks = replicate_ranks(runs, dataset, primary[dataset], name)
+            parts.append((STABILITY_NOTE, ranks.reset_index(names="contender").astype(str)))
+        mine = check[check["dataset"] == dataset]
+        if not mine.empty:
+            parts.append((PRUNING_NOTE, _text(mine.drop(columns=["dataset"]))))
+        parts.append(("Each study's best setting, trials and compute:", shown))
+        md += [f"### {dataset}", ""]
+        body.append(f"<h3>{html.escape(dataset)}</h3>")
+        for note, table in parts:
+            md += [note, "", table.to_markdown(index=False), ""]
+            styled = table.style.hide(axis="index")
+            body += [f'<p class="method">{html.escape(note)}</p>', f'<div class="scroll">{styled.to_html()}</div>']
     return Section("Tuning", "\n".join(md), "\n".join(body), after_datasets=True)
 
 
+def _text(table: pd.DataFrame) -> pd.DataFrame:
+    """Numbers to three significant digits (ranks and counts whole), as text."""
+    out = table.astype(object)
+    for column in table.columns:
+        if table[column].dtype.kind in "fi":
+            whole = column.startswith(("rank", "pairs", "concordant", "rung")) or column == "trials"
+            out[column] = [("" if v != v else f"{v:.0f}" if whole else f"{v:.3g}") for v in table[column]]
+    return out
+
+
 TUNING_NOTE = (
-    "Every contender had the same number of trials, whatever the size of its search space. A strategy fixes "
-    "what it does not search (the search space column); the best setting is what its seeds trained with."
+    "Every contender had the same tuning budget in every replicate, whatever the size of its search space. A "
+    "strategy fixes what it does not search; the best setting of each replicate is what that replicate's seeds "
+    "trained with."
+)
+MATCHED_NOTE = (
+    "Expected best tuning objective (Dodge et al. 2019, trials of all replicates pooled): at the suite's trials "
+    "per replicate (equal trials) and at the GFLOP the cheapest contender's trials cost (equal compute: a trial "
+    "with 5 D steps and a penalty costs several of one with 1 D step)."
+)
+STABILITY_NOTE = "Rank stability: each contender's rank in each replicate, by its mean over that replicate's seeds."
+PRUNING_NOTE = (
+    "Pruning check: over pairs of trials of one study that both ran to the end, how many were ordered at the rung "
+    "as at the end, and Kendall's tau (a warning below 0.5)."
 )

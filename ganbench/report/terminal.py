@@ -14,8 +14,10 @@ from ganbench.report.ranking import namer
 
 WIDTH = 80  # the summary is laid out for this many columns, and never wider
 CONTENDER_WIDTH = 26  # "non_saturating|ttur_beta1" whole
-LEGEND = "best: best mean; tied: not distinguishable from the best (Holm p >= 0.05)"
-STYLES = {"best": "bold green", "tied": "green", "": ""}
+LEGEND = ("vs best: practically equivalent (equiv), undecided (?) or practically worse (worse), with the "
+          "metric's real-data spread as the margin; p_best: chance of the best mean")
+STYLES = {"best": "bold green", "equiv": "green", "?": "", "worse": "dim", "better": "", "": ""}
+SHORT = {"best": "best", "equivalent": "equiv", "undecided": "?", "worse": "worse", "better": "better"}
 
 
 def _by_contender(summary: pd.DataFrame, dataset: str, metric: str) -> dict[tuple[str, str], float]:
@@ -36,14 +38,15 @@ def dataset_table(result: Any, dataset: str) -> Any:
     quality = _by_contender(result.summary, dataset, M.HIGH_QUALITY)
     total = result.modes.get(dataset)
     direction = "higher" if M.is_higher_better(metric) else "lower"
-    table = Table(title=f"{dataset}: {metric} ({direction} is better), mean [95% CI] over seeds",
+    unit = "replicates" if rows["replicates"].max() > 1 else "seeds"
+    table = Table(title=f"{dataset}: {metric} ({direction} is better), mean [95% interval] over {unit}",
                   title_justify="left", box=box.SIMPLE_HEAD, pad_edge=False, padding=(0, 1))  # fmt: skip
     lines = []
     for row in rows.itertuples():
         key = (row.loss, row.strategy)
-        mark = "best" if row.best else "tied" if row.tied else ""
+        mark = SHORT.get(str(row.vs_best), "")
         cells = [f"{row.rank:.0f}" if pd.notna(row.rank) else "", name(*key),
-                 value_text(row.mean, row.ci_low, row.ci_high)]  # fmt: skip
+                 value_text(row.mean, row.ci_low, row.ci_high), f"{row.p_best:.2f}"]  # fmt: skip
         if modes:
             m = modes.get(key, float("nan"))
             cells.append("n/a" if pd.isna(m) else f"{m:.1f}" + (f"/{total}" if total else ""))
@@ -53,12 +56,13 @@ def dataset_table(result: Any, dataset: str) -> Any:
         cells.append(f"{row.diverged:.0%}" if row.diverged else "")
         lines.append((cells, mark))
     # every column but the contender's keeps its widest cell; the names take what is left of WIDTH columns
-    heads = ["#", "contender", metric, *(["modes"] if modes else []), *(["HQ %"] if quality else []), "div"]
+    heads = ["#", "contender", metric, "p_best", *(["modes"] if modes else []), *(["HQ %"] if quality else []),
+             "div"]
     if not any(c[-1] for c, _ in lines):  # nothing diverged: no column for it
         heads, lines = heads[:-1], [(c[:-1], m) for c, m in lines]
     widest = [max([len(head)] + [len(c[i]) for c, _ in lines]) for i, head in enumerate(heads)]
-    # the mark column (4), and 3 columns between any two (padding, separator, padding) plus the edges
-    fixed = sum(w for h, w in zip(heads, widest) if h != "contender") + 4 + 3 * len(heads) + 1
+    # the mark column (5), and 3 columns between any two (padding, separator, padding) plus the edges
+    fixed = sum(w for h, w in zip(heads, widest) if h != "contender") + 5 + 3 * len(heads) + 1
     for i, head in enumerate(heads):
         if head == "contender":
             width = max(8, min(widest[i], CONTENDER_WIDTH, WIDTH - fixed))
@@ -66,7 +70,7 @@ def dataset_table(result: Any, dataset: str) -> Any:
         else:
             justify = "left" if head == metric else "right"
             table.add_column(head, justify=justify, no_wrap=True, min_width=widest[i])
-    table.add_column("", no_wrap=True, min_width=4)  # "best" / "tied" must stay readable
+    table.add_column("vs", no_wrap=True, min_width=5)  # "equiv" / "worse" must stay readable
     for cells, mark in lines:
         table.add_row(*cells, Text(mark, style=STYLES[mark]), style=STYLES[mark] if mark == "best" else "")
     return table

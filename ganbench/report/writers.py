@@ -17,13 +17,9 @@ from typing import Any
 import pandas as pd
 from pandas.io.formats.style import Styler
 
-from ganbench.report.frame import (
-    BOOTSTRAP_RESAMPLES,
-    BOOTSTRAP_SEED,
-    CONFIDENCE,
-)
+from ganbench.report import inference as I
 from ganbench.report.headline import warning_lines
-from ganbench.report.ranking import ALPHA, Ranking
+from ganbench.report.ranking import Ranking
 from ganbench.report.tables import Section, detail_table, wide_table
 
 CURVE_METRICS = ("fid_", "kid_", "modes_covered", "high_quality_pct", "kl_uniform", "precision_", "recall_")
@@ -31,20 +27,25 @@ RANKING_FIGURES = "ranking"  # the figures key of the overall ranking's CD diagr
 MAX_SAMPLE_SEEDS = 6  # columns of the final-samples grid
 
 METHOD = (
-    f"Cells: mean ± std over seeds (final values; a diverged run has no final quality value, see the diverged "
-    f"column). Ranked per column by mean. Marked: the best mean, and every contender that a two-sided test over "
-    f"seeds cannot tell apart from it (p ≥ {ALPHA} after Holm correction over the comparisons against the best): "
-    f"Wilcoxon signed-rank paired by seed when all contenders share their seeds, Mann-Whitney U otherwise; seeds "
-    f"without a value are dropped pairwise. {CONFIDENCE:.0%} CI: BCa bootstrap of the mean "
-    f"({BOOTSTRAP_RESAMPLES:,} resamples, seed {BOOTSTRAP_SEED})."
+    f"Rows ranked by the primary metric. A comparison's unit is the replicate (its mean over the paired seeds, "
+    f"which carries the tuning's variance) when the suite ran several, else the seed (every statement then "
+    f"conditional on the one tuning draw). Cells: the mean over units and its {I.CONFIDENCE:.0%} t interval. A "
+    f"diverged run counts as the worst value any run reached on the dataset. p_best: the chance of the best mean "
+    f"(draws from the multivariate t posterior of the means). vs best: practically worse, better or equivalent "
+    f"when the paired difference's posterior probability beyond (or within) the region of practical equivalence "
+    f"reaches {I.DECIDE}, else undecided; the ROPE of a metric is its spread over independent real samples of "
+    f"the evaluation's size. Real data: what such real samples score (mean ± sd over the draws)."
 )
-MD_LEGEND = "**bold**: best mean; *italic*: not distinguishable from the best."
-TEX_LEGEND = r"Bold: best mean; underlined: not distinguishable from the best."
-HTML_LEGEND = "<b>bold, dark green</b>: best mean; light green: not distinguishable from the best."
+MD_LEGEND = ("**bold**: best mean; *italic*: practically equivalent to the best; plain: undecided or practically "
+             "worse (see vs best for the primary metric, the detail table for the others).")  # fmt: skip
+TEX_LEGEND = r"Bold: best mean; underlined: practically equivalent to the best; plain: undecided or worse."
+HTML_LEGEND = ("<b>bold, dark green</b>: best mean; light green: practically equivalent to the best; grey text: "
+               "undecided; plain: practically worse.")  # fmt: skip
 TIED_ROW = "background-color: #dcedc8;"
-CSS = {"best": "font-weight: bold; background-color: #81c784;", "tied": "background-color: #dcedc8;"}
-TEX = {"best": "textbf:--rwrap;", "tied": "underline:--rwrap;"}
-MD = {"best": "**{}**", "tied": "*{}*"}
+CSS = {"best": "font-weight: bold; background-color: #81c784;", "equivalent": "background-color: #dcedc8;",
+       "undecided": "color: #666;"}  # fmt: skip
+TEX = {"best": "textbf:--rwrap;", "equivalent": "underline:--rwrap;"}
+MD = {"best": "**{}**", "equivalent": "*{}*"}
 PAGE_CSS = """
 body { font-family: system-ui, sans-serif; margin: 2em auto; max-width: 1360px; color: #222; }
 h1 { font-size: 1.6em; } h2 { border-bottom: 1px solid #ccc; margin-top: 2em; }
@@ -71,7 +72,8 @@ def _file_stem(dataset: str) -> str:
 def write_all(report_dir: Path, *, title: str, parent_id: str, runs: pd.DataFrame, summary: pd.DataFrame,
               figures: dict[str, list[Path]], notes: dict[str, list[str]], verdict: list[str] | None = None,
               findings: list[Any] | None = None, ranking: Ranking | None = None,
-              sections: list[Section] | None = None) -> dict[str, Path]:  # fmt: skip
+              sections: list[Section] | None = None, primary: dict[str, str] | None = None,
+              real: pd.DataFrame | None = None) -> dict[str, Path]:  # fmt: skip
     """Write every format under ``report_dir``; returns the paths by format. The Markdown and HTML reports open
     with the verdict (headline lines), the validity warnings and the overall ranking."""
     report_dir.mkdir(parents=True, exist_ok=True)
@@ -86,9 +88,9 @@ def write_all(report_dir: Path, *, title: str, parent_id: str, runs: pd.DataFram
     summary.to_csv(files["csv"], index=False)
     runs.to_csv(files["runs_csv"], index=False)
     top = Top(verdict or [], warning_lines(findings or []), ranking, figures.get(RANKING_FIGURES, []),
-              list(sections or []))  # fmt: skip
+              list(sections or []), dict(primary or {}), real)  # fmt: skip
     files["markdown"].write_text(markdown(title, datasets, summary, figures, notes, report_dir, top))
-    files["latex"].write_text(latex(title, datasets, summary))
+    files["latex"].write_text(latex(title, datasets, summary, top))
     files["html"].write_text(page(title, parent_id, datasets, summary, figures, notes, top))
     return files
 
@@ -112,6 +114,11 @@ class Top:
     ranking: Ranking | None = None
     figures: list[Path] = field(default_factory=list)
     sections: list[Section] = field(default_factory=list)  # strategies after the ranking; tuning at the end
+    primary: dict[str, str] = field(default_factory=dict)  # per dataset: the metric its table is ranked by
+    real: pd.DataFrame | None = None  # what real data scores: each table's last row
+
+    def table(self, summary: pd.DataFrame, dataset: str) -> tuple[pd.DataFrame, pd.DataFrame]:
+        return wide_table(summary, dataset, self.primary.get(dataset), self.real)
 
 
 def _ranking_frame(ranking: Ranking) -> pd.DataFrame:
@@ -133,7 +140,7 @@ def markdown(title: str, datasets: list[str], summary: pd.DataFrame, figures: di
     for dataset in datasets:
         parts += [f"## {dataset}", "", *(f"- {n}" for n in notes.get(dataset, [])), ""]
         if _has_rows(summary, dataset):
-            cells, marks = wide_table(summary, dataset)
+            cells, marks = top.table(summary, dataset)
             parts += [_marked(cells, marks, MD).reset_index().to_markdown(index=False), "", MD_LEGEND, ""]
         parts += [f"![{p.stem}]({p.relative_to(report_dir).as_posix()})" for p in figures.get(dataset, [])]
         if _has_rows(summary, dataset):
@@ -141,7 +148,7 @@ def markdown(title: str, datasets: list[str], summary: pd.DataFrame, figures: di
                 "",
                 "### All statistics",
                 "",
-                detail_table(summary, dataset).reset_index().to_markdown(index=False, floatfmt=".4g"),
+                detail_table(summary, dataset).reset_index().to_markdown(index=False),
                 "",
             ]
     for section in last:
@@ -154,24 +161,22 @@ def _split(sections: list[Section]) -> tuple[list[Section], list[Section]]:
     return [s for s in sections if not s.after_datasets], [s for s in sections if s.after_datasets]
 
 
-def latex(title: str, datasets: list[str], summary: pd.DataFrame) -> str:
-    """One booktabs table per dataset (needs ``\\usepackage{booktabs}``); of the best-during-training values only
-    FID's, so that it fits a page (the CSV and the HTML page have them all)."""
+def latex(title: str, datasets: list[str], summary: pd.DataFrame, top: Top | None = None) -> str:
+    """One booktabs table per dataset (needs ``\\usepackage{booktabs}``), the main table's columns and marks."""
+    top = top or Top([], [])
     parts = [f"% ganbench report: {title}. Requires \\usepackage{{booktabs}}."]
     for dataset in datasets:
         if not _has_rows(summary, dataset):
             continue
-        cells, marks = wide_table(summary, dataset, pm=r" $\pm$ ")
-        keep = [c for c in cells.columns if not c.startswith(("best_", "gap_")) or "fid_" in c]
-        cells, marks = cells[keep], marks[keep]
+        cells, marks = top.table(summary, dataset)
         styler = (
             Styler(cells.reset_index())
             .apply(lambda _, marks=marks: _flat_marks(marks).map(lambda m: TEX.get(m, "")), axis=None)
-            .format(escape="latex", subset=["loss", "strategy", "seeds", "diverged"])
+            .format(escape="latex")
             .format_index(escape="latex", axis=1)
             .hide(axis="index")
         )
-        caption = f"{dataset}: mean $\\pm$ std over seeds. {TEX_LEGEND}"
+        caption = f"{dataset}: mean [95\\% interval]; {TEX_LEGEND}"
         label = "tab:ganbench-" + "".join(ch if ch.isalnum() else "-" for ch in dataset)
         parts.append(styler.to_latex(hrules=True, caption=caption.replace("_", r"\_"), label=label,
                                      column_format="ll" + "r" * (cells.shape[1]), position_float="centering"))  # fmt: skip
@@ -191,8 +196,8 @@ def _img(path: Path) -> str:
     return f'<img alt="{html.escape(path.stem)}" src="data:image/png;base64,{data}">'
 
 
-def _main_html(summary: pd.DataFrame, dataset: str) -> str:
-    cells, marks = wide_table(summary, dataset)
+def _main_html(summary: pd.DataFrame, dataset: str, top: Top) -> str:
+    cells, marks = top.table(summary, dataset)
     styler = Styler(cells.reset_index(), uuid=f"main-{_file_stem(dataset)}", cell_ids=False)
     styler = styler.hide(axis="index").format(escape="html").format_index(_breakable, axis=1)
     styler = styler.apply(lambda _: _flat_marks(marks).map(lambda m: CSS.get(m, "")), axis=None)
@@ -201,11 +206,10 @@ def _main_html(summary: pd.DataFrame, dataset: str) -> str:
 
 def _detail_html(summary: pd.DataFrame, dataset: str) -> str:
     detail = detail_table(summary, dataset)
-    styler = Styler(detail, uuid=f"detail-{_file_stem(dataset)}", cell_ids=False, precision=4, na_rep="")
-    styler = styler.format_index(escape="html", axis=0)
-    styler = styler.format("{:.3g}", subset=["p_value", "p_holm"], na_rep="")
-    styler = styler.format("{:.0f}", subset=["rank"], na_rep="").format_index(_breakable, axis=1)
-    return styler.apply(lambda row: [TIED_ROW if row["mark"] else ""] * len(row), axis=1).to_html()
+    styler = Styler(detail, uuid=f"detail-{_file_stem(dataset)}", cell_ids=False)
+    styler = styler.format_index(escape="html", axis=0).format_index(_breakable, axis=1)
+    equivalent = ("best", "equivalent")
+    return styler.apply(lambda row: [TIED_ROW if row.get("vs_best") in equivalent else ""] * len(row), axis=1).to_html()
 
 
 def _breakable(name: str) -> str:
@@ -247,7 +251,7 @@ def page(title: str, parent_id: str, datasets: list[str], summary: pd.DataFrame,
         body.append(f"<h2>{html.escape(dataset)}</h2>")
         body += [f'<p class="note">{html.escape(n)}</p>' for n in notes.get(dataset, [])]
         if _has_rows(summary, dataset):
-            body.append(_main_html(summary, dataset))
+            body.append(_main_html(summary, dataset, top))
         body += [_img(p) for p in figures.get(dataset, [])]
         if _has_rows(summary, dataset):
             body.append(f"<details><summary>All statistics: {html.escape(dataset)}</summary>"

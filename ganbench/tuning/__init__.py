@@ -1,35 +1,41 @@
-"""Equal-budget tuning (Lucic et al. 2018, "Are GANs Created Equal?"): one Optuna study per contender.
+"""Equal-budget tuning (Lucic et al. 2018, "Are GANs Created Equal?"): one Optuna study per contender and
+replicate.
 
-Every contender (loss, strategy, dataset) gets the same number of *counted* trials: training runs on the tuning
-seed (which no final run uses), as long as the final runs, that search ``lr_g`` and ``lr_d`` log-uniformly
-(optionally Adam's beta1 and the D steps: Lucic et al.'s space); the best setting is then trained on every
-final seed. Optuna appears here and nowhere else. Trial outcomes:
+Every contender (loss, strategy, dataset) gets the same budget in every replicate: ``trials`` counted trials, or
+``compute`` GFLOP of training. A trial trains on the replicate's tuning seeds (which no final run uses), as long
+as the final runs, and is scored by the mean of their values of the objective; it searches ``lr_g`` and ``lr_d``
+log-uniformly, optionally Adam's beta1 and the D steps (Lucic et al.'s space) and the loss's own searchable
+parameters. The best setting of each replicate is then trained on that replicate's final seeds. Optuna appears
+here and nowhere else. Trial outcomes:
 
-- COMPLETE: the run finished; its value is the evaluator's primary metric (``w1_raw``, ``fid_domain`` ...) at
+- COMPLETE: every seed finished; its value is the mean of their objective (``w1_raw``, ``fid_domain`` ...) at
   the last evaluation.
-- PRUNED: stopped by the pruner (successive halving or the median rule), or *diverged*. A diverged trial is
-  told PRUNED, with user attribute ``ganbench.status = diverged`` and a NaN intermediate value at the
-  divergence step, so TPE ranks it behind every trial that got as far; it counts toward the budget and is
-  reported in its own column.
-- FAIL: the job raised (retried; a study gives up after ``trials`` such failures) or the process was killed
-  (retried).
+- PRUNED: stopped by the pruner (successive halving or the median rule), or *diverged* (any of its seeds). A
+  diverged trial is told PRUNED, with user attribute ``ganbench.status = diverged`` and a NaN intermediate
+  value, so TPE ranks it behind every trial that got as far; it counts toward the budget and is reported in its
+  own column.
+- FAIL: the job raised (retried with a new trial; a study gives up after ``trials`` such failures), or the
+  process was stopped or killed: then the same parameters are asked again first, so an interrupted study ends
+  as an uninterrupted one would.
 
-Trials are asked ``tuning.batch`` at a time, in a fixed order, and trained as one population (a pruned member
-is dropped from the stacked model, so it costs nothing more). Before
-each batch the TPE sampler is seeded from ``(sampler_seed, trials so far)``, so the same history always gives
-the same next batch, in a fresh process or a resumed one; contenders share that seed, so their random start-up
-trials try the same learning rates. A rerun continues the studies: trials left RUNNING by a killed
-process are closed from their MLflow run when it finished, else told FAIL with the run marked killed. One
-process tunes a suite at a time.
+A round asks one batch (``tuning.batch`` trials) of every unfinished study; the sampler sees every earlier
+batch's outcome (random search for the first batch, TPE after). The round's trials train as populations packed
+across the replicates of a contender (one population per D-steps value), in waves: wave k holds the k-th
+population of every study, so each study sees its populations in the same order whatever executor runs them,
+and its decisions do not depend on which worker finished first. Before each batch the sampler is seeded from
+``(sampler_seed, replicate, counted trials so far)``. A rerun continues the studies. One process tunes a suite
+at a time.
 """
 
 from __future__ import annotations
 
-from ganbench.plan import Hyper, Session, contenders
+from collections import defaultdict
+
+from ganbench.plan import Hyper, Planned, Session, chunks, contenders
 from ganbench.report.studies import write_tuning_report
 from ganbench.train import STOP_REQUESTED, Interrupted
 from ganbench.tuning.base import (
-    ATTR_RUN,
+    ATTR_COMPUTE,
     ATTR_STATUS,
     BETA1_MAX,
     EVALS_PER_TRIAL,
@@ -40,57 +46,89 @@ from ganbench.tuning.base import (
     study_name,
 )
 from ganbench.tuning.pruning import HalvingPruner, TrialTracker
-from ganbench.tuning.study import ContenderStudy
+from ganbench.tuning.study import Asked, ContenderStudy
 
 
-def tune_suite(runner: Session) -> dict[str, Hyper]:
-    """Tune every contender with the same budget; map contender name to its best setting.
+def tune_suite(session: Session) -> dict[tuple[str, int], Hyper]:
+    """Tune every contender in every replicate with the same budget; map (contender name, replicate) to the
+    best setting.
 
-    A contender whose study has no completed trial (all diverged, pruned or failed) is left out, so the final
-    phase trains it with its default learning rates. Writes the tuning report under ``<out_dir>/report``.
+    A study with no completed trial (all diverged, pruned or failed) is left out, so the final phase trains that
+    replicate with the default learning rates. Writes the tuning report under ``<out_dir>/report``.
     """
-    if runner.suite.tuning is None:
-        raise ValueError(f"suite {runner.suite.name!r} has no tuning section")
-    storage = open_storage(runner.options.optuna_storage or default_storage_url(runner.out_dir))
-    studies = [ContenderStudy(runner, c, storage) for c in contenders(runner.suite)]
+    if session.suite.tuning is None:
+        raise ValueError(f"suite {session.suite.name!r} has no tuning section")
+    storage = open_storage(session.options.optuna_storage or default_storage_url(session.out_dir))
+    studies = [ContenderStudy(session, c, r, storage)
+               for r in range(session.suite.replicates) for c in contenders(session.suite)]  # fmt: skip
+    steps = sum(s.steps * len(s.seeds) * s.todo() for s in studies)
+    with session.progress.phase("tune", steps):
+        try:
+            while active := [s for s in studies if s.remaining() > 0]:
+                if STOP_REQUESTED.is_set():
+                    raise Interrupted("stopped between tuning rounds")
+                run_round(session, [a for s in active for a in s.ask()])
+        except BaseException:
+            for s in studies:
+                s.abandon()
+            raise
     hypers = {}
-    with runner.progress.phase("tune", sum(s.remaining() * s.steps for s in studies)):
-        if runner.executor is not runner.local_executor:
-            _parallel_rounds(runner, studies)  # then each study's run() only finishes it
-        for study in studies:
-            hyper = study.run()
-            if hyper is not None:
-                hypers[study.contender.name] = hyper
-    write_tuning_report(runner.store, runner.parent, runner.out_dir / "report")
+    for study in studies:
+        hyper = study.finish()
+        if hyper is not None:
+            hypers[(study.contender.name, study.replicate)] = hyper
+    write_tuning_report(session.store, session.parent, session.out_dir / "report")
     return hypers
 
 
-def _parallel_rounds(runner: Session, studies: list[ContenderStudy]) -> None:
-    """Under a parallel executor: each round asks one batch of every unfinished study and trains them on the
-    executor's workers, several studies at the same time.
+def run_round(session: Session, asked: list[Asked]) -> None:
+    """Train one round's trials, packed into populations, wave after wave, and tell each study how they ended."""
+    for wave in pack(session, asked):
+        if STOP_REQUESTED.is_set():
+            raise Interrupted("stopped between tuning waves")
+        results = session.execute([planned for planned, _ in wave])
+        for (planned, trials), result in zip(wave, results, strict=True):
+            pruned = planned.tracker.pruned_trials  # type: ignore[union-attr]
+            for t, a in enumerate(trials):
+                mine = [r for r, owner in zip(result, planned.tracker.owner) if owner == t]  # type: ignore[union-attr]
+                a.study.tell(a, mine, pruned=t in pruned)
 
-    A batch is planned as populations (one per D-steps value), and the pruner compares a trial with every trial
-    of its study that reached the rung, earlier populations included. So a round runs in waves: wave k trains
-    the k-th population of every study, and a study's next population starts only after its previous one was
-    told. Each study then sees what it sees when tuned alone, population after population, and its decisions
-    do not depend on which worker finished first."""
-    while active := [s for s in studies if s.remaining() > 0]:
-        planned = {s: s.plan_batch(min(s.remaining(), s.spec.batch)) for s in active}
-        try:
-            for wave in range(max(len(jobs) for jobs in planned.values())):
-                if STOP_REQUESTED.is_set():
-                    raise Interrupted("stopped between tuning rounds")
-                jobs = [(s, jobs[wave]) for s, jobs in planned.items() if wave < len(jobs)]
-                results = runner.execute([job for _, job in jobs])
-                for (study, job), result in zip(jobs, results, strict=True):
-                    study.record(job, result)
-        except BaseException:
-            for s in active:
-                s.abandon()
-            raise
+
+def pack(session: Session, asked: list[Asked]) -> list[list[tuple[Planned, list[Asked]]]]:
+    """The round's populations, grouped in waves.
+
+    Trials of one contender with the same D steps share a run config, whichever replicate's study asked them, so
+    they train as one population (``population_size`` members at most; a trial's seeds stay together). A
+    study's populations in a round are ordered by D steps, then chunk; wave k holds the populations of that k-th
+    (D steps, chunk) place."""
+    groups: dict[tuple[str, int | None], list[Asked]] = defaultdict(list)
+    for a in asked:
+        groups[(a.study.contender.name, a.n_critic)].append(a)
+    waves: dict[tuple[int, int], list[tuple[Planned, list[Asked]]]] = defaultdict(list)
+    size = session.options.population_size
+    for (_, n_critic), group in groups.items():
+        per_chunk = max(1, size // len(group[0].members))  # trials per population
+        for k, chunk in enumerate(chunks(group, per_chunk)):
+            waves[(n_critic or 0, k)].append((_planned(chunk), chunk))
+    return [waves[key] for key in sorted(waves)]
+
+
+def _planned(chunk: list[Asked]) -> Planned:
+    members = [m for a in chunk for m in a.members]
+    owner = [t for t, a in enumerate(chunk) for _ in a.members]
+    tracker = TrialTracker([a.trial for a in chunk], owner, chunk[0].study.metric)
+    return Planned(
+        chunk[0].config,
+        members,
+        chunk[0].study.contender,
+        tags=[tag for a in chunk for tag in a.study.tags(a)],
+        parents=[a.study.run_id for a in chunk for _ in a.members],
+        tracker=tracker,
+    )
 
 
 __all__ = [
-    "ATTR_RUN", "ATTR_STATUS", "BETA1_MAX", "EVALS_PER_TRIAL", "TAG_STUDY", "TAG_TRIAL", "ContenderStudy",
-    "HalvingPruner", "TrialTracker", "default_storage_url", "open_storage", "study_name", "tune_suite",
+    "ATTR_COMPUTE", "ATTR_STATUS", "BETA1_MAX", "EVALS_PER_TRIAL", "TAG_STUDY", "TAG_TRIAL", "Asked",
+    "ContenderStudy", "HalvingPruner", "TrialTracker", "default_storage_url", "open_storage", "pack",
+    "run_round", "study_name", "tune_suite",
 ]  # fmt: skip

@@ -22,7 +22,7 @@ if TYPE_CHECKING:
 TAG_STUDY = "ganbench.study"  # the Optuna study name, on the study run and on every trial run
 TAG_TRIAL = "ganbench.trial"  # the Optuna trial number, on trial runs
 ATTR_STATUS = "ganbench.status"  # Optuna user attribute: finished | pruned | diverged | failed | killed
-ATTR_RUN = "ganbench.run_id"  # Optuna user attribute: the trial's MLflow run
+ATTR_COMPUTE = "ganbench.compute_gflop"  # Optuna user attribute: the trial's training compute, all its seeds
 EVALS_PER_TRIAL = 4  # at least this many evaluations per trial, so the median rule can stop one early
 
 
@@ -50,9 +50,10 @@ def open_storage(url: str) -> optuna.storages.RDBStorage:
     return storage
 
 
-def study_name(runner: Session, contender: Contender) -> str:
-    """Suite name, contender and suite key: a changed suite is a new study, as it is a new MLflow parent."""
-    return f"{runner.suite.name}/{contender.name}/{runner.suite.key()}"
+def study_name(runner: Session, contender: Contender, replicate: int = 0) -> str:
+    """Suite name, contender, suite key and replicate: a changed suite is a new study, as it is a new MLflow
+    parent; each replicate tunes in a study of its own."""
+    return f"{runner.suite.name}/{contender.name}/{runner.suite.key()}/r{replicate}"
 
 
 def _has_result(run: Any) -> bool:

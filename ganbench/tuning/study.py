@@ -1,35 +1,29 @@
-"""One contender's Optuna study: ask a batch of trials, train them as one population, tell the results, and
-recover trials a killed process left open."""
+"""One contender's Optuna study in one replicate: ask a batch of trials, tell how they ended, recover what a
+killed process left, and sum the study up for the report."""
 
 from __future__ import annotations
 
 import dataclasses
 import hashlib
+import json
 import math
-from collections import defaultdict
-from typing import TYPE_CHECKING, Any
+from dataclasses import dataclass
+from typing import Any
+
+import optuna
+from optuna.trial import TrialState
 
 from ganbench import metrics as M
 from ganbench.config import Member, RunConfig
-from ganbench.plan import Contender, Hyper, Planned, Session, chunks, run_config
-from ganbench.report.studies import COUNTS
+from ganbench.losses import get_loss
+from ganbench.plan import Contender, Hyper, Session, run_config
+from ganbench.report.studies import COUNTS, TRIALS_ARTIFACT
 from ganbench.status import Status
 from ganbench.strategies import describe_search, get_strategy, search_space, space_text, tied_rates
-from ganbench.tracking import (
-    TAG_CONTENDER,
-    TAG_KEY,
-    TAG_PHASE,
-    TAG_STATUS,
-    MLflowStore,
-)
-from ganbench.train import STOP_REQUESTED, Interrupted, RunResult
-
-if TYPE_CHECKING:
-    import optuna
-
-
+from ganbench.tracking import TAG_CONTENDER, TAG_KEY, TAG_PHASE, TAG_REPLICATE, TAG_STATUS
+from ganbench.train import RunResult
 from ganbench.tuning.base import (
-    ATTR_RUN,
+    ATTR_COMPUTE,
     ATTR_STATUS,
     EVALS_PER_TRIAL,
     TAG_STUDY,
@@ -37,20 +31,42 @@ from ganbench.tuning.base import (
     _has_result,
     study_name,
 )
-from ganbench.tuning.pruning import HalvingPruner, TrialTracker
+from ganbench.tuning.pruning import HalvingPruner
+
+STRATEGY_PARAMS = ("lr", "lr_g", "lr_d", "beta1", "n_critic")  # what a trial's params hold besides loss params
+
+
+@dataclass(frozen=True)
+class Asked:
+    """A trial asked from a study: its Optuna trial, what it drew, and its members (one per tuning seed)."""
+
+    study: ContenderStudy
+    trial: optuna.trial.Trial
+    params: dict[str, Any]  # as drawn, with a tied ``lr`` spelled out as lr_g = lr_d
+    members: tuple[Member, ...]
+
+    @property
+    def n_critic(self) -> int | None:
+        return self.params.get("n_critic")
+
+    @property
+    def config(self) -> RunConfig:
+        """The run config its members train with (shared by every trial of the contender with its D steps)."""
+        return self.study.config(Hyper(self.params["lr_g"], self.params["lr_d"], n_critic=self.n_critic))
 
 
 class ContenderStudy:
-    """One contender's study, its MLflow study run (phase ``study``, child of the suite run) and its trials."""
+    """One (contender, replicate)'s study, its MLflow study run (phase ``study``, child of the suite run) and the
+    MLflow runs of its trials (children of the study run, one per trial and tuning seed)."""
 
-    def __init__(self, runner: Session, contender: Contender, storage: Any) -> None:
-        import optuna
-
-        self.runner, self.contender, self.spec = runner, contender, runner.suite.tuning
-        self.steps = self.spec.steps or runner.suite.steps
-        self.name = study_name(runner, contender)
+    def __init__(self, session: Session, contender: Contender, replicate: int, storage: Any) -> None:
+        self.session, self.contender, self.replicate = session, contender, replicate
+        self.spec = session.suite.tuning
+        self.steps = self.spec.steps or session.suite.steps
+        self.seeds = self.spec.seeds_of(replicate)
+        self.name = study_name(session, contender, replicate)
         probe = self.config(None)
-        self.metric = self.spec.objective or runner.evaluator(probe).primary
+        self.metric = self.spec.objective or session.evaluator(probe).primary
         self.study = optuna.create_study(
             storage=storage,
             study_name=self.name,
@@ -60,29 +76,30 @@ class ContenderStudy:
         )
         strategy = get_strategy(contender.strategy)
         self.space = search_space(strategy, self.spec)
+        if self.spec.loss_params:  # the loss's own searchable parameters, within the loss's declared ranges
+            searched = get_loss(contender.loss.name).search
+            self.space.update({k: ("log", v) for k, v in searched.items() if k not in contender.loss.params})
         params = {f"tuning.{k}": v for k, v in self.spec.model_dump().items()}
-        params.update({"tuning.steps": self.steps, "study": self.name, "objective": self.metric})
+        params.update({"tuning.steps": self.steps, "study": self.name, "objective": self.metric,
+                       "replicate": replicate, "tuning_seeds": self.seeds})  # fmt: skip
         params["search_space"] = describe_search(strategy, space_text(self.space))
-        tags = {TAG_PHASE: "study", TAG_CONTENDER: contender.name, TAG_STUDY: self.name}
+        tags = {TAG_PHASE: "study", TAG_CONTENDER: contender.name, TAG_STUDY: self.name,
+                TAG_REPLICATE: str(replicate)}  # fmt: skip
         key = "study-" + hashlib.sha256(self.name.encode()).hexdigest()[:16]
-        self.run_id = runner.store.child_run(runner.parent, key, f"study {contender.name}", params, tags)
-        self._trackers: dict[
-            tuple[int, ...], TrialTracker
-        ] = {}  # by trial numbers, until their results are told
+        label = f"study {contender.name}" + (f" r{replicate}" if session.suite.replicates > 1 else "")
+        self.run_id = session.store.child_run(session.parent, key, label, params, tags)
         self._recover()
 
     # ------------------------------------------------------------------------------------ policy
     def config(self, hyper: Hyper | None) -> RunConfig:
         """A trial's config: the suite's at ``tuning.steps``, evaluated at least EVALS_PER_TRIAL times so the
-        median rule has intermediate values to compare (the suite's ``eval_every`` when that is more often)."""
-        config = run_config(self.runner.suite, self.contender, hyper, steps=self.steps)
+        pruner has intermediate values to compare (the suite's ``eval_every`` when that is more often)."""
+        config = run_config(self.session.suite, self.contender, hyper, steps=self.steps)
         return dataclasses.replace(
             config, eval_every=min(config.eval_every, max(1, self.steps // EVALS_PER_TRIAL))
         )
 
     def _pruner(self, eval_every: int) -> optuna.pruners.BasePruner:
-        import optuna
-
         if self.spec.pruner == "none":
             return optuna.pruners.NopPruner()
         if self.spec.pruner == "successive_halving":
@@ -91,27 +108,26 @@ class ContenderStudy:
             return HalvingPruner(first, self.steps)
         # a small budget still prunes: few completed trials suffice. No trial is judged before `warmup` of
         # its steps (and never at its first evaluation): a slow starter is not stopped for being slow
-        startup = max(2, min(5, self.spec.trials // 4))
+        startup = max(2, min(5, (self.spec.trials or 2 * self.spec.batch) // 4))
         warmup = max(eval_every + 1, math.ceil(self.spec.warmup * self.steps))
         return optuna.pruners.MedianPruner(n_startup_trials=startup, n_warmup_steps=warmup)
 
     def _sampler(self) -> optuna.samplers.BaseSampler:
-        import optuna
-
-        n_before = len(self.study.get_trials(deepcopy=False))
-        blob = f"{self.spec.sampler_seed}:{n_before}".encode()
+        # seeded by the counted trials so far: a trial retried after a fault does not shift later draws
+        counted = len(self._trials("COMPLETE")) + len(self._trials("PRUNED"))
+        blob = f"{self.spec.sampler_seed}:{self.replicate}:{counted}".encode()
         seed = int.from_bytes(hashlib.sha256(blob).digest()[:4], "big")
-        # random search for the first half of a small budget (Lucic et al. used random search), then TPE;
-        # contenders share the seed, so they start from the same random points (common random numbers)
-        startup = max(1, min(10, self.spec.trials // 2))
+        # random search for the first batch (Lucic et al. used random search), then TPE, which from then on
+        # sees the outcomes of every earlier batch; contenders of a replicate share the seed, so they start
+        # from the same random points (common random numbers)
+        budget = self.spec.trials or 2 * self.spec.batch
+        startup = max(1, min(10, budget // 2, self.spec.batch))
         return optuna.samplers.TPESampler(
             seed=seed, n_startup_trials=startup, multivariate=True, constant_liar=True
         )
 
     # ------------------------------------------------------------------------------------ state
     def _trials(self, state: str | None = None) -> list[Any]:
-        from optuna.trial import TrialState
-
         states = None if state is None else (TrialState[state],)
         return self.study.get_trials(deepcopy=False, states=states)
 
@@ -119,60 +135,45 @@ class ContenderStudy:
         """Trials by outcome: finished (COMPLETE), pruned, diverged, failed (jobs that raised or were killed)."""
         out = dict.fromkeys(COUNTS, 0)
         default = {"COMPLETE": Status.FINISHED, "PRUNED": Status.PRUNED, "FAIL": Status.FAILED}
-        for t in self.study.get_trials(deepcopy=False):
+        for t in self._trials():
             if t.state.name in default:
                 status = t.user_attrs.get(ATTR_STATUS, default[t.state.name])
                 out[status if status in out else Status.FAILED] += 1
         return out
 
-    def remaining(self) -> int:
+    def spent(self) -> float:
+        """GFLOP of training spent by the counted trials (pruned ones up to where they stopped)."""
+        return sum(t.user_attrs.get(ATTR_COMPUTE, 0.0) for t in self._trials("COMPLETE") + self._trials("PRUNED"))
+
+    def todo(self) -> int:
+        """Trials still to train, as far as the budget tells in advance (a compute budget: one more batch)."""
+        if self.spec.trials is None:
+            return self.remaining()
         counted = len(self._trials("COMPLETE")) + len(self._trials("PRUNED"))
-        job_failures = sum(t.user_attrs.get(ATTR_STATUS) == Status.FAILED for t in self._trials("FAIL"))
-        if job_failures >= self.spec.trials:
-            return 0  # a contender that fails every time must not loop forever
         return max(self.spec.trials - counted, 0)
 
-    # ------------------------------------------------------------------------------------ the loop
-    def run(self) -> Hyper | None:
-        try:
-            while (todo := self.remaining()) > 0:
-                if STOP_REQUESTED.is_set():  # a clean stop (SIGINT/SIGTERM) asks no new trials
-                    raise Interrupted("stopped between tuning batches")
-                self._batch(min(todo, self.spec.batch))
-        except BaseException:
-            self.runner.store.finish(self.run_id, Status.KILLED)
-            raise
-        return self._finish()
+    def remaining(self) -> int:
+        """How many trials the next batch asks: the trials a fault interrupted (retried as they were), else up
+        to ``batch`` of what the budget (trials, or compute) leaves."""
+        waiting = len(self._trials("WAITING"))
+        if waiting:
+            return waiting
+        job_failures = sum(t.user_attrs.get(ATTR_STATUS) == Status.FAILED for t in self._trials("FAIL"))
+        if job_failures >= (self.spec.trials or self.spec.batch):
+            return 0  # a contender that fails every time must not loop forever
+        if self.spec.compute is not None:
+            return self.spec.batch if self.spent() < self.spec.compute else 0
+        counted = len(self._trials("COMPLETE")) + len(self._trials("PRUNED"))
+        return min(max(self.spec.trials - counted, 0), self.spec.batch)
 
-    def _batch(self, n: int) -> None:
-        planned = self.plan_batch(n)
-        try:
-            for job in planned:
-                self.record(job, self.runner.execute([job], executor=self.runner.local_executor)[0])
-        except BaseException:
-            self.abandon()
-            raise
-
-    def plan_batch(self, n: int) -> list[Planned]:
-        """Ask ``n`` trials and plan them as populations (one per n_critic value, ``population_size`` at most)."""
+    # ------------------------------------------------------------------------------------ asking and telling
+    def ask(self) -> list[Asked]:
+        """Ask the next batch (trials a fault interrupted come back first, with their parameters)."""
+        n = self.remaining()
         self.study.sampler = self._sampler()
-        asked = [self._ask() for _ in range(n)]  # in order: the sampler sees each earlier one (constant liar)
-        by_critic: dict[int | None, list[tuple[Any, dict[str, Any]]]] = defaultdict(list)
-        for trial, params in asked:
-            by_critic[params.get("n_critic")].append((trial, params))  # one population shares n_critic
-        return [
-            self._plan(chunk, n_critic)
-            for n_critic, group in by_critic.items()
-            for chunk in chunks(group, self.runner.options.population_size)
-        ]
+        return [self._ask() for _ in range(n)]  # in order: each sees the earlier ones (constant liar)
 
-    def abandon(self) -> None:
-        """Close the trials of a batch that will not be told (the process is stopping)."""
-        for trial in self._trials("RUNNING"):
-            self._tell(trial, Status.KILLED)
-        self.runner.store.finish(self.run_id, Status.KILLED)
-
-    def _ask(self) -> tuple[Any, dict[str, Any]]:
+    def _ask(self) -> Asked:
         trial = self.study.ask()
         params: dict[str, Any] = {}
         for name, (kind, values) in self.space.items():
@@ -180,95 +181,103 @@ class ContenderStudy:
                 params[name] = trial.suggest_categorical(name, list(values))
             else:
                 params[name] = trial.suggest_float(name, *values, log=kind == "log")
-        return trial, tied_rates(params)
+        params = tied_rates(params)
+        losses = {k: v for k, v in params.items() if k not in STRATEGY_PARAMS}
+        members = tuple(
+            Member(seed, params["lr_g"], params["lr_d"], phase="tune", beta1=params.get("beta1"),
+                   loss_params=losses or None)
+            for seed in self.seeds
+        )  # fmt: skip
+        return Asked(self, trial, params, members)
 
-    def _plan(self, chunk: list[tuple[Any, dict[str, Any]]], n_critic: int | None) -> Planned:
-        trials = [t for t, _ in chunk]
-        lead = chunk[0][1]
-        hyper = Hyper(lead["lr_g"], lead["lr_d"], n_critic=n_critic)  # the config takes n_critic from it
-        config = self.config(hyper)
-        members = [
-            Member(self.spec.seed, p["lr_g"], p["lr_d"], phase="tune", beta1=p.get("beta1")) for _, p in chunk
-        ]
-        tags = [{TAG_STUDY: self.name, TAG_TRIAL: str(t.number)} for t in trials]
+    def tags(self, asked: Asked) -> list[dict[str, str]]:
+        return [{TAG_STUDY: self.name, TAG_TRIAL: str(asked.trial.number), TAG_REPLICATE: str(self.replicate)}
+                for _ in asked.members]  # fmt: skip
 
-        def tracker(store: MLflowStore, run_ids: list[str], dataset: Any) -> TrialTracker:
-            for trial, run_id in zip(trials, run_ids):
-                trial.set_user_attr(ATTR_RUN, run_id)
-            made = TrialTracker(store, run_ids, dataset, trials, self.metric)
-            self._trackers[tuple(t.number for t in trials)] = made
-            return made
+    def tell(self, asked: Asked, results: list[RunResult], pruned: bool) -> None:
+        """Tell Optuna how a trial ended, from its members' results (one per tuning seed): diverged when any
+        diverged, pruned when the pruner stopped it, else finished with the mean of their values."""
+        for m in asked.members:  # a trial never resumes (an interrupted one is retried): its checkpoints go
+            self.session.checkpoint_path(m.key(asked.config)).unlink(missing_ok=True)
+        statuses = [r.status for r in results]
+        compute = sum(r.metrics.get(M.COMPUTE, 0.0) for r in results)
+        if Status.DIVERGED in statuses:
+            status = Status.DIVERGED
+        elif any(s not in (Status.FINISHED, Status.PRUNED) for s in statuses):
+            status = next(s for s in statuses if s not in (Status.FINISHED, Status.PRUNED))
+        else:
+            status = Status.PRUNED if pruned or Status.PRUNED in statuses else Status.FINISHED
+        values = [r.metrics.get(self.metric) for r in results]
+        value = sum(values) / len(values) if None not in values else None
+        diverged_at = min((r.diverged_step for r in results if r.diverged_step is not None), default=None)
+        frozen = next(t for t in self._trials("RUNNING") if t.number == asked.trial.number)
+        self._tell(frozen, status, value, diverged_at, compute)
+        if status == Status.DIVERGED:
+            where = f"trial {asked.trial.number} diverged at step {diverged_at}"
+            self.session.progress.note(f"  {self.contender.name} {where}")
 
-        return Planned(config, members, self.contender, tags, self.run_id, tracker)
+    def abandon(self) -> None:
+        """Close the trials of a batch that will not be told (the process is stopping); a rerun retries them."""
+        for trial in self._trials("RUNNING"):
+            self._retry(trial, Status.KILLED)
+        self.session.store.finish(self.run_id, Status.KILLED)
 
-    def record(self, job: Planned, results: list[RunResult]) -> None:
-        """Tell Optuna how a population of trials ended."""
-        # a trial never resumes (an interrupted one is retried), so its checkpoint is only disk used
-        for m in job.members:
-            self.runner.checkpoint_path(m.key(job.config)).unlink(missing_ok=True)
-        tracker = self._trackers.pop(tuple(int(tag[TAG_TRIAL]) for tag in job.tags or []))
-        frozen = {t.number: t for t in self._trials("RUNNING")}
-        for i, (trial, result) in enumerate(zip(tracker.trials, results)):
-            # a remote executor cannot stop a member the pruner stopped; its later evaluations were ignored
-            status = (
-                Status.PRUNED if i in tracker.pruned and result.status == Status.FINISHED else result.status
-            )
-            self._tell(frozen[trial.number], status, result.metrics.get(self.metric), result.diverged_step)
-            if status == Status.DIVERGED:
-                where = f"trial {trial.number} diverged at step {result.diverged_step}"
-                self.runner.progress.note(f"  {self.contender.name} {where}")
-
-    def _tell(
-        self, frozen: Any, status: str, value: float | None = None, diverged_at: int | None = None
-    ) -> None:
+    def _tell(self, frozen: Any, status: str, value: float | None = None, diverged_at: int | None = None,
+              compute: float = 0.0) -> None:  # fmt: skip
         """Close a RUNNING trial; its ganbench status goes in a user attribute first (a closed trial is read-only)."""
-        import optuna
-        from optuna.trial import TrialState
-
         trial = optuna.trial.Trial(self.study, frozen._trial_id)
         if status == Status.FINISHED and (value is None or not math.isfinite(value)):
             status = Status.FAILED
-        trial.set_user_attr(ATTR_STATUS, status)
+        trial.set_user_attr(ATTR_STATUS, str(status))
+        trial.set_user_attr(ATTR_COMPUTE, float(compute))
         if status == Status.FINISHED:
             self.study.tell(trial, value)
         elif status in (Status.PRUNED, Status.DIVERGED):
-            if (
-                status == Status.DIVERGED
-                and diverged_at is not None
-                and diverged_at not in frozen.intermediate_values
-            ):
+            if status == Status.DIVERGED and diverged_at is not None and diverged_at not in frozen.intermediate_values:
                 trial.report(float("nan"), diverged_at)
             self.study.tell(trial, state=TrialState.PRUNED)
+        elif status == Status.KILLED:
+            self._retry(frozen, status)
         else:
             self.study.tell(trial, state=TrialState.FAIL)
 
+    def _retry(self, frozen: Any, status: str) -> None:
+        """Fail a trial that a stop or a fault interrupted, and queue its parameters to be asked again first: the
+        rerun trains the same settings, so the study ends as an uninterrupted one would."""
+        trial = optuna.trial.Trial(self.study, frozen._trial_id)
+        trial.set_user_attr(ATTR_STATUS, str(status))
+        self.study.tell(trial, state=TrialState.FAIL)
+        self.study.enqueue_trial(frozen.params, skip_if_exists=False)
+
     def _recover(self) -> None:
-        """Close what a killed process left: RUNNING trials (from their MLflow run if it finished) and runs."""
-        store = self.runner.store
+        """Close what a killed process left: RUNNING trials (told from their MLflow runs when every tuning seed
+        finished, else retried with the same parameters) and RUNNING runs."""
+        store = self.session.store
         runs = store.children(self.run_id)
-        by_trial = defaultdict(list)
+        by_trial: dict[str | None, list[Any]] = {}
         for r in runs:
-            by_trial[r.data.tags.get(TAG_TRIAL)].append(r)
+            by_trial.setdefault(r.data.tags.get(TAG_TRIAL), []).append(r)
         for trial in self._trials("RUNNING"):
-            done = [r for r in by_trial[str(trial.number)] if _has_result(r)]
-            if done:
-                status, metrics = done[0].data.tags[TAG_STATUS], done[0].data.metrics
-                step = metrics.get(M.DIVERGED_STEP)
-                self._tell(trial, status, metrics.get(self.metric), None if step is None else int(step))
+            done = [r for r in by_trial.get(str(trial.number), []) if _has_result(r)]
+            if len(done) == len(self.seeds):
+                results = [_result_of(r) for r in done]
+                self.tell(Asked(self, trial, trial.params, ()), results, pruned=False)
             else:
-                self._tell(trial, Status.KILLED)
+                self._retry(trial, Status.KILLED)
         for r in runs:
             if r.info.status == "RUNNING":
                 store.finish(r.info.run_id, Status.KILLED)
                 if TAG_KEY in r.data.tags:
-                    self.runner.checkpoint_path(r.data.tags[TAG_KEY]).unlink(missing_ok=True)
+                    self.session.checkpoint_path(r.data.tags[TAG_KEY]).unlink(missing_ok=True)
 
-    def _finish(self) -> Hyper | None:
-        """Log the outcome on the study run (best setting, counts, the budget curve) and close it."""
-        store, counts = self.runner.store, self.counts()
+    # ------------------------------------------------------------------------------------ the outcome
+    def finish(self) -> Hyper | None:
+        """Log the outcome on the study run (best setting, counts, the trials for the report) and close it."""
+        store, counts = self.session.store, self.counts()
         complete = self._trials("COMPLETE")
         best = self.study.best_trial if complete else None
         metrics: dict[str, float] = {f"trials_{k}": v for k, v in counts.items()}
+        metrics["tuning_compute_gflop"] = self.spent()
         if best is not None:
             metrics[M.best_key(self.metric)] = best.value
             store.log(self.run_id, params={f"best.{k}": v for k, v in best.params.items()})
@@ -276,18 +285,32 @@ class ContenderStudy:
         for i, value in enumerate(self.budget_curve(), start=1):
             if math.isfinite(value):
                 store.log(self.run_id, metrics={"best_so_far": value}, step=i)
+        store.log_text(self.run_id, json.dumps(self.trial_records()), TRIALS_ARTIFACT)
         counted = len(complete) + len(self._trials("PRUNED"))
-        store.finish(self.run_id, Status.FINISHED if counted >= self.spec.trials else Status.FAILED)
+        enough = counted >= self.spec.trials if self.spec.trials else self.spent() >= (self.spec.compute or 0)
+        store.finish(self.run_id, Status.FINISHED if enough else Status.FAILED)
         summary = ", ".join(f"{v} {k}" for k, v in counts.items())
+        label = self.contender.name + (f" r{self.replicate}" if self.session.suite.replicates > 1 else "")
         if best is None:
-            message = (
-                f"{self.contender.name}: no trial completed ({summary}); the default learning rates stay"
-            )
-            self.runner.progress.note(f"[yellow]{message}[/yellow]")
+            self.session.progress.note(f"[yellow]{label}: no trial completed ({summary}); the default "
+                                       "learning rates stay[/yellow]")  # fmt: skip
             return None
-        self.runner.progress.note(f"tuned {self.contender.name}: {self.metric} {best.value:.4g} ({summary})")
+        self.session.progress.note(f"tuned {label}: {self.metric} {best.value:.4g} ({summary})")
         p = tied_rates(best.params)
-        return Hyper(lr_g=p["lr_g"], lr_d=p["lr_d"], beta1=p.get("beta1"), n_critic=p.get("n_critic"))
+        losses = {k: v for k, v in p.items() if k not in STRATEGY_PARAMS}
+        return Hyper(lr_g=p["lr_g"], lr_d=p["lr_d"], beta1=p.get("beta1"), n_critic=p.get("n_critic"),
+                     loss_params=losses or None)  # fmt: skip
+
+    def trial_records(self) -> list[dict[str, Any]]:
+        """Every counted trial as the report reads it: number, status, parameters, final value (None when pruned
+        or diverged), the values at each evaluation (the pruner's rungs among them) and the compute spent."""
+        out = []
+        for t in sorted(self._trials("COMPLETE") + self._trials("PRUNED"), key=lambda t: t.number):
+            out.append({"number": t.number, "status": t.user_attrs.get(ATTR_STATUS), "params": tied_rates(t.params),
+                        "value": t.value if t.state == TrialState.COMPLETE else None,
+                        "steps": {str(k): (v if math.isfinite(v) else None) for k, v in t.intermediate_values.items()},
+                        "compute": t.user_attrs.get(ATTR_COMPUTE, 0.0)})  # fmt: skip
+        return out
 
     def budget_curve(self) -> list[float]:
         """Best value after each counted trial, in trial order (NaN until the first completed trial)."""
@@ -298,3 +321,10 @@ class ContenderStudy:
                 best = t.value if math.isnan(best) else better(best, t.value)
             curve.append(best)
         return curve
+
+
+def _result_of(run: Any) -> RunResult:
+    """A trial member's result as its finished MLflow run recorded it."""
+    metrics = dict(run.data.metrics)
+    step = metrics.get(M.DIVERGED_STEP)
+    return RunResult(run.data.tags[TAG_STATUS], 0, metrics, None if step is None else int(step))
