@@ -51,6 +51,7 @@ def run_suite(
     out: str | Path = "ganbench_output",
     quick: bool = False,
     seeds: int | None = None,
+    replicates: int | None = None,
     plugins: Sequence[str | Path] = (),
     tune_only: bool = False,
     report: bool = True,
@@ -78,7 +79,7 @@ def run_suite(
     from ganbench.signals import stop_signals
 
     with stop_signals():
-        runner, loaded = _prepare(suite, Path(out), quick, seeds, plugins, tracking_uri, optuna_storage, device,
+        runner, loaded = _prepare(suite, Path(out), quick, seeds, replicates, plugins, tracking_uri, optuna_storage, device,
                                   data_dir, download, inception_weights, population_size, progress, executor,
                                   workers, ray_address, gpus_per_job, tune_only)  # fmt: skip
         try:
@@ -110,24 +111,25 @@ def build_result(name: str, store: Any, parent: str, out: Path) -> SuiteResult:
 
 
 def load(suite: str | Path | dict[str, Any], *, quick: bool = False, seeds: int | None = None,
-         plugins: Sequence[str | Path] = ()) -> Any:  # fmt: skip
-    """Load plugins, then read and validate a suite (a bundled name, a path or a dict)."""
+         replicates: int | None = None, plugins: Sequence[str | Path] = ()) -> Any:  # fmt: skip
+    """Load plugins, then read and validate a suite (a bundled name, a path or a dict); ``seeds`` and
+    ``replicates`` override the suite's."""
     from ganbench.plugins import load_plugins
     from ganbench.suite import load_suite
 
     load_plugins([str(p) for p in plugins], Path.cwd())
-    overrides = {"seeds": seeds} if seeds else None
-    return load_suite(suite, quick=quick, overrides=overrides)
+    overrides = {k: v for k, v in (("seeds", seeds), ("replicates", replicates)) if v is not None}
+    return load_suite(suite, quick=quick, overrides=overrides or None)
 
 
-def _prepare(suite, out, quick, seeds, plugins, tracking_uri, optuna_storage, device, data_dir, download,
+def _prepare(suite, out, quick, seeds, replicates, plugins, tracking_uri, optuna_storage, device, data_dir, download,
              inception_weights, population_size, progress, executor, workers, ray_address, gpus_per_job,
              tune_only):  # fmt: skip
     from ganbench.data import DataOptions
     from ganbench.runner import Runner, RunOptions, check_plugins_reach_workers
     from ganbench.stores import check_stores
 
-    loaded = load(suite, quick=quick, seeds=seeds, plugins=plugins)
+    loaded = load(suite, quick=quick, seeds=seeds, replicates=replicates, plugins=plugins)
     if tune_only and loaded.tuning is None:
         raise InputError(f"suite {loaded.name!r} has no 'tuning' section; add one (trials: N) to tune")
     _check_options(device, executor, inception_weights, gpus_per_job, population_size, workers)
@@ -176,12 +178,14 @@ def usable_cpus() -> int:
 
 
 def planned_steps(suite: Any) -> int:
-    """Generator steps of every run the suite plans: tuning trials (unpruned) and final seeds."""
+    """Generator steps of every run the suite plans: tuning trials (unpruned, each on its tuning seeds; a compute
+    budget counted as two batches) and final seeds, in every replicate."""
     from ganbench.plan import contenders
 
     n = len(contenders(suite))
-    trials = suite.tuning.trials * (suite.tuning.steps or suite.steps) if suite.tuning else 0
-    return n * (trials + len(suite.seed_list) * suite.steps)
+    tuning = suite.tuning
+    trials = (tuning.trials or 2 * tuning.batch) * tuning.seeds_per_trial * (tuning.steps or suite.steps) if tuning else 0
+    return n * suite.replicates * (trials + len(suite.seed_list) * suite.steps)
 
 
 def choose_executor(

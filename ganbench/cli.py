@@ -52,7 +52,10 @@ def _add_suite_args(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--quick", action="store_true", help="the suite's quick settings: same path, a minute or less"
     )
-    p.add_argument("--seeds", type=_positive, help="override the number of final seeds")
+    p.add_argument("--seeds", type=_positive, help="override the number of final seeds (per replicate)")
+    p.add_argument("--replicates", type=_positive,
+                   help="override the number of replicates: the whole tune-then-train pipeline repeated with its "
+                        "own seeds, so the verdict includes the tuning's variance")  # fmt: skip
     _add_plugin_arg(p)
 
 
@@ -115,7 +118,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _api_options(args: argparse.Namespace) -> dict:
     return dict(
-        out=args.out, quick=args.quick, seeds=args.seeds, plugins=args.plugin or (),
+        out=args.out, quick=args.quick, seeds=args.seeds, replicates=args.replicates, plugins=args.plugin or (),
         tracking_uri=args.tracking_uri, optuna_storage=args.optuna_storage, device=args.device,
         data_dir=args.data_dir, download=args.download, inception_weights=args.inception_weights,
         population_size=args.population_size, progress=not args.no_progress, executor=args.executor,
@@ -143,7 +146,8 @@ def cmd_report(args: argparse.Namespace) -> None:
     from ganbench.stores import check_stores, check_writable
     from ganbench.tracking import MLflowStore, StoreError
 
-    suite = load(args.suite, quick=args.quick, seeds=args.seeds, plugins=args.plugin or ())
+    suite = load(args.suite, quick=args.quick, seeds=args.seeds, replicates=args.replicates,
+                 plugins=args.plugin or ())
     check_stores(args.tracking_uri, None)
     uri = _existing_store(args)
     check_writable(args.out)

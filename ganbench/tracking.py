@@ -24,6 +24,7 @@ TAG_STATUS = "ganbench.status"  # running | finished | diverged | pruned | faile
 TAG_PHASE = "ganbench.phase"  # suite | tune | final | study
 TAG_CONTENDER = "ganbench.contender"  # "loss|strategy|dataset", for people browsing the UI
 TAG_REPLICATE = "ganbench.replicate"  # the replicate (0, 1, ...) a study, trial or final run belongs to
+TAG_REPLICATES = "ganbench.replicates"  # on the suite run: how many replicates its report holds
 REAL_PREFIX = "real."  # the suite run's metrics real.<dataset>.<metric>: real data's scores, one step per draw
 
 

@@ -53,8 +53,10 @@ def test_run_writes_the_report(tiny_run):
     md = (out / "report" / "summary.md").read_text()
     assert "hinge" in md and "non_saturating" in md and "±" in md
     rows = (out / "report" / "summary.csv").read_text().splitlines()
-    assert rows[0].startswith("dataset,loss,strategy,metric,n,mean,std")
-    assert sum(r.startswith("ring8,hinge,adam_dcgan,fid_raw,2,") for r in rows) == 1
+    header = rows[0].split(",")
+    assert header[:4] == ["dataset", "loss", "strategy", "metric"]
+    assert {"replicates", "p_best", "equivalent_to_best", "compute_per_run", "n", "mean", "ci_low"} <= set(header)
+    assert sum(r.startswith("ring8,hinge,adam_dcgan,fid_raw,1,2,") for r in rows) == 1  # 1 replicate, 2 seeds
     assert (out / "report" / "report.html").stat().st_size > 0
 
 

@@ -28,7 +28,7 @@ from ganbench.report.studies import StudySummary, study_summaries, tuning_sectio
 from ganbench.report.tables import Section
 from ganbench.report.writers import write_all
 from ganbench.status import Status
-from ganbench.tracking import MLflowStore
+from ganbench.tracking import TAG_REPLICATES, MLflowStore
 
 
 @dataclass
@@ -102,7 +102,8 @@ def build_report(store: MLflowStore, parent_id: str, out_dir: Path) -> ReportRes
     studies = study_summaries(store, parent_id)
     findings = diagnose(store, runs, summary, primary, modes, studies)
     verdict = H.headline(summary, primary, overall, findings, name)
-    store.log(parent_id, tags=validity.validity_tags(findings))
+    replicates = int(runs["replicate"].nunique()) if "replicate" in runs else 1
+    store.log(parent_id, tags={**validity.validity_tags(findings), TAG_REPLICATES: str(replicates)})
     report_dir = out_dir / "report"
     budget = write_tuning_report(store, parent_id, report_dir, studies)  # also the tuning budget figures
     figures = make_figures(store, parent_id, runs, report_dir / "figures", primary, overall, budget)
