@@ -182,7 +182,7 @@ def test_paired_effects_find_a_real_difference_and_none_where_there_is_none():
     assert found["lsgan"].verdict == WORSE and found["lsgan"].diff == pytest.approx(-0.1)
     assert found["wgan"].verdict == EQUAL  # ±0.01 around no effect, inside the ROPE of 0.02
     assert -0.02 < found["wgan"].low < found["wgan"].high < 0.02
-    # one rule: each verdict is where the 90 % interval lies against the ROPE, so interval and mark agree
+    # one rule: each verdict is where the 95 % interval lies against the ROPE, so interval and mark agree
     for e in found.values():
         beyond = "better" if e.low > e.rope else "worse" if e.high < -e.rope else None
         inside = -e.rope < e.low and e.high < e.rope

@@ -5,7 +5,7 @@ Two strategies answer a question when they differ in exactly one respect (:func:
 the registered strategies, so a plugin's strategies get the same questions. Each question is asked per loss
 and dataset with the report's one rule (:mod:`ganbench.report.inference`): the paired difference of the primary
 metric (oriented so that > 0 means the strategy *with* the feature did better), over replicates when the suite
-ran several, else over seeds; its 90 % interval; and the decision with the dataset's region of practical
+ran several, else over seeds; its 95 % interval; and the decision with the dataset's region of practical
 equivalence, which is where that interval lies against the ROPE: better, worse, equivalent or undecided.
 """
 
@@ -40,7 +40,7 @@ class Effect:
     b: str
     metric: str
     diff: float  # mean over units of the paired difference, > 0: ``a`` better
-    low: float  # its 90 % interval: the decision is where it lies against +-rope
+    low: float  # its 95 % interval: the decision is where it lies against +-rope
     high: float
     units: int
     unit: str  # replicate or seed
@@ -240,9 +240,9 @@ def _no_best() -> pd.DataFrame:
 
 
 def effects_table(found: list[Effect]) -> pd.DataFrame:
-    """The paired effects as text: the difference and its 90 % interval beside the ROPE they are judged by."""
+    """The paired effects as text: the difference and its 95 % interval beside the ROPE they are judged by."""
     return pd.DataFrame([{"question": e.question, "dataset": e.dataset, "loss": e.loss, "with": e.a,
-                          "without": e.b, "metric": e.metric, "difference [90% interval]":
+                          "without": e.b, "metric": e.metric, "difference [95% interval]":
                           f"{e.diff:.3g} [{e.low:.3g}, {e.high:.3g}]", "ROPE": f"±{e.rope:.3g}",
                           "units": f"{e.units} {e.unit}s", "verdict": e.verdict}
                          for e in found])  # fmt: skip
@@ -250,6 +250,6 @@ def effects_table(found: list[Effect]) -> pd.DataFrame:
 
 STRATEGY_NOTE = (
     "Paired effects: > 0 means the strategy with the feature did better. Each is judged by the report's one rule: "
-    "practically better or worse when the difference's 90 % interval lies beyond the ROPE (the metric's spread on "
+    "practically better or worse when the difference's 95 % interval lies beyond the ROPE (the metric's spread on "
     "real data), equivalent when it lies inside, undecided when it crosses an edge."
 )

@@ -35,7 +35,7 @@ def test_twins_are_not_declared_different_and_share_the_chance_of_being_best() -
     pair = I.compare(a, b, rope=0.0145)
     assert pair.decision == I.EQUIVALENT and pair.unit == "replicate" and pair.units == 20
     low, high = I.difference_interval(a, b)
-    assert -0.0145 < low < high < 0.0145  # the decision is where the 90 % interval lies
+    assert -0.0145 < low < high < 0.0145  # the decision is where the 95 % interval lies
 
 
 def test_a_difference_beyond_the_rope_is_found_and_matches_the_t_test() -> None:
