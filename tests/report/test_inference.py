@@ -30,10 +30,10 @@ def test_twins_are_not_declared_different_and_share_the_chance_of_being_best() -
     different = np.mean([d in (I.WORSE, I.BETTER) for d in decisions])
     assert different < 0.05, different
     assert abs(np.mean(p_first) - 0.5) < 0.05
-    # the same twins with 20 replicates and a ROPE wider than their tuning noise: equivalent, not just undecided
-    a, b = table(rng, 0.05, 20, 4), table(rng, 0.05, 20, 4)
+    # the same twins with 40 replicates and a ROPE wider than their tuning noise: equivalent, not just undecided
+    a, b = table(rng, 0.05, 40, 4), table(rng, 0.05, 40, 4)
     pair = I.compare(a, b, rope=0.0145)
-    assert pair.decision == I.EQUIVALENT and pair.unit == "replicate" and pair.units == 20
+    assert pair.decision == I.EQUIVALENT and pair.unit == "replicate" and pair.units == 40
     low, high = I.difference_interval(a, b)
     assert -0.0145 < low < high < 0.0145  # the decision is where the 95 % interval lies
 
