@@ -319,5 +319,6 @@ class MLflowTracker(Tracker):
 
 def run_params(config: RunConfig, member: Member, contender: str) -> dict[str, Any]:
     beta1 = member.beta1 if member.beta1 is not None else config.beta1  # None: the strategy's
-    return {**config.flat(), "seed": member.seed, "lr_g": member.lr_g, "lr_d": member.lr_d, "beta1": beta1,
-            "phase": member.phase, "contender": contender}  # fmt: skip
+    own = {f"loss_params.{k}": v for k, v in (member.loss_params or {}).items()}  # tuned: over the config's
+    return {**config.flat(), **own, "seed": member.seed, "lr_g": member.lr_g, "lr_d": member.lr_d,
+            "beta1": beta1, "phase": member.phase, "contender": contender}  # fmt: skip

@@ -492,3 +492,60 @@ def test_the_budget_curve_counts_pruned_and_diverged_trials_but_not_failed_ones(
     holder = ContenderStudy.__new__(ContenderStudy)
     holder.study = study
     assert holder.budget_curve() == [3.0, 3.0, 1.0, 1.0]
+
+
+PROTOCOL = f"""
+name: tune-protocol
+losses: [non_saturating, r1]
+seeds: 1
+steps: 20
+eval_every: 10
+tuning: {{trials: 2, batch: 1, seeds_per_trial: 2, loss_params: true, lr_min: 1.0e-4, lr_max: 1.0e-2, pruner: none}}
+{MODEL}"""
+
+
+def test_trials_average_their_tuning_seeds_and_search_the_loss_parameters(tmp_path, mlflow_template):
+    """A trial trains on two tuning seeds and is scored by their mean; r1 also searches its own gamma, within the
+    range the loss declares, and the final runs train with the tuned gamma."""
+    from ganbench.losses import get_loss
+
+    suite_path, out = prepare(tmp_path, "protocol", PROTOCOL, mlflow_template)
+    runner = make_runner(suite_path, out)
+    runner.run()
+    store = runner.store
+    found = studies(out)
+    for study_run in store.children(runner.parent, "study"):
+        study = found[study_run.data.tags[TAG_STUDY]]
+        trial_runs = store.children(study_run.info.run_id)
+        for trial in study.trials:
+            mine = [r for r in trial_runs if r.data.tags[TAG_TRIAL] == str(trial.number)]
+            assert sorted(int(r.data.params["seed"]) for r in mine) == [10_000, 10_001]
+            mean = sum(r.data.metrics["w1_raw"] for r in mine) / 2
+            assert trial.value == pytest.approx(mean, rel=1e-12)  # the objective is the mean of the seeds
+            if "r1" in study.study_name:
+                low, high = get_loss("r1").search["gamma"]
+                assert low <= trial.params["gamma"] <= high
+                assert {float(r.data.params["loss_params.gamma"]) for r in mine} == {trial.params["gamma"]}
+            else:
+                assert "gamma" not in trial.params
+    (r1_final,) = [r for r in store.children(runner.parent, "final") if r.data.params["loss"] == "r1"]
+    r1_study = next(s for n, s in found.items() if "/r1|" in n)
+    assert float(r1_final.data.params["loss_params.gamma"]) == r1_study.best_params["gamma"]
+
+
+def test_a_compute_budget_gives_cheap_trials_more_of_them(tmp_path, mlflow_template):
+    """Budgets in GFLOP: a trial with 5 D steps (adam_wgangp) spends 3.3x one with 1 (adam_dcgan) here (0.031 and
+    0.0093 GFLOP), so at the same compute it gets fewer trials; every trial's compute is recorded and each study
+    spends at least its budget."""
+    text = PROTOCOL.replace("losses: [non_saturating, r1]", "losses: [non_saturating]\nstrategies: [adam_dcgan, adam_wgangp]")
+    text = text.replace("trials: 2, batch: 1, seeds_per_trial: 2, loss_params: true", "compute: 0.05, batch: 1")
+    suite_path, out = prepare(tmp_path, "compute", text.replace(MODEL, MODEL.replace("strategies: [adam_dcgan]\n", "")),
+                              mlflow_template)  # fmt: skip
+    tune_suite(make_runner(suite_path, out))
+    counted = {}
+    for name, study in studies(out).items():
+        told = [t for t in study.trials if t.state in COUNTED]
+        assert all(t.user_attrs["ganbench.compute_gflop"] > 0 for t in told)
+        assert sum(t.user_attrs["ganbench.compute_gflop"] for t in told) >= 0.05
+        counted["wgangp" if "adam_wgangp" in name else "dcgan"] = len(told)
+    assert counted == {"dcgan": 6, "wgangp": 2}, counted  # ceil(0.05 / 0.0093) and ceil(0.05 / 0.031)
