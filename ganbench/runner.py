@@ -243,6 +243,9 @@ class Runner:
 
     def run(self) -> None:
         hypers = None
+        # the final phase's steps, for the suite's ETA while tuning runs (its own total replaces this)
+        final_steps = len(contenders(self.suite)) * len(self.suite.seed_list) * self.suite.steps
+        self.progress.expect("final", final_steps)
         if self.suite.tuning is not None:
             from ganbench.tuning import tune_suite
 

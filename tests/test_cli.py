@@ -231,3 +231,37 @@ def test_bad_flags_exit_2_with_one_line(tmp_path, capsys, args, message):
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and message in err[0]
     assert not (tmp_path / "o").exists()
+
+
+# ---------------------------------------------------------------------------------------------- a redirected log
+STAMPED = r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d "
+
+
+@pytest.mark.slow
+def test_a_redirected_run_writes_a_short_time_stamped_log(tmp_path):
+    """`ganbench run ... > log 2>&1`: progress and notes as time-stamped lines (no bar, no line per job, nothing
+    wrapped), then the summary; fewer than 100 lines, none over 200 characters, and no MLflow chatter."""
+    import re
+
+    suite = write_suite(tmp_path / "tiny.yaml", TINY_SUITE + "tuning: {trials: 2, batch: 1, steps: 20}\n")
+    log = tmp_path / "log"
+    with log.open("w") as f:
+        proc = subprocess.run(GANBENCH + ["run", "--suite", str(suite), "--out", str(tmp_path / "out")],
+                              stdout=f, stderr=subprocess.STDOUT, cwd=tmp_path, env=env_for_subprocess(),
+                              timeout=300)  # fmt: skip
+    lines = log.read_text().splitlines()
+    assert proc.returncode == 0, lines
+    assert len(lines) < 100 and max(len(line) for line in lines) <= 200
+    stamped = [bool(re.match(STAMPED, line)) for line in lines]
+    first_unstamped = stamped.index(False)
+    assert all(stamped[:first_unstamped]) and not any(stamped[first_unstamped:])  # the log, then the summary
+    log_lines = [line[20:] for line in lines[:first_unstamped]]
+    assert len(set(log_lines)) == len(log_lines)  # no line repeated
+    assert sum(line.startswith("tuned ") for line in log_lines) == 2  # one per contender
+    # 2 contenders x 2 trials x 20 steps; the ETA reads -:--:-- until the first seconds gave a rate
+    done = r"tune done: 80/80 steps \(100%\) in \d:\d\d:\d\d; suite ETA (\d:\d\d:\d\d|-:--:--)"
+    assert sum(bool(re.fullmatch(done, line)) for line in log_lines) == 1
+    assert log_lines[-1].startswith("final done: 120/120 steps (100%) in ")  # 2 contenders x 2 seeds x 30
+    assert lines[first_unstamped].startswith("ring8: w1_raw")
+    assert [line for line in lines if line.startswith("- ")][-1].startswith("- Ranking over")  # verdict last
+    assert not any("INFO" in line or "Warning" in line for line in lines)
