@@ -78,14 +78,50 @@ def test_rerun_trains_nothing_and_duplicates_no_run(tiny_run):
 
 def test_list_commands(capsys):
     main(["list", "losses"])
-    listed = capsys.readouterr().out.split()
-    assert "wgan_gp" in listed and "r1" in listed and "<loss>+r1" in listed
+    lines = {line.split()[0]: line for line in capsys.readouterr().out.splitlines()}
+    assert set(lines) == {"minimax", "non_saturating", "lsgan", "wgan", "wgan_gp", "hinge", "feature_matching",
+                          "dragan", "relativistic", "r1", "<loss>+r1"}  # fmt: skip
+    # what each is and its paper, read from its docstring, and its parameters with their defaults
+    assert lines["minimax"] == "minimax           Saturating minimax GAN (Goodfellow et al. 2014)"
+    assert lines["lsgan"].endswith("Least-squares GAN (Mao et al. 2017); params a=0.0, b=1.0, c=1.0")
+    assert lines["r1"].endswith("as in Mescheder et al. 2018; params gamma=10.0")
+    assert lines["<loss>+r1"].endswith("any loss with the R1 (Mescheder et al. 2018) penalty added")
     main(["list", "suites"])
-    assert "losses" in capsys.readouterr().out.split()
+    lines = {line.split()[0]: line for line in capsys.readouterr().out.splitlines()}
+    assert set(lines) == {"images", "losses", "smoke", "strategies"}
+    assert lines["smoke"] == "smoke       Two losses on ring8, two seeds, 40 steps."
+    main(["list", "datasets"])
+    lines = {line.split()[0]: line for line in capsys.readouterr().out.splitlines()}
+    assert lines["ring8"].split()[1] == "points" and "8 Gaussians" in lines["ring8"]
+    assert lines["digits"].split()[1] == "image" and "1,797 images" in lines["digits"]
+    assert "<data_dir>/MNIST/raw" in lines["mnist"] and "``" not in lines["mnist"]  # no reST markup
     main(["list", "strategies"])
     lines = {line.split()[0]: line for line in capsys.readouterr().out.splitlines()}
     assert lines["tied"].endswith("tunes lr") and lines["ttur"].endswith("tunes lr_g, lr_d")
     assert "what the suite's tuning lists" in lines["adam_dcgan"] and "<strategy>+ema" in lines
+    main(["list", "models"])
+    assert capsys.readouterr().out.startswith("dcgan  DCGAN pair (Radford et al. 2016)")
+
+
+def test_version_and_help(capsys):
+    from ganbench import __version__
+
+    with pytest.raises(SystemExit) as exc:
+        main(["--version"])
+    assert exc.value.code == 0 and capsys.readouterr().out == f"ganbench {__version__}\n"
+    with pytest.raises(SystemExit):
+        main(["--help"])
+    text = capsys.readouterr().out
+    assert "``" not in text and ":class:" not in text and "Fair, multi-seed" in text
+    with pytest.raises(SystemExit):
+        main(["ui", "--help"])
+    text = " ".join(capsys.readouterr().out.split())
+    assert "--port PORT port to serve on (default: 5000)" in text
+    with pytest.raises(SystemExit):
+        main(["run", "--help"])
+    text = " ".join(capsys.readouterr().out.split())
+    assert "runs trained as one vectorized model (default: 16)" in text
+    assert "--download download external datasets where a network exists --inception" in text  # no default
 
 
 def _run(args, cwd):
