@@ -48,6 +48,36 @@ def test_run_leaves_parent_and_child_runs_with_curves_in_mlflow(tiny_run):
         ]
 
 
+def test_the_suite_run_records_what_ran(tiny_run):
+    """The parent run carries the suite's settings, the suite as it ran (which loads back to the same suite),
+    the ganbench version and the git commit; child runs are named in full, with dataset and seed."""
+    import yaml
+
+    from ganbench import __version__
+    from ganbench.suite import load_suite
+    from tests.conftest import ROOT
+
+    _, out = tiny_run
+    client, exp = _client(out)
+    runs = client.search_runs([exp])
+    parent = next(r for r in runs if r.data.tags.get("ganbench.phase") == "suite")
+    params, tags = parent.data.params, parent.data.tags
+    assert {k: params[k] for k in ("suite", "steps", "batch_size", "seeds", "models.points.width")} == {
+        "suite": "tiny", "steps": "30", "batch_size": "32", "seeds": "[0, 1]", "models.points.width": "16"}  # fmt: skip
+    assert tags["ganbench.version"] == __version__
+    head = subprocess.run(["git", "-C", str(ROOT), "rev-parse", "HEAD"], capture_output=True, text=True)
+    if head.returncode == 0 and (ROOT / ".git").exists():
+        assert tags["mlflow.source.git.commit"] == head.stdout.strip()
+        assert tags["ganbench.git_commit"].removesuffix("-dirty") == head.stdout.strip()
+    local = client.download_artifacts(parent.info.run_id, "suite.yaml", str(out / "downloaded"))
+    assert yaml.safe_load(Path(local).read_text())["steps"] == 30
+    assert load_suite(local).key() == params["suite_key"]
+    names = sorted(r.info.run_name for r in runs if r.data.tags.get("ganbench.phase") == "final")
+    assert names == [
+        f"{loss}|adam_dcgan|ring8 seed={s}" for loss in ("hinge", "non_saturating") for s in (0, 1)
+    ]
+
+
 def test_run_writes_the_report(tiny_run):
     _, out = tiny_run
     md = (out / "report" / "summary.md").read_text()
