@@ -91,3 +91,16 @@ def test_labels_and_legend_stay_inside_the_figure_and_off_the_panels() -> None:
     panels = [p.get_window_extent(renderer) for p in fig.axes if p.axison]
     assert all(legend.y1 <= p.y0 for p in panels)  # below every panel: never over a line
     assert ax.get_ylabel() == "w1_raw"
+
+
+def test_the_samples_mosaic_keeps_long_row_labels_inside_the_figure() -> None:
+    rows = ["non_saturating|ttur_beta1", "r1|tied"]
+    cells = {(r, f"seed {s}"): np.ones((30, 30, 3)) for r in rows for s in range(3)}
+    fig = plots.mosaic_figure(cells, rows, ["seed 0", "seed 1", "seed 2"], "ring8: final samples")
+    canvas = FigureCanvasAgg(fig)
+    canvas.draw()
+    labels = [t for ax in fig.axes for t in ax.texts]
+    assert [t.get_text() for t in labels] == rows
+    for text in labels:
+        box = text.get_window_extent(canvas.get_renderer())
+        assert box.x0 >= 0 and box.x1 <= fig.bbox.x1, text.get_text()

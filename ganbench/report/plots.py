@@ -202,12 +202,19 @@ def curves_figure(curves: Mapping[str, Mapping[str, Band]], colors: Mapping[str,
 def mosaic_figure(
     cells: Mapping[tuple[str, str], Any], rows: Sequence[str], cols: Sequence[str], title: str
 ) -> Any:
-    """Images (``[H, W, C]`` arrays, e.g. the runs' sample PNGs) on a rows x columns grid; empty where missing."""
-    fig, axes = plt.subplots(
-        len(rows), len(cols), figsize=(1.9 * len(cols) + 1.6, 1.9 * len(rows) + 0.5), dpi=110, squeeze=False
-    )
+    """Images (``[H, W, C]`` arrays, e.g. the runs' sample PNGs) on a rows x columns grid; empty where missing.
+
+    The row labels (contender names) get a column of their own, as wide as the longest needs, so none is cut at
+    the figure's edge."""
+    label_width = 0.15 + 0.075 * max((len(r) for r in rows), default=0)  # inches, at 8 points
+    fig, axes = plt.subplots(len(rows), len(cols) + 1, figsize=(label_width + 1.9 * len(cols), 1.9 * len(rows) + 0.6),
+                             dpi=110, squeeze=False, layout="constrained",
+                             gridspec_kw={"width_ratios": [label_width] + [1.9] * len(cols)})  # fmt: skip
+    for i, row in enumerate(rows):
+        axes[i][0].axis("off")
+        axes[i][0].text(1.0, 0.5, row, ha="right", va="center", fontsize=8, transform=axes[i][0].transAxes)
     for (i, row), (j, col) in product(enumerate(rows), enumerate(cols)):
-        ax = axes[i][j]
+        ax = axes[i][j + 1]
         ax.set_xticks([])
         ax.set_yticks([])
         for spine in ax.spines.values():
@@ -216,10 +223,7 @@ def mosaic_figure(
             ax.imshow(cells[(row, col)])
         if i == 0:
             ax.set_title(col, fontsize=8)
-        if j == 0:
-            ax.set_ylabel(row, fontsize=8, rotation=0, ha="right", va="center")
     fig.suptitle(title, fontsize=10)
-    fig.tight_layout(rect=(0, 0, 1, 1 - 0.35 / fig.get_figheight()))  # room for the title above the columns'
     plt.close(fig)
     return fig
 
