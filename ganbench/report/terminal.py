@@ -41,7 +41,7 @@ def dataset_table(result: Any, dataset: str) -> Any:
     total = result.modes.get(dataset)
     direction = "higher" if M.is_higher_better(metric) else "lower"
     table = Table(title=f"{dataset}: {metric} ({direction} is better), mean [95% CI] over seeds",
-                  title_justify="left", box=box.SIMPLE_HEAD, pad_edge=False, padding=(0, 1))  # fmt: skip
+                  title_justify="left", box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False, padding=(0, 1))  # fmt: skip
     lines = []
     for row in rows.itertuples():
         key = (row.loss, row.strategy)
@@ -124,7 +124,8 @@ def console_view(result: Any) -> Any:
             dataset in result.primary
             and not primary_rows(result.summary, dataset, result.primary[dataset]).empty
         ):
-            views.append(dataset_table(result, dataset))
+            gap = [Text("")] if views else []  # a blank line between two datasets' tables
+            views += [*gap, dataset_table(result, dataset)]
         views += [Text(f"{dataset}: {note}", style="yellow") for note in result.notes.get(dataset, [])]
     if views:
         views.append(Text(LEGEND, style="dim"))
