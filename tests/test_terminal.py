@@ -82,3 +82,15 @@ def test_a_believed_table_says_so() -> None:
 def test_validity_line_names_kind_dataset_and_contenders() -> None:
     finding = Finding("undertrained", "grid25", ("r1", "relativistic"), "w1_raw improved by ...: r1 (+17%)")
     assert validity_line(finding) == "undertrained on grid25: r1, relativistic"
+
+
+def test_failed_runs_are_shown_in_full_with_their_error() -> None:
+    failed = Finding(
+        "failed",
+        "ring8",
+        ("mine",),
+        "mine (all 2/2 runs failed: RuntimeError: this loss only works on images)",
+    )
+    text = " ".join(" ".join(_screen(_result([failed, *FINDINGS]))).split())
+    assert "- runs failed (left out of the tables) on ring8: mine (all 2/2 runs failed: RuntimeError: this loss only " \
+        "works on images)" in text  # fmt: skip

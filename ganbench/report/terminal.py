@@ -114,7 +114,8 @@ def console_view(result: Any) -> Any:
     """Everything the terminal shows after a run (a rich renderable; print it at most WIDTH columns wide).
 
     The tables come first and the verdict last, so that after a run the screen ends on the answer; between
-    them the strategy questions and the validity findings, one line each (the evidence is in the report)."""
+    them the strategy questions and the validity findings, one line each (the evidence is in the report),
+    but failed runs in full with their first error."""
     from rich.console import Group
     from rich.text import Text
 
@@ -134,10 +135,12 @@ def console_view(result: Any) -> Any:
         if section.lines:
             views += [Text(""), Text(section.title, style="bold"), _bullets(list(section.lines), "")]
     views += [Text(""), Text("Validity", style="bold")]
-    if result.findings:
-        views.append(_one_line_each([validity_line(f) for f in result.findings], "yellow"))
-    else:
-        views.append(_bullets([BELIEVED], "green"))
+    # failed runs in full, with their first error: the one finding that says what to fix in the code
+    failed = [f.text() for f in result.findings if f.kind == "failed"]
+    rest = [validity_line(f) for f in result.findings if f.kind != "failed"]
+    views += [_bullets(failed, "red")] if failed else []
+    views += [_one_line_each(rest, "yellow")] if rest else []
+    views += [] if result.findings else [_bullets([BELIEVED], "green")]
     views += [Text(""), Text("Verdict", style="bold"), _bullets(result.headline, "")]
     return Group(*views)
 
