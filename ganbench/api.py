@@ -3,7 +3,9 @@
     import ganbench
 
     result = ganbench.run_suite("losses", quick=True, out="ganbench_output")
-    result.summary        # pandas DataFrame: one row per dataset, contender and metric (the report's summary.csv)
+    result                # a few lines: counts, the verdict, where the report is
+    result.table          # pandas DataFrame, wide: one row per dataset and contender, one column per metric
+    result.summary        # long: one row per dataset, contender and metric, every statistic (summary.csv)
     result.report_html    # Path of the HTML report
 
 ``ganbench run`` is a thin layer over :func:`run_suite`: the same options, the same checks, the same report.
@@ -25,9 +27,14 @@ from ganbench.errors import GanbenchError, InputError
 from ganbench.status import Status
 
 
-@dataclass
+@dataclass(repr=False)
 class SuiteResult:
-    """What a suite run produced: its tables and where everything was written."""
+    """What a suite run produced: its tables and where everything was written.
+
+    ``summary`` is long (one row per dataset, contender and metric, with every statistic: the report's
+    summary.csv); ``table`` is wide (one row per dataset and contender, one column per metric, the mean over
+    seeds), ready to sort or plot. ``repr(result)`` is a few lines: counts, the verdict and where the report is.
+    """
 
     suite: str
     summary: pd.DataFrame  # statistics over seeds per dataset, contender and metric (summary.csv)
@@ -43,6 +50,43 @@ class SuiteResult:
     @property
     def report_html(self) -> Path | None:
         return self.files.get("html")
+
+    @property
+    def table(self) -> pd.DataFrame:
+        """The summary wide: index (dataset, loss, strategy), one column per metric holding its mean over seeds.
+
+        Each dataset's primary metric comes first and, within a dataset, rows go best first by it (its rank);
+        the other metrics follow in the summary's order."""
+        if self.summary.empty:
+            return pd.DataFrame()
+        keys = ["dataset", "loss", "strategy"]
+        wide = self.summary.pivot_table(
+            index=keys, columns="metric", values="mean", aggfunc="first", sort=True, observed=True
+        )
+        primary = dict(getattr(self.report, "primary", None) or {})
+        first = [m for m in dict.fromkeys(primary[d] for d in sorted(primary)) if m in wide.columns]
+        wide = wide[first + [m for m in wide.columns if m not in first]]
+        wide.columns.name = None
+        if "rank" in self.summary.columns and primary:
+            ranks = self.summary[self.summary["metric"] == self.summary["dataset"].map(primary)]
+            order = ranks.set_index(keys)["rank"].reindex(wide.index)
+            wide = wide.assign(_rank=order.to_numpy()).sort_values(["dataset", "_rank"], kind="stable")
+            wide = wide.drop(columns="_rank")
+        return wide
+
+    def __repr__(self) -> str:
+        runs, summary = self.runs, self.summary
+        if summary.empty:
+            return f"SuiteResult({self.suite!r}: no report; MLflow run {self.parent_run_id} in {self.tracking_uri})"
+        contenders = summary[["loss", "strategy"]].drop_duplicates()
+        seeds = runs["seed"].nunique() if "seed" in runs else 0
+        lines = [f"SuiteResult({self.suite!r}: {len(contenders)} contenders x {summary['dataset'].nunique()} "
+                 f"datasets, {seeds} seeds, {len(runs)} runs; {len(self.warnings)} validity warnings)"]  # fmt: skip
+        lines += [f"  {line}" for line in self.headline]
+        lines.append(f"  report: {self.report_html or self.report_dir}")
+        lines.append(f"  .table: {len(self.table)} rows x {len(self.table.columns)} metrics (wide); "
+                     f".summary: {len(summary)} rows (long); .runs; .headline; .warnings; .files")  # fmt: skip
+        return "\n".join(lines)
 
 
 def run_suite(

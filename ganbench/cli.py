@@ -1,4 +1,4 @@
-"""``ganbench`` command line: run, tune, report, list, ui.
+"""The ganbench command line: run, tune, report, list, ui.
 
 Bad input (unknown names, malformed YAML, impossible values, missing data, a store that cannot be opened)
 exits with code 2 and one line naming what was wrong and what is valid.
@@ -14,13 +14,25 @@ import sys
 from pathlib import Path
 from typing import Any, NoReturn
 
+from ganbench.listing import LIST_KINDS, LISTERS
+
 EXIT_BAD_INPUT = 2
-LIST_KINDS = ("losses", "strategies", "datasets", "suites", "models")
 
 
 class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> NoReturn:  # one line, not argparse's usage block
         _fail(f"{message} (see ganbench {self.prog.split()[-1]} --help)" if " " in self.prog else message)
+
+
+class _Help(argparse.HelpFormatter):
+    """argparse's help with each option's default, where it has one worth saying (not None, False or a list)."""
+
+    def _get_help_string(self, action: argparse.Action) -> str:
+        text = action.help or ""
+        default = action.default
+        if "%(default)" in text or default is None or default is False or default == argparse.SUPPRESS:
+            return text
+        return f"{text} (default: %(default)s)"
 
 
 def _fail(message: str) -> NoReturn:
@@ -40,7 +52,7 @@ def _positive(value: str) -> int:
 
 def _add_suite_args(p: argparse.ArgumentParser) -> None:
     p.add_argument(
-        "--suite", required=True, help="bundled suite name (see `ganbench list suites`) or a YAML path"
+        "--suite", required=True, help="a bundled suite's name (see: ganbench list suites) or a YAML file"
     )
     p.add_argument(
         "--out",
@@ -90,28 +102,40 @@ def _add_train_args(p: argparse.ArgumentParser) -> None:
     )
 
 
+DESCRIPTION = "Fair, multi-seed, equally tuned comparisons of GAN losses and optimizer strategies."
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = _Parser(prog="ganbench", description=__doc__.splitlines()[0])
-    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
-    run = sub.add_parser("run", help="tune (when the suite says so), train all seeds, report")
+    from ganbench import __version__
+
+    parser = _Parser(prog="ganbench", description=DESCRIPTION, formatter_class=_Help,
+                     epilog="ganbench COMMAND --help shows a command's options.")  # fmt: skip
+    parser.add_argument("--version", action="version", version=f"ganbench {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser, metavar="COMMAND")
+
+    def command(name: str, text: str) -> argparse.ArgumentParser:
+        return sub.add_parser(name, help=text, description=text[0].upper() + text[1:] + ".",
+                              formatter_class=_Help)  # fmt: skip
+
+    run = command("run", "tune (when the suite says so), train every seed, write the report")
     _add_suite_args(run)
     _add_train_args(run)
-    tune = sub.add_parser("tune", help="only the equal-budget tuning phase")
+    tune = command("tune", "only the equal-budget tuning phase")
     _add_suite_args(tune)
     _add_train_args(tune)
-    report = sub.add_parser("report", help="rebuild the report from the MLflow store")
+    report = command("report", "rebuild the report from the MLflow store")
     _add_suite_args(report)
-    ui = sub.add_parser(
-        "ui", help="the MLflow UI on a suite's store (127.0.0.1 unless --host says otherwise)"
-    )
+    ui = command("ui", "the MLflow UI on a suite's store (127.0.0.1 unless --host says otherwise)")
     ui.add_argument(
         "--out", type=Path, default=Path("ganbench_output"), help="output folder holding mlflow.db"
     )
     ui.add_argument("--tracking-uri", help="MLflow store URI (default: the output folder's sqlite file)")
     ui.add_argument("--host", default="127.0.0.1", help="address to bind; 0.0.0.0 exposes it to the network")
-    ui.add_argument("--port", type=_positive, default=5000)
-    lst = sub.add_parser("list", help="what is registered")
-    lst.add_argument("kind", choices=LIST_KINDS)
+    ui.add_argument("--port", type=_positive, default=5000, help="port to serve on")
+    lst = command(
+        "list", "what is registered, one line each (a loss with its paper, a suite with its description)"
+    )
+    lst.add_argument("kind", choices=LIST_KINDS, help=" | ".join(LIST_KINDS))
     _add_plugin_arg(lst)
     return parser
 
@@ -176,31 +200,7 @@ def cmd_list(args: argparse.Namespace) -> None:
     from ganbench.plugins import load_plugins
 
     load_plugins([str(p) for p in args.plugin or ()], Path.cwd())
-    if args.kind == "losses":
-        from ganbench.losses import LOSSES, penalties
-
-        names = LOSSES.names() + [f"<loss>+{p}" for p in penalties()]
-    elif args.kind == "strategies":
-        from ganbench.strategies import STRATEGIES, strategy_line
-
-        width = max(len(n) for n in [*STRATEGIES.names(), "<strategy>+ema"])
-        names = [f"{n:<{width}}  {strategy_line(STRATEGIES.get(n))}" for n in STRATEGIES.names()]
-        names.append(
-            "<strategy>+ema".ljust(width) + "  the same, evaluated on an EMA of G's weights (decay 0.999)"
-        )
-    elif args.kind == "datasets":
-        from ganbench.data import DATASETS
-
-        names = DATASETS.names()
-    elif args.kind == "models":
-        from ganbench.models import MODELS
-
-        names = MODELS.names()
-    else:
-        from ganbench.suite import bundled_suites
-
-        names = bundled_suites()
-    print("\n".join(names))
+    print("\n".join(LISTERS[args.kind]()))
 
 
 def cmd_ui(args: argparse.Namespace) -> None:
@@ -304,6 +304,8 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("ganbench: interrupted; rerun the same command to resume", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # `ganbench list losses | head`: the reader left; Python's own advice follows
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
     return 0
 
 

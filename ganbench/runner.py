@@ -32,6 +32,7 @@ from ganbench.plan import (
 )
 from ganbench.population import checkpoint_step
 from ganbench.progress import Progress
+from ganbench.provenance import describe_parent
 from ganbench.status import Status
 from ganbench.stores import check_writable, one_writer_lock
 from ganbench.suite import Suite
@@ -64,9 +65,7 @@ class Runner:
             self._lock = one_writer_lock(self.out_dir)
         self.store = MLflowStore(uri, f"ganbench/{suite.name}", artifact_dir=self.out_dir / "mlartifacts")
         self.parent = self.store.parent_run(suite.name, suite.key(), {"ganbench.suite": suite.name})
-        self.store.log(
-            self.parent, params={"suite": suite.name, "suite_key": suite.key(), "seeds": suite.seed_list}
-        )
+        describe_parent(self.store, self.parent, suite)  # its settings, suite.yaml, version and commit
         self.progress = Progress(enabled=options.show_progress)
         self.local_executor = LocalExecutor()
         self.executor = (
@@ -267,6 +266,9 @@ class Runner:
     def run(self) -> None:
         self.log_real_scores()
         hypers = None
+        # the final phase's steps, for the suite's ETA while tuning runs (its own total replaces this)
+        final_steps = len(contenders(self.suite)) * len(self.suite.seed_list) * self.suite.steps
+        self.progress.expect("final", final_steps)
         if self.suite.tuning is not None:
             from ganbench.tuning import tune_suite
 

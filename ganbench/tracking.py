@@ -60,8 +60,11 @@ def default_tracking_uri(out_dir: Path) -> str:
 
 
 def _quiet_mlflow() -> None:
+    """MLflow's own logging at warnings: in this process, and (through the environment, which MLflow reads when
+    imported) in the processes it starts, such as the UI server of ``ganbench ui``."""
     for name in ("alembic", "mlflow", "sqlalchemy"):
         logging.getLogger(name).setLevel(logging.WARNING)
+    os.environ.setdefault("MLFLOW_LOGGING_LEVEL", "WARNING")
     os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
 
 
@@ -124,6 +127,9 @@ class MLflowStore:
 
     # ------------------------------------------------------------------------------------ runs
     def find_runs(self, filter_string: str) -> list[Any]:
+        """Every run of the experiment that matches, page after page. ``mlflow.search_runs`` pages the same way
+        but through the process-wide tracking URI (this store is one of several a process may open) and stops at
+        100,000 runs; the client's ``search_runs`` returns one page."""
         runs, token = [], None
         while True:
             page = self.client.search_runs(

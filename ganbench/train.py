@@ -349,6 +349,10 @@ class Trainer(PopulationState):
             # run resumed from its checkpoint has the same rows as one never stopped
             if len(self.rows) > 1 and (evaluated or self.step % DIVERGENCE_EVERY == 0):
                 self.drop_stopped()
+        if self.progress is not None and steps > self.step // PROGRESS_EVERY * PROGRESS_EVERY:
+            # what was not counted: a last partial PROGRESS_EVERY, and the rest of a population whose members all
+            # stopped early (done, as a dropped member's share is), so that a phase's count reaches its total
+            self.progress((steps - self.step // PROGRESS_EVERY * PROGRESS_EVERY) * len(self.members))
         return self._results()
 
     def _results(self) -> list[RunResult]:

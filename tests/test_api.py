@@ -22,6 +22,11 @@ def test_run_suite_returns_the_table_the_cli_writes(tmp_path, capsys):
     pd.testing.assert_frame_equal(api_table, cli_table)  # same seeds, same runs: the same numbers
     assert set(result.summary["loss"]) == {"non_saturating", "hinge"}
     assert len(result.runs) == 4 and result.headline and result.parent_run_id
+    # the wide table holds the long summary's means
+    long = {(r.dataset, r.loss, r.strategy, str(r.metric)): r.mean for r in result.summary.itertuples()}
+    wide = {(*key[:3], str(key[3])): mean for key, mean in result.table.stack().items()}
+    assert wide == {key: mean for key, mean in long.items() if mean == mean}
+    assert len(repr(result).splitlines()) == 3 + len(result.headline)
     # a dict suite gives the same result as its file
     import yaml
 
@@ -138,3 +143,48 @@ def test_auto_tunes_on_the_worker_processes_too(tmp_path, monkeypatch):
     result = ganbench.run_suite(write_suite(tmp_path / "t.yaml", tuned), out=tmp_path / "o", progress=False)
     assert len(result.runs) == 4 and set(result.runs["status"]) == {"finished"}
     assert sizes == []  # 2 contenders x 2 trials and their seeds: none trained in this process
+
+
+# ---------------------------------------------------------------------------------------------- the result object
+def _result() -> ganbench.SuiteResult:
+    """Two datasets x two contenders x two metrics, as the report's long summary holds them."""
+    from types import SimpleNamespace
+
+    rows = []
+    for dataset, primary, order in (
+        ("ring8", "w1_raw", ["hinge", "minimax"]),
+        ("grid25", "w1_raw", ["minimax", "hinge"]),
+    ):
+        for rank, loss in enumerate(order, start=1):
+            for metric, mean in (("w1_raw", 0.1 * rank), ("modes_covered", 9.0 - rank)):
+                rows.append({"dataset": dataset, "loss": loss, "strategy": "adam", "metric": metric, "n": 2,
+                             "mean": mean, "rank": float(rank) if metric == primary else 3.0 - rank})  # fmt: skip
+    runs = pd.DataFrame({"seed": [0, 1] * 4, "loss": ["hinge", "minimax"] * 4})
+    return ganbench.SuiteResult("demo", pd.DataFrame(rows), runs, None, headline=["ring8: best hinge", "grid25: best minimax"],
+                                warnings=["too few seeds on ring8"], report=SimpleNamespace(primary={"ring8": "w1_raw", "grid25": "w1_raw"}))  # fmt: skip
+
+
+def test_the_wide_table_has_a_row_per_contender_and_dataset_and_a_column_per_metric() -> None:
+    table = _result().table
+    assert list(table.columns) == ["w1_raw", "modes_covered"]  # the primary metric first
+    assert table.index.names == ["dataset", "loss", "strategy"]
+    # datasets in order, each dataset's rows best first by its primary metric's rank
+    assert list(table.index) == [("grid25", "minimax", "adam"), ("grid25", "hinge", "adam"),
+                                 ("ring8", "hinge", "adam"), ("ring8", "minimax", "adam")]  # fmt: skip
+    assert table.loc[("ring8", "minimax", "adam"), "w1_raw"] == pytest.approx(0.2)
+    assert table.loc[("grid25", "minimax", "adam"), "modes_covered"] == pytest.approx(8.0)
+
+
+def test_the_repr_is_a_few_lines() -> None:
+    text = repr(_result())
+    assert text.splitlines() == [
+        "SuiteResult('demo': 2 contenders x 2 datasets, 2 seeds, 8 runs; 1 validity warnings)",
+        "  ring8: best hinge",
+        "  grid25: best minimax",
+        "  report: None",
+        "  .table: 4 rows x 2 metrics (wide); .summary: 8 rows (long); .runs; .headline; .warnings; .files",
+    ]
+    empty = ganbench.SuiteResult("demo", pd.DataFrame(), pd.DataFrame(), None, tracking_uri="sqlite:///x.db",
+                                 parent_run_id="abc")  # fmt: skip
+    assert repr(empty) == "SuiteResult('demo': no report; MLflow run abc in sqlite:///x.db)"
+    assert empty.table.empty

@@ -48,6 +48,36 @@ def test_run_leaves_parent_and_child_runs_with_curves_in_mlflow(tiny_run):
         ]
 
 
+def test_the_suite_run_records_what_ran(tiny_run):
+    """The parent run carries the suite's settings, the suite as it ran (which loads back to the same suite),
+    the ganbench version and the git commit; child runs are named in full, with dataset and seed."""
+    import yaml
+
+    from ganbench import __version__
+    from ganbench.suite import load_suite
+    from tests.conftest import ROOT
+
+    _, out = tiny_run
+    client, exp = _client(out)
+    runs = client.search_runs([exp])
+    parent = next(r for r in runs if r.data.tags.get("ganbench.phase") == "suite")
+    params, tags = parent.data.params, parent.data.tags
+    assert {k: params[k] for k in ("suite", "steps", "batch_size", "seeds", "models.points.width")} == {
+        "suite": "tiny", "steps": "30", "batch_size": "32", "seeds": "[0, 1]", "models.points.width": "16"}  # fmt: skip
+    assert tags["ganbench.version"] == __version__
+    head = subprocess.run(["git", "-C", str(ROOT), "rev-parse", "HEAD"], capture_output=True, text=True)
+    if head.returncode == 0 and (ROOT / ".git").exists():
+        assert tags["mlflow.source.git.commit"] == head.stdout.strip()
+        assert tags["ganbench.git_commit"].removesuffix("-dirty") == head.stdout.strip()
+    local = client.download_artifacts(parent.info.run_id, "suite.yaml", str(out / "downloaded"))
+    assert yaml.safe_load(Path(local).read_text())["steps"] == 30
+    assert load_suite(local).key() == params["suite_key"]
+    names = sorted(r.info.run_name for r in runs if r.data.tags.get("ganbench.phase") == "final")
+    assert names == [
+        f"{loss}|adam_dcgan|ring8 seed={s}" for loss in ("hinge", "non_saturating") for s in (0, 1)
+    ]
+
+
 def test_run_writes_the_report(tiny_run):
     _, out = tiny_run
     md = (out / "report" / "summary.md").read_text()
@@ -80,14 +110,50 @@ def test_rerun_trains_nothing_and_duplicates_no_run(tiny_run):
 
 def test_list_commands(capsys):
     main(["list", "losses"])
-    listed = capsys.readouterr().out.split()
-    assert "wgan_gp" in listed and "r1" in listed and "<loss>+r1" in listed
+    lines = {line.split()[0]: line for line in capsys.readouterr().out.splitlines()}
+    assert set(lines) == {"minimax", "non_saturating", "lsgan", "wgan", "wgan_gp", "hinge", "feature_matching",
+                          "dragan", "relativistic", "r1", "<loss>+r1"}  # fmt: skip
+    # what each is and its paper, read from its docstring, and its parameters with their defaults
+    assert lines["minimax"] == "minimax           Saturating minimax GAN (Goodfellow et al. 2014)"
+    assert lines["lsgan"].endswith("Least-squares GAN (Mao et al. 2017); params a=0.0, b=1.0, c=1.0")
+    assert lines["r1"].endswith("as in Mescheder et al. 2018; params gamma=10.0")
+    assert lines["<loss>+r1"].endswith("any loss with the R1 (Mescheder et al. 2018) penalty added")
     main(["list", "suites"])
-    assert "losses" in capsys.readouterr().out.split()
+    lines = {line.split()[0]: line for line in capsys.readouterr().out.splitlines()}
+    assert set(lines) == {"images", "losses", "smoke", "strategies"}
+    assert lines["smoke"] == "smoke       Two losses on ring8, two seeds, 40 steps."
+    main(["list", "datasets"])
+    lines = {line.split()[0]: line for line in capsys.readouterr().out.splitlines()}
+    assert lines["ring8"].split()[1] == "points" and "8 Gaussians" in lines["ring8"]
+    assert lines["digits"].split()[1] == "image" and "1,797 images" in lines["digits"]
+    assert "<data_dir>/MNIST/raw" in lines["mnist"] and "``" not in lines["mnist"]  # no reST markup
     main(["list", "strategies"])
     lines = {line.split()[0]: line for line in capsys.readouterr().out.splitlines()}
     assert lines["tied"].endswith("tunes lr") and lines["ttur"].endswith("tunes lr_g, lr_d")
     assert "what the suite's tuning lists" in lines["adam_dcgan"] and "<strategy>+ema" in lines
+    main(["list", "models"])
+    assert capsys.readouterr().out.startswith("dcgan  DCGAN pair (Radford et al. 2016)")
+
+
+def test_version_and_help(capsys):
+    from ganbench import __version__
+
+    with pytest.raises(SystemExit) as exc:
+        main(["--version"])
+    assert exc.value.code == 0 and capsys.readouterr().out == f"ganbench {__version__}\n"
+    with pytest.raises(SystemExit):
+        main(["--help"])
+    text = capsys.readouterr().out
+    assert "``" not in text and ":class:" not in text and "Fair, multi-seed" in text
+    with pytest.raises(SystemExit):
+        main(["ui", "--help"])
+    text = " ".join(capsys.readouterr().out.split())
+    assert "--port PORT port to serve on (default: 5000)" in text
+    with pytest.raises(SystemExit):
+        main(["run", "--help"])
+    text = " ".join(capsys.readouterr().out.split())
+    assert "runs trained as one vectorized model (default: 16)" in text
+    assert "--download download external datasets where a network exists --inception" in text  # no default
 
 
 def _run(args, cwd):
@@ -233,3 +299,37 @@ def test_bad_flags_exit_2_with_one_line(tmp_path, capsys, args, message):
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and message in err[0]
     assert not (tmp_path / "o").exists()
+
+
+# ---------------------------------------------------------------------------------------------- a redirected log
+STAMPED = r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d "
+
+
+@pytest.mark.slow
+def test_a_redirected_run_writes_a_short_time_stamped_log(tmp_path):
+    """`ganbench run ... > log 2>&1`: progress and notes as time-stamped lines (no bar, no line per job, nothing
+    wrapped), then the summary; fewer than 100 lines, none over 200 characters, and no MLflow chatter."""
+    import re
+
+    suite = write_suite(tmp_path / "tiny.yaml", TINY_SUITE + "tuning: {trials: 2, batch: 1, steps: 20}\n")
+    log = tmp_path / "log"
+    with log.open("w") as f:
+        proc = subprocess.run(GANBENCH + ["run", "--suite", str(suite), "--out", str(tmp_path / "out")],
+                              stdout=f, stderr=subprocess.STDOUT, cwd=tmp_path, env=env_for_subprocess(),
+                              timeout=300)  # fmt: skip
+    lines = log.read_text().splitlines()
+    assert proc.returncode == 0, lines
+    assert len(lines) < 100 and max(len(line) for line in lines) <= 200
+    stamped = [bool(re.match(STAMPED, line)) for line in lines]
+    first_unstamped = stamped.index(False)
+    assert all(stamped[:first_unstamped]) and not any(stamped[first_unstamped:])  # the log, then the summary
+    log_lines = [line[20:] for line in lines[:first_unstamped]]
+    assert len(set(log_lines)) == len(log_lines)  # no line repeated
+    assert sum(line.startswith("tuned ") for line in log_lines) == 2  # one per contender
+    # 2 contenders x 2 trials x 20 steps; the ETA reads -:--:-- until the first seconds gave a rate
+    done = r"tune done: 80/80 steps \(100%\) in \d:\d\d:\d\d; suite ETA (\d:\d\d:\d\d|-:--:--)"
+    assert sum(bool(re.fullmatch(done, line)) for line in log_lines) == 1
+    assert log_lines[-1].startswith("final done: 120/120 steps (100%) in ")  # 2 contenders x 2 seeds x 30
+    assert lines[first_unstamped].startswith("ring8: w1_raw")
+    assert [line for line in lines if line.startswith("- ")][-1].startswith("- Ranking over")  # verdict last
+    assert not any("INFO" in line or "Warning" in line for line in lines)

@@ -29,7 +29,7 @@ def _contender(loss: str, strategy: str) -> str:
 
 def curve_bands(store: MLflowStore, runs: pd.DataFrame, primary: str | None = None) -> dict[str, dict[str, plots.Band]]:  # fmt: skip
     """Per curve metric (and the primary metric, first) and contender: each seed's metric history (one value per
-    step) aggregated over seeds."""
+    step; NaN at a step a seed has no value for)."""
     metrics = [
         c
         for c in metric_columns(runs)
@@ -43,8 +43,7 @@ def curve_bands(store: MLflowStore, runs: pd.DataFrame, primary: str | None = No
             by_step = pd.DataFrame(seeds).sort_index()
             if by_step.empty:
                 continue
-            band = plots.Band(by_step.index.to_numpy(float), by_step.mean(axis=1).to_numpy(),
-                              by_step.min(axis=1).to_numpy(), by_step.max(axis=1).to_numpy())  # fmt: skip
+            band = plots.Band(by_step.index.to_numpy(float), by_step.to_numpy(float).T)  # rows: seeds
             out.setdefault(metric, {})[_contender(loss, strategy)] = band
     return out
 

@@ -1,6 +1,7 @@
 """The terminal summary printed after a run: per dataset a compact table that fits 80 columns (contender, the
-primary metric's mean and 95 % CI, modes, high-quality %, diverged, the significance mark), then the verdict and
-the validity warnings. The full tables are in the report."""
+primary metric's mean and 95 % CI, modes, high-quality %, diverged, the significance mark), then the validity
+findings one line each, then the verdict, last, so that the screen ends on it. The full tables and the
+evidence are in the report."""
 
 from __future__ import annotations
 
@@ -9,15 +10,19 @@ from typing import Any
 import pandas as pd
 
 from ganbench import metrics as M
-from ganbench.report.headline import primary_rows, value_text, warning_lines
+from ganbench.report.headline import BELIEVED, primary_rows, value_text
 from ganbench.report.ranking import namer
+from ganbench.report.validity import KINDS
 
 WIDTH = 80  # the summary is laid out for this many columns, and never wider
 CONTENDER_WIDTH = 26  # "non_saturating|ttur_beta1" whole
-LEGEND = ("vs best: practically equivalent (equiv), undecided (?) or practically worse (worse), with the "
-          "metric's real-data spread as the margin; p_best: chance of the best mean")
+LEGEND = ("vs: against the best, practically equivalent (equiv), undecided (?) or practically worse (worse), "
+          "the metric's real-data spread the margin; p_best: chance of the best mean")
 STYLES = {"best": "bold green", "equiv": "green", "?": "", "worse": "dim", "better": "", "": ""}
 SHORT = {"best": "best", "equivalent": "equiv", "undecided": "?", "worse": "worse", "better": "better"}
+# the validity kinds as one line names them (others: their report heading up to its parenthesis)
+SHORT_KINDS = {"search_edge": "tuned on a search-range edge", "tuning_variance": "tuning variance unmeasured",
+               "undecided": "most undecided against the best", "recipe_outside": "published recipe outside the space"}  # fmt: skip
 
 
 def _by_contender(summary: pd.DataFrame, dataset: str, metric: str) -> dict[tuple[str, str], float]:
@@ -40,7 +45,7 @@ def dataset_table(result: Any, dataset: str) -> Any:
     direction = "higher" if M.is_higher_better(metric) else "lower"
     unit = "replicates" if rows["replicates"].max() > 1 else "seeds"
     table = Table(title=f"{dataset}: {metric} ({direction} is better), mean [95% interval] over {unit}",
-                  title_justify="left", box=box.SIMPLE_HEAD, pad_edge=False, padding=(0, 1))  # fmt: skip
+                  title_justify="left", box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False, padding=(0, 1))  # fmt: skip
     lines = []
     for row in rows.itertuples():
         key = (row.loss, row.strategy)
@@ -88,8 +93,34 @@ def _bullets(lines: list[str], style: str) -> Any:
     return grid
 
 
+def validity_line(finding: Any) -> str:
+    """A finding in one line: its kind, the dataset and whom it concerns (the evidence is in the report)."""
+    kind = SHORT_KINDS.get(finding.kind) or KINDS.get(finding.kind, finding.kind).split(" (")[0]
+    if finding.contenders:
+        return f"{kind} on {finding.dataset}: {', '.join(finding.contenders)}"
+    return f"{kind} on {finding.dataset}: {finding.detail.split('; ')[-1]}"
+
+
+def _one_line_each(lines: list[str], style: str) -> Any:
+    """A bulleted list of lines cut at the screen's edge (``...``), so that a long list stays one row each."""
+    from rich.table import Table
+    from rich.text import Text
+
+    grid = Table.grid(padding=(0, 1))
+    grid.add_column(no_wrap=True)
+    # a column that may wrap is narrowed to the screen; its text (no_wrap) is then cut with an ellipsis
+    grid.add_column(overflow="ellipsis")
+    for line in lines:
+        grid.add_row("-", Text(line, no_wrap=True, overflow="ellipsis"), style=style)
+    return grid
+
+
 def console_view(result: Any) -> Any:
-    """Everything the terminal shows after a run (a rich renderable; print it at most WIDTH columns wide)."""
+    """Everything the terminal shows after a run (a rich renderable; print it at most WIDTH columns wide).
+
+    The tables come first and the verdict last, so that after a run the screen ends on the answer; between
+    them the strategy questions and the validity findings, one line each (the evidence is in the report),
+    but failed runs in full with their first error."""
     from rich.console import Group
     from rich.text import Text
 
@@ -99,17 +130,23 @@ def console_view(result: Any) -> Any:
             dataset in result.primary
             and not primary_rows(result.summary, dataset, result.primary[dataset]).empty
         ):
-            views.append(dataset_table(result, dataset))
+            gap = [Text("")] if views else []  # a blank line between two datasets' tables
+            views += [*gap, dataset_table(result, dataset)]
         views += [Text(f"{dataset}: {note}", style="yellow") for note in result.notes.get(dataset, [])]
     if views:
         views.append(Text(LEGEND, style="dim"))
-    style = "green" if not result.findings else "yellow"
-    views += [Text(""), Text("Verdict", style="bold"), _bullets(result.headline, "")]
+    views.append(Text(f"report: {result.files.get('html', result.report_dir)}"))
     for section in getattr(result, "sections", []):
         if section.lines:
             views += [Text(""), Text(section.title, style="bold"), _bullets(list(section.lines), "")]
-    views += [Text(""), Text("Validity", style="bold"), _bullets(warning_lines(result.findings), style)]
-    views += [Text(""), Text(f"report: {result.files.get('html', result.report_dir)}")]
+    views += [Text(""), Text("Validity", style="bold")]
+    # failed runs in full, with their first error: the one finding that says what to fix in the code
+    failed = [f.text() for f in result.findings if f.kind == "failed"]
+    rest = [validity_line(f) for f in result.findings if f.kind != "failed"]
+    views += [_bullets(failed, "red")] if failed else []
+    views += [_one_line_each(rest, "yellow")] if rest else []
+    views += [] if result.findings else [_bullets([BELIEVED], "green")]
+    views += [Text(""), Text("Verdict", style="bold"), _bullets(result.headline, "")]
     return Group(*views)
 
 

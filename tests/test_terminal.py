@@ -1,0 +1,96 @@
+"""The terminal summary after a run: 80 columns, the tables first, the validity findings one line each, and the
+verdict last, so that a 40-row screen ends on the answer."""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+from types import SimpleNamespace
+
+import pandas as pd
+from rich.console import Console
+
+from ganbench.report.terminal import WIDTH, print_summary, validity_line
+from ganbench.report.validity import Finding
+
+LOSSES = ["hinge", "non_saturating", "minimax", "lsgan", "wgan", "wgan_gp", "dragan", "r1", "relativistic",
+          "feature_matching"]  # fmt: skip
+VERDICT = [
+    "ring8 (w1_raw, lower is better, 10 seeds): best hinge 0.05 [0.04, 0.06] (95% CI); not distinguishable "
+    "from it (Holm p ≥ 0.05): r1, dragan; better than the other 7",
+    "Overall (Friedman p = 1e-05 over 20 blocks): best hinge (mean rank 2.10); ahead of the other 9",
+]
+
+
+def _result(findings: list[Finding]) -> SimpleNamespace:
+    rows = []
+    for rank, loss in enumerate(LOSSES, start=1):
+        for metric, mean in (("w1_raw", 0.05 * rank), ("modes_covered", 8.0), ("high_quality_pct", 90.0)):
+            rows.append({"dataset": "ring8", "loss": loss, "strategy": "adam_dcgan", "metric": metric,
+                         "mean": mean, "ci_low": mean * 0.9, "ci_high": mean * 1.1, "rank": float(rank),
+                         "best": rank == 1, "tied": rank in (2, 3), "diverged": 0.0, "seeds": 10})  # fmt: skip
+    summary = pd.DataFrame(rows)
+    return SimpleNamespace(summary=summary, runs=summary[["strategy"]], primary={"ring8": "w1_raw"},
+                           modes={"ring8": 8}, notes={}, findings=findings, headline=VERDICT, sections=[],
+                           files={"html": Path("/tmp/out/report/report.html")}, report_dir=Path("/tmp/out"))  # fmt: skip
+
+
+FINDINGS = [
+    Finding("mode_collapse", "ring8", tuple(LOSSES[3:]), "; ".join(f"{x} (1.5/8)" for x in LOSSES[3:])),
+    Finding(
+        "too_few_seeds",
+        "grid25",
+        (),
+        "with 2 seeds and 9 comparison(s) against the best, the smallest "
+        "Holm-corrected p-value ... is 1; 9 paired seeds are needed to separate them",
+    ),
+]
+
+
+def _screen(result: SimpleNamespace) -> list[str]:
+    console = Console(width=200, record=True, file=io.StringIO(), color_system=None)
+    print_summary(result, console)
+    return [line.rstrip() for line in console.export_text().splitlines()]
+
+
+def test_the_screen_ends_on_the_verdict_after_the_tables_and_findings() -> None:
+    lines = _screen(_result(FINDINGS))
+    assert max(len(line) for line in lines) <= WIDTH
+    text = [line.strip() for line in lines]
+    table = next(i for i, line in enumerate(text) if line.startswith("1   hinge") and line.endswith("best"))
+    validity, verdict = text.index("Validity"), text.index("Verdict")
+    assert table < validity < verdict
+    # the verdict's lines, wrapped under their bullets, are the last on the screen
+    assert " ".join(text[verdict + 1 :]).replace("- ", "").split() == " ".join(VERDICT).split()
+    assert "report: /tmp/out/report/report.html" in text
+
+
+def test_each_finding_is_one_line_cut_at_the_edge() -> None:
+    lines = _screen(_result(FINDINGS))
+    start = [line.strip() for line in lines].index("Validity")
+    assert lines[start + 1].startswith("- mode collapse on ring8: lsgan, wgan, wgan_gp, dragan, r1,")
+    assert lines[start + 1].endswith("…") and len(lines[start + 1]) == WIDTH
+    assert lines[start + 2] == "- too few seeds on grid25: 9 paired seeds are needed to separate them"
+    assert lines[start + 3] == ""
+
+
+def test_a_believed_table_says_so() -> None:
+    lines = [line.strip() for line in _screen(_result([]))]
+    assert lines[lines.index("Validity") + 1] == "- No validity warnings: the harness believes these tables."
+
+
+def test_validity_line_names_kind_dataset_and_contenders() -> None:
+    finding = Finding("undertrained", "grid25", ("r1", "relativistic"), "w1_raw improved by ...: r1 (+17%)")
+    assert validity_line(finding) == "undertrained on grid25: r1, relativistic"
+
+
+def test_failed_runs_are_shown_in_full_with_their_error() -> None:
+    failed = Finding(
+        "failed",
+        "ring8",
+        ("mine",),
+        "mine (all 2/2 runs failed: RuntimeError: this loss only works on images)",
+    )
+    text = " ".join(" ".join(_screen(_result([failed, *FINDINGS]))).split())
+    assert "- runs failed (left out of the tables) on ring8: mine (all 2/2 runs failed: RuntimeError: this loss only " \
+        "works on images)" in text  # fmt: skip
