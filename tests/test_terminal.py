@@ -16,9 +16,9 @@ from ganbench.report.validity import Finding
 LOSSES = ["hinge", "non_saturating", "minimax", "lsgan", "wgan", "wgan_gp", "dragan", "r1", "relativistic",
           "feature_matching"]  # fmt: skip
 VERDICT = [
-    "ring8 (w1_raw, lower is better, 10 seeds): best hinge 0.05 [0.04, 0.06] (95% CI); not distinguishable "
-    "from it (Holm p ≥ 0.05): r1, dragan; better than the other 7",
-    "Overall (Friedman p = 1e-05 over 20 blocks): best hinge (mean rank 2.10); ahead of the other 9",
+    "ring8 (w1_raw, lower is better; 3 replicates × 3 seeds; ROPE ±0.0145): best hinge 0.05 [0.04, 0.06] (95% "
+    "interval), p_best 0.71; practically equivalent to it: r1; undecided: dragan; practically worse: the other 7",
+    "Overall (Friedman p = 1e-05 over 6 blocks of dataset × replicate): lowest mean rank hinge (mean rank 2.10)",
 ]
 
 
@@ -28,7 +28,8 @@ def _result(findings: list[Finding]) -> SimpleNamespace:
         for metric, mean in (("w1_raw", 0.05 * rank), ("modes_covered", 8.0), ("high_quality_pct", 90.0)):
             rows.append({"dataset": "ring8", "loss": loss, "strategy": "adam_dcgan", "metric": metric,
                          "mean": mean, "ci_low": mean * 0.9, "ci_high": mean * 1.1, "rank": float(rank),
-                         "best": rank == 1, "tied": rank in (2, 3), "diverged": 0.0, "seeds": 10})  # fmt: skip
+                         "best": rank == 1, "vs_best": ["best", "equivalent", "undecided"][rank - 1] if rank < 4
+                         else "worse", "p_best": 1.0 / rank, "diverged": 0.0, "seeds": 9, "replicates": 3})  # fmt: skip
     summary = pd.DataFrame(rows)
     return SimpleNamespace(summary=summary, runs=summary[["strategy"]], primary={"ring8": "w1_raw"},
                            modes={"ring8": 8}, notes={}, findings=findings, headline=VERDICT, sections=[],
@@ -38,11 +39,11 @@ def _result(findings: list[Finding]) -> SimpleNamespace:
 FINDINGS = [
     Finding("mode_collapse", "ring8", tuple(LOSSES[3:]), "; ".join(f"{x} (1.5/8)" for x in LOSSES[3:])),
     Finding(
-        "too_few_seeds",
+        "undecided",
         "grid25",
         (),
-        "with 2 seeds and 9 comparison(s) against the best, the smallest "
-        "Holm-corrected p-value ... is 1; 9 paired seeds are needed to separate them",
+        "on w1_raw the best is undecided against 7 of 9 contenders (units: replicates): the table cannot tell "
+        "them apart at this budget; more replicates would narrow it",
     ),
 ]
 
@@ -70,7 +71,7 @@ def test_each_finding_is_one_line_cut_at_the_edge() -> None:
     start = [line.strip() for line in lines].index("Validity")
     assert lines[start + 1].startswith("- mode collapse on ring8: lsgan, wgan, wgan_gp, dragan, r1,")
     assert lines[start + 1].endswith("…") and len(lines[start + 1]) == WIDTH
-    assert lines[start + 2] == "- too few seeds on grid25: 9 paired seeds are needed to separate them"
+    assert lines[start + 2] == "- most undecided against the best on grid25: more replicates would narrow it"
     assert lines[start + 3] == ""
 
 
