@@ -169,7 +169,9 @@ class ImageEvaluator(Evaluator):
         reference = {"stats": fid_statistics(features), "features": features[picked].contiguous()}
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_suffix(f".tmp{os.getpid()}")
-        torch.save({**reference, "stats": {k: torch.as_tensor(v) for k, v in reference["stats"].items()}}, tmp)
+        torch.save(
+            {**reference, "stats": {k: torch.as_tensor(v) for k, v in reference["stats"].items()}}, tmp
+        )
         os.replace(tmp, path)
         return reference
 
