@@ -14,6 +14,7 @@ Bad input raises a :class:`GanbenchError` subclass whose message is one line (th
 
 from __future__ import annotations
 
+import dataclasses
 import importlib.util
 import os
 from collections.abc import Sequence
@@ -169,7 +170,7 @@ def load(suite: str | Path | dict[str, Any], *, quick: bool = False, seeds: int 
 def _prepare(suite, out, quick, seeds, replicates, plugins, tracking_uri, optuna_storage, device, data_dir, download,
              inception_weights, population_size, progress, executor, workers, ray_address, gpus_per_job,
              tune_only):  # fmt: skip
-    from ganbench.data import DataOptions
+    from ganbench.data import DataOptions, check_datasets
     from ganbench.runner import Runner, RunOptions, check_plugins_reach_workers
     from ganbench.stores import check_stores
 
@@ -189,14 +190,17 @@ def _prepare(suite, out, quick, seeds, replicates, plugins, tracking_uri, optuna
     if inception_weights is not None:
         # read by the image evaluator in this process and in every worker (workers inherit the environment)
         os.environ["GANBENCH_INCEPTION_WEIGHTS"] = str(Path(inception_weights).resolve())
+    data = DataOptions(
+        data_dir=Path(data_dir) if data_dir else None, download=download, cache_dir=out / "cache"
+    )
+    # a missing or malformed data file is exit 2 before the parent run is opened (the runs' own options)
+    check_datasets(loaded.datasets, dataclasses.replace(data, image_size=loaded.image_size))
     options = RunOptions(
         out_dir=out,
         tracking_uri=tracking_uri,
         optuna_storage=optuna_storage,
         device=device,
-        data=DataOptions(
-            data_dir=Path(data_dir) if data_dir else None, download=download, cache_dir=out / "cache"
-        ),  # fmt: skip
+        data=data,
         population_size=population_size,
         show_progress=progress,
         executor=executor,

@@ -187,7 +187,7 @@ class Suite(_Strict):
     eval_samples: PositiveInt = 2500
     lr_g: float | None = Field(None, gt=0)  # default: the strategy's
     lr_d: float | None = Field(None, gt=0)
-    image_size: Literal[28, 32] | None = None
+    image_size: Literal[8, 28, 32] | None = None  # 8: the digits' native size
     # from this fraction of the steps on, the learning rates fall linearly to 0 at the last step
     lr_decay_from: float | None = Field(None, ge=0, lt=1)
     # per dataset kind; a kind the suite leaves out gets DEFAULT_MODELS' entry

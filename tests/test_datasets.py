@@ -1,4 +1,5 @@
-"""Image datasets: embedded sets, and torchvision loading of files written here in the real on-disk formats."""
+"""Image datasets: embedded sets, and the sets read from files written here in the real on-disk formats (idx,
+CIFAR's pickled batches, image folders), malformed and missing ones included."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ import pytest
 import torch
 from torch.testing import assert_close
 
-from ganbench.data import DATASETS, DataError, DataOptions, load_dataset
+from ganbench.data import DATASETS, DataError, DataOptions, check_datasets, load_dataset
 from ganbench.data.image_sets import draw_polygons, rasterize_convex
 from ganbench.data.images import to_uint8
 from ganbench.rng import MemberRNG
@@ -22,7 +23,7 @@ CHANNELS = {"digits": 1, "stacked_digits": 3, "polygons": 1}
 CLASSES = {"digits": 10, "stacked_digits": 1000, "polygons": 6}
 
 
-@pytest.mark.parametrize("size", [28, 32])
+@pytest.mark.parametrize("size", [8, 28, 32])
 @pytest.mark.parametrize("name", EMBEDDED_IMAGES)
 def test_embedded_image_dataset_contract(name, size):
     ds = load_dataset(name, DataOptions(image_size=size))
@@ -50,6 +51,18 @@ def test_digits_are_the_sklearn_digits_upsampled():
     # bilinear upsampling keeps each image's mean intensity (sklearn's scale is 0..16)
     upsampled_mean = ds.images.float().mean(dim=(1, 2, 3)) / 255 * 16
     assert_close(upsampled_mean, torch.as_tensor(bunch.images).float().mean(dim=(1, 2)), atol=0.02, rtol=0)
+
+
+def test_digits_at_8x8_are_the_sklearn_digits_themselves():
+    from sklearn.datasets import load_digits
+
+    ds = load_dataset("digits", DataOptions(image_size=8))
+    expected = (torch.as_tensor(load_digits().images) / 16 * 255).round().to(torch.uint8)[:, None]
+    assert torch.equal(ds.images, expected)  # no resampling at the native size
+    assert ds.protocol["resolution"] == "8x8" and ds.protocol["upsampling"] == "none"
+    stacked = load_dataset("stacked_digits", DataOptions(image_size=8))
+    assert stacked.sample_shape == (3, 8, 8)
+    assert torch.equal(stacked.images_at(torch.arange(5))[:, 1], ds.images[stacked.triples[:5, 1], 0])
 
 
 def test_stacked_digits_channels_and_labels():
@@ -140,6 +153,25 @@ def test_mnist_formats_load_through_torchvision(tmp_path, name, folder):
     assert resized.sample_shape == (1, 32, 32)
 
 
+@pytest.mark.parametrize(
+    ("damage", "expected"),
+    [("truncated", "malformed"), ("bad_magic", "malformed"), ("fewer_labels", "20 images, 10 labels")],
+)
+def test_malformed_idx_files_are_one_line_data_errors(tmp_path, damage, expected):
+    images, labels = _write_mnist(tmp_path, "MNIST")
+    raw = tmp_path / "MNIST" / "raw"
+    if damage == "truncated":
+        blob = (raw / "train-images-idx3-ubyte").read_bytes()
+        (raw / "train-images-idx3-ubyte").write_bytes(blob[:1000])
+    elif damage == "bad_magic":
+        (raw / "train-images-idx3-ubyte").write_bytes(b"not an idx file")
+    else:
+        _write_idx_labels(raw / "train-labels-idx1-ubyte", labels[:10])
+    with pytest.raises(DataError, match=expected) as err:
+        load_dataset("mnist", DataOptions(data_dir=tmp_path))
+    assert str(raw) in str(err.value) and "\n" not in str(err.value)
+
+
 def _write_cifar10(root, per_batch: int = 4) -> tuple[np.ndarray, list[int]]:
     folder = root / "cifar-10-batches-py"
     folder.mkdir(parents=True)
@@ -181,6 +213,61 @@ def test_cifar10_format_loads_through_torchvision_with_its_md5_check(tmp_path, m
     assert torch.equal(ds.labels, torch.as_tensor(labels))
 
 
+def test_malformed_cifar_batch_is_a_one_line_data_error(tmp_path, monkeypatch):
+    from torchvision.datasets import CIFAR10
+
+    _write_cifar10(tmp_path)
+    folder = tmp_path / "cifar-10-batches-py"
+    (folder / "data_batch_3").write_bytes(b"\x80\x04 not a pickle")
+    # even with md5s that match (a file damaged before its md5 was taken), reading it fails in one line
+    monkeypatch.setattr(CIFAR10, "train_list", [[n, _md5(folder / n)] for n, _ in CIFAR10.train_list])
+    monkeypatch.setattr(CIFAR10, "test_list", [[n, _md5(folder / n)] for n, _ in CIFAR10.test_list])
+    monkeypatch.setattr(CIFAR10, "meta", {**CIFAR10.meta, "md5": _md5(folder / "batches.meta")})
+    with pytest.raises(DataError, match="malformed") as err:
+        load_dataset("cifar10", DataOptions(data_dir=tmp_path))
+    assert str(folder) in str(err.value) and "\n" not in str(err.value)
+
+
+def _write_pngs(folder, colour, n: int = 3) -> None:
+    from PIL import Image
+
+    folder.mkdir(parents=True, exist_ok=True)
+    for i in range(n):
+        Image.new("RGB", (40, 48), colour).save(folder / f"{i}.png")
+
+
+@pytest.mark.parametrize("layout", ["class_folder", "flat"])
+def test_image_folder_with_one_class(tmp_path, layout):
+    _write_pngs(tmp_path / "faces" if layout == "class_folder" else tmp_path, (10, 200, 30), n=4)
+    ds = load_dataset("image_folder", DataOptions(data_dir=tmp_path, image_size=8))
+    assert ds.sample_shape == (3, 8, 8) and len(ds) == 4 and ds.num_classes == 1
+    assert torch.equal(ds.labels, torch.zeros(4, dtype=torch.int64))
+    assert torch.equal(ds.images[2, :, 3, 3], torch.tensor([10, 200, 30], dtype=torch.uint8))
+
+
+def test_image_folder_with_a_broken_image_or_no_images_is_a_data_error(tmp_path):
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(DataError, match="no images under"):
+        load_dataset("image_folder", DataOptions(data_dir=tmp_path / "empty"))
+    _write_pngs(tmp_path / "pets" / "cats", (0, 0, 0))
+    (tmp_path / "pets" / "cats" / "broken.png").write_bytes(b"not a png")
+    with pytest.raises(DataError, match="broken.png cannot be read as an image") as err:
+        load_dataset("image_folder", DataOptions(data_dir=tmp_path / "pets"))
+    assert "\n" not in str(err.value)
+
+
+def test_check_datasets_reads_each_set_once_and_raises_data_error(tmp_path):
+    check_datasets(["digits", "ring8", "digits"], DataOptions(image_size=8))  # embedded: nothing to find
+    with pytest.raises(DataError, match="not found"):
+        check_datasets(["digits", "mnist"], DataOptions(data_dir=tmp_path / "nowhere"))
+    _write_mnist(tmp_path, "MNIST")
+    options = DataOptions(data_dir=tmp_path)
+    check_datasets(["mnist"], options)
+    # kept for the process: the evaluator that follows the check does not read the files again
+    (tmp_path / "MNIST" / "raw" / "train-images-idx3-ubyte").unlink()
+    assert len(load_dataset("mnist", options)) == 20
+
+
 def test_image_folder_loads_pngs(tmp_path):
     from PIL import Image
 
@@ -211,8 +298,8 @@ def test_missing_files_raise_data_error_naming_the_path(tmp_path, name, looked_a
         assert "--download" in message
 
 
-def test_image_size_must_be_28_or_32():
-    with pytest.raises(DataError, match="28 or 32"):
+def test_image_size_must_be_8_28_or_32():
+    with pytest.raises(DataError, match="one of 8, 28, 32"):
         load_dataset("digits", DataOptions(image_size=64))
 
 

@@ -21,7 +21,7 @@ from ganbench.models import (
 )
 from ganbench.train import FINISHED, Tracker, Trainer, train
 
-IMAGE_SHAPES = [(1, 28, 28), (3, 28, 28), (1, 32, 32), (3, 32, 32)]
+IMAGE_SHAPES = [(1, 8, 8), (3, 8, 8), (1, 28, 28), (3, 28, 28), (1, 32, 32), (3, 32, 32)]
 
 
 def _dcgan(width: int = 8, latent_dim: int = 16, spectral_norm: bool = False) -> ModelConfig:
@@ -40,6 +40,22 @@ def test_dcgan_shapes(shape, spectral_norm):
     assert features.shape[:2] == (3, 5) and features.dim() == 3
     d.eval()  # in training, every forward pass also advances spectral norm's power iteration
     assert_close(d(x), d.forward_with_features(x)[0])
+
+
+@pytest.mark.parametrize("shape", [(1, 8, 8), (3, 8, 8), (3, 32, 32)])
+def test_image_mlp_shapes_and_a_member_equals_the_same_seed_alone(shape):
+    config = ModelConfig(name="image_mlp", width=16, depth=2, latent_dim=4)
+    g_pop, d_pop = create_models(config, shape, [11, 5, 7])
+    g_one, d_one = create_models(config, shape, [5])
+    z = torch.randn(3, 6, 4)
+    x = g_pop(z)
+    assert x.shape == (3, 6, *shape) and float(x.detach().abs().max()) <= 1  # tanh output
+    assert_close(x[1:2], g_one(z[1:2]))
+    scores, features = d_pop.forward_with_features(x)
+    assert scores.shape == (3, 6) and features.shape == (3, 6, 16)
+    assert_close(scores[1:2], d_one(x[1:2]))
+    with pytest.raises(ValueError, match="needs \\[C, H, W\\]"):
+        create_models(config, (2,), [0])
 
 
 @pytest.mark.parametrize("outputs", [1, 2, 4])
@@ -144,6 +160,18 @@ def test_every_loss_trains_on_every_embedded_image_dataset(dataset, loss):
     assert result.status == FINISHED and result.step == 2
     assert math.isfinite(result.metrics[fid_key("domain")])
     assert result.metrics["modes_covered"] >= 1
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("loss", LOSSES.names())
+def test_every_loss_trains_the_image_mlp_on_stacked_digits_at_8x8(loss):
+    config = RunConfig(
+        loss=loss, strategy="adam_dcgan", dataset="stacked_digits", image_size=8, steps=2, eval_every=2,
+        eval_samples=64, batch_size=8, model=ModelConfig(name="image_mlp", width=16, depth=2, latent_dim=8),
+    )  # fmt: skip
+    (result,) = train(config, [Member(0, 2e-4, 2e-4)])
+    assert result.status == FINISHED and result.step == 2
+    assert math.isfinite(result.metrics[fid_key("domain")])
 
 
 @pytest.mark.slow

@@ -9,7 +9,7 @@ Every dataset is an object with ``name``, ``kind`` (``"points"`` or ``"image"``)
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -58,3 +58,12 @@ def dataset_kind(name: str) -> str:
     """``"points"`` or ``"image"``, known without building the data (which may need --data-dir): given when
     the factory was registered (:func:`register_dataset`)."""
     return DATASETS.get(name).kind  # type: ignore[attr-defined]
+
+
+def check_datasets(names: Iterable[str], options: DataOptions | None = None) -> None:
+    """Load every dataset in ``names`` once, so a missing or malformed file is found before anything runs: a
+    :class:`DataError` of one line (the CLI's exit 2). Call it before opening any run, with the options the runs
+    will load the data with (``image_size`` included). Sets read from files are kept for the rest of the process,
+    so the evaluator built next does not read them again; the embedded ones cost a fraction of a second."""
+    for name in dict.fromkeys(names):
+        load_dataset(name, options)

@@ -1,5 +1,5 @@
-"""The registered image sets: the embedded ``digits``, ``stacked_digits`` and ``polygons``, and ``mnist``,
-``fashion_mnist``, ``cifar10`` and ``image_folder`` read from local files through torchvision."""
+"""The embedded image sets: ``digits``, ``stacked_digits`` and ``polygons`` (no download). The sets read from
+local files are in :mod:`ganbench.data.external`."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import math
 import torch
 from torch import Tensor
 
-from ganbench.data.base import DataError, DataOptions, register_dataset
+from ganbench.data.base import DataOptions, register_dataset
 from ganbench.data.images import (
     POLYGON_SEED,
     POLYGON_SIZE,
@@ -18,16 +18,8 @@ from ganbench.data.images import (
     STACKED_SIZE,
     ImageDataset,
     StackedImages,
-    data_root,
-    resize_uint8,
+    resolve_size,
 )
-
-
-def _image_size(options: DataOptions, natural: int) -> int:
-    size = options.image_size or natural
-    if size not in (28, 32):
-        raise DataError(f"image_size must be 28 or 32, not {size}")
-    return size
 
 
 @functools.lru_cache(maxsize=4)
@@ -36,15 +28,21 @@ def _digits_uint8(size: int) -> tuple[Tensor, Tensor]:
 
     bunch = load_digits()
     images = torch.as_tensor(bunch.images, dtype=torch.float32)[:, None] / 16  # values 0..16
-    images = torch.nn.functional.interpolate(images, size=(size, size), mode="bilinear", align_corners=False)
+    if size != images.shape[-1]:
+        images = torch.nn.functional.interpolate(
+            images, size=(size, size), mode="bilinear", align_corners=False
+        )
     return (images * 255).round().clamp(0, 255).to(torch.uint8), torch.as_tensor(bunch.target)
 
 
 @register_dataset("digits", kind="image")
 def digits(options: DataOptions) -> ImageDataset:
-    """scikit-learn's 8x8 handwritten digits (1,797 images, 10 classes), upsampled bilinearly to 28 or 32."""
-    images, labels = _digits_uint8(_image_size(options, 32))
-    protocol = {"source": "sklearn.datasets.load_digits", "upsampling": "bilinear"}
+    """scikit-learn's 8x8 handwritten digits (1,797 images, 10 classes): at their native 8x8 with
+    ``image_size: 8``, else upsampled bilinearly to 28 or 32 (32 by default)."""
+    size = resolve_size(options, 32)
+    images, labels = _digits_uint8(size)
+    protocol = {"source": "sklearn.datasets.load_digits", "resolution": f"{size}x{size}",
+                "upsampling": "none" if size == 8 else "bilinear"}  # fmt: skip
     return ImageDataset("digits", images, labels, 10, protocol=protocol, cache_dir=options.cache_dir)
 
 
@@ -113,85 +111,8 @@ def polygons(options: DataOptions) -> ImageDataset:
 
     20,000 images drawn from seed 0; ``draw_polygons`` makes any number from any seed.
     """
-    images, counts = _polygons_cached(POLYGON_SIZE, _image_size(options, 32), POLYGON_SEED)
+    images, counts = _polygons_cached(POLYGON_SIZE, resolve_size(options, 32), POLYGON_SEED)
     labels = counts - min(POLYGON_VERTICES)
     protocol = {"vertices": "3-8", "size": POLYGON_SIZE, "seed": POLYGON_SEED}
     n = len(POLYGON_VERTICES)
     return ImageDataset("polygons", images, labels, n, protocol=protocol, cache_dir=options.cache_dir)
-
-
-# ------------------------------------------------------------------------------------------------- external
-_HOW_TO_GET = (
-    "run with --download on a machine with a network, or put the torchvision files there "
-    "(--data-dir or $GANBENCH_DATA sets the root folder)"
-)
-
-
-def _torchvision_set(name: str, options: DataOptions, cls_name: str, folder: str) -> tuple[Tensor, Tensor]:
-    """Train split of a torchvision dataset as uint8 ``[n, C, H, W]`` images and labels."""
-    import torchvision.datasets as tvd
-
-    root = data_root(options)
-    where = root / folder
-    try:
-        ds = getattr(tvd, cls_name)(str(root), train=True, download=options.download)
-    except RuntimeError as e:  # torchvision's "not found" / "corrupted" errors
-        corrupted = where.exists() and "corrupted" in str(e)
-        what = "are missing or failed torchvision's md5 check" if corrupted else "not found"
-        raise DataError(f"{name}: files under {where} {what}; {_HOW_TO_GET}") from None
-    except OSError as e:  # a download without a network, an unreadable file
-        raise DataError(f"{name}: could not read or download {where} ({e}); {_HOW_TO_GET}") from None
-    data = torch.as_tensor(ds.data)
-    data = data[:, None] if data.dim() == 3 else data.permute(0, 3, 1, 2)  # MNIST [n,H,W]; CIFAR [n,H,W,C]
-    return data.contiguous(), torch.as_tensor(ds.targets)
-
-
-def _external(name: str, options: DataOptions, cls_name: str, folder: str, natural: int) -> ImageDataset:
-    size = _image_size(options, natural)
-    images, labels = _torchvision_set(name, options, cls_name, folder)
-    images = resize_uint8(images, size)
-    protocol = {"source": f"torchvision.datasets.{cls_name}", "split": "train"}
-    n = int(labels.max()) + 1
-    return ImageDataset(name, images, labels, n, protocol=protocol, cache_dir=options.cache_dir)
-
-
-@register_dataset("mnist", kind="image")
-def mnist(options: DataOptions) -> ImageDataset:
-    """MNIST train split (60,000), from ``<data_dir>/MNIST/raw`` (the idx files, uncompressed)."""
-    return _external("mnist", options, "MNIST", "MNIST/raw", 28)
-
-
-@register_dataset("fashion_mnist", kind="image")
-def fashion_mnist(options: DataOptions) -> ImageDataset:
-    """Fashion-MNIST train split (60,000), from ``<data_dir>/FashionMNIST/raw``."""
-    return _external("fashion_mnist", options, "FashionMNIST", "FashionMNIST/raw", 28)
-
-
-@register_dataset("cifar10", kind="image")
-def cifar10(options: DataOptions) -> ImageDataset:
-    """CIFAR-10 train split (50,000), from ``<data_dir>/cifar-10-batches-py`` (checked by torchvision's md5)."""
-    return _external("cifar10", options, "CIFAR10", "cifar-10-batches-py", 32)
-
-
-@register_dataset("image_folder", kind="image")
-def image_folder(options: DataOptions) -> ImageDataset:
-    """Any folder ``<data_dir>/<class>/<image>`` (torchvision ImageFolder) as RGB, resized and centre-cropped.
-
-    Labels are the class folders; the domain feature space needs at least two.
-    """
-    from torchvision import transforms
-    from torchvision.datasets import ImageFolder
-
-    root, size = data_root(options), _image_size(options, 32)
-    tf = transforms.Compose([transforms.Resize(size), transforms.CenterCrop(size), transforms.PILToTensor()])
-    try:
-        ds = ImageFolder(str(root), transform=tf)
-    except (FileNotFoundError, RuntimeError) as e:
-        raise DataError(
-            f"image_folder: no images under {root} ({e}); put them in <class>/ subfolders"
-        ) from None
-    images = torch.stack([ds[i][0] for i in range(len(ds))])
-    labels = torch.tensor(ds.targets)
-    protocol = {"source": "torchvision.datasets.ImageFolder", "root": str(root.resolve())}
-    n = len(ds.classes)
-    return ImageDataset("image_folder", images, labels, n, protocol=protocol, cache_dir=options.cache_dir)

@@ -11,13 +11,24 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from ganbench.data.base import DataOptions
+from ganbench.data.base import DataError, DataOptions
 from ganbench.rng import MemberRNG
 
 DEFAULT_DATA_DIR = "data"  # relative to the working directory; GANBENCH_DATA overrides
 POLYGON_VERTICES = (3, 4, 5, 6, 7, 8)
 STACKED_SEED, STACKED_SIZE = 0, 20_000
 POLYGON_SEED, POLYGON_SIZE = 0, 20_000
+
+
+IMAGE_SIZES = (8, 28, 32)  # 8: the digits' native size (the CPU suite); 28 and 32: MNIST's and CIFAR's
+
+
+def resolve_size(options: DataOptions, natural: int) -> int:
+    """The size a set is loaded at: the suite's ``image_size``, else the set's ``natural`` one."""
+    size = options.image_size or natural
+    if size not in IMAGE_SIZES:
+        raise DataError(f"image_size must be one of {', '.join(map(str, IMAGE_SIZES))}, not {size}")
+    return size
 
 
 def data_root(options: DataOptions) -> Path:

@@ -47,6 +47,11 @@ def recall_key(space: str) -> str:
     return f"recall_{space}"
 
 
+def is_key(space: str) -> str:
+    """The Inception Score (Salimans et al. 2016); only in the ``inception`` space; higher is better."""
+    return f"is_{space}"
+
+
 def best_key(metric: str) -> str:
     """The best value a metric reached over a run's evaluations (StudioGAN's best checkpoint)."""
     return f"best_{metric}"
@@ -67,4 +72,4 @@ def feature_space_of(metric: str) -> str | None:
 
 def is_higher_better(metric: str) -> bool:
     base = metric.removeprefix("best_")
-    return base in HIGHER_IS_BETTER or base.startswith(("precision_", "recall_"))
+    return base in HIGHER_IS_BETTER or base.startswith(("precision_", "recall_", "is_"))

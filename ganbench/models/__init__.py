@@ -9,7 +9,7 @@ Discriminators return raw scores ``[members, batch]`` (higher = real, no sigmoid
 from __future__ import annotations
 
 from ganbench.config import ModelConfig
-from ganbench.models import dcgan, mlp  # noqa: F401 - they register themselves
+from ganbench.models import dcgan, image_mlp, mlp  # noqa: F401 - they register themselves
 from ganbench.models.base import MODELS, create_models
 from ganbench.models.layers import (
     StackedBatchNorm2d,

@@ -1,4 +1,4 @@
-"""DCGAN generator and discriminator for 28x28 and 32x32 images, all members as grouped convolutions."""
+"""DCGAN generator and discriminator for 8x8, 28x28 and 32x32 images, all members as grouped convolutions."""
 
 from __future__ import annotations
 
@@ -19,12 +19,14 @@ from ganbench.rng import MemberRNG
 
 
 def _dcgan_plan(image_size: int) -> tuple[int, list[int]]:
-    """Base resolution and channel multipliers from the base up: 4x4 -> 32x32 or 7x7 -> 28x28."""
+    """Base resolution and channel multipliers from the base up: 4x4 -> 32x32, 7x7 -> 28x28, 2x2 -> 8x8."""
     if image_size == 32:
         return 4, [4, 2, 1]
     if image_size == 28:
         return 7, [2, 1]
-    raise ValueError(f"dcgan supports 28x28 and 32x32 images, not {image_size}x{image_size}")
+    if image_size == 8:
+        return 2, [2, 1]
+    raise ValueError(f"dcgan supports 8x8, 28x28 and 32x32 images, not {image_size}x{image_size}")
 
 
 class DCGANGenerator(nn.Module):
@@ -104,7 +106,7 @@ def dcgan(
     *,
     d_batch_norm: bool = True,
 ) -> tuple[nn.Module, nn.Module]:
-    """DCGAN pair (Radford et al. 2016) for 28x28 or 32x32 images with 1 or 3 channels.
+    """DCGAN pair (Radford et al. 2016) for 8x8, 28x28 or 32x32 images with 1 or 3 channels.
 
     ``width`` is D's first (G's last) number of channels, doubled at every halving of the resolution.
     ``spectral_norm`` normalizes every layer of D (Miyato et al. 2018) and then D has no batch norm, as in
