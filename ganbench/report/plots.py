@@ -276,10 +276,17 @@ def cd_figure(mean_ranks: Any, joined: Any, title: str) -> Any:
     import scikit_posthocs as sp  # imported late: it loads statsmodels
 
     fig, ax = plt.subplots(figsize=(7.5, 1.6 + 0.3 * len(mean_ranks)), dpi=110)
+    colors = contender_colors(list(mean_ranks.index))
     # the diagram joins pairs whose "p-value" is >= alpha: 1 joins, 0 separates
-    sp.critical_difference_diagram(mean_ranks, joined, ax=ax, label_props={"fontsize": 8},
-                                   crossbar_props={"marker": "o", "markersize": 4, "color": "k"},
-                                   label_fmt_left="{label} ({rank:.2f})", label_fmt_right="({rank:.2f}) {label}")  # fmt: skip
+    drawn = sp.critical_difference_diagram(
+        mean_ranks, joined, ax=ax, label_props={"fontsize": 8}, color_palette=colors,
+        crossbar_props={"marker": "o", "markersize": 3, "color": "0.3"},
+        label_fmt_left="{label} ({rank:.2f})", label_fmt_right="({rank:.2f}) {label}")  # fmt: skip
+    for bar in [line for lines in drawn["crossbars"] for line in lines]:  # each member's dot in its colour
+        for x, y in zip(bar.get_xdata(), bar.get_ydata()):
+            members = [c for c, r in mean_ranks.items() if r == x]
+            ax.scatter([x] * len(members), [y] * len(members), s=22, zorder=4, edgecolors="k", linewidths=0.4,
+                       c=[colors[c] for c in members])  # fmt: skip
     ax.set_xlim(0.9, len(mean_ranks) + 0.1)  # ranks run from 1 to k whatever the data (Demšar's layout)
     ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.set_title(title, fontsize=10)
