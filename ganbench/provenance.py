@@ -62,7 +62,8 @@ def describe_parent(store: Any, parent_id: str, suite: Any) -> None:
 
     settings = suite_settings(suite)
     params = {"suite": suite.name, "suite_key": suite.key()}
-    params |= {k: v for k, v in flatten(settings).items() if k != "name"}
+    # replicates can grow between reruns of one suite (it is not in the key): a tag (TAG_REPLICATES), not a param
+    params |= {k: v for k, v in flatten(settings).items() if k not in ("name", "replicates")}
     tags = {TAG_VERSION: __version__}
     commit = source_commit()
     if commit:

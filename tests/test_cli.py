@@ -120,7 +120,7 @@ def test_list_commands(capsys):
     assert lines["<loss>+r1"].endswith("any loss with the R1 (Mescheder et al. 2018) penalty added")
     main(["list", "suites"])
     lines = {line.split()[0]: line for line in capsys.readouterr().out.splitlines()}
-    assert set(lines) == {"images", "losses", "smoke", "strategies"}
+    assert set(lines) == {"images", "images_cpu", "losses", "smoke", "strategies"}
     assert lines["smoke"] == "smoke       Two losses on ring8, two seeds, 40 steps."
     main(["list", "datasets"])
     lines = {line.split()[0]: line for line in capsys.readouterr().out.splitlines()}
@@ -132,7 +132,9 @@ def test_list_commands(capsys):
     assert lines["tied"].endswith("tunes lr") and lines["ttur"].endswith("tunes lr_g, lr_d")
     assert "what the suite's tuning lists" in lines["adam_dcgan"] and "<strategy>+ema" in lines
     main(["list", "models"])
-    assert capsys.readouterr().out.startswith("dcgan  DCGAN pair (Radford et al. 2016)")
+    lines = capsys.readouterr().out.splitlines()
+    assert [line.split()[0] for line in lines] == ["dcgan", "image_mlp", "mlp"]
+    assert lines[0].split(None, 1)[1].startswith("DCGAN pair (Radford et al. 2016)")
 
 
 def test_version_and_help(capsys):
@@ -331,5 +333,7 @@ def test_a_redirected_run_writes_a_short_time_stamped_log(tmp_path):
     assert sum(bool(re.fullmatch(done, line)) for line in log_lines) == 1
     assert log_lines[-1].startswith("final done: 120/120 steps (100%) in ")  # 2 contenders x 2 seeds x 30
     assert lines[first_unstamped].startswith("ring8: w1_raw")
-    assert [line for line in lines if line.startswith("- ")][-1].startswith("- Ranking over")  # verdict last
+    verdict = [line for line in lines if line.startswith("- ")]
+    # the verdict closes the summary: the ranking, then (one replicate) the note that tuning variance is unmeasured
+    assert verdict[-2].startswith("- Ranking ") and verdict[-1].startswith("- The tuning's variance is unmeasured")
     assert not any("INFO" in line or "Warning" in line for line in lines)

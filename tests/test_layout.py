@@ -87,6 +87,7 @@ WHOLE = {
     "ganbench/train.py": "the population trainer: one class whose steps, evaluation, divergence checks and "
     "checkpoints share the stacked state",
     "ganbench/suite.py": "the suite schema: one tree of pydantic models and the one-line errors it produces",
+    "ganbench/losses.py": "the loss contract and the bundled losses, each under its registration, read side by side",
 }
 
 

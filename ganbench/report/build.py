@@ -8,6 +8,7 @@ from pathlib import Path
 import pandas as pd
 
 import ganbench.report.headline as H
+import ganbench.report.tuning_checks as tuning_checks
 import ganbench.report.validity as validity
 from ganbench.report.budget import pruning_check
 from ganbench.report.figures import make_figures
@@ -80,8 +81,8 @@ def diagnose(store: MLflowStore, runs: pd.DataFrame, summary: pd.DataFrame, prim
     studies = [s for s in studies if s.dataset in primary]
     return [*validity.tuning_variance(summary), *validity.failed_runs(runs, name),
             *validity.undertrained(runs, primary, histories, name), *validity.undecided(summary, primary),
-            *validity.search_edge(studies, name), *validity.recipe_outside(studies, name),
-            *validity.tuning_budget(studies, name), *validity.pruning(pruning_check(studies)),
+            *tuning_checks.search_edge(studies, name), *tuning_checks.recipe_outside(studies, name),
+            *tuning_checks.tuning_budget(studies, name), *tuning_checks.pruning(pruning_check(studies)),
             *validity.mode_collapse(summary, modes, name)]  # fmt: skip
 
 

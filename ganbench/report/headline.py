@@ -9,8 +9,8 @@ from collections.abc import Callable, Mapping, Sequence
 
 import pandas as pd
 
+import ganbench.report.inference as I
 from ganbench import metrics as M
-from ganbench.report import inference as I
 from ganbench.report.ranking import ALPHA, Ranking
 from ganbench.report.validity import Finding
 

@@ -19,8 +19,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+import ganbench.report.inference as I
 from ganbench import metrics as M
-from ganbench.report import inference as I
 from ganbench.report.frame import DONE_STATUSES
 from ganbench.report.stats import unit_values
 from ganbench.report.tables import Section

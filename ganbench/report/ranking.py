@@ -23,8 +23,8 @@ from dataclasses import dataclass, field
 import pandas as pd
 from scipy import stats
 
+import ganbench.report.inference as I
 from ganbench import metrics as M
-from ganbench.report import inference as I
 from ganbench.report.stats import unit_values
 from ganbench.status import DONE_VALUES
 

@@ -15,8 +15,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+import ganbench.report.inference as I
 from ganbench import metrics as M
-from ganbench.report import inference as I
 from ganbench.report.frame import DIAGNOSTICS, DONE_STATUSES, metric_columns
 from ganbench.status import Status
 

@@ -10,8 +10,8 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+import ganbench.report.inference as I
 from ganbench import metrics as M
-from ganbench.report import inference as I
 from ganbench.report.frame import DIAGNOSTICS
 
 REAL_ROW = "real data"  # the row of what real samples score (mean ± sd over independent draws)

@@ -17,7 +17,7 @@ from typing import Any
 import pandas as pd
 from pandas.io.formats.style import Styler
 
-from ganbench.report import inference as I
+import ganbench.report.inference as I
 from ganbench.report.headline import warning_lines
 from ganbench.report.ranking import Ranking
 from ganbench.report.tables import Section, detail_table, wide_table

@@ -20,7 +20,7 @@ from ganbench.plan import Contender, Hyper, Session, run_config
 from ganbench.report.studies import COUNTS, TRIALS_ARTIFACT
 from ganbench.status import Status
 from ganbench.strategies import describe_search, get_strategy, search_space, space_text, tied_rates
-from ganbench.tracking import TAG_CONTENDER, TAG_KEY, TAG_PHASE, TAG_REPLICATE, TAG_STATUS
+from ganbench.tracking import TAG_CONTENDER, TAG_KEY, TAG_PHASE, TAG_REPLICATE
 from ganbench.train import RunResult
 from ganbench.tuning.base import (
     ATTR_COMPUTE,
@@ -32,6 +32,7 @@ from ganbench.tuning.base import (
     study_name,
 )
 from ganbench.tuning.pruning import HalvingPruner
+from ganbench.tuning.records import budget_curve, result_of, trial_records
 
 STRATEGY_PARAMS = ("lr", "lr_g", "lr_d", "beta1", "n_critic")  # what a trial's params hold besides loss params
 
@@ -260,7 +261,7 @@ class ContenderStudy:
         for trial in self._trials("RUNNING"):
             done = [r for r in by_trial.get(str(trial.number), []) if _has_result(r)]
             if len(done) == len(self.seeds):
-                results = [_result_of(r) for r in done]
+                results = [result_of(r) for r in done]
                 self.tell(Asked(self, trial, trial.params, ()), results, pruned=False)
             else:
                 self._retry(trial, Status.KILLED)
@@ -302,29 +303,7 @@ class ContenderStudy:
                      loss_params=losses or None)  # fmt: skip
 
     def trial_records(self) -> list[dict[str, Any]]:
-        """Every counted trial as the report reads it: number, status, parameters, final value (None when pruned
-        or diverged), the values at each evaluation (the pruner's rungs among them) and the compute spent."""
-        out = []
-        for t in sorted(self._trials("COMPLETE") + self._trials("PRUNED"), key=lambda t: t.number):
-            out.append({"number": t.number, "status": t.user_attrs.get(ATTR_STATUS), "params": tied_rates(t.params),
-                        "value": t.value if t.state == TrialState.COMPLETE else None,
-                        "steps": {str(k): (v if math.isfinite(v) else None) for k, v in t.intermediate_values.items()},
-                        "compute": t.user_attrs.get(ATTR_COMPUTE, 0.0)})  # fmt: skip
-        return out
+        return trial_records(self.study)
 
     def budget_curve(self) -> list[float]:
-        """Best value after each counted trial, in trial order (NaN until the first completed trial)."""
-        better = max if self.study.direction.name == "MAXIMIZE" else min
-        best, curve = math.nan, []
-        for t in sorted(self._trials("COMPLETE") + self._trials("PRUNED"), key=lambda t: t.number):
-            if t.state.name == "COMPLETE":
-                best = t.value if math.isnan(best) else better(best, t.value)
-            curve.append(best)
-        return curve
-
-
-def _result_of(run: Any) -> RunResult:
-    """A trial member's result as its finished MLflow run recorded it."""
-    metrics = dict(run.data.metrics)
-    step = metrics.get(M.DIVERGED_STEP)
-    return RunResult(run.data.tags[TAG_STATUS], 0, metrics, None if step is None else int(step))
+        return budget_curve(self.study)
