@@ -246,3 +246,13 @@ def test_terminal_summary_fits_80_columns() -> None:
     narrow.print(console_view(_result(long)))
     assert max(len(line) for line in narrow.export_text().splitlines()) <= 60
     np.testing.assert_equal(WIDTH, 80)
+
+
+def test_mode_labels_fire_when_the_classifier_reads_held_out_modes_wrongly_too_often() -> None:
+    runs = pd.DataFrame({"dataset": ["stacked_digits", "stacked_digits", "digits"],
+                         "mode_label_accuracy": [0.87, 0.87, 0.99]})  # fmt: skip
+    (finding,) = validity.mode_labels(runs)
+    assert finding.kind == "mode_labels" and finding.dataset == "stacked_digits"
+    assert "87.0%" in finding.detail and "below 90%" in finding.detail
+    assert validity.mode_labels(runs.assign(mode_label_accuracy=0.95)) == []
+    assert validity.mode_labels(pd.DataFrame({"dataset": ["ring8"], "mode_label_accuracy": [float("nan")]})) == []

@@ -83,7 +83,7 @@ def diagnose(store: MLflowStore, runs: pd.DataFrame, summary: pd.DataFrame, prim
             *validity.undertrained(runs, primary, histories, name), *validity.undecided(summary, primary),
             *tuning_checks.search_edge(studies, name), *tuning_checks.recipe_outside(studies, name),
             *tuning_checks.tuning_budget(studies, name), *tuning_checks.pruning(pruning_check(studies)),
-            *validity.mode_collapse(summary, modes, name)]  # fmt: skip
+            *validity.mode_collapse(summary, modes, name), *validity.mode_labels(runs)]  # fmt: skip
 
 
 def build_report(store: MLflowStore, parent_id: str, out_dir: Path) -> ReportResult:

@@ -12,7 +12,7 @@ from ganbench.status import DONE_VALUES, Status
 from ganbench.tracking import REAL_PREFIX, TAG_CONTENDER, TAG_REPLICATE, TAG_STATUS, MLflowStore, loss_label
 
 ID_COLUMNS = ["dataset", "loss", "strategy", "contender", "replicate", "seed", "status", "feature_space",
-              "primary", "modes", "run_id", "error", "lr_decay_from"]  # fmt: skip
+              "primary", "modes", "mode_label_accuracy", "run_id", "error", "lr_decay_from"]  # fmt: skip
 KEYS = ["dataset", "loss", "strategy"]
 DONE_STATUSES = DONE_VALUES  # runs that are results
 # logged per evaluation for diagnosis; M.DIVERGED is summarized as the fraction of seeds that diverged
@@ -50,6 +50,8 @@ def runs_frame(store: MLflowStore, parent_id: str, phase: str = "final") -> pd.D
             "feature_space": next((d[k] for k in FEATURE_SPACE_KEYS for d in (p, tags) if k in d), None),
             "primary": _primary_of(p, run.data.metrics),
             "modes": next((int(float(p[k])) for k in MODES_KEYS if k in p), None),
+            # how often the image evaluator's classifier reads a real sample's mode right (held out)
+            "mode_label_accuracy": _float_or_nan(p.get("eval.mode_label_accuracy")),
             "run_id": run.info.run_id,
             "error": tags.get("ganbench.error"),
             # where the learning rates began to decay (a share of the steps); NaN: constant rates

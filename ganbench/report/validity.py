@@ -37,6 +37,10 @@ silent on evaluation noise:
   the end too weakly for halving to be trusted, so it may have stopped the trial that would have won. Checked
   on at least ``PRUNING_PAIRS`` (5) pairs; trials that survived are a selected group, which tends to lower tau,
   so a weak tau is a warning, not a proof.
+- ``mode_labels``: the image evaluator's classifier reads a real sample's mode right less than
+  ``LABEL_ACCURACY`` (90 %) of the time on images it never trained on (for stacked digits, its per-digit
+  accuracy cubed). Below that, a tenth of the real samples already land on a wrong mode, so modes covered
+  and KL measure the classifier's errors as much as the generator's collapse.
 - ``recipe_outside``: a loss's published training recipe (its learning rate) lies outside the suite's search
   range, so tuning could not even try what its paper did.
 """
@@ -59,6 +63,7 @@ QUARTER = 0.25
 UNDECIDED_SHARE = 0.5
 PRUNING_TAU = 0.5
 PRUNING_PAIRS = 5
+LABEL_ACCURACY = 0.9
 KINDS = {
     "failed": "runs failed (left out of the tables)",
     "undertrained": "undertrained (primary metric still improving)",
@@ -69,6 +74,7 @@ KINDS = {
     "undecided": "most contenders undecided against the best",
     "pruning": "pruning rung predicts the end weakly",
     "recipe_outside": "published recipe outside the search space",
+    "mode_labels": "mode classifier too inaccurate for mode counts",
 }
 TAG_VALIDITY = "ganbench.report.validity"  # ok | warnings; one ganbench.report.validity.<kind> tag per kind
 TAG_TUNING_VARIANCE = "ganbench.tuning_variance"  # measured | unmeasured (one replicate)
@@ -218,6 +224,21 @@ def undecided(summary: pd.DataFrame, primary: Mapping[str, str]) -> list[Finding
                                f"on {metric} the best is undecided against {open_} of {len(others)} contenders "
                                f"(units: {unit}s): the table cannot tell them apart at this budget; more replicates "
                                "would narrow it"))  # fmt: skip
+    return out
+
+
+def mode_labels(runs: pd.DataFrame) -> list[Finding]:
+    """Datasets whose mode classifier's held-out accuracy (per sample) is below LABEL_ACCURACY."""
+    if "mode_label_accuracy" not in runs:
+        return []
+    out = []
+    for dataset, part in runs.groupby("dataset", sort=True):
+        accuracy = part["mode_label_accuracy"].dropna()
+        if not accuracy.empty and accuracy.min() < LABEL_ACCURACY:
+            out.append(Finding("mode_labels", str(dataset), (),
+                               f"the mode classifier is right on {accuracy.min():.1%} of held-out real samples "
+                               f"(below {LABEL_ACCURACY:.0%}): modes covered and KL count its errors too; trust "
+                               "FID more than the mode counts here"))  # fmt: skip
     return out
 
 
