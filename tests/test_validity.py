@@ -173,7 +173,7 @@ def test_pruning_warns_when_the_rung_orders_finished_trials_unlike_the_end() -> 
     check = pd.DataFrame([{"dataset": "ring8", "rung": 2000, "pairs": 10, "concordant": 4, "tau": -0.2},
                           {"dataset": "ring8", "rung": 4000, "pairs": 10, "concordant": 9, "tau": 0.8},
                           {"dataset": "grid25", "rung": 2000, "pairs": 3, "concordant": 0, "tau": -1.0}])  # fmt: skip
-    (finding,) = tuning_checks.pruning(check)
+    (finding,) = tuning_checks.pruning(pruning_check=check)
     assert finding.dataset == "ring8" and "step 2000: tau -0.20 over 10 pairs" in finding.detail
     assert "4000" not in finding.detail  # a strong rung is not named; grid25 has too few pairs to judge
 

@@ -8,9 +8,10 @@ from pathlib import Path
 import pandas as pd
 
 import ganbench.report.headline as H
-import ganbench.report.tuning_checks as tuning_checks
+import ganbench.report.tuning_checks  # noqa: F401 - registers the checks on the tuning studies
 import ganbench.report.validity as validity
 from ganbench.report.budget import pruning_check
+from ganbench.report.checks import Evidence, Finding, run_checks
 from ganbench.report.figures import make_figures
 from ganbench.report.frame import (
     DONE_STATUSES,
@@ -45,7 +46,7 @@ class ReportResult:
     primary: dict[str, str] = field(default_factory=dict)  # per dataset: the metric it is ranked by
     modes: dict[str, int] = field(default_factory=dict)  # per dataset with known modes: how many
     ranking: Ranking | None = None  # over (dataset, seed) blocks
-    findings: list[validity.Finding] = field(default_factory=list)  # validity warnings
+    findings: list[Finding] = field(default_factory=list)  # validity warnings
     headline: list[str] = field(default_factory=list)  # the verdict lines that open the report
     sections: list[Section] = field(default_factory=list)  # strategy questions, tuning
     real: pd.DataFrame = field(default_factory=pd.DataFrame)  # what real data scores (dataset, metric, mean, std)
@@ -68,10 +69,9 @@ def left_out(runs: pd.DataFrame) -> dict[str, list[str]]:
 
 
 def diagnose(store: MLflowStore, runs: pd.DataFrame, summary: pd.DataFrame, primary: dict[str, str],
-             modes: dict[str, int], studies: list[StudySummary]) -> list[validity.Finding]:  # fmt: skip
-    """Every validity diagnostic on the suite's runs and studies (see ``validity``); the first says when the
-    tuning's variance is unmeasured."""
-    name = namer(runs["strategy"])
+             modes: dict[str, int], studies: list[StudySummary]) -> list[Finding]:  # fmt: skip
+    """Every registered validity check (``checks.CHECKS``: those of ``validity`` and ``tuning_checks``) on the
+    suite's runs and studies; the first says when the tuning's variance is unmeasured."""
     finished = runs[runs["status"] == Status.FINISHED]
     histories = {
         r: store.history(r, primary[d])
@@ -79,11 +79,8 @@ def diagnose(store: MLflowStore, runs: pd.DataFrame, summary: pd.DataFrame, prim
         if d in primary
     }
     studies = [s for s in studies if s.dataset in primary]
-    return [*validity.tuning_variance(summary), *validity.failed_runs(runs, name),
-            *validity.undertrained(runs, primary, histories, name), *validity.undecided(summary, primary),
-            *tuning_checks.search_edge(studies, name), *tuning_checks.recipe_outside(studies, name),
-            *tuning_checks.tuning_budget(studies, name), *tuning_checks.pruning(pruning_check(studies)),
-            *validity.mode_collapse(summary, modes, name), *validity.mode_labels(runs)]  # fmt: skip
+    return run_checks(Evidence(runs=runs, summary=summary, primary=primary, modes=modes, histories=histories,
+                               studies=studies, pruning_check=pruning_check(studies), name=namer(runs["strategy"])))
 
 
 def build_report(store: MLflowStore, parent_id: str, out_dir: Path) -> ReportResult:

@@ -11,13 +11,13 @@ from typing import Any
 
 import pandas as pd
 
+from ganbench.report.checks import Finding, check
 from ganbench.report.validity import (
     BUDGET_MARGIN,
     EDGE_FRACTION,
     PRUNING_PAIRS,
     PRUNING_TAU,
     QUARTER,
-    Finding,
     improvement,
 )
 from ganbench.strategies import BETA1_MAX
@@ -66,6 +66,7 @@ def study_label(studies: Sequence[Any], name: Callable[[str, str], str]) -> Call
     return lambda s: name(s.loss, s.strategy) + (f" r{s.replicate}" if several else "")
 
 
+@check("search_edge", "tuned value on the edge of the search space")
 def search_edge(studies: Sequence[Any], name: Callable[[str, str], str]) -> list[Finding]:
     """Studies whose best lr_g / lr_d (log scale) or continuous beta1 lies on the edge of the search space;
     ``studies`` are ``tuning_report.StudySummary`` (the best params and the ``tuning.*`` search space)."""
@@ -88,6 +89,7 @@ def search_edge(studies: Sequence[Any], name: Callable[[str, str], str]) -> list
             for d, hits in sorted(by_dataset.items())]  # fmt: skip
 
 
+@check("tuning_budget", "tuning budget too small (best-so-far still improving)")
 def tuning_budget(studies: Sequence[Any], name: Callable[[str, str], str]) -> list[Finding]:
     """Studies whose best-so-far objective improved by more than BUDGET_MARGIN over the last quarter of trials."""
     by_dataset: dict[str, list[tuple[str, str]]] = {}
@@ -111,11 +113,12 @@ def tuning_budget(studies: Sequence[Any], name: Callable[[str, str], str]) -> li
             for d, hits in sorted(by_dataset.items())]  # fmt: skip
 
 
-def pruning(check: pd.DataFrame) -> list[Finding]:
-    """Datasets where a pruning rung ordered the trials that ran to the end unlike the end (``check`` from
-    :func:`ganbench.report.studies.pruning_check`)."""
+@check("pruning", "pruning rung predicts the end weakly")
+def pruning(pruning_check: pd.DataFrame) -> list[Finding]:
+    """Datasets where a pruning rung ordered the trials that ran to the end unlike the end (``pruning_check``
+    from :func:`ganbench.report.budget.pruning_check`)."""
     out = []
-    for dataset, part in check.groupby("dataset", sort=True) if not check.empty else []:
+    for dataset, part in pruning_check.groupby("dataset", sort=True) if not pruning_check.empty else []:
         weak = part[(part["pairs"] >= PRUNING_PAIRS) & (part["tau"] < PRUNING_TAU)]
         if not weak.empty:
             where = "; ".join(f"step {r.rung}: tau {r.tau:.2f} over {r.pairs} pairs" for r in weak.itertuples())
@@ -126,6 +129,7 @@ def pruning(check: pd.DataFrame) -> list[Finding]:
     return out
 
 
+@check("recipe_outside", "published recipe outside the search space")
 def recipe_outside(studies: Sequence[Any], name: Callable[[str, str], str]) -> list[Finding]:
     """Studies whose loss's published learning rate lies outside the searched lr range."""
     from ganbench.losses import LOSSES

@@ -49,11 +49,11 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
 
 import pandas as pd
 
 from ganbench import metrics as M
+from ganbench.report.checks import KINDS, Finding, check
 
 UNDERTRAINED_MARGIN = 0.10
 EDGE_FRACTION = 0.05
@@ -64,33 +64,8 @@ UNDECIDED_SHARE = 0.5
 PRUNING_TAU = 0.5
 PRUNING_PAIRS = 5
 LABEL_ACCURACY = 0.9
-KINDS = {
-    "failed": "runs failed (left out of the tables)",
-    "undertrained": "undertrained (primary metric still improving)",
-    "search_edge": "tuned value on the edge of the search space",
-    "tuning_budget": "tuning budget too small (best-so-far still improving)",
-    "mode_collapse": "mode collapse",
-    "tuning_variance": "tuning variance unmeasured (one replicate)",
-    "undecided": "most contenders undecided against the best",
-    "pruning": "pruning rung predicts the end weakly",
-    "recipe_outside": "published recipe outside the search space",
-    "mode_labels": "mode classifier too inaccurate for mode counts",
-}
 TAG_VALIDITY = "ganbench.report.validity"  # ok | warnings; one ganbench.report.validity.<kind> tag per kind
 TAG_TUNING_VARIANCE = "ganbench.tuning_variance"  # measured | unmeasured (one replicate)
-
-
-@dataclass(frozen=True)
-class Finding:
-    """One validity warning: its kind (a key of KINDS), the dataset, the contenders it concerns, the evidence."""
-
-    kind: str
-    dataset: str
-    contenders: tuple[str, ...]
-    detail: str
-
-    def text(self) -> str:
-        return f"{KINDS[self.kind]} on {self.dataset}: {self.detail}"
 
 
 def improvement(earlier: float, later: float, metric: str) -> float:
@@ -133,6 +108,7 @@ def run_gain(history: Sequence[tuple[int, float]], metric: str, decay_from: floa
     return gain if math.isnan(before) else min(gain, before)
 
 
+@check("undertrained", "undertrained (primary metric still improving)")
 def undertrained(runs: pd.DataFrame, primary: Mapping[str, str], histories: Mapping[str, Sequence[tuple[int, float]]],
                  name: Callable[[str, str], str]) -> list[Finding]:  # fmt: skip
     """Contenders whose primary metric improved by more than UNDERTRAINED_MARGIN at the end of training
@@ -159,6 +135,7 @@ def undertrained(runs: pd.DataFrame, primary: Mapping[str, str], histories: Mapp
     return out
 
 
+@check("mode_collapse", "mode collapse")
 def mode_collapse(summary: pd.DataFrame, modes: Mapping[str, int], name: Callable[[str, str], str]) -> list[Finding]:  # fmt: skip
     """Contenders whose mean modes covered is below COLLAPSE_FRACTION of the dataset's modes."""
     out = []
@@ -178,6 +155,7 @@ def mode_collapse(summary: pd.DataFrame, modes: Mapping[str, int], name: Callabl
     return out
 
 
+@check("failed", "runs failed (left out of the tables)")
 def failed_runs(runs: pd.DataFrame, name: Callable[[str, str], str]) -> list[Finding]:
     """Contenders with failed runs, per dataset: how many of their runs failed, and the first error."""
     out = []
@@ -199,6 +177,7 @@ def failed_runs(runs: pd.DataFrame, name: Callable[[str, str], str]) -> list[Fin
     return out
 
 
+@check("tuning_variance", "tuning variance unmeasured (one replicate)", first=True)
 def tuning_variance(summary: pd.DataFrame) -> list[Finding]:
     """One finding for the suite when it ran a single replicate (every verdict is then conditional on it)."""
     if summary.empty or "replicates" not in summary or summary["replicates"].max() > 1:
@@ -209,6 +188,7 @@ def tuning_variance(summary: pd.DataFrame) -> list[Finding]:
                     "(or more) to put the tuning's variance into the verdict")]  # fmt: skip
 
 
+@check("undecided", "most contenders undecided against the best")
 def undecided(summary: pd.DataFrame, primary: Mapping[str, str]) -> list[Finding]:
     """Datasets where the best is undecided against more than UNDECIDED_SHARE of the other contenders."""
     out = []
@@ -227,6 +207,7 @@ def undecided(summary: pd.DataFrame, primary: Mapping[str, str]) -> list[Finding
     return out
 
 
+@check("mode_labels", "mode classifier too inaccurate for mode counts")
 def mode_labels(runs: pd.DataFrame) -> list[Finding]:
     """Datasets whose mode classifier's held-out accuracy (per sample) is below LABEL_ACCURACY."""
     if "mode_label_accuracy" not in runs:
