@@ -127,11 +127,7 @@ class TuningSpec(_Strict):
     def _objective(cls, v: str | None) -> str | None:
         from ganbench import metrics as M
 
-        valid = [M.MODES_COVERED, M.HIGH_QUALITY, M.KL_UNIFORM, M.w1_key("raw")] + [
-            f(space)
-            for space in M.FEATURE_SPACES
-            for f in (M.fid_key, M.kid_key, M.precision_key, M.recall_key)
-        ]
+        valid = M.objectives()
         if v is not None and v not in valid:
             raise ValueError(f"unknown objective {v!r}; valid: {', '.join(valid)}")
         return v
@@ -239,8 +235,9 @@ class Suite(_Strict):
 
     @property
     def seed_list(self) -> list[int]:
-        """The final seeds of the first replicate (the suite's ``seeds``)."""
-        return list(self.seeds)  # type: ignore[arg-type]
+        """The final seeds of the first replicate (the suite's ``seeds``; the default, 3, is never validated into a
+        list, which keeps the key of a suite that leaves it out as it was)."""
+        return list(range(self.seeds)) if isinstance(self.seeds, int) else list(self.seeds)
 
     def seeds_of(self, replicate: int) -> list[int]:
         """A replicate's final seeds: the suite's for the first, then as many again past the largest, so no two

@@ -104,3 +104,10 @@ def test_run_config_of_an_external_dataset_needs_no_files(tmp_path):
     configs = {c.dataset: run_config(suite, c) for c in contenders(suite)}
     assert configs["mnist"].model.name == "dcgan" and configs["ring8"].model.name == "mlp"
     assert dataset_kind("grid25") == "points" and dataset_kind("polygons") == "image"
+
+
+def test_a_suite_that_leaves_seeds_out_gets_three_with_or_without_tuning():
+    base = {"name": "s", "losses": ["hinge"], "datasets": ["ring8"]}
+    assert load_suite(base).seed_list == [0, 1, 2]
+    tuned = load_suite({**base, "tuning": {"trials": 2}, "replicates": 2})
+    assert tuned.seeds_of(1) == [3, 4, 5]

@@ -8,6 +8,8 @@ the exact Wasserstein-1 distance in data space (:mod:`ganbench.metrics.wasserste
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 MODES_COVERED = "modes_covered"
 HIGH_QUALITY = "high_quality_pct"
 KL_UNIFORM = "kl_uniform"
@@ -21,10 +23,6 @@ LOSS_OSCILLATION = "loss_d_oscillation"
 COMPUTE = "compute_gflop"  # a run's model FLOPs (ganbench.compute), in GFLOP
 WALL = "wall_seconds"  # a run's share of its population's wall time
 FEATURE_SPACES = ("raw", "domain", "inception")
-
-# lower is better unless listed here
-HIGHER_IS_BETTER = {MODES_COVERED, HIGH_QUALITY}
-
 
 def fid_key(space: str) -> str:
     return f"fid_{space}"
@@ -70,6 +68,79 @@ def feature_space_of(metric: str) -> str | None:
     return None
 
 
+# ---------------------------------------------------------------------------------------------- the metrics
+@dataclass(frozen=True)
+class MetricSpec:
+    """One metric (a family, when it is computed in feature spaces: ``fid`` is ``fid_raw``, ``fid_domain`` ...).
+
+    Everything else is derived from these: which way is better, the tuning objectives a suite may name, the
+    report's column order, which columns are ranked, summarized as diagnostics, or kept out of the tables.
+    """
+
+    name: str
+    label: str
+    higher_is_better: bool = False
+    spaces: tuple[str, ...] = ()  # the feature spaces it is computed in; () = none (the name as it is)
+    # "quality" (ranked), "coverage" (ranked, PacGAN's order: ``position``), "diagnostic" (summarized, never
+    # ranked) or "record" (logged for a run, kept out of the tables)
+    kind: str = "quality"
+    objective: bool = False  # tuning may optimize it (``tuning.objective``)
+    position: int | None = None  # its place among the coverage metrics
+
+    def names(self) -> list[str]:
+        return [f"{self.name}_{s}" for s in self.spaces] if self.spaces else [self.name]
+
+
+METRICS: dict[str, MetricSpec] = {}
+
+
+def register_metric(spec: MetricSpec) -> MetricSpec:
+    """Declare a metric; a plugin's evaluator declares the metrics it logs the same way."""
+    METRICS[spec.name] = spec
+    return spec
+
+
+for _spec in (
+    MetricSpec("fid", "Fréchet distance of features", spaces=FEATURE_SPACES, objective=True),
+    MetricSpec("kid", "kernel inception distance", spaces=FEATURE_SPACES, objective=True),
+    MetricSpec("w1", "exact Wasserstein-1 distance", spaces=("raw",), objective=True),
+    MetricSpec("precision", "precision (Kynkäänniemi et al. 2019)", True, FEATURE_SPACES, objective=True),
+    MetricSpec("recall", "recall (Kynkäänniemi et al. 2019)", True, FEATURE_SPACES, objective=True),
+    MetricSpec("is", "Inception Score", True, ("inception",)),
+    MetricSpec(MODES_COVERED, "modes covered", True, kind="coverage", objective=True, position=0),
+    MetricSpec(HIGH_QUALITY, "high-quality samples, %", True, kind="coverage", objective=True, position=1),
+    MetricSpec(KL_UNIFORM, "KL(mode histogram || uniform)", kind="coverage", objective=True, position=2),
+    MetricSpec(GRAD_NORM_G, "G gradient norm", kind="diagnostic"),
+    MetricSpec(GRAD_NORM_D, "D gradient norm", kind="diagnostic"),
+    MetricSpec(LOSS_OSCILLATION, "D loss oscillation", kind="diagnostic"),
+    MetricSpec(COMPUTE, "a run's model compute, GFLOP", kind="diagnostic"),
+    MetricSpec(LOSS_D, "D loss", kind="record"),
+    MetricSpec(LOSS_G, "G loss", kind="record"),
+    MetricSpec(DIVERGED, "diverged (0/1)", kind="record"),
+    MetricSpec(DIVERGED_STEP, "step of divergence", kind="record"),
+    MetricSpec(WALL, "wall seconds", kind="record"),
+):
+    register_metric(_spec)
+
+
+def spec_of(metric: str) -> MetricSpec | None:
+    """The spec of a metric name, its ``best_``/``gap_`` variants included; None for a metric nobody declared."""
+    base = metric.removeprefix("best_").removeprefix("gap_")
+    for spec in METRICS.values():
+        if base in spec.names():
+            return spec
+    return None
+
+
+def objectives() -> list[str]:
+    """Every metric name tuning may optimize."""
+    return [n for spec in METRICS.values() if spec.objective for n in spec.names()]
+
+
+def names_of_kind(kind: str) -> set[str]:
+    return {n for spec in METRICS.values() if spec.kind == kind for n in spec.names()}
+
+
 def is_higher_better(metric: str) -> bool:
-    base = metric.removeprefix("best_")
-    return base in HIGHER_IS_BETTER or base.startswith(("precision_", "recall_", "is_"))
+    spec = spec_of(metric)
+    return spec is not None and spec.higher_is_better

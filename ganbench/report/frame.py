@@ -16,9 +16,9 @@ ID_COLUMNS = ["dataset", "loss", "strategy", "contender", "replicate", "seed", "
 KEYS = ["dataset", "loss", "strategy"]
 DONE_STATUSES = DONE_VALUES  # runs that are results
 # logged per evaluation for diagnosis; M.DIVERGED is summarized as the fraction of seeds that diverged
-TABLE_EXCLUDE = {M.LOSS_D, M.LOSS_G, M.DIVERGED_STEP, M.DIVERGED, M.WALL}
+TABLE_EXCLUDE = M.names_of_kind("record")
 # summarized, never ranked: no "better" (a run's compute is its cost, shown beside the table)
-DIAGNOSTICS = {M.GRAD_NORM_G, M.GRAD_NORM_D, M.LOSS_OSCILLATION, M.COMPUTE}
+DIAGNOSTICS = M.names_of_kind("diagnostic")
 FEATURE_SPACE_KEYS = ("eval.feature_space", "feature_space", "ganbench.feature_space")  # params, then tags
 PRIMARY_KEYS = ("eval.primary", "primary_metric")  # params naming the evaluator's primary metric, if logged
 MODES_KEYS = ("eval.modes", "eval.num_modes")  # params giving the number of modes (image evaluators log it)
@@ -141,10 +141,10 @@ def metric_columns(frame: pd.DataFrame) -> list[str]:
 def _metric_order(metric: str) -> tuple[int, str, int]:
     """fid/kid first, then coverage (PacGAN's order), then the rest; a metric's best_ and gap_ variants after it."""
     base = metric.removeprefix("best_").removeprefix("gap_")
-    coverage = (M.MODES_COVERED, M.HIGH_QUALITY, M.KL_UNIFORM)
-    group = 0 if base.startswith(("fid", "kid")) else 1 if base in coverage else 2
-    group = 3 if base in DIAGNOSTICS else group
-    key = str(coverage.index(base)) if base in coverage else base
+    spec = M.spec_of(base)
+    kind = spec.kind if spec else "quality"
+    group = 0 if base.startswith(("fid", "kid")) else 1 if kind == "coverage" else 3 if kind == "diagnostic" else 2
+    key = str(spec.position) if spec is not None and spec.position is not None else base
     return group, key, 0 if metric == base else 1 if metric.startswith("best_") else 2
 
 

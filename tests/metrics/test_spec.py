@@ -1,0 +1,44 @@
+"""One MetricSpec per metric: direction, objectives, the report's order and kinds all derive from it."""
+
+from __future__ import annotations
+
+import pytest
+
+from ganbench import metrics as M
+from ganbench.report.frame import DIAGNOSTICS, TABLE_EXCLUDE, metric_columns
+from ganbench.suite import load_suite
+
+
+def test_direction_of_every_name_and_its_best_and_gap_variants() -> None:
+    assert M.is_higher_better("modes_covered") and M.is_higher_better("best_high_quality_pct")
+    assert M.is_higher_better("precision_domain") and M.is_higher_better("gap_recall_raw")
+    assert M.is_higher_better("is_inception")
+    assert not M.is_higher_better("w1_raw") and not M.is_higher_better("best_fid_domain")
+    assert not M.is_higher_better("kl_uniform") and not M.is_higher_better("never_declared")
+    assert M.spec_of("best_fid_inception").name == "fid" and M.spec_of("fid_nowhere") is None
+
+
+def test_a_registered_metric_becomes_an_objective_a_ranked_column_and_a_direction(monkeypatch) -> None:
+    monkeypatch.setattr(M, "METRICS", dict(M.METRICS))
+    assert "sharpness" not in M.objectives()
+    M.register_metric(M.MetricSpec("sharpness", "edge sharpness", higher_is_better=True, objective=True))
+    assert "sharpness" in M.objectives() and M.is_higher_better("best_sharpness")
+    tuning = {"name": "s", "losses": ["hinge"], "datasets": ["ring8"], "tuning": {"trials": 2, "objective": "sharpness"}}
+    assert load_suite(tuning).tuning.objective == "sharpness"
+
+
+def test_an_objective_nobody_declared_is_refused_with_the_valid_ones() -> None:
+    with pytest.raises(Exception, match=r"unknown objective 'w1_domain'; valid: .*w1_raw.*modes_covered"):
+        load_suite({"name": "s", "losses": ["hinge"], "datasets": ["ring8"],
+                    "tuning": {"trials": 2, "objective": "w1_domain"}})  # fmt: skip
+
+
+def test_the_report_orders_distances_then_coverage_then_the_rest_then_diagnostics() -> None:
+    import pandas as pd
+
+    cols = ["grad_norm_d", "w1_raw", "kl_uniform", "modes_covered", "fid_raw", "high_quality_pct", "loss_d",
+            "best_w1_raw", "compute_gflop", "wall_seconds"]  # fmt: skip
+    order = metric_columns(pd.DataFrame(columns=cols))
+    assert order == ["fid_raw", "modes_covered", "high_quality_pct", "kl_uniform", "w1_raw", "best_w1_raw",
+                     "compute_gflop", "grad_norm_d"]  # fmt: skip
+    assert {"loss_d", "wall_seconds"} <= TABLE_EXCLUDE and "compute_gflop" in DIAGNOSTICS
