@@ -19,7 +19,7 @@ from ganbench.report.frame import check_feature_spaces
 from ganbench.report.stats import describe
 from ganbench.tracking import MLflowStore, default_tracking_uri
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 STATS = ["n", "mean", "std", "median", "min", "max"]
 TINY_SUITE = """
 name: report_tiny
