@@ -19,7 +19,8 @@ _WORKER_ID: int | None = None
 _WORKER_PARENT = 0  # the driver's pid: a worker waiting for an answer gives up when the driver is gone
 _WORKER_GPU_SHARE = 1.0  # 1 / the number of workers given the same GPU
 REPLY_POLL_S = 1.0  # how often a waiting worker checks that the driver still lives
-JOB_DONE_WAIT_S = 10.0  # how long the driver waits for a finished job's last events (a worker that died: none)
+# how long the driver waits for a finished job's last events (a worker that died sends none)
+JOB_DONE_WAIT_S = 10.0
 
 
 class _JobDone(NamedTuple):
