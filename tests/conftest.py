@@ -69,3 +69,17 @@ def record_population_sizes(monkeypatch) -> list[int]:
 
     monkeypatch.setattr(executors.job, "Trainer", spy)
     return sizes
+
+
+EVENTS_PER_JOB = 200
+
+
+def emit_then_return(job, emit):
+    """A job runner for worker processes that sends many events and returns at once: its last events are still
+    in the worker's queue buffer when its result is sent (the race the executor's job-done marker closes)."""
+    from ganbench.events import EndEvent, ProgressEvent
+
+    for _ in range(EVENTS_PER_JOB - 1):
+        emit(ProgressEvent("progress", job.job_id, 1))
+    emit(EndEvent("end", job.job_id, 0, None))
+    return [job.job_id]

@@ -191,3 +191,34 @@ def test_parallel_executors_start_the_costliest_jobs_first(tmp_path):
     from ganbench.executors.job import job_cost
 
     assert job_cost(replace(jobs[0], config=replace(config, strategy="ttur_nc5"))) == job_cost(jobs[1])
+
+
+def test_every_event_of_a_process_job_reaches_the_driver_before_its_result(tmp_path):
+    """A worker's events go through a queue flushed by a thread, its result through the pool's pipe: the driver
+    hands a job's result on only after the job's last event (its runs' ends), however fast the job returns."""
+    from collections import Counter
+
+    from ganbench.config import Member, ModelConfig, RunConfig
+    from ganbench.data import DataOptions
+    from ganbench.events import EndEvent
+    from ganbench.executors.job import Job
+    from ganbench.executors.processes import ProcessExecutor
+    from tests.conftest import EVENTS_PER_JOB, emit_then_return
+
+    config = RunConfig(loss="hinge", strategy="adam_dcgan", dataset="ring8", batch_size=16, steps=10,
+                       eval_every=10, eval_samples=200, model=ModelConfig(width=8, depth=1))  # fmt: skip
+    jobs = [Job(k, config, (Member(k, 1e-3, 1e-3),), (), "cpu", DataOptions()) for k in range(40)]
+    seen: Counter[int] = Counter()
+    ended: set[int] = set()
+
+    def on_event(event):
+        seen[event.job_id] += 1
+        if isinstance(event, EndEvent):
+            ended.add(event.job_id)
+
+    yielded = 0
+    for job, outcome in ProcessExecutor(workers=2, job_runner=emit_then_return).run(jobs, on_event):
+        assert outcome == [job.job_id]
+        assert seen[job.job_id] == EVENTS_PER_JOB and job.job_id in ended  # no marker reached on_event
+        yielded += 1
+    assert yielded == len(jobs)

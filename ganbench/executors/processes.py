@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import os
 import queue as queue_mod
+import time
 from dataclasses import replace
-from typing import Any
+from typing import Any, NamedTuple
 
 from ganbench.events import Event, StopsEvent
 from ganbench.executors.base import EXECUTORS, Executor, _drain
@@ -18,11 +19,26 @@ _WORKER_ID: int | None = None
 _WORKER_PARENT = 0  # the driver's pid: a worker waiting for an answer gives up when the driver is gone
 _WORKER_GPU_SHARE = 1.0  # 1 / the number of workers given the same GPU
 REPLY_POLL_S = 1.0  # how often a waiting worker checks that the driver still lives
+# how long the driver waits for a finished job's last events (a worker that died sends none)
+JOB_DONE_WAIT_S = 10.0
+
+
+class _JobDone(NamedTuple):
+    """The last thing a worker puts on the events queue for a job, after all of the job's events. The job's
+    result travels through another pipe (the pool's), so without it a job's last events (its EndEvents) could
+    reach the driver after the result: the driver waits for this marker before it hands the result on. Internal
+    to this executor: never passed to ``on_event``."""
+
+    kind: str
+    job_id: int
 
 
 def _init_worker(events: Any, gpus: Any, ids: Any, replies: list[Any]) -> None:
     global _WORKER_QUEUE, _WORKER_REPLIES, _WORKER_ID, _WORKER_PARENT, _WORKER_GPU_SHARE
     _WORKER_QUEUE, _WORKER_PARENT = events, os.getppid()
+    # a worker leaving (the pool shut down) does not wait for its unsent events to be read: a driver that stopped
+    # reading (it raised) would otherwise wait forever for the worker, which waits for a full pipe to drain
+    events.cancel_join_thread()
     # more workers than reply queues is never expected; such a worker would train pruned trials on
     try:
         _WORKER_ID = ids.get(timeout=10)
@@ -56,8 +72,37 @@ def _worker_emit(event: Event) -> Any:
         return answer
 
 
-def _worker_run(job: Job) -> list[RunResult]:
-    return run_job(replace(job, gpu_share=job.gpu_share * _WORKER_GPU_SHARE), _worker_emit)
+def _worker_run(job: Job, runner: Any = run_job) -> list[RunResult]:
+    try:
+        return runner(replace(job, gpu_share=job.gpu_share * _WORKER_GPU_SHARE), _worker_emit)
+    finally:  # after every event of the job, on the same queue: the driver knows it has them all
+        _WORKER_QUEUE.put(_JobDone("job_done", job.job_id))
+
+
+class _Events:
+    """The driver's side of the events queue: handles events, and notes the jobs whose last event came."""
+
+    def __init__(self, events: Any, on_event: Any, replies: list[Any]) -> None:
+        self.events, self.on_event, self.replies = events, on_event, replies
+        self.done: set[int] = set()
+
+    def _handle(self, event: Any) -> Any:
+        if isinstance(event, _JobDone):
+            self.done.add(event.job_id)
+            return None
+        return self.on_event(event)
+
+    def drain(self) -> None:
+        _drain(self.events, self._handle, self.replies)
+
+    def await_job(self, job_id: int, timeout: float = JOB_DONE_WAIT_S) -> None:
+        """Handle events until the job's marker came (bounded: a worker that died never sends it)."""
+        deadline = time.monotonic() + timeout
+        self.drain()
+        while job_id not in self.done and time.monotonic() < deadline:
+            time.sleep(0.005)
+            self.drain()
+        self.done.discard(job_id)
 
 
 def gpu_assignment(workers: int, n_gpus: int) -> list[tuple[int, int]]:
@@ -74,8 +119,9 @@ class ProcessExecutor(Executor):
     GPUs exist. A worker that dies takes its job with it: the job is retried (from its checkpoint) up to
     ``retries`` times, then reported failed."""
 
-    def __init__(self, workers: int = 2, retries: int = 2, **_: Any) -> None:
-        self.workers, self.retries = workers, retries
+    def __init__(self, workers: int = 2, retries: int = 2, job_runner: Any = run_job, **_: Any) -> None:
+        # job_runner: a module-level function (a worker imports it by name); tests give a lighter one
+        self.workers, self.retries, self.job_runner = workers, retries, job_runner
 
     def run(self, jobs, on_event):
         import multiprocessing as mp
@@ -99,12 +145,13 @@ class ProcessExecutor(Executor):
             pool = ProcessPoolExecutor(
                 self.workers, mp_context=ctx, initializer=_init_worker, initargs=(events, gpus, ids, replies)
             )
-            futures = {pool.submit(_worker_run, job): job for job in pending}
+            futures = {pool.submit(_worker_run, job, self.job_runner): job for job in pending}
             pending = []
+            inbox = _Events(events, on_event, replies)
             try:
                 while futures:
                     done, _ = wait(list(futures), timeout=0.05, return_when=FIRST_COMPLETED)
-                    _drain(events, on_event, replies)
+                    inbox.drain()
                     for fut in done:
                         job = futures.pop(fut)
                         exc = fut.exception()
@@ -112,7 +159,8 @@ class ProcessExecutor(Executor):
                             attempts[job.job_id] += 1
                             pending.append(job)  # resubmitted to a new pool; it resumes from its checkpoint
                         else:
-                            _drain(events, on_event, replies)
+                            if not isinstance(exc, BrokenProcessPool):  # a dead worker sends no marker
+                                inbox.await_job(job.job_id)
                             yield job, (exc if exc is not None else fut.result())
             finally:
                 for reply in replies:  # a worker still waiting for an answer must not hold up the shutdown

@@ -41,6 +41,9 @@ class RayExecutor(Executor):
 
         @ray.remote(max_retries=self.retries)
         def remote_job(job: Job, events: Any) -> list[RunResult]:
+            # Ray's Queue.put blocks until the queue's actor holds the event, so every event of a task is there
+            # before its result: draining after ray.wait sees them all (no job-done marker needed, unlike
+            # worker processes, whose queue is flushed by a thread)
             return run_job(job, events.put)
 
         # a fractional GPU per job: Ray puts several jobs on one GPU, each plans for its fraction of the memory
