@@ -28,10 +28,14 @@ step() {
     tail -n 4 "$W/$name.log"
 }
 
-if [ -d .whl ]; then
+if [ -d .whl ]; then  # built by scripts/gpu_carry.sh; the call carries [".whl"]
     python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target /tmp/site .whl/*.whl \
         || { echo "wheel install failed"; exit 1; }
+    rm -rf /tmp/site/tests  # torch-fidelity's own test package, which would shadow this tree's `tests`
     export PYTHONPATH=/tmp/site:$PWD
+    # a failed import is logged, not fatal: the benchmarks need only torch-fidelity
+    python3 -c 'import mlflow, optuna, ot, pydantic, scikit_posthocs, torch_fidelity' > "$W/imports.log" 2>&1 \
+        || log "carried packages do not all import: $(tail -n 1 "$W/imports.log") (scripts/gpu_carry.txt)"
 fi
 mkdir -p /tmp/bin
 printf '#!/bin/sh\nexec python3 -m ganbench.cli "$@"\n' > /tmp/bin/ganbench && chmod +x /tmp/bin/ganbench
