@@ -80,7 +80,7 @@ def _one_thread():
 def mlflow_template(tmp_path_factory) -> Path:
     """An empty MLflow store made once; each output folder starts from a copy (creating one takes seconds)."""
     folder = tmp_path_factory.mktemp("mlflow-template")
-    MLflowStore(default_tracking_uri(folder), "template")
+    MLflowStore(default_tracking_uri(folder), "template", artifact_dir=folder / "mlartifacts")
     with sqlite3.connect(folder / "mlflow.db") as conn:  # WAL persists in the file: a commit is one fsync
         conn.execute("pragma journal_mode=wal")
     return folder / "mlflow.db"
@@ -472,6 +472,29 @@ def test_halving_keeps_the_better_half_whatever_order_the_population_reported_in
     worse = study.ask()
     worse.report(0.45, 10)
     assert worse.should_prune() is True
+
+
+@pytest.mark.parametrize("order", [[0, 1, 2], [2, 1, 0]])
+def test_a_population_judges_its_trials_after_all_of_them_reported_the_rung(order):
+    """TrialTracker.stops reports every trial's mean (over its tuning seeds) before it asks the pruner about any:
+    asked in one loop, the first trial of a study would be judged against itself alone and always go on (the
+    bundled run kept the worse of two trials that way)."""
+    from ganbench.tuning import HalvingPruner
+    from ganbench.tuning.pruning import TrialTracker
+
+    study = optuna.create_study(pruner=HalvingPruner(first=10, last=40))
+    asked = [study.ask() for _ in range(3)]
+    trials = [asked[i] for i in order]  # the population's order of trials
+    values = {id(asked[0]): (0.9, 0.7), id(asked[1]): (0.2, 0.4), id(asked[2]): (0.5, 0.3)}  # 2 seeds each
+    tracker = TrialTracker(trials, [0, 0, 1, 1, 2, 2], "w1_raw")
+    for t, trial in enumerate(trials):
+        for seed, value in enumerate(values[id(trial)]):
+            tracker.values[(2 * t + seed, 10)] = value
+    stopped = tracker.stops(10)
+    worst = trials.index(asked[0])  # mean 0.8 against 0.3 and 0.4: the one of three outside the better half
+    assert tracker.pruned_trials == {worst} and stopped == [2 * worst, 2 * worst + 1]
+    reported = {t.number: t.intermediate_values[10] for t in study.get_trials(deepcopy=False)}
+    assert reported == {0: pytest.approx(0.8), 1: pytest.approx(0.3), 2: pytest.approx(0.4)}
 
 
 def test_the_budget_curve_counts_pruned_and_diverged_trials_but_not_failed_ones():

@@ -98,6 +98,7 @@ class TrialTracker(MLflowTracker):
         """Asked once every member has reported ``step``: each trial whose members reported gets their mean (NaN
         when one of them stopped without a value: it diverged), and the pruner's decision. A trial judged on a
         NaN stops at once, whatever the step: its value can no longer be a number."""
+        told = []
         for t, trial in enumerate(self.trials):
             members = [m for m, owner in enumerate(self.owner) if owner == t]
             if t in self.pruned_trials or (t, step) in self._told:
@@ -108,6 +109,10 @@ class TrialTracker(MLflowTracker):
             mean = math.nan if None in values else sum(values) / len(values)  # type: ignore[arg-type]
             trial.report(mean, step)
             self._told.add((t, step))
+            told.append((t, trial, mean))
+        # decided only once every trial of the population has reported: asked in the same loop, the first trial
+        # of a study would be judged against itself alone and always go on
+        for t, trial, mean in told:
             if math.isnan(mean) or trial.should_prune():
                 self.pruned_trials.add(t)
         return sorted(self.pruned)
