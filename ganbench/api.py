@@ -135,6 +135,9 @@ def run_suite(
                 runner.store.finish(runner.parent, Status.FINISHED)
             else:
                 runner.run()
+        except KeyboardInterrupt:
+            runner.abandon()
+            raise
         finally:
             runner.close()
         if tune_only or not report:

@@ -7,6 +7,7 @@ one population (``population_size`` members at most), each member still its own 
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 from collections import defaultdict
 from pathlib import Path
@@ -124,7 +125,8 @@ class Runner:
             for job_id in open_jobs:
                 for member, run_id in enumerate(run_ids[job_id]):
                     if (job_id, member) not in ended:
-                        self.store.finish(run_id, Status.KILLED)
+                        with contextlib.suppress(Exception):  # the store may be what failed: its error goes up
+                            self.store.finish(run_id, Status.KILLED)
             raise
         return [results[j.job_id] for j in jobs]
 
@@ -275,6 +277,12 @@ class Runner:
             hypers = tune_suite(self)
         self.final_phase(hypers)
         self.store.finish(self.parent, Status.FINISHED)
+
+    def abandon(self) -> None:
+        """The suite stopped before its end (a stop signal): its run is KILLED, not left RUNNING; a rerun resumes
+        it. Best effort: the store may be what failed."""
+        with contextlib.suppress(Exception):
+            self.store.finish(self.parent, Status.KILLED)
 
     def close(self) -> None:
         self.executor.close()
