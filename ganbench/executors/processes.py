@@ -189,24 +189,25 @@ class ProcessExecutor(Executor):
                     for fut in done:
                         job = futures.pop(fut)
                         exc = None if fut.cancelled() else fut.exception()
-                        if fut.cancelled() or isinstance(exc, KeyboardInterrupt) or (
-                            isinstance(exc, BrokenProcessPool) and stop.is_set()
-                        ):
+                        broken = isinstance(exc, BrokenProcessPool)
+                        halted = isinstance(exc, KeyboardInterrupt) or (broken and stop.is_set())
+                        if fut.cancelled() or halted:
                             stopped = True  # its runs stay open: the driver marks them killed
                             if isinstance(exc, KeyboardInterrupt):
                                 inbox.await_job(job.job_id)
-                        elif isinstance(exc, BrokenProcessPool) and attempts[job.job_id] < self.retries:
+                        elif broken and attempts[job.job_id] < self.retries:
                             attempts[job.job_id] += 1
                             pending.append(job)  # resubmitted to a new pool; it resumes from its checkpoint
                         else:
-                            if not isinstance(exc, BrokenProcessPool):  # a dead worker sends no marker
+                            if not broken:  # a dead worker sends no marker
                                 inbox.await_job(job.job_id)
                             yield job, (exc if exc is not None else fut.result())
                 ended = True
             finally:
                 for reply in replies:  # a worker still waiting for an answer must not hold up the shutdown
                     reply.put(None)
-                if not ended:  # the driver is leaving now (a second stop signal, an error): so are the workers
+                # the driver is leaving now (a second stop signal, an error): so are the workers
+                if not ended:
                     stop.set()
                     _kill_workers(pool)
                 pool.shutdown(wait=True, cancel_futures=True)
