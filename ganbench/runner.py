@@ -31,7 +31,7 @@ from ganbench.plan import (
     default_hyper,
     run_config,
 )
-from ganbench.population import checkpoint_step
+from ganbench.population import CorruptCheckpoint, checkpoint_step, set_aside
 from ganbench.progress import Progress
 from ganbench.provenance import describe_parent
 from ganbench.status import Status
@@ -241,7 +241,16 @@ class Runner:
                           for config, chunk, contender in jobs])  # fmt: skip
 
     def _resume_step(self, config: RunConfig, member: Member) -> int:
-        return checkpoint_step(self.checkpoint_path(member.key(config)))
+        """The step a run resumes from. A checkpoint that cannot be read is set aside (one warning line) and
+        its run trains from the start: a bad file never blocks a suite."""
+        path = self.checkpoint_path(member.key(config))
+        try:
+            return checkpoint_step(path)
+        except CorruptCheckpoint as exc:
+            aside = set_aside(path)
+            self.progress.warn(f"checkpoint {path} cannot be read ({exc}); renamed to {aside.name}, and its run "
+                               "trains from its start")  # fmt: skip
+            return 0
 
     def _resume_groups(self, config: RunConfig, members: list[tuple[Member, Any]]) -> list[list[tuple[Member, Any]]]:
         """Members (with their tags) that resume from the same step train together."""
