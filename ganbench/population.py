@@ -154,7 +154,7 @@ def load_checkpoint(path: Path, device: Any = "cpu") -> dict[str, Any]:
             raise CorruptCheckpoint("empty file") from None
         why = "holds objects a checkpoint never holds" if "weights_only" in str(exc).lower() else "unreadable"
         raise CorruptCheckpoint(f"{why} ({type(exc).__name__})") from None
-    if not isinstance(state, dict) or not CHECKPOINT_KEYS <= state.keys() or not isinstance(state["step"], int):
+    if not isinstance(state, dict) or not state.keys() >= CHECKPOINT_KEYS or not isinstance(state["step"], int):
         raise CorruptCheckpoint("not a ganbench checkpoint")
     return state
 
