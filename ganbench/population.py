@@ -149,12 +149,12 @@ def load_checkpoint(path: Path, device: Any = "cpu") -> dict[str, Any]:
     :class:`CorruptCheckpoint` saying what is wrong (never torch's advice to load it unsafely)."""
     try:
         state = torch.load(path, map_location=device, weights_only=True)
-    except Exception as exc:  # EOFError, RuntimeError (a truncated zip), UnpicklingError (foreign objects) ...
+    except Exception as exc:  # EOFError, RuntimeError (a truncated zip), UnpicklingError (foreign objects)
         if path.stat().st_size == 0:
             raise CorruptCheckpoint("empty file") from None
         why = "holds objects a checkpoint never holds" if "weights_only" in str(exc).lower() else "unreadable"
         raise CorruptCheckpoint(f"{why} ({type(exc).__name__})") from None
-    if not isinstance(state, dict) or not state.keys() >= CHECKPOINT_KEYS or not isinstance(state["step"], int):
+    if not (isinstance(state, dict) and state.keys() >= CHECKPOINT_KEYS and isinstance(state["step"], int)):
         raise CorruptCheckpoint("not a ganbench checkpoint")
     return state
 

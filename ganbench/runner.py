@@ -124,8 +124,8 @@ class Runner:
         except BaseException:
             for job_id in open_jobs:
                 for member, run_id in enumerate(run_ids[job_id]):
-                    if (job_id, member) not in ended:
-                        with contextlib.suppress(Exception):  # the store may be what failed: its error goes up
+                    if (job_id, member) not in ended:  # best effort: the store may be what failed
+                        with contextlib.suppress(Exception):
                             self.store.finish(run_id, Status.KILLED)
             raise
         return [results[j.job_id] for j in jobs]
