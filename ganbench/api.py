@@ -24,7 +24,7 @@ from typing import Any
 
 import pandas as pd
 
-from ganbench.errors import GanbenchError, InputError
+from ganbench.errors import DiskFull, GanbenchError, InputError
 from ganbench.status import Status
 
 
@@ -135,7 +135,7 @@ def run_suite(
                 runner.store.finish(runner.parent, Status.FINISHED)
             else:
                 runner.run()
-        except KeyboardInterrupt:
+        except (KeyboardInterrupt, DiskFull):
             runner.abandon()
             raise
         finally:

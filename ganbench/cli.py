@@ -306,6 +306,12 @@ def main(argv: list[str] | None = None) -> int:
         return 130
     except BrokenPipeError:  # `ganbench list losses | head`: the reader left; Python's own advice follows
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+    except OSError as exc:  # a full disk anywhere else (the report, an artifact): one line, not a traceback
+        from ganbench.errors import disk_full, is_disk_full
+
+        if not is_disk_full(exc):
+            raise
+        _fail(str(disk_full(exc.filename or getattr(args, "out", "the output folder"))))
     return 0
 
 

@@ -15,6 +15,7 @@ from typing import Any
 import torch
 from torch import Tensor
 
+from ganbench.errors import disk_full, is_disk_full
 from ganbench.status import Status
 
 FINISHED = Status.FINISHED.value  # a plain str: checkpoints load with weights_only=True
@@ -75,10 +76,16 @@ class PopulationState:
                 continue
             path.parent.mkdir(parents=True, exist_ok=True)
             tmp = path.with_suffix(".tmp")  # in the same folder: the rename below never crosses file systems
-            with open(tmp, "wb") as f:
-                torch.save(self._member_state(i), f)
-                f.flush()
-                os.fsync(f.fileno())  # on disk before the rename, so a power cut leaves the old or the new
+            try:
+                with open(tmp, "wb") as f:
+                    torch.save(self._member_state(i), f)
+                    f.flush()
+                    os.fsync(f.fileno())  # on disk before the rename, so a power cut leaves the old or the new
+            except (OSError, RuntimeError) as exc:  # torch reports a full disk as a RuntimeError
+                tmp.unlink(missing_ok=True)
+                if is_disk_full(exc) or "failed writing" in str(exc):
+                    raise disk_full(path.parent) from None
+                raise
             os.replace(tmp, path)  # atomic: a crash never leaves half a checkpoint
             self.tracker.on_checkpoint(i, self.step)
 

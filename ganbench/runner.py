@@ -18,6 +18,7 @@ import torch
 from ganbench import plugins
 from ganbench.config import Member, RunConfig
 from ganbench.data import DataOptions
+from ganbench.errors import DiskFull, StoreError
 from ganbench.events import EndEvent, EvalEvent, Event, NoteEvent, ProgressEvent, StopsEvent
 from ganbench.executors import Executor, Job, LocalExecutor, create_executor, evaluator_for
 from ganbench.memory import is_oom, release_after_oom
@@ -117,6 +118,9 @@ class Runner:
                 jobs, lambda ev: self._on_event(ev, trackers, names, shown, ended)
             ):
                 open_jobs.discard(job.job_id)
+                if isinstance(outcome, (StoreError, DiskFull)):  # nothing more can be recorded: stop the suite
+                    open_jobs.add(job.job_id)
+                    raise outcome
                 if isinstance(outcome, BaseException):
                     outcome = self._recover(planned[job.job_id], job, outcome, run_ids[job.job_id],
                                             ended, executor)  # fmt: skip

@@ -14,7 +14,8 @@ from typing import Any
 
 from ganbench import metrics as M
 from ganbench.config import Member, RunConfig
-from ganbench.errors import GanbenchError
+from ganbench.errors import StoreError, disk_full, is_disk_full
+from ganbench.guard import mask_password, writes
 from ganbench.status import DONE, Status
 from ganbench.train import RunResult, Tracker
 
@@ -44,10 +45,6 @@ def loss_label(tags: dict[str, str], params: dict[str, str]) -> str:
 
 PARENT_TAG = "mlflow.parentRunId"
 DONE_STATUSES = DONE
-
-
-class StoreError(GanbenchError, RuntimeError):
-    """The tracking store cannot be opened or written; the message is one line."""
 
 
 def sqlite_url(path: Path) -> str:
@@ -106,6 +103,8 @@ class MLflowStore:
         _quiet_mlflow()  # after the import: mlflow sets its own log levels when imported
 
         self.tracking_uri = tracking_uri
+        self.safe_uri = mask_password(tracking_uri)
+        self.path = Path(tracking_uri.removeprefix("sqlite:///")) if tracking_uri.startswith("sqlite:///") else None
         try:
             self.client = MlflowClient(tracking_uri)
             # MLflow keeps its SQLAlchemy engine in its store; if that ever moves, the defaults stay (slower)
@@ -122,8 +121,29 @@ class MLflowStore:
             if exp is None or exp.tags.get(EXPERIMENT_KIND_TAG) is None:
                 self.client.set_experiment_tag(self.experiment_id, EXPERIMENT_KIND_TAG, EXPERIMENT_KIND)
         except Exception as exc:  # mlflow raises many types; all mean the same here
+            if is_disk_full(exc):
+                raise disk_full(self.path or self.safe_uri) from None
             first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-            raise StoreError(f"cannot open the MLflow store {tracking_uri}: {first[:200]}") from None
+            raise StoreError(f"cannot open the MLflow store {self.safe_uri}: {mask_password(first)[:200]}") from None
+        self._identity = self._file_identity()
+
+    def _file_identity(self) -> tuple[int, int] | None:
+        if self.path is None:
+            return None
+        try:
+            st = self.path.stat()
+        except OSError:
+            return None
+        return st.st_dev, st.st_ino
+
+    def check_file(self) -> None:
+        """Raise :class:`StoreError` when the SQLite file was deleted or replaced since it was opened: writes
+        would go to a file nobody can read again (or to a new, empty one)."""
+        if self.path is None or getattr(self, "_identity", None) is None:
+            return
+        if self._file_identity() != self._identity:
+            raise StoreError(f"the MLflow store {self.path} was deleted or replaced while the suite ran; nothing "
+                             "more can be recorded: restore it, or rerun into a fresh --out")  # fmt: skip
 
     # ------------------------------------------------------------------------------------ runs
     def find_runs(self, filter_string: str) -> list[Any]:
@@ -145,6 +165,7 @@ class MLflowStore:
         found = self.find_runs(f"tags.`{TAG_SUITE_KEY}` = '{suite_key}' and tags.`{TAG_PHASE}` = 'suite'")
         return found[0].info.run_id if found else None
 
+    @writes
     def parent_run(self, name: str, suite_key: str, tags: dict[str, str] | None = None) -> str:
         """The suite's parent run: reopened when the same suite ran before, else created."""
         run_id = self.find_parent(suite_key)
@@ -169,6 +190,7 @@ class MLflowStore:
             and TAG_KEY in r.data.tags
         }
 
+    @writes
     def child_run(
         self, parent_id: str, key: str, name: str, params: dict[str, Any], tags: dict[str, str]
     ) -> str:
@@ -186,6 +208,7 @@ class MLflowStore:
         return run_id
 
     # ------------------------------------------------------------------------------------ logging
+    @writes
     def log(
         self,
         run_id: str,
@@ -204,9 +227,11 @@ class MLflowStore:
             tags=[RunTag(k, str(v)) for k, v in (tags or {}).items()],
         )
 
+    @writes
     def log_figure(self, run_id: str, figure: Any, path: str) -> None:
         self.client.log_figure(run_id, figure, path)
 
+    @writes
     def log_text(self, run_id: str, text: str, artifact_file: str) -> None:
         self.client.log_text(run_id, text, artifact_file)
 
@@ -219,9 +244,11 @@ class MLflowStore:
         except Exception:  # missing artifact: MLflow raises several types
             return None
 
+    @writes
     def log_artifact(self, run_id: str, local_path: Path, artifact_path: str | None = None) -> None:
         self.client.log_artifact(run_id, str(local_path), artifact_path)
 
+    @writes
     def finish(self, run_id: str, status: str) -> None:
         """Mark a run ended; FINISHED in MLflow only for results (finished, diverged, pruned)."""
         self.client.set_tag(run_id, TAG_STATUS, status)

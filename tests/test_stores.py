@@ -8,6 +8,7 @@ import socket
 import subprocess
 import threading
 import time
+from pathlib import Path
 
 import pytest
 
@@ -118,3 +119,31 @@ def test_ui_on_a_port_in_use_exits_2(tmp_path):
     assert proc.returncode == 2
     err = proc.stderr.strip().splitlines()
     assert len(err) == 1 and f"cannot serve on 127.0.0.1:{port}" in err[0], err
+
+
+def _start_long(tmp_path) -> tuple[subprocess.Popen, Path]:
+    """TINY_SUITE, long enough to be caught mid-run; returns once a checkpoint is on disk."""
+
+    suite = write_suite(tmp_path / "long.yaml", TINY_SUITE.replace("steps: 30", "steps: 5000"))
+    out = Path(tmp_path) / "out"
+    proc = subprocess.Popen(GANBENCH + ["run", "--suite", str(suite), "--out", str(out), "--no-progress",
+                                        "--executor", "local"], env=env_for_subprocess(), stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)  # fmt: skip
+    deadline = time.monotonic() + 180
+    while not list((out / "checkpoints").glob("*.pt")):
+        assert proc.poll() is None, proc.communicate()
+        assert time.monotonic() < deadline, "no checkpoint appeared"
+        time.sleep(0.1)
+    return proc, out
+
+
+@pytest.mark.slow
+def test_a_store_deleted_while_the_suite_runs_ends_it_with_exit_2_and_one_line(tmp_path):
+    proc, out = _start_long(tmp_path)
+    for name in ("mlflow.db", "mlflow.db-wal", "mlflow.db-shm"):
+        (out / name).unlink(missing_ok=True)
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 2, err
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and "was deleted or replaced" in lines[0] and "mlflow.db" in lines[0], err
+    assert not (out / "report").exists()  # no report from a store that is gone

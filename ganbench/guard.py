@@ -1,0 +1,41 @@
+"""Stores that stay true: a write to a store that vanished or failed stops the suite with one line, and no store
+URL is ever shown with its password."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from ganbench.errors import GanbenchError, StoreError, disk_full, is_disk_full
+
+_CREDENTIALS = re.compile(r"([A-Za-z][A-Za-z0-9+.-]*://[^/@:\s]*):[^@/\s]*@")
+
+
+def mask_password(text: str) -> str:
+    """Every ``scheme://user:password@host`` in ``text`` as ``scheme://user:***@host`` (a URL, or a message that
+    quotes one); the rest unchanged."""
+    return _CREDENTIALS.sub(r"\1:***@", text) if isinstance(text, str) else text
+
+
+def writes(method: Any) -> Any:
+    """A store write that cannot be lost silently: the SQLite file must still be the one opened (not deleted or
+    replaced while the suite runs), and any failure becomes one line (:class:`StoreError`, or
+    :class:`DiskFull` when the disk is full), which stops the suite with exit 2."""
+    import functools
+
+    @functools.wraps(method)
+    def write(self: Any, *args: Any, **kwargs: Any) -> Any:
+        self.check_file()
+        try:
+            return method(self, *args, **kwargs)
+        except GanbenchError:
+            raise
+        except Exception as exc:
+            if is_disk_full(exc):
+                raise disk_full(self.path or self.safe_uri) from None
+            self.check_file()  # a vanished file is the clearer message
+            first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            first = mask_password(first)[:200]
+            raise StoreError(f"cannot write to the MLflow store {self.safe_uri}: {first}") from None
+
+    return write
