@@ -216,6 +216,7 @@ def _prepare(suite, out, quick, seeds, replicates, plugins, tracking_uri, optuna
 
 
 EXECUTOR_CHOICES = ("auto", "local", "processes", "ray")
+MAX_POPULATION, MAX_WORKERS = 4096, 1024  # beyond these, a typo: refused up front
 # `auto` uses worker processes only for work this large (generator steps summed over every planned run): below
 # it, starting the workers (importing torch in each, ~5-10 s) costs more than the parallelism gains
 AUTO_PROCESSES_MIN_STEPS = 1_000_000
@@ -282,6 +283,8 @@ def _check_options(device: str, executor: str, inception_weights: Any, gpus_per_
         raise InputError(f"--gpus-per-job must be >= 0, got {gpus_per_job}")
     if population_size < 1 or (workers is not None and workers < 1):
         raise InputError("--population-size and --workers must be positive integers")
+    if population_size > MAX_POPULATION or (workers or 0) > MAX_WORKERS:
+        raise InputError(f"--population-size is at most {MAX_POPULATION} and --workers at most {MAX_WORKERS}")
 
 
 __all__ = ["GanbenchError", "SuiteResult", "build_result", "choose_executor", "load", "run_suite"]

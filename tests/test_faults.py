@@ -222,3 +222,39 @@ def test_unreadable_checkpoints_are_set_aside_with_one_warning_and_their_runs_re
         assert run.info.status == "FINISHED"
         steps = [m.step for m in client.get_metric_history(run.info.run_id, "w1_raw")]
         assert steps == [10, 20]  # trained from its start: the evaluation at step 10 is its own
+
+
+@pytest.fixture
+def small_disk(tmp_path):
+    """A 64 MB tmpfs (needs root; skipped where it cannot be mounted)."""
+    mount = tmp_path / "disk"
+    mount.mkdir()
+    if subprocess.run(["mount", "-t", "tmpfs", "-o", "size=64m", "tmpfs", str(mount)], capture_output=True).returncode:
+        pytest.skip("cannot mount a tmpfs here (needs root)")
+    yield mount
+    subprocess.run(["umount", "-l", str(mount)], check=False)
+
+
+@pytest.mark.slow
+def test_a_full_disk_is_exit_2_with_one_line_and_a_rerun_gives_the_uninterrupted_table(tmp_path, small_disk):
+    text = SLOW_SUITE.replace("steps: 400", "steps: 200").replace("eval_every: 50", "eval_every: 10")
+    suite = write_suite(tmp_path / "faults.yaml", text)
+    reference = tmp_path / "ref"
+    assert main(["run", "--suite", str(suite), "--out", str(reference), "--population-size", "1",
+                 "--no-progress"]) == 0  # fmt: skip
+    out = small_disk / "out"
+    proc = _start(suite, out)
+    _wait_for_mid_run_checkpoint(proc, out)
+    filler = small_disk / "filler"
+    with open(filler, "wb") as f:  # the disk fills up under the running suite
+        with pytest.raises(OSError):
+            while True:
+                f.write(b"\0" * (1 << 20))
+                f.flush()
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 2, err
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and "no space left" in lines[0] and str(small_disk) in lines[0], err
+    filler.unlink()
+    assert main(["run", "--suite", str(suite), "--out", str(out), "--population-size", "1", "--no-progress"]) == 0
+    assert _final_metrics(out) == _final_metrics(reference)
