@@ -49,6 +49,13 @@ class SuiteResult:
     report: Any = None  # the full ``ReportResult`` (ranking, findings, figures), for the terminal view
 
     @property
+    def failed_all(self) -> bool:
+        """Every final run failed: there is no result, whatever the tables hold."""
+        if self.runs.empty or "status" not in self.runs:
+            return False
+        return bool((self.runs["status"] == Status.FAILED).all())
+
+    @property
     def report_html(self) -> Path | None:
         return self.files.get("html")
 

@@ -156,6 +156,10 @@ def cmd_run(args: argparse.Namespace) -> None:
 
     result = run_suite(args.suite, **_api_options(args))
     print_summary(result.report)
+    if result.failed_all:  # a table of nothing is no result: say so, and let scripts see it
+        print("ganbench: verdict: FAILED, no result: every run of the suite failed (the report names each "
+              "run's first error)", file=sys.stderr)  # fmt: skip
+        raise SystemExit(1)
 
 
 def cmd_tune(args: argparse.Namespace) -> None:

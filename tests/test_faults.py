@@ -246,11 +246,10 @@ def test_a_full_disk_is_exit_2_with_one_line_and_a_rerun_gives_the_uninterrupted
     proc = _start(suite, out)
     _wait_for_mid_run_checkpoint(proc, out)
     filler = small_disk / "filler"
-    with open(filler, "wb") as f:  # the disk fills up under the running suite
-        with pytest.raises(OSError):
-            while True:
-                f.write(b"\0" * (1 << 20))
-                f.flush()
+    with open(filler, "wb") as f, pytest.raises(OSError):  # the disk fills up under the running suite
+        while True:
+            f.write(b"\0" * (1 << 20))
+            f.flush()
     _, err = proc.communicate(timeout=120)
     assert proc.returncode == 2, err
     lines = err.strip().splitlines()
@@ -258,3 +257,13 @@ def test_a_full_disk_is_exit_2_with_one_line_and_a_rerun_gives_the_uninterrupted
     filler.unlink()
     assert main(["run", "--suite", str(suite), "--out", str(out), "--population-size", "1", "--no-progress"]) == 0
     assert _final_metrics(out) == _final_metrics(reference)
+
+
+def test_a_suite_whose_every_run_failed_exits_non_zero_with_no_result(tmp_path, monkeypatch, capfd):
+    monkeypatch.setitem(LOSSES._entries, "broken", LossSpec(name="broken", fn=_raises))
+    suite = write_suite(tmp_path / "s.yaml", SLOW_SUITE.replace("[non_saturating, hinge]", "[broken]")
+                        .replace("steps: 400", "steps: 20").replace("eval_every: 50", "eval_every: 10"))  # fmt: skip
+    with pytest.raises(SystemExit) as exit_info:
+        main(["run", "--suite", str(suite), "--out", str(tmp_path / "out"), "--no-progress"])
+    assert exit_info.value.code == 1
+    assert "FAILED, no result" in capfd.readouterr().err
