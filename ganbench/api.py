@@ -149,19 +149,21 @@ def run_suite(
             runner.close()
         if tune_only or not report:
             return SuiteResult(loaded.name, pd.DataFrame(), pd.DataFrame(), None,
-                               tracking_uri=runner.store.tracking_uri, parent_run_id=runner.parent)  # fmt: skip
+                               tracking_uri=runner.store.safe_uri, parent_run_id=runner.parent)  # fmt: skip
         return build_result(loaded.name, runner.store, runner.parent, Path(out))
 
 
-def build_result(name: str, store: Any, parent: str, out: Path) -> SuiteResult:
-    """Write the report of a suite run (and its tuning report) and wrap it as a :class:`SuiteResult`."""
+def build_result(name: str, store: Any, parent: str, out: Path, publish: bool = True) -> SuiteResult:
+    """Write the report of a suite run (and its tuning report) and wrap it as a :class:`SuiteResult`;
+    ``publish`` also puts it on the suite's MLflow run (not for ``ganbench report``, which only reads the store)."""
     from ganbench.report import build_report
     from ganbench.tracking import publish_parent
 
     result = build_report(store, parent, out)  # with the tuning report, when the suite tuned
-    publish_parent(store, parent, result)
+    if publish:
+        publish_parent(store, parent, result)
     return SuiteResult(name, result.summary, result.runs, result.report_dir, dict(result.files),
-                       list(result.headline), [f.text() for f in result.findings], store.tracking_uri, parent,
+                       list(result.headline), [f.text() for f in result.findings], store.safe_uri, parent,
                        result)  # fmt: skip
 
 

@@ -179,11 +179,11 @@ def cmd_report(args: argparse.Namespace) -> None:
     check_stores(args.tracking_uri, None)
     uri = _existing_store(args)
     check_writable(args.out)
-    store = MLflowStore(uri, f"ganbench/{suite.name}")
+    store = MLflowStore(uri, f"ganbench/{suite.name}", read_only=True)  # reads, never creates or writes
     parent = store.find_parent(suite.key())
     if parent is None:
-        raise StoreError(f"the store {uri} holds no run of suite {suite.name!r} with these settings")
-    result = build_result(suite.name, store, parent, args.out)
+        raise StoreError(f"the store {store.safe_uri} holds no run of suite {suite.name!r} with these settings")
+    result = build_result(suite.name, store, parent, args.out, publish=False)
     print_summary(result.report)
 
 
@@ -193,7 +193,7 @@ def _existing_store(args: argparse.Namespace) -> str:
 
     uri = args.tracking_uri or default_tracking_uri(args.out)
     path = uri.removeprefix("sqlite:///")
-    if uri.startswith("sqlite:///") and not Path(path).exists():
+    if uri.startswith("sqlite:///") and not Path(path.split("?", 1)[0]).exists():
         raise StoreError(
             f"no MLflow store at {path}; run a suite first (ganbench run) or pass --tracking-uri"
         )
@@ -232,6 +232,10 @@ def cmd_ui(args: argparse.Namespace) -> None:
     for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
         signal.signal(sig, stop)
     server = subprocess.Popen(cmd, start_new_session=True)  # its own group: stopped as one below
+    # a watcher that outlives this process: if it is killed (SIGKILL, which nothing here can catch), the
+    # watcher stops the server's group, so no server is left holding the port
+    watcher = subprocess.Popen([sys.executable, "-c", _WATCHER, str(os.getpid()), str(server.pid)],
+                               start_new_session=True)  # fmt: skip
     code = 0
     try:
         code = server.wait()
@@ -239,8 +243,32 @@ def cmd_ui(args: argparse.Namespace) -> None:
         pass
     finally:
         _stop_group(server)
+        watcher.kill()
+        watcher.wait()
     if code:
         raise SystemExit(code)
+
+
+# run as ``python -c _WATCHER <ganbench ui's pid> <the server's process group>``
+_WATCHER = """
+import os, signal, sys, time
+parent, group = int(sys.argv[1]), int(sys.argv[2])
+def alive():
+    try:
+        os.killpg(group, 0)
+    except OSError:
+        return False
+    return True
+while alive() and os.getppid() == parent:
+    time.sleep(0.5)
+if alive():
+    os.killpg(group, signal.SIGTERM)
+    deadline = time.monotonic() + 10
+    while alive() and time.monotonic() < deadline:
+        time.sleep(0.2)
+    if alive():
+        os.killpg(group, signal.SIGKILL)
+"""
 
 
 def experiment_links(uri: str, base: str) -> list[tuple[str, str]]:

@@ -39,3 +39,24 @@ def writes(method: Any) -> Any:
             raise StoreError(f"cannot write to the MLflow store {self.safe_uri}: {first}") from None
 
     return write
+
+
+def http_credentials(uri: str) -> str:
+    """An HTTP(S) tracking URI without its ``user:password@``, which MLflow then reads from the environment
+    (MLFLOW_TRACKING_USERNAME and MLFLOW_TRACKING_PASSWORD, set here; the workers and the UI inherit them), so
+    the password is never part of a URL that is logged or shown. Any other URI is returned as it is."""
+    import os
+    from urllib.parse import unquote, urlsplit, urlunsplit
+
+    if not uri.startswith(("http://", "https://")):
+        return uri
+    parts = urlsplit(uri)
+    if parts.username is None:
+        return uri
+    os.environ["MLFLOW_TRACKING_USERNAME"] = unquote(parts.username)
+    if parts.password is not None:
+        os.environ["MLFLOW_TRACKING_PASSWORD"] = unquote(parts.password)
+    host = parts.hostname or ""
+    netloc = f"[{host}]" if ":" in host else host
+    netloc += f":{parts.port}" if parts.port else ""
+    return urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))

@@ -36,7 +36,7 @@ from ganbench.population import CorruptCheckpoint, checkpoint_step, set_aside
 from ganbench.progress import Progress
 from ganbench.provenance import describe_parent
 from ganbench.status import Status
-from ganbench.stores import check_writable, one_writer_lock
+from ganbench.stores import check_writable, sqlite_locks
 from ganbench.suite import Suite
 from ganbench.tracking import (
     REAL_PREFIX,
@@ -49,6 +49,7 @@ from ganbench.tracking import (
     default_tracking_uri,
     real_key,
     run_params,
+    sqlite_url,
 )
 from ganbench.train import STOP_REQUESTED, Interrupted, RunResult, Tracker
 
@@ -61,10 +62,9 @@ class Runner:
         self.out_dir = options.out_dir
         check_writable(self.out_dir)
         uri = options.tracking_uri or default_tracking_uri(self.out_dir)
-        if uri.startswith("sqlite:") or not (options.optuna_storage or "").startswith(
-            ("postgresql", "mysql")
-        ):
-            self._lock = one_writer_lock(self.out_dir)
+        optuna = options.optuna_storage or sqlite_url(self.out_dir / "optuna.db")
+        if uri.startswith("sqlite:") or optuna.startswith("sqlite:"):
+            self._lock = sqlite_locks(self.out_dir, [uri, optuna])
         self.store = MLflowStore(uri, f"ganbench/{suite.name}", artifact_dir=self.out_dir / "mlartifacts")
         self.parent = self.store.parent_run(suite.name, suite.key(), {"ganbench.suite": suite.name})
         describe_parent(self.store, self.parent, suite)  # its settings, suite.yaml, version and commit
@@ -299,10 +299,9 @@ class Runner:
 
     def close(self) -> None:
         self.executor.close()
-        lock = getattr(self, "_lock", None)
-        if lock is not None:
-            lock.close()  # releases the one-writer lock
-            self._lock = None
+        for lock in getattr(self, "_lock", None) or ():
+            lock.close()  # releases the one-writer locks
+        self._lock = None
 
 
 def _part(p: Planned, keep: list[int]) -> Planned:

@@ -15,7 +15,7 @@ from typing import Any
 from ganbench import metrics as M
 from ganbench.config import Member, RunConfig
 from ganbench.errors import StoreError, disk_full, is_disk_full
-from ganbench.guard import mask_password, writes
+from ganbench.guard import http_credentials, mask_password, writes
 from ganbench.status import DONE, Status
 from ganbench.train import RunResult, Tracker
 
@@ -97,11 +97,13 @@ def quiet_client(tracking_uri: str) -> Any:
 class MLflowStore:
     """Thin layer over ``MlflowClient`` holding the suite's experiment."""
 
-    def __init__(self, tracking_uri: str, experiment: str, artifact_dir: Path | None = None) -> None:
+    def __init__(self, tracking_uri: str, experiment: str, artifact_dir: Path | None = None,
+                 read_only: bool = False) -> None:  # fmt: skip
         from mlflow import MlflowClient
 
         _quiet_mlflow()  # after the import: mlflow sets its own log levels when imported
 
+        tracking_uri = http_credentials(tracking_uri)
         self.tracking_uri = tracking_uri
         self.safe_uri = mask_password(tracking_uri)
         self.path = Path(tracking_uri.removeprefix("sqlite:///")) if tracking_uri.startswith("sqlite:///") else None
@@ -109,17 +111,23 @@ class MLflowStore:
             self.client = MlflowClient(tracking_uri)
             # MLflow keeps its SQLAlchemy engine in its store; if that ever moves, the defaults stay (slower)
             engine = getattr(getattr(self.client._tracking_client, "store", None), "engine", None)
-            if tracking_uri.startswith("sqlite:") and engine is not None:
+            if tracking_uri.startswith("sqlite:") and engine is not None and not read_only:
                 sqlite_fast(engine)
             exp = self.client.get_experiment_by_name(experiment)
-            if exp is None:
+            if read_only:  # ganbench report: reads what is there, creates nothing
+                if exp is None:
+                    raise StoreError(f"the MLflow store {self.safe_uri} holds no experiment {experiment!r}")
+                self.experiment_id = exp.experiment_id
+            elif exp is None:
                 location = artifact_dir.resolve().as_uri() if artifact_dir else None
                 self.experiment_id = self.client.create_experiment(experiment, artifact_location=location)
             else:
                 self.experiment_id = exp.experiment_id
             # MLflow 3 opens an experiment without a kind in its GenAI view; these are model-training runs
-            if exp is None or exp.tags.get(EXPERIMENT_KIND_TAG) is None:
+            if not read_only and (exp is None or exp.tags.get(EXPERIMENT_KIND_TAG) is None):
                 self.client.set_experiment_tag(self.experiment_id, EXPERIMENT_KIND_TAG, EXPERIMENT_KIND)
+        except StoreError:
+            raise
         except Exception as exc:  # mlflow raises many types; all mean the same here
             if is_disk_full(exc):
                 raise disk_full(self.path or self.safe_uri) from None
