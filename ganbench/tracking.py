@@ -61,6 +61,8 @@ def _quiet_mlflow() -> None:
     imported) in the processes it starts, such as the UI server of ``ganbench ui``."""
     for name in ("alembic", "mlflow", "sqlalchemy"):
         logging.getLogger(name).setLevel(logging.WARNING)
+    # it logs every failed write with a traceback before raising it; ganbench turns the error into one line
+    logging.getLogger("mlflow.store.db.utils").setLevel(logging.CRITICAL)
     os.environ.setdefault("MLFLOW_LOGGING_LEVEL", "WARNING")
     os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
 
