@@ -4,6 +4,7 @@ URL is ever shown with its password."""
 from __future__ import annotations
 
 import re
+from pathlib import Path
 from typing import Any
 
 from ganbench.errors import GanbenchError, StoreError, disk_full, is_disk_full
@@ -15,6 +16,24 @@ def mask_password(text: str) -> str:
     """Every ``scheme://user:password@host`` in ``text`` as ``scheme://user:***@host`` (a URL, or a message that
     quotes one); the rest unchanged."""
     return _CREDENTIALS.sub(r"\1:***@", text) if isinstance(text, str) else text
+
+
+def file_identity(path: Path | None) -> tuple[int, int] | None:
+    """(device, inode) of a store file, None for no file: a file deleted or replaced has another, or none."""
+    try:
+        st = path.stat() if path is not None else None
+    except OSError:
+        return None
+    return (st.st_dev, st.st_ino) if st is not None else None
+
+
+def check_same_file(path: Path | None, identity: tuple[int, int] | None) -> None:
+    """Raise :class:`StoreError` when the SQLite file opened as ``identity`` was deleted or replaced: writes
+    would go to a file nobody can read again (or to a new, empty one)."""
+    if path is None or identity is None or file_identity(path) == identity:
+        return
+    raise StoreError(f"the MLflow store {path} was deleted or replaced while the suite ran; nothing more can be "
+                     "recorded: restore it, or rerun into a fresh --out")  # fmt: skip
 
 
 def writes(method: Any) -> Any:

@@ -15,7 +15,7 @@ from typing import Any
 from ganbench import metrics as M
 from ganbench.config import Member, RunConfig
 from ganbench.errors import StoreError, disk_full, is_disk_full
-from ganbench.guard import http_credentials, mask_password, writes
+from ganbench.guard import check_same_file, file_identity, http_credentials, mask_password, writes
 from ganbench.status import DONE, Status
 from ganbench.train import RunResult, Tracker
 
@@ -135,25 +135,11 @@ class MLflowStore:
                 raise disk_full(self.path or self.safe_uri) from None
             first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
             raise StoreError(f"cannot open the MLflow store {self.safe_uri}: {mask_password(first)[:200]}") from None
-        self._identity = self._file_identity()
-
-    def _file_identity(self) -> tuple[int, int] | None:
-        if self.path is None:
-            return None
-        try:
-            st = self.path.stat()
-        except OSError:
-            return None
-        return st.st_dev, st.st_ino
+        self._identity = file_identity(self.path)
 
     def check_file(self) -> None:
-        """Raise :class:`StoreError` when the SQLite file was deleted or replaced since it was opened: writes
-        would go to a file nobody can read again (or to a new, empty one)."""
-        if self.path is None or getattr(self, "_identity", None) is None:
-            return
-        if self._file_identity() != self._identity:
-            raise StoreError(f"the MLflow store {self.path} was deleted or replaced while the suite ran; nothing "
-                             "more can be recorded: restore it, or rerun into a fresh --out")  # fmt: skip
+        """Raise :class:`StoreError` when the SQLite file was deleted or replaced since it was opened."""
+        check_same_file(self.path, getattr(self, "_identity", None))
 
     # ------------------------------------------------------------------------------------ runs
     def find_runs(self, filter_string: str) -> list[Any]:
