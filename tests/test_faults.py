@@ -237,7 +237,7 @@ def small_disk(tmp_path):
 
 @pytest.mark.slow
 def test_a_full_disk_is_exit_2_with_one_line_and_a_rerun_gives_the_uninterrupted_table(tmp_path, small_disk):
-    text = SLOW_SUITE.replace("steps: 400", "steps: 200").replace("eval_every: 50", "eval_every: 10")
+    text = SLOW_SUITE.replace("steps: 400", "steps: 100").replace("eval_every: 50", "eval_every: 10")
     suite = write_suite(tmp_path / "faults.yaml", text)
     reference = tmp_path / "ref"
     assert main(["run", "--suite", str(suite), "--out", str(reference), "--population-size", "1",
