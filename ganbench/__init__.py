@@ -10,8 +10,14 @@ The public API, importable from the package root (loaded on first use, so ``impo
 
 from __future__ import annotations
 
+import os
 from importlib import import_module
 from typing import Any
+
+# MLflow's usage telemetry stays off unless the user turns it on (MLFLOW_DISABLE_TELEMETRY=false); set before
+# MLflow is imported here, and inherited by the processes ganbench starts (workers, the UI server)
+if "MLFLOW_DISABLE_TELEMETRY" not in os.environ and "DO_NOT_TRACK" not in os.environ:
+    os.environ["MLFLOW_DISABLE_TELEMETRY"] = "true"
 
 __version__ = "0.1.0"
 

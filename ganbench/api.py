@@ -24,7 +24,7 @@ from typing import Any
 
 import pandas as pd
 
-from ganbench.errors import GanbenchError, InputError
+from ganbench.errors import DiskFull, GanbenchError, InputError
 from ganbench.status import Status
 
 
@@ -47,6 +47,13 @@ class SuiteResult:
     tracking_uri: str = ""
     parent_run_id: str = ""
     report: Any = None  # the full ``ReportResult`` (ranking, findings, figures), for the terminal view
+
+    @property
+    def failed_all(self) -> bool:
+        """Every final run failed: there is no result, whatever the tables hold."""
+        if self.runs.empty or "status" not in self.runs:
+            return False
+        return bool((self.runs["status"] == Status.FAILED).all())
 
     @property
     def report_html(self) -> Path | None:
@@ -135,23 +142,28 @@ def run_suite(
                 runner.store.finish(runner.parent, Status.FINISHED)
             else:
                 runner.run()
+        except (KeyboardInterrupt, DiskFull):
+            runner.abandon()
+            raise
         finally:
             runner.close()
         if tune_only or not report:
             return SuiteResult(loaded.name, pd.DataFrame(), pd.DataFrame(), None,
-                               tracking_uri=runner.store.tracking_uri, parent_run_id=runner.parent)  # fmt: skip
+                               tracking_uri=runner.store.safe_uri, parent_run_id=runner.parent)  # fmt: skip
         return build_result(loaded.name, runner.store, runner.parent, Path(out))
 
 
-def build_result(name: str, store: Any, parent: str, out: Path) -> SuiteResult:
-    """Write the report of a suite run (and its tuning report) and wrap it as a :class:`SuiteResult`."""
+def build_result(name: str, store: Any, parent: str, out: Path, publish: bool = True) -> SuiteResult:
+    """Write the report of a suite run (and its tuning report) and wrap it as a :class:`SuiteResult`;
+    ``publish`` also puts it on the suite's MLflow run (not for ``ganbench report``, which only reads the store)."""
     from ganbench.report import build_report
     from ganbench.tracking import publish_parent
 
     result = build_report(store, parent, out)  # with the tuning report, when the suite tuned
-    publish_parent(store, parent, result)
+    if publish:
+        publish_parent(store, parent, result)
     return SuiteResult(name, result.summary, result.runs, result.report_dir, dict(result.files),
-                       list(result.headline), [f.text() for f in result.findings], store.tracking_uri, parent,
+                       list(result.headline), [f.text() for f in result.findings], store.safe_uri, parent,
                        result)  # fmt: skip
 
 
@@ -213,6 +225,7 @@ def _prepare(suite, out, quick, seeds, replicates, plugins, tracking_uri, optuna
 
 
 EXECUTOR_CHOICES = ("auto", "local", "processes", "ray")
+MAX_POPULATION, MAX_WORKERS = 4096, 1024  # beyond these, a typo: refused up front
 # `auto` uses worker processes only for work this large (generator steps summed over every planned run): below
 # it, starting the workers (importing torch in each, ~5-10 s) costs more than the parallelism gains
 AUTO_PROCESSES_MIN_STEPS = 1_000_000
@@ -279,6 +292,8 @@ def _check_options(device: str, executor: str, inception_weights: Any, gpus_per_
         raise InputError(f"--gpus-per-job must be >= 0, got {gpus_per_job}")
     if population_size < 1 or (workers is not None and workers < 1):
         raise InputError("--population-size and --workers must be positive integers")
+    if population_size > MAX_POPULATION or (workers or 0) > MAX_WORKERS:
+        raise InputError(f"--population-size is at most {MAX_POPULATION} and --workers at most {MAX_WORKERS}")
 
 
 __all__ = ["GanbenchError", "SuiteResult", "build_result", "choose_executor", "load", "run_suite"]

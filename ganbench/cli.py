@@ -7,12 +7,10 @@ exits with code 2 and one line naming what was wrong and what is valid.
 from __future__ import annotations
 
 import argparse
-import contextlib
 import os
-import signal
 import sys
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import NoReturn
 
 from ganbench.listing import LIST_KINDS, LISTERS
 
@@ -156,6 +154,10 @@ def cmd_run(args: argparse.Namespace) -> None:
 
     result = run_suite(args.suite, **_api_options(args))
     print_summary(result.report)
+    if result.failed_all:  # a table of nothing is no result: say so, and let scripts see it
+        print("ganbench: verdict: FAILED, no result: every run of the suite failed (the report names each "
+              "run's first error)", file=sys.stderr)  # fmt: skip
+        raise SystemExit(1)
 
 
 def cmd_tune(args: argparse.Namespace) -> None:
@@ -175,11 +177,11 @@ def cmd_report(args: argparse.Namespace) -> None:
     check_stores(args.tracking_uri, None)
     uri = _existing_store(args)
     check_writable(args.out)
-    store = MLflowStore(uri, f"ganbench/{suite.name}")
+    store = MLflowStore(uri, f"ganbench/{suite.name}", read_only=True)  # reads, never creates or writes
     parent = store.find_parent(suite.key())
     if parent is None:
-        raise StoreError(f"the store {uri} holds no run of suite {suite.name!r} with these settings")
-    result = build_result(suite.name, store, parent, args.out)
+        raise StoreError(f"the store {store.safe_uri} holds no run of suite {suite.name!r} with these settings")
+    result = build_result(suite.name, store, parent, args.out, publish=False)
     print_summary(result.report)
 
 
@@ -189,7 +191,7 @@ def _existing_store(args: argparse.Namespace) -> str:
 
     uri = args.tracking_uri or default_tracking_uri(args.out)
     path = uri.removeprefix("sqlite:///")
-    if uri.startswith("sqlite:///") and not Path(path).exists():
+    if uri.startswith("sqlite:///") and not Path(path.split("?", 1)[0]).exists():
         raise StoreError(
             f"no MLflow store at {path}; run a suite first (ganbench run) or pass --tracking-uri"
         )
@@ -204,89 +206,9 @@ def cmd_list(args: argparse.Namespace) -> None:
 
 
 def cmd_ui(args: argparse.Namespace) -> None:
-    """The MLflow UI as a child process group that this command owns: Ctrl-C, SIGTERM or SIGHUP stop the
-    server and every worker it started, and the port is free again when ``ganbench ui`` returns."""
-    import subprocess
+    from ganbench.ui import serve
 
-    from ganbench.stores import check_stores
-
-    check_stores(args.tracking_uri, None)
-    uri = _existing_store(args)
-    _check_port_free(args.host, args.port)
-    cmd = [sys.executable, "-m", "mlflow", "ui", "--backend-store-uri", uri, "--host", args.host,
-           "--port", str(args.port)]  # fmt: skip
-    if (args.out / "mlartifacts").exists():
-        cmd += ["--default-artifact-root", (args.out / "mlartifacts").resolve().as_uri()]
-    base = f"http://{args.host}:{args.port}"
-    print(f"MLflow UI on {base} (Ctrl-C to stop)", file=sys.stderr)
-    for name, url in experiment_links(uri, base):
-        print(f"  {name}: {url}", file=sys.stderr)
-
-    def stop(signum: int, frame: object) -> None:
-        raise KeyboardInterrupt
-
-    for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
-        signal.signal(sig, stop)
-    server = subprocess.Popen(cmd, start_new_session=True)  # its own group: stopped as one below
-    code = 0
-    try:
-        code = server.wait()
-    except KeyboardInterrupt:
-        pass
-    finally:
-        _stop_group(server)
-    if code:
-        raise SystemExit(code)
-
-
-def experiment_links(uri: str, base: str) -> list[tuple[str, str]]:
-    """Links that open each ganbench experiment in MLflow's model-training view (MLflow 3 opens an
-    experiment in its GenAI view unless the URL or the browser's saved choice says otherwise)."""
-    from ganbench.tracking import quiet_client
-
-    try:
-        experiments = quiet_client(uri).search_experiments(filter_string="name LIKE 'ganbench/%'")
-    except Exception:  # the links are a convenience: the UI itself still starts
-        return []
-    return [(e.name, f"{base}/#/experiments/{e.experiment_id}/runs?workflowType=machine_learning")
-            for e in sorted(experiments, key=lambda e: e.name)]  # fmt: skip
-
-
-def _check_port_free(host: str, port: int) -> None:
-    import socket
-
-    family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    with socket.socket(family, socket.SOCK_STREAM) as probe:
-        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as the server does: TIME_WAIT is free
-        try:
-            probe.bind((host, port))
-        except OSError as exc:
-            _fail(f"cannot serve on {host}:{port}: {exc.strerror or exc}; pick another --port")
-
-
-def _stop_group(process: Any, grace_s: float = 10.0) -> None:
-    """SIGTERM the process group, wait up to ``grace_s`` for every member to exit, then SIGKILL the rest."""
-    import subprocess
-    import time
-
-    def alive() -> bool:
-        try:
-            os.killpg(process.pid, 0)
-        except (ProcessLookupError, PermissionError):
-            return False
-        return True
-
-    if alive():
-        os.killpg(process.pid, signal.SIGTERM)
-    deadline = time.monotonic() + grace_s
-    while time.monotonic() < deadline:
-        with contextlib.suppress(subprocess.TimeoutExpired):
-            process.wait(timeout=0.1)  # reaps the leader so that it no longer counts as alive
-        if not alive():
-            return
-    if alive():
-        os.killpg(process.pid, signal.SIGKILL)
-    process.wait()
+    serve(args.out, args.tracking_uri, args.host, args.port, _existing_store(args))
 
 
 COMMANDS = {"run": cmd_run, "tune": cmd_tune, "report": cmd_report, "list": cmd_list, "ui": cmd_ui}
@@ -306,6 +228,12 @@ def main(argv: list[str] | None = None) -> int:
         return 130
     except BrokenPipeError:  # `ganbench list losses | head`: the reader left; Python's own advice follows
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+    except OSError as exc:  # a full disk anywhere else (the report, an artifact): one line, not a traceback
+        from ganbench.errors import disk_full, is_disk_full
+
+        if not is_disk_full(exc):
+            raise
+        _fail(str(disk_full(exc.filename or getattr(args, "out", "the output folder"))))
     return 0
 
 

@@ -14,3 +14,26 @@ class GanbenchError(Exception):
 
 class InputError(GanbenchError, ValueError):
     """An option with an impossible value (a device that is not here, an unknown executor, ...)."""
+
+
+class StoreError(GanbenchError, RuntimeError):
+    """The tracking store cannot be opened or written; the message is one line."""
+
+
+class DiskFull(GanbenchError, OSError):
+    """A write failed for want of space (ENOSPC, or SQLite's "database or disk is full"): the suite stops, its
+    runs KILLED; a rerun after freeing space resumes it."""
+
+
+def is_disk_full(exc: BaseException) -> bool:
+    import errno
+
+    if isinstance(exc, DiskFull) or getattr(exc, "errno", None) == errno.ENOSPC:
+        return True
+    text = str(exc).lower()
+    return "no space left on device" in text or "database or disk is full" in text
+
+
+def disk_full(where: object) -> DiskFull:
+    return DiskFull(f"no space left on the device of {where}: free space there, then rerun the same command to "
+                    "resume")  # fmt: skip

@@ -15,6 +15,7 @@ from typing import Any
 import torch
 from torch import Tensor
 
+from ganbench.errors import disk_full, is_disk_full
 from ganbench.status import Status
 
 FINISHED = Status.FINISHED.value  # a plain str: checkpoints load with weights_only=True
@@ -74,8 +75,17 @@ class PopulationState:
             if path is None:
                 continue
             path.parent.mkdir(parents=True, exist_ok=True)
-            tmp = path.with_suffix(".tmp")
-            torch.save(self._member_state(i), tmp)
+            tmp = path.with_suffix(".tmp")  # in the same folder: the rename below never crosses file systems
+            try:
+                with open(tmp, "wb") as f:
+                    torch.save(self._member_state(i), f)
+                    f.flush()
+                    os.fsync(f.fileno())  # on disk before the rename, so a power cut leaves the old or the new
+            except (OSError, RuntimeError) as exc:  # torch reports a full disk as a RuntimeError
+                tmp.unlink(missing_ok=True)
+                if is_disk_full(exc) or "failed writing" in str(exc):
+                    raise disk_full(path.parent) from None
+                raise
             os.replace(tmp, path)  # atomic: a crash never leaves half a checkpoint
             self.tracker.on_checkpoint(i, self.step)
 
@@ -86,7 +96,7 @@ class PopulationState:
             return
         if len(paths) != len(self.members):
             raise RuntimeError("a population resumes only when every member has a checkpoint")
-        states = [torch.load(p, map_location=self.device, weights_only=True) for p in paths]
+        states = [load_checkpoint(p, self.device) for p in paths]
         if len({s["step"] for s in states}) != 1:
             raise RuntimeError("members of one population must resume from the same step")
         # shared values (step counts of the optimizers and accumulators) come from a member still training:
@@ -134,11 +144,40 @@ def _to_cpu(state: Any) -> Any:
     return _map_tensors(state, lambda t: t.cpu())
 
 
+class CorruptCheckpoint(Exception):
+    """A checkpoint that cannot be read back (truncated, empty, not a checkpoint); its message is one line."""
+
+
+CHECKPOINT_KEYS = {"step", "status", "g", "d", "opt_g", "opt_d", "rng"}
+
+
+def load_checkpoint(path: Path, device: Any = "cpu") -> dict[str, Any]:
+    """A member's checkpoint, read with ``weights_only=True`` and checked to be one; anything else raises
+    :class:`CorruptCheckpoint` saying what is wrong (never torch's advice to load it unsafely)."""
+    try:
+        state = torch.load(path, map_location=device, weights_only=True)
+    except Exception as exc:  # EOFError, RuntimeError (a truncated zip), UnpicklingError (foreign objects)
+        if path.stat().st_size == 0:
+            raise CorruptCheckpoint("empty file") from None
+        why = "holds objects a checkpoint never holds" if "weights_only" in str(exc).lower() else "unreadable"
+        raise CorruptCheckpoint(f"{why} ({type(exc).__name__})") from None
+    if not (isinstance(state, dict) and state.keys() >= CHECKPOINT_KEYS and isinstance(state["step"], int)):
+        raise CorruptCheckpoint("not a ganbench checkpoint")
+    return state
+
+
+def set_aside(path: Path) -> Path:
+    """Rename an unreadable checkpoint to ``<name>.corrupt`` (kept to look at; never read again)."""
+    aside = path.with_name(path.name + ".corrupt")
+    os.replace(path, aside)
+    return aside
+
+
 def checkpoint_step(path: Path | None) -> int:
-    """The step a member's checkpoint resumes from; 0 without one."""
+    """The step a member's checkpoint resumes from; 0 without one. Raises :class:`CorruptCheckpoint`."""
     if path is None or not path.exists():
         return 0
-    return int(torch.load(path, map_location="cpu", weights_only=True)["step"])
+    return int(load_checkpoint(path)["step"])
 
 
 def _stack_like(template: Any, values: list[Any], ref: int = 0) -> Any:

@@ -152,6 +152,15 @@ class Progress:
         text.truncate(MAX_LINE, overflow="ellipsis")
         self.console.print(text, soft_wrap=True, highlight=False)
 
+    def warn(self, text: str) -> None:
+        """One warning line, shown with or without progress (``--no-progress`` hides notes, not warnings)."""
+        if self.enabled:
+            self.note(f"[yellow]warning: {text}[/yellow]")
+        else:
+            import sys
+
+            print(f"ganbench: warning: {' '.join(text.split())}", file=sys.stderr)
+
     def note(self, text: str) -> None:
         if not self.enabled:
             return

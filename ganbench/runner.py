@@ -7,6 +7,7 @@ one population (``population_size`` members at most), each member still its own 
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 from collections import defaultdict
 from pathlib import Path
@@ -17,6 +18,7 @@ import torch
 from ganbench import plugins
 from ganbench.config import Member, RunConfig
 from ganbench.data import DataOptions
+from ganbench.errors import DiskFull, StoreError
 from ganbench.events import EndEvent, EvalEvent, Event, NoteEvent, ProgressEvent, StopsEvent
 from ganbench.executors import Executor, Job, LocalExecutor, create_executor, evaluator_for
 from ganbench.memory import is_oom, release_after_oom
@@ -30,11 +32,11 @@ from ganbench.plan import (
     default_hyper,
     run_config,
 )
-from ganbench.population import checkpoint_step
+from ganbench.population import CorruptCheckpoint, checkpoint_step, set_aside
 from ganbench.progress import Progress
 from ganbench.provenance import describe_parent
 from ganbench.status import Status
-from ganbench.stores import check_writable, one_writer_lock
+from ganbench.stores import check_writable, sqlite_locks
 from ganbench.suite import Suite
 from ganbench.tracking import (
     REAL_PREFIX,
@@ -47,6 +49,7 @@ from ganbench.tracking import (
     default_tracking_uri,
     real_key,
     run_params,
+    sqlite_url,
 )
 from ganbench.train import STOP_REQUESTED, Interrupted, RunResult, Tracker
 
@@ -59,10 +62,9 @@ class Runner:
         self.out_dir = options.out_dir
         check_writable(self.out_dir)
         uri = options.tracking_uri or default_tracking_uri(self.out_dir)
-        if uri.startswith("sqlite:") or not (options.optuna_storage or "").startswith(
-            ("postgresql", "mysql")
-        ):
-            self._lock = one_writer_lock(self.out_dir)
+        optuna = options.optuna_storage or sqlite_url(self.out_dir / "optuna.db")
+        if uri.startswith("sqlite:") or optuna.startswith("sqlite:"):
+            self._lock = sqlite_locks(self.out_dir, [uri, optuna])
         self.store = MLflowStore(uri, f"ganbench/{suite.name}", artifact_dir=self.out_dir / "mlartifacts")
         self.parent = self.store.parent_run(suite.name, suite.key(), {"ganbench.suite": suite.name})
         describe_parent(self.store, self.parent, suite)  # its settings, suite.yaml, version and commit
@@ -116,6 +118,9 @@ class Runner:
                 jobs, lambda ev: self._on_event(ev, trackers, names, shown, ended)
             ):
                 open_jobs.discard(job.job_id)
+                if isinstance(outcome, (StoreError, DiskFull)):  # nothing more can be recorded: stop the suite
+                    open_jobs.add(job.job_id)
+                    raise outcome
                 if isinstance(outcome, BaseException):
                     outcome = self._recover(planned[job.job_id], job, outcome, run_ids[job.job_id],
                                             ended, executor)  # fmt: skip
@@ -123,8 +128,9 @@ class Runner:
         except BaseException:
             for job_id in open_jobs:
                 for member, run_id in enumerate(run_ids[job_id]):
-                    if (job_id, member) not in ended:
-                        self.store.finish(run_id, Status.KILLED)
+                    if (job_id, member) not in ended:  # best effort: the store may be what failed
+                        with contextlib.suppress(Exception):
+                            self.store.finish(run_id, Status.KILLED)
             raise
         return [results[j.job_id] for j in jobs]
 
@@ -239,7 +245,16 @@ class Runner:
                           for config, chunk, contender in jobs])  # fmt: skip
 
     def _resume_step(self, config: RunConfig, member: Member) -> int:
-        return checkpoint_step(self.checkpoint_path(member.key(config)))
+        """The step a run resumes from. A checkpoint that cannot be read is set aside (one warning line) and
+        its run trains from the start: a bad file never blocks a suite."""
+        path = self.checkpoint_path(member.key(config))
+        try:
+            return checkpoint_step(path)
+        except CorruptCheckpoint as exc:
+            aside = set_aside(path)
+            self.progress.warn(f"checkpoint {path} cannot be read ({exc}); renamed to {aside.name}, and its run "
+                               "trains from its start")  # fmt: skip
+            return 0
 
     def _resume_groups(self, config: RunConfig, members: list[tuple[Member, Any]]) -> list[list[tuple[Member, Any]]]:
         """Members (with their tags) that resume from the same step train together."""
@@ -276,12 +291,17 @@ class Runner:
         self.final_phase(hypers)
         self.store.finish(self.parent, Status.FINISHED)
 
+    def abandon(self) -> None:
+        """The suite stopped before its end (a stop signal): its run is KILLED, not left RUNNING; a rerun resumes
+        it. Best effort: the store may be what failed."""
+        with contextlib.suppress(Exception):
+            self.store.finish(self.parent, Status.KILLED)
+
     def close(self) -> None:
         self.executor.close()
-        lock = getattr(self, "_lock", None)
-        if lock is not None:
-            lock.close()  # releases the one-writer lock
-            self._lock = None
+        for lock in getattr(self, "_lock", None) or ():
+            lock.close()  # releases the one-writer locks
+        self._lock = None
 
 
 def _part(p: Planned, keep: list[int]) -> Planned:

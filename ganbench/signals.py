@@ -51,3 +51,60 @@ def waiting() -> Iterator[None]:
         yield
     finally:
         _WAITING.clear()
+
+
+@contextmanager
+def ignored_by_children() -> Iterator[None]:
+    """Processes started in the block begin with SIGINT and SIGTERM ignored (a disposition survives exec, and
+    Python then installs no KeyboardInterrupt handler): a Ctrl-C to the group while a worker still imports
+    torch does not kill it. This process ignores them for those few milliseconds too (main thread only)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = {sig: signal.signal(sig, signal.SIG_IGN) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
+PARENT_POLL_S = 0.5  # how often a worker checks that its driver still lives (and whether it asked to stop)
+
+
+def die_with_parent() -> None:
+    """Ask Linux to SIGKILL this process when its parent dies (``PR_SET_PDEATHSIG``), so a driver killed with
+    SIGKILL leaves no worker behind; elsewhere a no-op (:func:`watch_parent` covers it)."""
+    import ctypes
+    import signal as sig
+    import sys as _sys
+
+    if not _sys.platform.startswith("linux"):
+        return
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(1, int(sig.SIGKILL), 0, 0, 0)  # 1: PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass
+
+
+def watch_parent(parent: int, stop: Any = None) -> None:
+    """In a daemon thread: exit at once when the parent (the driver) is gone, and set this process's stop
+    request (the trainer's, checked between steps) when the driver sets ``stop`` (a multiprocessing Event)."""
+    import os
+    import time
+
+    from ganbench.train import STOP_REQUESTED
+
+    def watch() -> None:
+        while True:
+            if os.getppid() != parent:  # reparented: the driver died without telling us
+                os._exit(1)
+            if stop is not None and stop.is_set():
+                STOP_REQUESTED.set()
+            if stop is not None and not STOP_REQUESTED.is_set():
+                stop.wait(PARENT_POLL_S)  # wakes at once when the driver asks
+            else:
+                time.sleep(PARENT_POLL_S)
+
+    threading.Thread(target=watch, name="ganbench-parent-watch", daemon=True).start()

@@ -14,6 +14,7 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
+from ganbench.guard import http_credentials, mask_password
 from ganbench.signals import waiting
 from ganbench.tracking import StoreError
 
@@ -39,9 +40,16 @@ def check_mlflow(uri: str, timeout: float = PROBE_TIMEOUT_S) -> None:
 
 def _check_http(uri: str, timeout: float) -> None:
     """An MLflow server answers ``/health``; any HTTP answer means it is there (a proxy may hide the path)."""
-    url = uri.rstrip("/") + "/health"
+    import base64
+    import os
+
+    request = urllib.request.Request(http_credentials(uri).rstrip("/") + "/health")
+    user, password = os.environ.get("MLFLOW_TRACKING_USERNAME"), os.environ.get("MLFLOW_TRACKING_PASSWORD")
+    if user:
+        token = base64.b64encode(f"{user}:{password or ''}".encode()).decode()
+        request.add_header("Authorization", f"Basic {token}")
     try:
-        with urllib.request.urlopen(url, timeout=timeout) as response:  # noqa: S310 - the user's own URL
+        with urllib.request.urlopen(request, timeout=timeout) as response:  # noqa: S310 - the user's own URL
             response.read(64)
     except urllib.error.HTTPError:
         return  # the server answered, with an error status: reachable
@@ -52,7 +60,8 @@ def _check_http(uri: str, timeout: float) -> None:
         else:
             why = str(reason).strip() or type(reason).__name__
         raise StoreError(
-            f"cannot reach the MLflow tracking server {uri}: {why}; start it, check the URL, or leave out "
+            f"cannot reach the MLflow tracking server {mask_password(uri)}: {mask_password(why)}; start it, check "
+            "the URL, or leave out "
             "--tracking-uri for a local store in the output folder"
         ) from None
 
@@ -95,22 +104,47 @@ def _first_line(exc: BaseException) -> str:
     return (text.splitlines()[0] if text else type(exc).__name__)[:200]
 
 
-def one_writer_lock(out_dir: Path) -> Any:
-    """SQLite stores take one writer: a second ganbench on the same output folder is refused, not corrupted.
+def one_writer_lock(out_dir: Path, lock_file: Path | None = None) -> Any:
+    """SQLite stores take one writer: a second ganbench on the same output folder (or the same SQLite file,
+    wherever its path came from: ``lock_file`` beside it) is refused, not corrupted.
 
     The lock is held as long as the returned file object lives (the process, for a Runner)."""
     import fcntl
 
-    handle = open(out_dir / ".ganbench.lock", "w")  # noqa: SIM115 - held open on purpose
+    path = lock_file or out_dir / ".ganbench.lock"
+    handle = open(path, "w")  # noqa: SIM115 - held open on purpose
     try:
         fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except OSError:
         handle.close()
+        what = out_dir if lock_file is None else path.with_suffix("")
         raise StoreError(
-            f"another ganbench process is writing to {out_dir} (its SQLite stores take one writer); wait for it, "
+            f"another ganbench process is writing to {what} (a SQLite store takes one writer); wait for it, "
             "or give --tracking-uri and --optuna-storage server URLs (PostgreSQL) for several writers"
         ) from None
     return handle
+
+
+def sqlite_locks(out_dir: Path, urls: list[str]) -> list[Any]:
+    """One writer per SQLite store: the output folder's lock, and one beside each SQLite file named by URL
+    (``<file>.lock``), so two suites writing one store through different output folders are refused too."""
+    locks = [one_writer_lock(out_dir)]
+    seen = set()
+    for url in urls:
+        if not url.startswith("sqlite:///"):
+            continue
+        db = Path(url.removeprefix("sqlite:///").split("?", 1)[0]).resolve()
+        if db in seen:
+            continue
+        seen.add(db)
+        db.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            locks.append(one_writer_lock(out_dir, db.with_name(db.name + ".lock")))
+        except BaseException:
+            for lock in locks:
+                lock.close()
+            raise
+    return locks
 
 
 def check_writable(out_dir: Path) -> None:

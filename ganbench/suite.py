@@ -9,7 +9,7 @@ from __future__ import annotations
 import hashlib
 import json
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import yaml
 from pydantic import (
@@ -33,6 +33,16 @@ from ganbench.strategies import get_strategy
 
 SUITES_DIR = Path(__file__).parent / "suites"
 # tuning keys added since suite keys were first computed, with their unset values: absent from the key then
+# sane upper bounds: a size beyond these is a typo (an extra zero or three), refused before anything is opened
+MAX_STEPS = 10_000_000
+MAX_BATCH = 65_536
+MAX_EVAL_SAMPLES = 1_000_000
+MAX_COUNT = 10_000  # seeds, replicates, trials, a batch of trials, seeds per trial
+MAX_WIDTH = 65_536  # a layer's width, the latent dimension
+MAX_DEPTH = 256
+Steps = Annotated[int, Field(gt=0, le=MAX_STEPS)]
+Count = Annotated[int, Field(gt=0, le=MAX_COUNT)]
+
 TUNING_ADDED = {"compute": None, "seeds_per_trial": 1, "loss_params": False}
 
 
@@ -54,9 +64,9 @@ class _Strict(BaseModel):
 
 class ModelSpec(_Strict):
     name: str = "mlp"
-    width: PositiveInt = 128
-    depth: PositiveInt = 3
-    latent_dim: PositiveInt = 2
+    width: int = Field(128, gt=0, le=MAX_WIDTH)
+    depth: int = Field(3, gt=0, le=MAX_DEPTH)
+    latent_dim: int = Field(2, gt=0, le=MAX_WIDTH)
     spectral_norm: bool = False
 
     @field_validator("name")
@@ -98,9 +108,9 @@ class TuningSpec(_Strict):
     The budget is ``trials`` per study, or ``compute`` (GFLOP of training per study, counted as ganbench.compute
     counts it: a trial with 5 D steps and a penalty spends several times one with 1 D step)."""
 
-    trials: PositiveInt | None = None
+    trials: Count | None = None
     compute: float | None = Field(None, gt=0)  # GFLOP per study, instead of a number of trials
-    steps: PositiveInt | None = None  # default: the suite's steps
+    steps: Steps | None = None  # default: the suite's steps
     lr_min: float = Field(1e-5, gt=0)
     lr_max: float = Field(1e-2, gt=0)
     # also search Adam's beta1: true for uniform [0, 1) (Lucic et al.), or a list of values to choose from
@@ -114,10 +124,10 @@ class TuningSpec(_Strict):
     warmup: float = Field(0.25, gt=0, lt=1)
     seed: int = 10_000  # the first tuning seed; final seeds never reach the tuning seeds
     # each trial trains on this many tuning seeds and is scored by their mean (a less noisy objective)
-    seeds_per_trial: PositiveInt = 1
+    seeds_per_trial: Count = 1
     # also search each loss's own searchable parameters (r1's gamma, wgan_gp's gp_weight, wgan's clip)
     loss_params: bool = False
-    batch: PositiveInt = 4  # trials asked at once (the sampler learns between batches), trained together
+    batch: Count = 4  # trials asked at once (the sampler learns between batches), trained together
     objective: str | None = (
         None  # the metric tuning optimizes; default: the dataset's primary (w1_raw, fid_domain)
     )
@@ -173,14 +183,14 @@ class Suite(_Strict):
     losses: list[str | LossEntry]
     strategies: list[str] = ["adam_dcgan"]
     datasets: list[str]
-    seeds: PositiveInt | list[int] = 3  # final seeds of each replicate
+    seeds: Count | list[int] = 3  # final seeds of each replicate
     # the whole tune-then-train pipeline, repeated with its own sampler, tuning and final seeds: the spread
     # between replicates is the tuning's variance, which the report's verdict includes
-    replicates: PositiveInt = 1
-    steps: PositiveInt = 2000
-    batch_size: PositiveInt = 256
+    replicates: Count = 1
+    steps: Steps = 2000
+    batch_size: int = Field(256, gt=0, le=MAX_BATCH)
     eval_every: PositiveInt = 500
-    eval_samples: PositiveInt = 2500
+    eval_samples: int = Field(2500, gt=0, le=MAX_EVAL_SAMPLES)
     lr_g: float | None = Field(None, gt=0)  # default: the strategy's
     lr_d: float | None = Field(None, gt=0)
     image_size: Literal[8, 28, 32] | None = None  # 8: the digits' native size
@@ -215,6 +225,8 @@ class Suite(_Strict):
         seeds = list(range(v)) if isinstance(v, int) else list(v)
         if not seeds:
             raise ValueError("at least one seed is needed")
+        if len(seeds) > MAX_COUNT:
+            raise ValueError(f"at most {MAX_COUNT} seeds")
         if len(set(seeds)) != len(seeds):
             raise ValueError("seeds must be distinct")
         return seeds

@@ -14,7 +14,8 @@ from typing import Any
 
 from ganbench import metrics as M
 from ganbench.config import Member, RunConfig
-from ganbench.errors import GanbenchError
+from ganbench.errors import StoreError, disk_full, is_disk_full
+from ganbench.guard import check_same_file, file_identity, http_credentials, mask_password, writes
 from ganbench.status import DONE, Status
 from ganbench.train import RunResult, Tracker
 
@@ -46,10 +47,6 @@ PARENT_TAG = "mlflow.parentRunId"
 DONE_STATUSES = DONE
 
 
-class StoreError(GanbenchError, RuntimeError):
-    """The tracking store cannot be opened or written; the message is one line."""
-
-
 def sqlite_url(path: Path) -> str:
     """The SQLAlchemy URL of a SQLite file (both default stores live in the output folder as such files)."""
     return f"sqlite:///{path.resolve()}"
@@ -64,6 +61,8 @@ def _quiet_mlflow() -> None:
     imported) in the processes it starts, such as the UI server of ``ganbench ui``."""
     for name in ("alembic", "mlflow", "sqlalchemy"):
         logging.getLogger(name).setLevel(logging.WARNING)
+    # it logs every failed write with a traceback before raising it; ganbench turns the error into one line
+    logging.getLogger("mlflow.store.db.utils").setLevel(logging.CRITICAL)
     os.environ.setdefault("MLFLOW_LOGGING_LEVEL", "WARNING")
     os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
 
@@ -100,30 +99,47 @@ def quiet_client(tracking_uri: str) -> Any:
 class MLflowStore:
     """Thin layer over ``MlflowClient`` holding the suite's experiment."""
 
-    def __init__(self, tracking_uri: str, experiment: str, artifact_dir: Path | None = None) -> None:
+    def __init__(self, tracking_uri: str, experiment: str, artifact_dir: Path | None = None,
+                 read_only: bool = False) -> None:  # fmt: skip
         from mlflow import MlflowClient
 
         _quiet_mlflow()  # after the import: mlflow sets its own log levels when imported
 
+        tracking_uri = http_credentials(tracking_uri)
         self.tracking_uri = tracking_uri
+        self.safe_uri = mask_password(tracking_uri)
+        self.path = Path(tracking_uri.removeprefix("sqlite:///")) if tracking_uri.startswith("sqlite:///") else None
         try:
             self.client = MlflowClient(tracking_uri)
             # MLflow keeps its SQLAlchemy engine in its store; if that ever moves, the defaults stay (slower)
             engine = getattr(getattr(self.client._tracking_client, "store", None), "engine", None)
-            if tracking_uri.startswith("sqlite:") and engine is not None:
+            if tracking_uri.startswith("sqlite:") and engine is not None and not read_only:
                 sqlite_fast(engine)
             exp = self.client.get_experiment_by_name(experiment)
-            if exp is None:
+            if read_only:  # ganbench report: reads what is there, creates nothing
+                if exp is None:
+                    raise StoreError(f"the MLflow store {self.safe_uri} holds no experiment {experiment!r}")
+                self.experiment_id = exp.experiment_id
+            elif exp is None:
                 location = artifact_dir.resolve().as_uri() if artifact_dir else None
                 self.experiment_id = self.client.create_experiment(experiment, artifact_location=location)
             else:
                 self.experiment_id = exp.experiment_id
             # MLflow 3 opens an experiment without a kind in its GenAI view; these are model-training runs
-            if exp is None or exp.tags.get(EXPERIMENT_KIND_TAG) is None:
+            if not read_only and (exp is None or exp.tags.get(EXPERIMENT_KIND_TAG) is None):
                 self.client.set_experiment_tag(self.experiment_id, EXPERIMENT_KIND_TAG, EXPERIMENT_KIND)
+        except StoreError:
+            raise
         except Exception as exc:  # mlflow raises many types; all mean the same here
+            if is_disk_full(exc):
+                raise disk_full(self.path or self.safe_uri) from None
             first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-            raise StoreError(f"cannot open the MLflow store {tracking_uri}: {first[:200]}") from None
+            raise StoreError(f"cannot open the MLflow store {self.safe_uri}: {mask_password(first)[:200]}") from None
+        self._identity = file_identity(self.path)
+
+    def check_file(self) -> None:
+        """Raise :class:`StoreError` when the SQLite file was deleted or replaced since it was opened."""
+        check_same_file(self.path, getattr(self, "_identity", None))
 
     # ------------------------------------------------------------------------------------ runs
     def find_runs(self, filter_string: str) -> list[Any]:
@@ -145,6 +161,7 @@ class MLflowStore:
         found = self.find_runs(f"tags.`{TAG_SUITE_KEY}` = '{suite_key}' and tags.`{TAG_PHASE}` = 'suite'")
         return found[0].info.run_id if found else None
 
+    @writes
     def parent_run(self, name: str, suite_key: str, tags: dict[str, str] | None = None) -> str:
         """The suite's parent run: reopened when the same suite ran before, else created."""
         run_id = self.find_parent(suite_key)
@@ -169,6 +186,7 @@ class MLflowStore:
             and TAG_KEY in r.data.tags
         }
 
+    @writes
     def child_run(
         self, parent_id: str, key: str, name: str, params: dict[str, Any], tags: dict[str, str]
     ) -> str:
@@ -186,6 +204,7 @@ class MLflowStore:
         return run_id
 
     # ------------------------------------------------------------------------------------ logging
+    @writes
     def log(
         self,
         run_id: str,
@@ -204,9 +223,11 @@ class MLflowStore:
             tags=[RunTag(k, str(v)) for k, v in (tags or {}).items()],
         )
 
+    @writes
     def log_figure(self, run_id: str, figure: Any, path: str) -> None:
         self.client.log_figure(run_id, figure, path)
 
+    @writes
     def log_text(self, run_id: str, text: str, artifact_file: str) -> None:
         self.client.log_text(run_id, text, artifact_file)
 
@@ -219,9 +240,11 @@ class MLflowStore:
         except Exception:  # missing artifact: MLflow raises several types
             return None
 
+    @writes
     def log_artifact(self, run_id: str, local_path: Path, artifact_path: str | None = None) -> None:
         self.client.log_artifact(run_id, str(local_path), artifact_path)
 
+    @writes
     def finish(self, run_id: str, status: str) -> None:
         """Mark a run ended; FINISHED in MLflow only for results (finished, diverged, pruned)."""
         self.client.set_tag(run_id, TAG_STATUS, status)

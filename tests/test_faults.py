@@ -177,3 +177,93 @@ def test_out_of_memory_population_is_split_and_retried(tmp_path, monkeypatch):
     children = _children(out)
     assert len(children) == 2  # the two seeds, each its own run, trained one at a time after the split
     assert all(r.info.status == "FINISHED" and r.data.tags["ganbench.status"] == "finished" for r in children)
+
+
+def _checkpoint_paths(suite_path: Path, out: Path) -> list[Path]:
+    """Where the suite's final runs keep their checkpoints, one per run."""
+    from ganbench.plan import contenders, default_hyper, run_config
+    from ganbench.suite import load_suite
+
+    suite = load_suite(str(suite_path))
+    paths = []
+    for contender in contenders(suite):
+        hyper = default_hyper(suite, contender)
+        config = run_config(suite, contender, hyper)
+        paths += [out / "checkpoints" / f"{hyper.member(seed).key(config)}.pt" for seed in suite.seed_list]
+    return paths
+
+
+class _Foreign:
+    """Not something a checkpoint holds: ``weights_only=True`` refuses to load it."""
+
+
+def test_unreadable_checkpoints_are_set_aside_with_one_warning_and_their_runs_retrain(tmp_path, capfd):
+    """Truncated, empty, garbage, or holding a foreign object: each is renamed to .corrupt and named in one
+    warning line, its run trains from its start, and the suite ends as usual."""
+    suite = write_suite(tmp_path / "s.yaml", SLOW_SUITE.replace("steps: 400", "steps: 20")
+                        .replace("eval_every: 50", "eval_every: 10"))  # fmt: skip
+    out = tmp_path / "out"
+    paths = _checkpoint_paths(suite, out)
+    assert len(paths) == 4
+    paths[0].parent.mkdir(parents=True)
+    torch.save({"step": 10, "g": torch.zeros(1000)}, paths[0])
+    paths[0].write_bytes(paths[0].read_bytes()[:200])  # truncated
+    paths[1].write_bytes(b"")
+    paths[2].write_bytes(b"not a checkpoint at all \x00\xff" * 10)
+    torch.save({"step": 10, "thing": _Foreign()}, paths[3])
+    assert main(["run", "--suite", str(suite), "--out", str(out), "--no-progress"]) == 0
+    err = capfd.readouterr().err
+    warnings = [line for line in err.splitlines() if "warning: checkpoint" in line]
+    assert len(warnings) == 4 and all(any(p.name in w for w in warnings) for p in paths), err
+    assert "Traceback" not in err and "weights_only" not in err
+    assert all(p.with_name(p.name + ".corrupt").exists() for p in paths)
+    client = MlflowClient(f"sqlite:///{out / 'mlflow.db'}")
+    for run in _children(out):
+        assert run.info.status == "FINISHED"
+        steps = [m.step for m in client.get_metric_history(run.info.run_id, "w1_raw")]
+        assert steps == [10, 20]  # trained from its start: the evaluation at step 10 is its own
+
+
+@pytest.fixture
+def small_disk(tmp_path):
+    """A 64 MB tmpfs (needs root; skipped where it cannot be mounted)."""
+    mount = tmp_path / "disk"
+    mount.mkdir()
+    if subprocess.run(["mount", "-t", "tmpfs", "-o", "size=64m", "tmpfs", str(mount)], capture_output=True).returncode:
+        pytest.skip("cannot mount a tmpfs here (needs root)")
+    yield mount
+    subprocess.run(["umount", "-l", str(mount)], check=False)
+
+
+@pytest.mark.slow
+def test_a_full_disk_is_exit_2_with_one_line_and_a_rerun_gives_the_uninterrupted_table(tmp_path, small_disk):
+    text = SLOW_SUITE.replace("steps: 400", "steps: 100").replace("eval_every: 50", "eval_every: 10")
+    suite = write_suite(tmp_path / "faults.yaml", text)
+    reference = tmp_path / "ref"
+    assert main(["run", "--suite", str(suite), "--out", str(reference), "--population-size", "1",
+                 "--no-progress"]) == 0  # fmt: skip
+    out = small_disk / "out"
+    proc = _start(suite, out)
+    _wait_for_mid_run_checkpoint(proc, out)
+    filler = small_disk / "filler"
+    with open(filler, "wb") as f, pytest.raises(OSError):  # the disk fills up under the running suite
+        while True:
+            f.write(b"\0" * (1 << 20))
+            f.flush()
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 2, err
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and "no space left" in lines[0] and str(small_disk) in lines[0], err
+    filler.unlink()
+    assert main(["run", "--suite", str(suite), "--out", str(out), "--population-size", "1", "--no-progress"]) == 0
+    assert _final_metrics(out) == _final_metrics(reference)
+
+
+def test_a_suite_whose_every_run_failed_exits_non_zero_with_no_result(tmp_path, monkeypatch, capfd):
+    monkeypatch.setitem(LOSSES._entries, "broken", LossSpec(name="broken", fn=_raises))
+    suite = write_suite(tmp_path / "s.yaml", SLOW_SUITE.replace("[non_saturating, hinge]", "[broken]")
+                        .replace("steps: 400", "steps: 20").replace("eval_every: 50", "eval_every: 10"))  # fmt: skip
+    with pytest.raises(SystemExit) as exit_info:
+        main(["run", "--suite", str(suite), "--out", str(tmp_path / "out"), "--no-progress"])
+    assert exit_info.value.code == 1
+    assert "FAILED, no result" in capfd.readouterr().err

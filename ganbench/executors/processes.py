@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import queue as queue_mod
 import time
@@ -11,7 +12,8 @@ from typing import Any, NamedTuple
 from ganbench.events import Event, StopsEvent
 from ganbench.executors.base import EXECUTORS, Executor, _drain
 from ganbench.executors.job import Job, job_cost, run_job
-from ganbench.train import RunResult
+from ganbench.signals import ignored_by_children
+from ganbench.train import STOP_REQUESTED, Interrupted, RunResult
 
 _WORKER_QUEUE: Any = None
 _WORKER_REPLIES: Any = None  # this worker's queue for the driver's answers (which members the pruner stops)
@@ -33,9 +35,10 @@ class _JobDone(NamedTuple):
     job_id: int
 
 
-def _init_worker(events: Any, gpus: Any, ids: Any, replies: list[Any]) -> None:
+def _init_worker(events: Any, gpus: Any, ids: Any, replies: list[Any], stop: Any = None) -> None:
     global _WORKER_QUEUE, _WORKER_REPLIES, _WORKER_ID, _WORKER_PARENT, _WORKER_GPU_SHARE
     _WORKER_QUEUE, _WORKER_PARENT = events, os.getppid()
+    _leave_stopping_to_the_driver(stop)
     # a worker leaving (the pool shut down) does not wait for its unsent events to be read: a driver that stopped
     # reading (it raised) would otherwise wait forever for the worker, which waits for a full pipe to drain
     events.cancel_join_thread()
@@ -51,6 +54,27 @@ def _init_worker(events: Any, gpus: Any, ids: Any, replies: list[Any]) -> None:
         _WORKER_GPU_SHARE = 1 / sharers
     except queue_mod.Empty:
         pass
+
+
+def _leave_stopping_to_the_driver(stop: Any) -> None:
+    """A worker stops when its driver says so (``stop``, set on the driver's first stop signal): it finishes its
+    step, checkpoints and raises :class:`Interrupted`, as the driver's own jobs do. Signals meant for the suite
+    (Ctrl-C or SIGTERM to the process group) therefore reach the driver alone: the worker leaves the group and
+    ignores SIGINT, so it never dies mid-step with a KeyboardInterrupt traceback (it started with both signals
+    ignored: :func:`ignored_by_children`). SIGTERM sent to the worker itself, once it left the group, ends it
+    (the pool ends its workers so). It dies with the driver, even a SIGKILLed one."""
+    import signal
+
+    from ganbench.signals import die_with_parent, watch_parent
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    with contextlib.suppress(OSError):
+        os.setpgrp()
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    die_with_parent()
+    if os.getppid() != _WORKER_PARENT:  # the driver died before the line above took effect
+        os._exit(1)
+    watch_parent(_WORKER_PARENT, stop)
 
 
 def _worker_emit(event: Event) -> Any:
@@ -74,6 +98,8 @@ def _worker_emit(event: Event) -> Any:
 
 def _worker_run(job: Job, runner: Any = run_job) -> list[RunResult]:
     try:
+        if STOP_REQUESTED.is_set():  # queued before the driver asked to stop: it does not start
+            raise Interrupted("stopped before the job started")
         return runner(replace(job, gpu_share=job.gpu_share * _WORKER_GPU_SHARE), _worker_emit)
     finally:  # after every event of the job, on the same queue: the driver knows it has them all
         _WORKER_QUEUE.put(_JobDone("job_done", job.job_id))
@@ -134,35 +160,64 @@ class ProcessExecutor(Executor):
         attempts = {job.job_id: 0 for job in jobs}
         pending = sorted(jobs, key=job_cost, reverse=True)  # the costliest first
         n_gpus = torch.cuda.device_count()
-        while pending:
+        stopped = False  # some job did not run to its end because a stop was asked
+        while pending and not (stopped := stopped or STOP_REQUESTED.is_set()):
             # a fresh pool and queue per round: a worker killed mid-write may leave the old queue locked
-            events, gpus, ids = ctx.Queue(), ctx.Queue(), ctx.Queue()
+            events, gpus, ids, stop = ctx.Queue(), ctx.Queue(), ctx.Queue(), ctx.Event()
             replies = [ctx.Queue() for _ in range(self.workers)]  # one per worker: answers to its StopsEvents
             for assignment in gpu_assignment(self.workers, n_gpus):
                 gpus.put(assignment)
             for worker in range(self.workers):
                 ids.put(worker)
-            pool = ProcessPoolExecutor(
-                self.workers, mp_context=ctx, initializer=_init_worker, initargs=(events, gpus, ids, replies)
-            )
-            futures = {pool.submit(_worker_run, job, self.job_runner): job for job in pending}
+            pool = ProcessPoolExecutor(self.workers, mp_context=ctx, initializer=_init_worker,
+                                       initargs=(events, gpus, ids, replies, stop))  # fmt: skip
+            with ignored_by_children():  # submit starts the workers
+                futures = {pool.submit(_worker_run, job, self.job_runner): job for job in pending}
             pending = []
             inbox = _Events(events, on_event, replies)
+            ended = False
             try:
                 while futures:
+                    if STOP_REQUESTED.is_set() and not stop.is_set():
+                        stop.set()  # each worker finishes its step, checkpoints and stops
+                        # nothing new starts (a job already handed to a worker stops at once); the pool cancels
+                        # them itself (a future cancelled here breaks the pool's own clean-up if a worker dies)
+                        pool.shutdown(wait=False, cancel_futures=True)
                     done, _ = wait(list(futures), timeout=0.05, return_when=FIRST_COMPLETED)
+                    done |= {fut for fut in futures if fut.cancelled()}  # wait() never counts them done
                     inbox.drain()
                     for fut in done:
                         job = futures.pop(fut)
-                        exc = fut.exception()
-                        if isinstance(exc, BrokenProcessPool) and attempts[job.job_id] < self.retries:
+                        exc = None if fut.cancelled() else fut.exception()
+                        broken = isinstance(exc, BrokenProcessPool)
+                        halted = isinstance(exc, KeyboardInterrupt) or (broken and stop.is_set())
+                        if fut.cancelled() or halted:
+                            stopped = True  # its runs stay open: the driver marks them killed
+                            if isinstance(exc, KeyboardInterrupt):
+                                inbox.await_job(job.job_id)
+                        elif broken and attempts[job.job_id] < self.retries:
                             attempts[job.job_id] += 1
                             pending.append(job)  # resubmitted to a new pool; it resumes from its checkpoint
                         else:
-                            if not isinstance(exc, BrokenProcessPool):  # a dead worker sends no marker
+                            if not broken:  # a dead worker sends no marker
                                 inbox.await_job(job.job_id)
                             yield job, (exc if exc is not None else fut.result())
+                ended = True
             finally:
                 for reply in replies:  # a worker still waiting for an answer must not hold up the shutdown
                     reply.put(None)
+                # the driver is leaving now (a second stop signal, an error): so are the workers
+                if not ended:
+                    stop.set()
+                    _kill_workers(pool)
                 pool.shutdown(wait=True, cancel_futures=True)
+        if stopped:
+            raise Interrupted("stopped on request")
+
+
+def _kill_workers(pool: Any) -> None:
+    """SIGKILL a pool's workers: ``shutdown`` would wait for their jobs to end. Their checkpoints are whole
+    (written to a temporary file, then renamed), so a rerun resumes them."""
+    for process in list((getattr(pool, "_processes", None) or {}).values()):
+        with contextlib.suppress(Exception):
+            process.kill()

@@ -8,7 +8,7 @@ from typing import Any
 
 from ganbench.executors.base import EXECUTORS, Executor, _drain
 from ganbench.executors.job import Job, job_cost, run_job
-from ganbench.train import RunResult
+from ganbench.train import STOP_REQUESTED, Interrupted, RunResult
 
 
 @EXECUTORS.register("ray")
@@ -56,6 +56,10 @@ class RayExecutor(Executor):
         }
         try:
             while refs:
+                if STOP_REQUESTED.is_set():  # a stop signal: no task starts or goes on; checkpoints stay
+                    for ref in refs:
+                        ray.cancel(ref)
+                    raise Interrupted("stopped on request")
                 done, _ = ray.wait(list(refs), num_returns=1, timeout=0.05)
                 _drain(events, on_event)
                 for ref in done:

@@ -29,6 +29,7 @@ at a time.
 
 from __future__ import annotations
 
+import contextlib
 from collections import defaultdict
 
 from ganbench.plan import Hyper, Planned, Session, chunks, contenders
@@ -69,8 +70,9 @@ def tune_suite(session: Session) -> dict[tuple[str, int], Hyper]:
                     raise Interrupted("stopped between tuning rounds")
                 run_round(session, [a for s in active for a in s.ask()])
         except BaseException:
-            for s in studies:
-                s.abandon()
+            for s in studies:  # best effort: the store may be what failed, and its error is the one to show
+                with contextlib.suppress(Exception):
+                    s.abandon()
             raise
     hypers = {}
     for study in studies:

@@ -1,0 +1,126 @@
+"""``ganbench ui``: the MLflow UI on a suite's store, as a process group this command owns and stops, even
+when it is killed itself."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import sys
+from pathlib import Path
+from typing import Any
+
+from ganbench.errors import InputError
+
+
+def serve(out: Path, tracking_uri: str | None, host: str, port: int, uri: str) -> None:
+    """The MLflow UI as a child process group that this command owns: Ctrl-C, SIGTERM or SIGHUP stop the
+    server and every worker it started, and the port is free again when ``ganbench ui`` returns."""
+    import subprocess
+
+    from ganbench.stores import check_stores
+
+    check_stores(tracking_uri, None)
+    _check_port_free(host, port)
+    cmd = [sys.executable, "-m", "mlflow", "ui", "--backend-store-uri", uri, "--host", host,
+           "--port", str(port)]  # fmt: skip
+    if (out / "mlartifacts").exists():
+        cmd += ["--default-artifact-root", (out / "mlartifacts").resolve().as_uri()]
+    base = f"http://{host}:{port}"
+    print(f"MLflow UI on {base} (Ctrl-C to stop)", file=sys.stderr)
+    for name, url in experiment_links(uri, base):
+        print(f"  {name}: {url}", file=sys.stderr)
+
+    def stop(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt
+
+    for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+        signal.signal(sig, stop)
+    server = subprocess.Popen(cmd, start_new_session=True)  # its own group: stopped as one below
+    # a watcher that outlives this process: if it is killed (SIGKILL, which nothing here can catch), the
+    # watcher stops the server's group, so no server is left holding the port
+    watcher = subprocess.Popen([sys.executable, "-c", _WATCHER, str(os.getpid()), str(server.pid)],
+                               start_new_session=True)  # fmt: skip
+    code = 0
+    try:
+        code = server.wait()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        _stop_group(server)
+        watcher.kill()
+        watcher.wait()
+    if code:
+        raise SystemExit(code)
+
+
+# run as ``python -c _WATCHER <ganbench ui's pid> <the server's process group>``
+_WATCHER = """
+import os, signal, sys, time
+parent, group = int(sys.argv[1]), int(sys.argv[2])
+def alive():
+    try:
+        os.killpg(group, 0)
+    except OSError:
+        return False
+    return True
+while alive() and os.getppid() == parent:
+    time.sleep(0.5)
+if alive():
+    os.killpg(group, signal.SIGTERM)
+    deadline = time.monotonic() + 10
+    while alive() and time.monotonic() < deadline:
+        time.sleep(0.2)
+    if alive():
+        os.killpg(group, signal.SIGKILL)
+"""
+
+
+def experiment_links(uri: str, base: str) -> list[tuple[str, str]]:
+    """Links that open each ganbench experiment in MLflow's model-training view (MLflow 3 opens an
+    experiment in its GenAI view unless the URL or the browser's saved choice says otherwise)."""
+    from ganbench.tracking import quiet_client
+
+    try:
+        experiments = quiet_client(uri).search_experiments(filter_string="name LIKE 'ganbench/%'")
+    except Exception:  # the links are a convenience: the UI itself still starts
+        return []
+    return [(e.name, f"{base}/#/experiments/{e.experiment_id}/runs?workflowType=machine_learning")
+            for e in sorted(experiments, key=lambda e: e.name)]  # fmt: skip
+
+
+def _check_port_free(host: str, port: int) -> None:
+    import socket
+
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as the server does: TIME_WAIT is free
+        try:
+            probe.bind((host, port))
+        except OSError as exc:
+            raise InputError(f"cannot serve on {host}:{port}: {exc.strerror or exc}; pick another --port") from None
+
+
+def _stop_group(process: Any, grace_s: float = 10.0) -> None:
+    """SIGTERM the process group, wait up to ``grace_s`` for every member to exit, then SIGKILL the rest."""
+    import subprocess
+    import time
+
+    def alive() -> bool:
+        try:
+            os.killpg(process.pid, 0)
+        except (ProcessLookupError, PermissionError):
+            return False
+        return True
+
+    if alive():
+        os.killpg(process.pid, signal.SIGTERM)
+    deadline = time.monotonic() + grace_s
+    while time.monotonic() < deadline:
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            process.wait(timeout=0.1)  # reaps the leader so that it no longer counts as alive
+        if not alive():
+            return
+    if alive():
+        os.killpg(process.pid, signal.SIGKILL)
+    process.wait()

@@ -1,0 +1,113 @@
+"""Stopping a suite that trains in worker processes: a signal to the driver or to its whole process group stops
+every worker cleanly (runs KILLED, exit 130, no traceback); a SIGKILLed driver leaves no worker behind."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+from mlflow import MlflowClient
+
+from tests.conftest import GANBENCH, env_for_subprocess, write_suite
+
+LONG_SUITE = """
+name: stops
+losses: [non_saturating, hinge]
+strategies: [adam_dcgan]
+datasets: [ring8]
+seeds: 2
+steps: 5000
+batch_size: 32
+eval_every: 10
+eval_samples: 200
+models:
+  points: {name: mlp, width: 16, depth: 2, latent_dim: 2}
+"""
+
+
+def _start(tmp_path: Path) -> tuple[subprocess.Popen, Path]:
+    """The suite on two worker processes, in its own session (so a signal to its group reaches nothing else)."""
+    suite, out = write_suite(tmp_path / "stops.yaml", LONG_SUITE), tmp_path / "out"
+    args = ["run", "--suite", str(suite), "--out", str(out), "--population-size", "1", "--no-progress",
+            "--executor", "processes", "--workers", "2"]  # fmt: skip
+    proc = subprocess.Popen(GANBENCH + args, env=env_for_subprocess(), stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, start_new_session=True)  # fmt: skip
+    deadline = time.monotonic() + 240
+    while not list((out / "checkpoints").glob("*.pt")):  # the workers train
+        assert proc.poll() is None, proc.communicate()
+        assert time.monotonic() < deadline, "no checkpoint appeared"
+        time.sleep(0.1)
+    return proc, out
+
+
+def _children(pid: int) -> list[int]:
+    """The processes whose parent is ``pid`` (read from /proc: the workers, captured before any signal)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            if int(fields[1]) == pid:
+                found.append(int(entry.name))
+    return found
+
+
+def _alive(pid: int) -> bool:
+    try:
+        return (Path("/proc") / str(pid) / "stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
+def _statuses(out: Path) -> list[str]:
+    client = MlflowClient(f"sqlite:///{out / 'mlflow.db'}")
+    experiment = client.get_experiment_by_name("ganbench/stops").experiment_id
+    return [r.info.status for r in client.search_runs([experiment])]
+
+
+def _assert_stopped_cleanly(proc: subprocess.Popen, out: Path, workers: list[int]) -> None:
+    _, err = proc.communicate(timeout=90)  # a hang fails here
+    assert proc.returncode == 130, err
+    assert "Traceback" not in err and "KeyboardInterrupt" not in err, err
+    assert "rerun the same command to resume" in err
+    statuses = _statuses(out)
+    assert len(statuses) == 5 and set(statuses) == {"KILLED"}  # 4 runs and the suite run: none left RUNNING
+    assert workers and not [w for w in workers if _alive(w)]
+
+
+@pytest.mark.slow
+def test_sigterm_to_the_driver_stops_every_worker_cleanly(tmp_path):
+    proc, out = _start(tmp_path)
+    workers = _children(proc.pid)
+    proc.send_signal(signal.SIGTERM)
+    _assert_stopped_cleanly(proc, out, workers)
+
+
+@pytest.mark.slow
+def test_ctrl_c_to_the_group_twice_stops_at_once_without_a_traceback(tmp_path):
+    """A terminal's Ctrl-C reaches every process of the group: the workers leave stopping to the driver (no
+    KeyboardInterrupt in them), and a second Ctrl-C ends the workers at once."""
+    proc, out = _start(tmp_path)
+    workers = _children(proc.pid)
+    os.killpg(proc.pid, signal.SIGINT)
+    time.sleep(0.2)
+    os.killpg(proc.pid, signal.SIGINT)
+    _assert_stopped_cleanly(proc, out, workers)
+
+
+@pytest.mark.slow
+def test_a_sigkilled_driver_leaves_no_worker_behind(tmp_path):
+    proc, _ = _start(tmp_path)
+    workers = _children(proc.pid)
+    proc.kill()
+    proc.communicate(timeout=30)
+    deadline = time.monotonic() + 30
+    while [w for w in workers if _alive(w)] and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert workers and not [w for w in workers if _alive(w)]
