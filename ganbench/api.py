@@ -156,8 +156,8 @@ def run_suite(
 def build_result(name: str, store: Any, parent: str, out: Path, publish: bool = True) -> SuiteResult:
     """Write the report of a suite run (and its tuning report) and wrap it as a :class:`SuiteResult`;
     ``publish`` also puts it on the suite's MLflow run (not for ``ganbench report``, which only reads the store)."""
+    from ganbench.recording import publish_parent
     from ganbench.report import build_report
-    from ganbench.tracking import publish_parent
 
     result = build_report(store, parent, out)  # with the tuning report, when the suite tuned
     if publish:

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
@@ -21,37 +20,30 @@ from ganbench.data import DataOptions
 from ganbench.errors import DiskFull, StoreError
 from ganbench.events import EndEvent, EvalEvent, Event, NoteEvent, ProgressEvent, StopsEvent
 from ganbench.executors import Executor, Job, LocalExecutor, create_executor, evaluator_for
+from ganbench.final import final_phase, log_real_scores
 from ganbench.memory import is_oom, release_after_oom
 from ganbench.plan import (
     Contender,
-    Hyper,
     Planned,
     RunOptions,
-    chunks,
     contenders,
-    default_hyper,
-    run_config,
 )
-from ganbench.population import CorruptCheckpoint, checkpoint_step, set_aside
 from ganbench.progress import Progress
 from ganbench.provenance import describe_parent
+from ganbench.recording import MLflowTracker, run_params
 from ganbench.status import Status
 from ganbench.stores import check_writable, sqlite_locks
 from ganbench.suite import Suite
 from ganbench.tracking import (
-    REAL_PREFIX,
     TAG_CONTENDER,
     TAG_LOSS_LABEL,
     TAG_PHASE,
     TAG_REPLICATE,
     MLflowStore,
-    MLflowTracker,
     default_tracking_uri,
-    real_key,
-    run_params,
     sqlite_url,
 )
-from ganbench.train import STOP_REQUESTED, Interrupted, RunResult, Tracker
+from ganbench.train import RunResult, Tracker
 
 
 class Runner:
@@ -216,79 +208,17 @@ class Runner:
         return [RunResult(Status.FAILED, 0, {}) for _ in run_ids]
 
     # ------------------------------------------------------------------------------------ phases
-    def final_phase(self, hypers: dict[tuple[str, int], Hyper] | None = None) -> None:
-        """Train every contender on every replicate's seeds, skipping runs the store already holds.
-
-        A replicate trains its own tuned setting (``hypers[(contender, replicate)]``, else the default rates) on
-        its own seeds; the replicates of a contender that share a run config (the same D steps) train as one
-        population, each member still its own run."""
-        done = self.store.done_keys(self.parent)
-        jobs = []
-        for contender in contenders(self.suite):
-            by_config: dict[str, tuple[RunConfig, list[tuple[Member, dict[str, str]]]]] = {}
-            for r in range(self.suite.replicates):
-                hyper = (hypers or {}).get((contender.name, r)) or default_hyper(self.suite, contender)
-                config = run_config(self.suite, contender, hyper)
-                for seed in self.suite.seeds_of(r):
-                    member = hyper.member(seed)
-                    if member.key(config) not in done:
-                        entry = by_config.setdefault(repr(config), (config, []))
-                        entry[1].append((member, {TAG_REPLICATE: str(r)}))
-            for config, todo in by_config.values():
-                for group in self._resume_groups(config, todo):
-                    jobs.extend((config, chunk, contender) for chunk in chunks(group, self.options.population_size))
-        total = sum(len(m) * (c.steps - self._resume_step(c, m[0][0])) for c, m, _ in jobs)
-        with self.progress.phase("final", total):
-            if STOP_REQUESTED.is_set():
-                raise Interrupted("stopped before the final phase")
-            self.execute([Planned(config, [m for m, _ in chunk], contender, tags=[t for _, t in chunk])
-                          for config, chunk, contender in jobs])  # fmt: skip
-
-    def _resume_step(self, config: RunConfig, member: Member) -> int:
-        """The step a run resumes from. A checkpoint that cannot be read is set aside (one warning line) and
-        its run trains from the start: a bad file never blocks a suite."""
-        path = self.checkpoint_path(member.key(config))
-        try:
-            return checkpoint_step(path)
-        except CorruptCheckpoint as exc:
-            aside = set_aside(path)
-            self.progress.warn(f"checkpoint {path} cannot be read ({exc}); renamed to {aside.name}, and its run "
-                               "trains from its start")  # fmt: skip
-            return 0
-
-    def _resume_groups(self, config: RunConfig, members: list[tuple[Member, Any]]) -> list[list[tuple[Member, Any]]]:
-        """Members (with their tags) that resume from the same step train together."""
-        groups: dict[int, list[tuple[Member, Any]]] = defaultdict(list)
-        for m in members:
-            groups[self._resume_step(config, m[0])].append(m)
-        return [groups[s] for s in sorted(groups)]
-
-    def log_real_scores(self) -> None:
-        """What real data scores on each dataset's metrics (the ceiling, and each metric's evaluation noise,
-        from which the report derives its region of practical equivalence), logged once on the suite run as
-        ``real.<dataset>.<metric>``, one step per real draw."""
-        logged = {k.removeprefix(REAL_PREFIX).rsplit(".", 1)[0]
-                  for k in self.store.client.get_run(self.parent).data.metrics if k.startswith(REAL_PREFIX)}  # fmt: skip
-        for contender in contenders(self.suite):
-            if contender.dataset in logged:
-                continue
-            logged.add(contender.dataset)
-            scores = self.evaluator(run_config(self.suite, contender)).real_scores()
-            for step in range(len(next(iter(scores.values()), []))):
-                self.store.log(self.parent, metrics={real_key(contender.dataset, m): v[step]
-                                                     for m, v in scores.items()}, step=step)  # fmt: skip
-
     def run(self) -> None:
-        self.log_real_scores()
+        log_real_scores(self)
         hypers = None
         # the final phase's steps, for the suite's ETA while tuning runs (its own total replaces this)
-        final_steps = len(contenders(self.suite)) * len(self.suite.seed_list) * self.suite.steps
+        final_steps = len(contenders(self.suite)) * self.suite.replicates * len(self.suite.seed_list) * self.suite.steps
         self.progress.expect("final", final_steps)
         if self.suite.tuning is not None:
             from ganbench.tuning import tune_suite
 
             hypers = tune_suite(self)
-        self.final_phase(hypers)
+        final_phase(self, hypers)
         self.store.finish(self.parent, Status.FINISHED)
 
     def abandon(self) -> None:

@@ -149,7 +149,7 @@ def test_processes_against_postgresql_stores_run_each_job_once(tmp_path):
 def test_a_retried_jobs_repeated_evaluations_are_logged_once():
     """A job retried after its worker died resumes from its checkpoint and repeats the evaluations made after
     it; the driver's tracker logs each (member, step) once, the first report kept."""
-    from ganbench.tracking import MLflowTracker
+    from ganbench.recording import MLflowTracker
 
     class Store:
         def __init__(self):

@@ -9,7 +9,8 @@ from typing import Any
 
 import optuna
 
-from ganbench.tracking import MLflowStore, MLflowTracker
+from ganbench.recording import MLflowTracker
+from ganbench.tracking import MLflowStore
 
 
 class HalvingPruner(optuna.pruners.BasePruner):
