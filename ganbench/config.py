@@ -13,6 +13,9 @@ from typing import Any
 
 RUN_KEY_VERSION = 1  # bump when a change makes old results incomparable
 ADDED_OPTIONS = ("lr_decay_from",)  # RunConfig fields added since; absent from the key while unset
+# how a run is executed, not what it computes (as the device): logged while set, never part of the run key
+EXECUTION_OPTIONS = {"compile": "none"}
+COMPILE_MODES = ("none", "default", "reduce-overhead")  # torch.compile's modes the steps may run under
 MEMBER_ADDED = ("loss_params",)  # Member fields added since; absent from the key while unset
 
 
@@ -43,6 +46,7 @@ class RunConfig:
     image_size: int | None = None
     # from this fraction of ``steps`` on, both learning rates fall linearly to 0 at the last step; None: constant
     lr_decay_from: float | None = None
+    compile: str = "none"  # torch.compile the D and G steps with this mode (ganbench.compiled); "none": eager
 
     def flat(self) -> dict[str, Any]:
         """The config as one flat dict (``model.width`` style keys), as logged to MLflow. Options added after
@@ -50,6 +54,9 @@ class RunConfig:
         flat = _flatten(asdict(self))
         for name in ADDED_OPTIONS:
             if flat.get(name) is None:
+                flat.pop(name, None)
+        for name, unset in EXECUTION_OPTIONS.items():
+            if flat.get(name) == unset:
                 flat.pop(name, None)
         return flat
 
@@ -99,6 +106,7 @@ def _flatten(d: dict[str, Any], prefix: str = "") -> dict[str, Any]:
 
 def run_key(config: RunConfig, member: Member) -> str:
     own = {k: v for k, v in asdict(member).items() if not (k in MEMBER_ADDED and v is None)}
-    payload = {"v": RUN_KEY_VERSION, **config.flat(), **own}
+    shared = {k: v for k, v in config.flat().items() if k not in EXECUTION_OPTIONS}
+    payload = {"v": RUN_KEY_VERSION, **shared, **own}
     blob = json.dumps(payload, sort_keys=True, default=str).encode()
     return hashlib.sha256(blob).hexdigest()[:16]

@@ -8,6 +8,7 @@ or Optuna; it reports through a :class:`Tracker`, so tests run it with no tracki
 from __future__ import annotations
 
 import copy
+import dataclasses
 import math
 import threading
 import time
@@ -20,6 +21,7 @@ import torch
 from torch import Tensor
 
 from ganbench import metrics as M
+from ganbench.compiled import CompiledStep, EagerRNG, eager_module
 from ganbench.compute import GFLOP, counted
 from ganbench.config import Member, RunConfig
 from ganbench.data import DataOptions, load_dataset
@@ -124,6 +126,9 @@ class Trainer(PopulationState):
         self.opt_g = self._optimizer(self.g, [m.lr_g for m in self.members])
         self.opt_d = self._optimizer(self.d, [m.lr_d for m in self.members])
         self.member_params = self._member_params()
+        self._d_loss = CompiledStep(self._d_loss_eager, config.compile, self)
+        self._g_loss = CompiledStep(self._g_loss_eager, config.compile, self)
+        self._eager_d, self._eager_rng = eager_module(self.d), EagerRNG(self)
         n = len(self.members)
         # the stacked tensors hold a row per member still training: rows[r] is the member of row r. Members
         # that stop (pruned, diverged) are dropped from every stacked tensor, so they cost no more compute.
@@ -173,13 +178,10 @@ class Trainer(PopulationState):
     # ------------------------------------------------------------------------------------------ steps
     def d_step(self) -> Tensor:
         real = self.dataset.sample(self.rng, self.config.batch_size, dtype=self.dtype).to(self.device)
-        with torch.no_grad():
-            fake = self.g(self.rng.randn((self.config.batch_size, self.config.model.latent_dim), self.dtype))
+        z = self.rng.randn((self.config.batch_size, self.config.model.latent_dim), self.dtype)
         params = self.loss_params()
-        terms = self.loss(self.d(real), self.d(fake), discriminator=self.d, real=real, fake=fake, rng=self.rng,
-                          **params)  # fmt: skip
         self.opt_d.zero_grad()
-        terms.d_loss.sum().backward()
+        d_loss = self._d_loss(real, z, params)  # and its gradients
         self.opt_d.step(self.active)
         clip = self.loss.clip(params)
         if clip is not None:
@@ -188,7 +190,15 @@ class Trainer(PopulationState):
                     bound = clip.view(-1, *[1] * (p.dim() - 1)) if torch.is_tensor(clip) else clip
                     torch.clamp(p, -bound, bound, out=p)
         self._last_real = real
-        return terms.d_loss.detach()
+        return self._d_loss.kept(d_loss)
+
+    def _d_loss_eager(self, real: Tensor, z: Tensor, params: dict[str, Any]) -> Tensor:
+        """The D step's loss ``[rows]``: what ``compile`` compiles (penalties' D and draws stay eager)."""
+        with torch.no_grad():
+            fake = self.g(z)
+        d, rng = (self._eager_d, self._eager_rng) if self._d_loss.active else (self.d, self.rng)
+        terms = self.loss(self.d(real), self.d(fake), discriminator=d, real=real, fake=fake, rng=rng, **params)
+        return terms.d_loss
 
     def g_step(self) -> Tensor:
         # D's weights get no gradient here: skipping their weight-gradient matmuls saves ~10% of a step
@@ -203,18 +213,9 @@ class Trainer(PopulationState):
             p.requires_grad_(flag)
 
     def _g_step(self) -> Tensor:
-        fake = self.g(self.rng.randn((self.config.batch_size, self.config.model.latent_dim), self.dtype))
-        ctx: dict[str, Any] = {}
-        if self.loss.features:
-            d_fake, ctx["features_fake"] = self.d.forward_with_features(fake)
-            with torch.no_grad():
-                d_real, ctx["features_real"] = self.d.forward_with_features(self._last_real)
-        else:
-            d_fake = self.d(fake)
-            d_real = self.d(self._last_real) if self.loss.real_in_g_step else d_fake.detach()
-        terms = self.loss(d_real, d_fake, **ctx, **self.loss_params())
+        z = self.rng.randn((self.config.batch_size, self.config.model.latent_dim), self.dtype)
         self.opt_g.zero_grad()
-        terms.g_loss.sum().backward()
+        g_loss = self._g_loss(z, self._last_real, self.loss_params())  # and its gradients
         self.opt_g.step(self.active)
         if self.g_ema is not None:
             with torch.no_grad():
@@ -223,7 +224,20 @@ class Trainer(PopulationState):
                     pe.lerp_(p, 1 - decay)
                 for be, b in zip(self.g_ema.buffers(), self.g.buffers()):
                     be.copy_(b)
-        return terms.g_loss.detach()
+        return self._g_loss.kept(g_loss)
+
+    def _g_loss_eager(self, z: Tensor, last_real: Tensor, params: dict[str, Any]) -> Tensor:
+        """The G step's loss ``[rows]``: what ``compile`` compiles."""
+        fake = self.g(z)
+        ctx: dict[str, Any] = {}
+        if self.loss.features:
+            d_fake, ctx["features_fake"] = self.d.forward_with_features(fake)
+            with torch.no_grad():
+                d_real, ctx["features_real"] = self.d.forward_with_features(last_real)
+        else:
+            d_fake = self.d(fake)
+            d_real = self.d(last_real) if self.loss.real_in_g_step else d_fake.detach()
+        return self.loss(d_real, d_fake, **ctx, **params).g_loss
 
     def train_step(self) -> None:
         scale = self.config.lr_factor(self.step)
@@ -260,6 +274,13 @@ class Trainer(PopulationState):
                 self.status[i], self.diverged_step[i] = DIVERGED, self.step
                 self.stopped_at[i] = self.step
             self.active &= ~newly
+
+    def drop_stopped(self) -> None:
+        rows = len(self.rows)
+        super().drop_stopped()
+        if len(self.rows) != rows:  # new stacked shapes: compiled steps compile again
+            self._d_loss.reset()
+            self._g_loss.reset()
 
     # ------------------------------------------------------------------------------------------ evaluation
     @torch.no_grad()
@@ -383,6 +404,7 @@ def step_flops(config: RunConfig, member: Member, evaluator: Evaluator, device: 
     """A member's model FLOPs per generator step (D steps, penalties and the G step), counted over one step of
     a population of one, the same for every member and population size (a population's stacked layers may
     pick other kernels); computed once per configuration per process."""
+    config = dataclasses.replace(config, compile="none")  # counted eagerly: the same FLOPs, no compiling
     key = (repr(config), tuple(sorted(member.loss_params or {})), device)
     if key not in _STEP_FLOPS:
         probe = Trainer(config, [member], device=device, evaluator=evaluator)
