@@ -83,9 +83,7 @@ class CompiledStep:
         except torch.OutOfMemoryError:
             raise  # the runner splits the population; eager would run out of memory as well
         except Exception as exc:  # noqa: BLE001 - any compile error: train on, eagerly
-            reason = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
-            warn_once(f"torch.compile (mode {self.mode}) failed, training eagerly: {type(exc).__name__}"
-                      + (f": {reason[:160]}" if reason else ""))  # fmt: skip
+            warn_once(f"torch.compile (mode {self.mode}) failed, training eagerly: {_reason(exc)}")
             self._compiled = None
             if saved is not None:
                 _restore(self.trainer, saved)
@@ -97,6 +95,14 @@ class CompiledStep:
         """``loss`` detached, to be read after the next step: a copy when compiled (a CUDA graph's outputs are
         overwritten by its next replay)."""
         return loss.detach().clone() if self._compiled is not None else loss.detach()
+
+
+def _reason(exc: BaseException) -> str:
+    """The first line of the error at the root of ``exc`` (dynamo wraps a backend's error in its own)."""
+    while (inner := getattr(exc, "inner_exception", None) or exc.__cause__) is not None:
+        exc = inner
+    lines = str(exc).strip().splitlines()
+    return type(exc).__name__ + (f": {lines[0][:160]}" if lines else "")
 
 
 def _backward(loss: Tensor) -> Tensor:

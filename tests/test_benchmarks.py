@@ -73,5 +73,7 @@ def test_population_benchmark_measures_a_compiled_population(results_dir, monkey
     ]
     _run(bench_population, [*argv, "--compile"], monkeypatch)
     payload = json.loads((results_dir / "population_cpu.json").read_text())
-    assert payload["compiled"] is True and payload["rows"][0]["compile_s"] > 0
-    assert payload["rows"][0]["population_model_steps_per_s"] > 0
+    row = payload["rows"][0]
+    assert payload["compiled"] is True and payload["compile_mode"] == "default" and row["compile_s"] > 0
+    assert row["population_model_steps_per_s"] > 0 and row["compiled_model_steps_per_s"] > 0
+    assert row["compiled_steps_ran_compiled"] is True
