@@ -20,7 +20,6 @@ states its paper's training recipe (``recipe``), so a suite can check that its s
 
 from __future__ import annotations
 
-import functools
 import inspect
 from collections.abc import Callable
 from dataclasses import dataclass, field
