@@ -266,7 +266,7 @@ class Trainer(PopulationState):
         self.opt_g.lr_scale = self.opt_d.lr_scale = scale
         sample_grads = self.step % GRAD_NORM_EVERY == 0
         d_loss = None
-        for k in range(self.n_critic):
+        for k in range(max(self.mix.n_critic[i] for i in self.rows)):  # of the members still training
             d_k = self.d_step(k)
             done = self.mix.finishing(self.rows, k, self.device)  # rows whose last D step this was
             if done is False:

@@ -94,7 +94,8 @@ def test_a_resumed_mixed_population_ends_as_one_never_stopped(tmp_path):
     members = [_member(0, "hinge"), _member(1, "minimax"), _member(2, "wgan")]
     full = Trainer(STEPS, members, dtype=torch.float64).run()
     ckpts = [tmp_path / f"{k}.pt" for k in range(3)]
-    Trainer(dataclasses.replace(STEPS, steps=20), members, dtype=torch.float64, checkpoints=ckpts).run()
+    first = [dataclasses.replace(m, config=dataclasses.replace(m.config, steps=20)) for m in members]
+    Trainer(dataclasses.replace(STEPS, steps=20), first, dtype=torch.float64, checkpoints=ckpts).run()
     resumed = Trainer(STEPS, members, dtype=torch.float64, checkpoints=ckpts)
     assert resumed.run()[0].step == 40
     assert resumed.opt_d.counts == [3 * 40, 1 * 40, 3 * 40]
