@@ -195,7 +195,8 @@ def keep_rows(modules: Sequence[nn.Module], keep: Tensor | list[int] | None, row
     try:
         yield
     finally:
-        with torch.no_grad():
-            for b, old in zip(buffers, saved, strict=True):
-                m = mask.to(b.device).view((-1,) + (1,) * (b.dim() - 1))
-                b.copy_(torch.where(m, b, old))
+        # through .data: the version counter stays, so a backward that saved a buffer (batch norm saves its
+        # running statistics, though training-mode backward does not read them) does not refuse to run
+        for b, old in zip(buffers, saved, strict=True):
+            m = mask.to(b.device).view((-1,) + (1,) * (b.dim() - 1))
+            b.data.copy_(torch.where(m, b.data, old))

@@ -107,3 +107,38 @@ def test_members_that_differ_in_more_than_loss_and_d_steps_cannot_share_a_popula
     other = Member(1, 1e-3, 1e-3, config=dataclasses.replace(STEPS, batch_size=16))
     with pytest.raises(ValueError, match="differ in 'batch_size'; they may differ only in loss, loss_params, n_critic"):
         Trainer(STEPS, [Member(0, 1e-3, 1e-3), other])
+
+
+@pytest.mark.parametrize("spectral_norm", [False, True])  # batch-norm statistics, then power-iteration vectors
+def test_dcgan_members_of_a_mixed_population_keep_their_own_running_statistics(spectral_norm):
+    """D steps a member sits out, a penalty's pass over other rows, and D's look at the real batch in the G
+    step of relativistic and feature-matching losses are forward passes the member would not make alone: its
+    buffers (batch norm's running statistics, spectral norm's vectors) end as alone all the same. With spectral
+    norm D has no batch norm whatever the loss, so a gradient penalty joins too.
+
+    The tolerance is wider than the MLPs' (atol 1e-7): a convolution's bias followed by batch norm has a
+    gradient that is 0 but for rounding, and Adam scales that rounding noise up to steps of ~1e-8 (the bias and
+    the running mean after it); every other weight and statistic agrees to 1e-10."""
+    from ganbench.models import ModelConfig
+
+    config = dataclasses.replace(STEPS, dataset="digits", model=ModelConfig(name="dcgan", width=8, latent_dim=16,
+                                 spectral_norm=spectral_norm), steps=4, eval_every=2, eval_samples=64, batch_size=8)  # fmt: skip
+    losses = ["hinge", "relativistic", "feature_matching"] + ["wgan_gp"] * spectral_norm
+    members = [_member(k, loss, config) for k, loss in enumerate(losses)]
+    pop = Trainer(config, members, dtype=torch.float64)
+    results = pop.run()
+    for k, member in enumerate(members):
+        alone, expected = _alone(member, config)
+        for module, other in [(pop.g, alone.g), (pop.d, alone.d)]:
+            for a, b in zip(module.state_dict().values(), other.state_dict().values(), strict=True):
+                assert_close(a[k], b[0], rtol=1e-6, atol=1e-7)  # buffers included
+        assert results[k].metrics == pytest.approx(expected.metrics, rel=1e-6)
+
+
+def test_penalty_and_plain_losses_cannot_share_a_dcgan_with_batch_norm():
+    from ganbench.models import ModelConfig
+
+    config = dataclasses.replace(STEPS, dataset="digits", model=ModelConfig(name="dcgan", width=8, latent_dim=16))
+    members = [_member(0, "hinge", config), _member(1, "wgan_gp", config)]
+    with pytest.raises(ValueError, match="must agree on D's batch norm"):
+        Trainer(config, members)
