@@ -14,15 +14,15 @@ alone, to float rounding (tests/test_mixed.py), because:
   after forward passes it would not have made alone;
 - weight clipping (WGAN) bounds each member's rows by its own clip (others: no bound).
 
-D's batch norm depends on the loss (none under a gradient penalty), so members whose losses disagree on that
-share a population only where D has no batch norm either way (the MLPs).
+D's batch norm depends on the loss (none under an added penalty: ``r1``, ``<loss>+r1``), so members whose losses
+disagree on that share a population only where D has no batch norm either way (the MLPs, spectral norm).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, fields, replace
+from dataclasses import dataclass, fields
 from typing import Any
 
 import torch
@@ -57,8 +57,8 @@ def check_mixable(population: RunConfig, members: Sequence[Member]) -> list[RunC
 
 
 def d_batch_norm(configs: Sequence[RunConfig], sample_shape: tuple[int, ...]) -> bool:
-    """Whether D has batch norm: not under a gradient penalty. Members that disagree share a population only
-    where the model's D is the same either way (the MLPs); a ValueError (one line) otherwise."""
+    """Whether D has batch norm: not under an added penalty (``LossSpec.penalty``). Members that disagree share a
+    population only where the model's D is the same either way (the MLPs); a ValueError (one line) otherwise."""
     flags = {get_loss(c.loss).penalty is None for c in configs}
     if len(flags) == 1:
         return flags.pop()
@@ -66,15 +66,8 @@ def d_batch_norm(configs: Sequence[RunConfig], sample_shape: tuple[int, ...]) ->
     with_bn, without = (create_models(model, sample_shape, [0], d_batch_norm=f)[1] for f in (True, False))
     if set(with_bn.state_dict()) != set(without.state_dict()):
         raise ValueError(f"members of one population must agree on D's batch norm ({model.name} has it except "
-                         "under a gradient penalty): penalty losses cannot share it with others")  # fmt: skip
+                         "under an added penalty such as r1): those losses cannot share it with others")  # fmt: skip
     return False
-
-
-def mixable_key(config: RunConfig) -> RunConfig:
-    """What members must share to train as one population (their configs with MIXABLE fields cleared), and
-    whether D has batch norm."""
-    return replace(config, loss="penalty" if get_loss(config.loss).penalty else "", loss_params={},
-                   n_critic=None)  # fmt: skip
 
 
 class Mixture:

@@ -114,7 +114,7 @@ def test_dcgan_members_of_a_mixed_population_keep_their_own_running_statistics(s
     """D steps a member sits out, a penalty's pass over other rows, and D's look at the real batch in the G
     step of relativistic and feature-matching losses are forward passes the member would not make alone: its
     buffers (batch norm's running statistics, spectral norm's vectors) end as alone all the same. With spectral
-    norm D has no batch norm whatever the loss, so a gradient penalty joins too.
+    norm, a gradient penalty (wgan_gp, differentiating D on its own rows only) joins too.
 
     The tolerance is wider than the MLPs' (atol 1e-7): a convolution's bias followed by batch norm has a
     gradient that is 0 but for rounding, and Adam scales that rounding noise up to steps of ~1e-8 (the bias and
@@ -135,10 +135,10 @@ def test_dcgan_members_of_a_mixed_population_keep_their_own_running_statistics(s
         assert results[k].metrics == pytest.approx(expected.metrics, rel=1e-6)
 
 
-def test_penalty_and_plain_losses_cannot_share_a_dcgan_with_batch_norm():
+def test_added_penalty_and_plain_losses_cannot_share_a_dcgan_with_batch_norm():
     from ganbench.models import ModelConfig
 
     config = dataclasses.replace(STEPS, dataset="digits", model=ModelConfig(name="dcgan", width=8, latent_dim=16))
-    members = [_member(0, "hinge", config), _member(1, "wgan_gp", config)]
+    members = [_member(0, "hinge", config), _member(1, "r1", config)]  # r1's D has no batch norm
     with pytest.raises(ValueError, match="must agree on D's batch norm"):
         Trainer(config, members)
