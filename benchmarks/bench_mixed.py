@@ -71,7 +71,8 @@ def main() -> None:
                                "mixed": [round(x, 1) for x in together]},  # fmt: skip
         "mixed_over_by_loss": round(ratio, 2),
     }
-    print(f"written {save(f'mixed_{args.device.split(":")[0]}', payload)}")
+    kind = args.device.split(":")[0]
+    print(f"written {save(f'mixed_{kind}', payload)}")
 
 
 if __name__ == "__main__":
