@@ -145,6 +145,8 @@ class StackedAdam(StackedOptimizer):
 
     def _by_count(self, rows: list[int] | None) -> list[tuple[int, list[int] | None]]:
         """``rows`` (None: all) split by their update count; one part, as given, when they agree."""
+        if rows is None and self.counts[0] == self.counts[-1] and len(set(self.counts)) == 1:
+            return [(self.counts[0], None)]  # every member, at one count: the common case
         members = range(len(self.counts)) if rows is None else rows
         by: dict[int, list[int]] = {}
         for r in members:
@@ -169,8 +171,11 @@ class StackedAdam(StackedOptimizer):
                 params, ms, vs, grads = tensors
             else:
                 params, ms, vs, grads = ([u[r] for u in unbound for r in rows] for unbound in per_row)
-            for r in range(len(self.counts)) if rows is None else rows:
-                self.counts[r] = count + 1
+            if rows is None:
+                self.counts = [count + 1] * len(self.counts)
+            else:
+                for r in rows:
+                    self.counts[r] = count + 1
             if len({c for _, _, c, _ in groups}) == 1:
                 step = self._step_tensor  # one count (a population whose members all take every step)
             else:
