@@ -8,12 +8,16 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
 RUN_KEY_VERSION = 1  # bump when a change makes old results incomparable
 ADDED_OPTIONS = ("lr_decay_from",)  # RunConfig fields added since; absent from the key while unset
-MEMBER_ADDED = ("loss_params",)  # Member fields added since; absent from the key while unset
+# how a run is executed, not what it computes (as the device): logged while set, never part of the run key
+EXECUTION_OPTIONS = {"compile": "none"}
+COMPILE_MODES = ("none", "default", "reduce-overhead")  # torch.compile's modes the steps may run under
+MEMBER_ADDED = ("loss_params", "config")  # Member fields added since; absent from the key while unset
+MIXABLE = ("loss", "loss_params", "n_critic")  # what members of one population may set for themselves
 
 
 @dataclass(frozen=True)
@@ -43,6 +47,7 @@ class RunConfig:
     image_size: int | None = None
     # from this fraction of ``steps`` on, both learning rates fall linearly to 0 at the last step; None: constant
     lr_decay_from: float | None = None
+    compile: str = "none"  # torch.compile the D and G steps with this mode (ganbench.compiled); "none": eager
 
     def flat(self) -> dict[str, Any]:
         """The config as one flat dict (``model.width`` style keys), as logged to MLflow. Options added after
@@ -50,6 +55,9 @@ class RunConfig:
         flat = _flatten(asdict(self))
         for name in ADDED_OPTIONS:
             if flat.get(name) is None:
+                flat.pop(name, None)
+        for name, unset in EXECUTION_OPTIONS.items():
+            if flat.get(name) == unset:
                 flat.pop(name, None)
         return flat
 
@@ -75,13 +83,21 @@ class Member:
     # this member's values of its loss's searchable parameters (a penalty weight, WGAN's clip), over the
     # config's ``loss_params``; None: the config's. Members of one population give the same names.
     loss_params: dict[str, float] | None = None
+    # this member's own run config, where it differs from its population's in MIXABLE fields (a mixed
+    # population: members of several contenders that share a model); None: the population's
+    config: RunConfig | None = None
 
     def key(self, config: RunConfig) -> str:
+        """The run's key: the same whether it trains alone or in a population of other contenders."""
         return run_key(config, self)
 
+    def run_config(self, population: RunConfig) -> RunConfig:
+        """The config this member trains with: its own, or its population's."""
+        return self.config if self.config is not None else population
+
     def params_over(self, config: RunConfig) -> dict[str, float]:
-        """The loss parameters this member trains with: the config's, then its own."""
-        return {**config.loss_params, **(self.loss_params or {})}
+        """The loss parameters this member trains with: its config's, then its own."""
+        return {**self.run_config(config).loss_params, **(self.loss_params or {})}
 
 
 def _flatten(d: dict[str, Any], prefix: str = "") -> dict[str, Any]:
@@ -98,7 +114,10 @@ def _flatten(d: dict[str, Any], prefix: str = "") -> dict[str, Any]:
 
 
 def run_key(config: RunConfig, member: Member) -> str:
+    if member.config is not None:  # a member of a mixed population: keyed as if it trained alone
+        config, member = member.config, replace(member, config=None)
     own = {k: v for k, v in asdict(member).items() if not (k in MEMBER_ADDED and v is None)}
-    payload = {"v": RUN_KEY_VERSION, **config.flat(), **own}
+    shared = {k: v for k, v in config.flat().items() if k not in EXECUTION_OPTIONS}
+    payload = {"v": RUN_KEY_VERSION, **shared, **own}
     blob = json.dumps(payload, sort_keys=True, default=str).encode()
     return hashlib.sha256(blob).hexdigest()[:16]

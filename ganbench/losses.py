@@ -20,7 +20,6 @@ states its paper's training recipe (``recipe``), so a suite can check that its s
 
 from __future__ import annotations
 
-import functools
 import inspect
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -89,9 +88,15 @@ def _keyword_params(fn: Callable[..., Any]) -> list[str]:
     return [n for n, p in sig.parameters.items() if p.kind is p.KEYWORD_ONLY and n not in _CONTEXT]
 
 
-@functools.cache
+_PARAMETERS: dict[Callable[..., Any], frozenset[str]] = {}
+
+
 def _parameters(fn: Callable[..., Any]) -> frozenset[str]:
-    return frozenset(inspect.signature(fn).parameters)  # read once: it is called twice per training step
+    """Read once: it is called twice per training step. A plain dict, not functools.cache, which a compiled
+    step (ganbench.compiled) would trace through."""
+    if fn not in _PARAMETERS:
+        _PARAMETERS[fn] = frozenset(inspect.signature(fn).parameters)
+    return _PARAMETERS[fn]
 
 
 def _accepted(fn: Callable[..., Any], ctx: dict[str, Any]) -> dict[str, Any]:
@@ -162,8 +167,11 @@ def _mean(x: Tensor) -> Tensor:
     return x.mean(dim=-1)
 
 
+@torch.compiler.disable
 def _grad_at(discriminator: Callable[[Tensor], Tensor], points: Tensor) -> Tensor:
-    """Per-sample gradient norms ``[..., batch]`` of D at ``points`` ``[..., batch, *sample_shape]``."""
+    """Per-sample gradient norms ``[..., batch]`` of D at ``points`` ``[..., batch, *sample_shape]``.
+
+    Never compiled (``compile``): it is differentiated twice, which compiled autograd does not support."""
     points = points.detach().requires_grad_(True)
     scores = discriminator(points)
     (grad,) = torch.autograd.grad(scores.sum(), points, create_graph=True)

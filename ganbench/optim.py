@@ -92,6 +92,9 @@ class StackedAdam(StackedOptimizer):
         self._forget_groups()
         self._rows_key: tuple[int, ...] = ()
         self._rows: list = []
+        # each member's own count of updates, for the bias correction: members of a mixed population with
+        # fewer D steps skip some (``step(active)`` counts only the active); equal to ``steps`` otherwise
+        self.counts = [0] * len(self.lr)
 
     def _forget_groups(self) -> None:
         """Drop the cached grouping (members, learning rates or beta1 changed)."""
@@ -128,29 +131,58 @@ class StackedAdam(StackedOptimizer):
 
     def select(self, idx: Tensor) -> None:
         super().select(idx)
+        self.counts = [self.counts[i] for i in idx.tolist()]
         self._forget_groups()
+
+    def state_dict(self) -> dict:
+        return {**super().state_dict(), "counts": torch.tensor(self.counts, dtype=torch.float64)}
 
     def load_state_dict(self, state: dict) -> None:
         super().load_state_dict(state)
+        counts = state.get("counts")  # checkpoints from before mixed populations: every member at ``steps``
+        self.counts = [self.steps] * len(self.lr) if counts is None else [int(c) for c in counts.tolist()]
         self._forget_groups()
 
+    def _by_count(self, rows: list[int] | None) -> list[tuple[int, list[int] | None]]:
+        """``rows`` (None: all) split by their update count; one part, as given, when they agree."""
+        if rows is None and self.counts[0] == self.counts[-1] and len(set(self.counts)) == 1:
+            return [(self.counts[0], None)]  # every member, at one count: the common case
+        members = range(len(self.counts)) if rows is None else rows
+        by: dict[int, list[int]] = {}
+        for r in members:
+            by.setdefault(self.counts[r], []).append(r)
+        if len(by) == 1:
+            return [(next(iter(by)), rows)]
+        return sorted(by.items())
+
     @torch.no_grad()
-    def step(self, active: Tensor) -> None:
+    def step(self, active: Tensor, partial: bool = False) -> None:
+        """``partial`` is for RMSprop's sake: Adam leaves inactive members' state alone anyway."""
         self.steps += 1
         tensors = self._with_grads("exp_avg", "exp_avg_sq")
         if not tensors[0]:
             return
-        groups = self._groups(active)
-        self._step_tensor.fill_(self.steps)
-        if any(rows is not None for _, _, rows in groups):
+        groups = [(lr, b1, count, part) for lr, b1, rows in self._groups(active)
+                  for count, part in self._by_count(rows)]  # fmt: skip
+        if any(rows is not None for *_, rows in groups):
             per_row = self._row_views(*tensors)
-        for lr, beta1, rows in groups:
+        for lr, beta1, count, rows in groups:
             if rows is None:
                 params, ms, vs, grads = tensors
             else:
                 params, ms, vs, grads = ([u[r] for u in unbound for r in rows] for unbound in per_row)
+            if rows is None:
+                self.counts = [count + 1] * len(self.counts)
+            else:
+                for r in rows:
+                    self.counts[r] = count + 1
+            if len({c for _, _, c, _ in groups}) == 1:
+                step = self._step_tensor  # one count (a population whose members all take every step)
+            else:
+                step = self._step_tensor.new_full((), count + 1)
+            step.fill_(count + 1)
             torch._fused_adam_(
-                params, grads, ms, vs, [], [self._step_tensor] * len(params), lr=lr * self.lr_scale, beta1=beta1,
+                params, grads, ms, vs, [], [step] * len(params), lr=lr * self.lr_scale, beta1=beta1,
                 beta2=self.beta2, weight_decay=0.0, eps=self.eps, amsgrad=False, maximize=False,
             )  # fmt: skip
 
@@ -164,11 +196,22 @@ class StackedRMSprop(StackedOptimizer):
         self.state = {"square_avg": [torch.zeros_like(p) for p in self.params]}
 
     @torch.no_grad()
-    def step(self, active: Tensor) -> None:
+    def step(self, active: Tensor, partial: bool = False) -> None:
+        """``partial``: inactive members keep their state too (a mixed population's members with fewer D steps
+        sit out some), not only their parameters; a copy of the state per step, so only when asked."""
         self.steps += 1
         params, vs, grads = self._with_grads("square_avg")
         if not params:
             return
+        if partial:
+            before = [v.clone() for v in vs]
+            self._update(params, vs, grads, active)
+            for v, old in zip(vs, before, strict=True):
+                torch.where(active.view((-1,) + (1,) * (v.dim() - 1)), v, old, out=v)
+            return
+        self._update(params, vs, grads, active)
+
+    def _update(self, params: list[Tensor], vs: list[Tensor], grads: list[Tensor], active: Tensor) -> None:
         torch._foreach_mul_(vs, self.alpha)
         torch._foreach_addcmul_(vs, grads, grads, 1 - self.alpha)
         denom = torch._foreach_sqrt(vs)

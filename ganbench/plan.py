@@ -98,6 +98,7 @@ def run_config(
         n_critic=hyper.n_critic if hyper else None,
         image_size=suite.image_size,
         lr_decay_from=suite.lr_decay_from,
+        compile=suite.compile,
     )
 
 

@@ -40,7 +40,6 @@ class PopulationState:
         self.opt_g.select(idx)
         self.opt_d.select(idx)
         self.rng = self.rng.select(keep)
-        self.member_params = {k: v[idx] for k, v in self.member_params.items()}
         self.active = self.active[idx]
         self.acc = {k: v[idx] for k, v in self.acc.items()}
         self._last_losses = tuple(x[idx] for x in self._last_losses)
@@ -183,8 +182,10 @@ def checkpoint_step(path: Path | None) -> int:
 def _stack_like(template: Any, values: list[Any], ref: int = 0) -> Any:
     """Inverse of slicing member ``i`` out of ``template``: stack per-member values where the template has a
     member dimension, take shared values (step counts, batch-norm counters) from ``values[ref]``."""
-    if isinstance(template, dict):
-        return {k: _stack_like(v, [x[k] for x in values], ref) for k, v in template.items()}
+    if isinstance(template, dict):  # a key older checkpoints lack comes back as None
+        return {k: _stack_like(v, [x.get(k) for x in values], ref) for k, v in template.items()}
+    if any(v is None for v in values):
+        return None
     if isinstance(template, list):
         return [_stack_like(t, [x[j] for x in values], ref) for j, t in enumerate(template)]
     if torch.is_tensor(template) and template.dim() > 0:

@@ -196,6 +196,9 @@ class Suite(_Strict):
     image_size: Literal[8, 28, 32] | None = None  # 8: the digits' native size
     # from this fraction of the steps on, the learning rates fall linearly to 0 at the last step
     lr_decay_from: float | None = Field(None, ge=0, lt=1)
+    # torch.compile each population's D and G steps with this mode (for CUDA, where small steps are
+    # launch-bound); eager with one warning where compiling fails. How runs execute, not what: never keyed
+    compile: Literal["none", "default", "reduce-overhead"] = "none"
     # per dataset kind; a kind the suite leaves out gets DEFAULT_MODELS' entry
     models: dict[Literal["points", "image"], ModelSpec] = Field(default_factory=dict)
     tuning: TuningSpec | None = None
@@ -263,7 +266,10 @@ class Suite(_Strict):
         """Hash of the validated suite: a rerun of the same suite finds its parent run by it."""
         # plugins are where names come from, not what runs: moving a plugin file keeps the suite's runs
         # replicates neither: a suite grown from 1 to 3 replicates keeps its parent run and its first replicate
-        dumped = self.model_dump(mode="json", exclude={"description", "quick", "plugins", "replicates"})
+        # compile neither: it changes how the steps run, not what they compute (as the device)
+        dumped = self.model_dump(
+            mode="json", exclude={"description", "quick", "plugins", "replicates", "compile"}
+        )
         for name in ADDED_OPTIONS:  # added later: unset, they leave older suites' keys as they were
             if dumped.get(name) is None:
                 dumped.pop(name, None)

@@ -8,6 +8,7 @@ or Optuna; it reports through a :class:`Tracker`, so tests run it with no tracki
 from __future__ import annotations
 
 import copy
+import dataclasses
 import math
 import threading
 import time
@@ -20,18 +21,20 @@ import torch
 from torch import Tensor
 
 from ganbench import metrics as M
+from ganbench.compiled import CompiledStep, EagerRNG, eager_module
 from ganbench.compute import GFLOP, counted
 from ganbench.config import Member, RunConfig
 from ganbench.data import DataOptions, load_dataset
 from ganbench.losses import get_loss
 from ganbench.memory import keep_freed_memory
 from ganbench.metrics.evaluate import Evaluator, create_evaluator
+from ganbench.mixed import Group, Mixture, d_batch_norm, keep_rows, per_group, row_view
 from ganbench.models import create_models
 from ganbench.optim import StackedAdam, StackedRMSprop
 from ganbench.population import FINISHED, PopulationState
 from ganbench.rng import MemberRNG
 from ganbench.status import Status
-from ganbench.strategies import d_steps, get_strategy
+from ganbench.strategies import get_strategy
 
 DIVERGENCE_LIMIT = 1e7  # |loss| above this counts as exploding
 GRAD_NORM_EVERY = 10  # steps between gradient-norm samples (a norm per step would cost ~5% of a small step)
@@ -103,10 +106,10 @@ class Trainer(PopulationState):
             keep_freed_memory()  # stacked activations are MB-sized: no page faults on every step
         self.tracker = tracker or Tracker()
         self.checkpoints = list(checkpoints) if checkpoints else [None] * len(self.members)
-        self.loss = get_loss(config.loss)
-        self.loss.check_params(config.loss_params)
+        self.mix = Mixture(config, self.members)  # members' own losses and D steps (a mixed population)
+        self.loss = get_loss(config.loss)  # the population's; members may have their own (self.mix)
         self.strategy = get_strategy(config.strategy)
-        self.n_critic = d_steps(config)
+        self.n_critic = max(self.mix.n_critic)
         if evaluator is None:
             dataset = load_dataset(config.dataset, data or DataOptions(image_size=config.image_size))
             evaluator = create_evaluator(dataset, eval_samples=config.eval_samples)
@@ -115,15 +118,18 @@ class Trainer(PopulationState):
         seeds = [m.seed for m in self.members]
         self.rng = MemberRNG(seeds, self.device)
         self.g, self.d = create_models(
-            config.model, tuple(self.dataset.sample_shape), seeds, d_batch_norm=self.loss.penalty is None
-        )
+            config.model, tuple(self.dataset.sample_shape), seeds,
+            d_batch_norm=d_batch_norm(self.mix.configs, tuple(self.dataset.sample_shape)),
+        )  # fmt: skip
         self.g.to(self.device, dtype)
         self.d.to(self.device, dtype)
         self.g_ema = copy.deepcopy(self.g) if self.strategy.ema else None
         self._d_params = list(self.d.parameters())
         self.opt_g = self._optimizer(self.g, [m.lr_g for m in self.members])
         self.opt_d = self._optimizer(self.d, [m.lr_d for m in self.members])
-        self.member_params = self._member_params()
+        self._d_loss = CompiledStep(self._d_loss_eager, config.compile, self)
+        self._g_loss = CompiledStep(self._g_loss_eager, config.compile, self)
+        self._eager_d, self._eager_rng = eager_module(self.d), EagerRNG(self)
         n = len(self.members)
         # the stacked tensors hold a row per member still training: rows[r] is the member of row r. Members
         # that stop (pruned, diverged) are dropped from every stacked tensor, so they cost no more compute.
@@ -136,7 +142,7 @@ class Trainer(PopulationState):
         self.last: list[dict[str, float]] = [{} for _ in range(n)]
         self.step = 0
         self.stopped_at: list[int | None] = [None] * n  # the step a pruned or diverged member stopped at
-        self.flops_per_step: float | None = None  # a member's model FLOPs per step (step_flops), when counted
+        self.flops_per_step: list[float] | None = None  # each member's model FLOPs per step (step_flops)
         self.wall = [0.0] * n  # seconds of this population's wall time spent on each member, resumes included
         self._clock = time.perf_counter()
         self._reset_accumulators()
@@ -151,19 +157,10 @@ class Trainer(PopulationState):
         beta1 = torch.tensor([shared if m.beta1 is None else m.beta1 for m in self.members]).to(lr)
         return StackedAdam(module.parameters(), lr, beta1, beta2=self.strategy.beta2)
 
-    def _member_params(self) -> dict[str, Tensor]:
-        """Loss parameters that members set for themselves (tuned penalty weights, WGAN's clip), one value per
-        row; the config's ``loss_params`` hold the rest. Rows are dropped from these with the members."""
-        names = sorted({k for m in self.members for k in (m.loss_params or {})})
-        return {
-            k: torch.tensor([m.params_over(self.config)[k] for m in self.members], dtype=self.dtype,
-                            device=self.device)
-            for k in names
-        }  # fmt: skip
-
-    def loss_params(self) -> dict[str, Any]:
-        """What the loss is called with: the config's parameters, and each member's own as a ``[rows]`` tensor."""
-        return {**self.config.loss_params, **self.member_params}
+    def _groups(self, positions: list[int] | None = None) -> list[Group]:
+        """The losses of the rows at ``positions`` (None: all), each called with its config's parameters and
+        its members' own (tuned penalty weights, WGAN's clip) as ``[members]`` tensors."""
+        return self.mix.groups(self.rows, positions, self.device, self.dtype)
 
     def _reset_accumulators(self) -> None:
         zeros = torch.zeros(len(self.rows), dtype=torch.float64, device=self.device)
@@ -171,24 +168,51 @@ class Trainer(PopulationState):
         self.acc_steps, self.acc_gn = 0, 0
 
     # ------------------------------------------------------------------------------------------ steps
-    def d_step(self) -> Tensor:
-        real = self.dataset.sample(self.rng, self.config.batch_size, dtype=self.dtype).to(self.device)
-        with torch.no_grad():
-            fake = self.g(self.rng.randn((self.config.batch_size, self.config.model.latent_dim), self.dtype))
-        params = self.loss_params()
-        terms = self.loss(self.d(real), self.d(fake), discriminator=self.d, real=real, fake=fake, rng=self.rng,
-                          **params)  # fmt: skip
+    def d_step(self, k: int = 0) -> Tensor:
+        """D step ``k`` of this generator step; members with fewer D steps sit it out (see ``ganbench.mixed``)."""
+        stepping = self.mix.stepping(self.rows, k)
+        real, z = self._d_inputs(stepping)
+        groups = self._groups(stepping)
         self.opt_d.zero_grad()
-        terms.d_loss.sum().backward()
-        self.opt_d.step(self.active)
-        clip = self.loss.clip(params)
+        with keep_rows((self.g, self.d), stepping, len(self.rows)):
+            d_loss = self._d_loss(real, z, groups)  # and its gradients
+        active = self.active if stepping is None else self.active & self.mix.mask(self.rows, stepping, self.device)
+        self.opt_d.step(active, partial=stepping is not None)
+        clip = self.mix.clip(groups, len(self.rows), real)
         if clip is not None:
             with torch.no_grad():
                 for p in self.d.parameters():
                     bound = clip.view(-1, *[1] * (p.dim() - 1)) if torch.is_tensor(clip) else clip
                     torch.clamp(p, -bound, bound, out=p)
         self._last_real = real
-        return terms.d_loss.detach()
+        return self._d_loss.kept(d_loss)
+
+    def _d_inputs(self, stepping: list[int] | None) -> tuple[Tensor, Tensor]:
+        """Real data and noise of a D step, drawn from the streams of the rows that take it; the others hold
+        their last real batch and zeros (what D makes of them is thrown away)."""
+        shape = (self.config.batch_size, self.config.model.latent_dim)
+        if stepping is None:
+            real = self.dataset.sample(self.rng, self.config.batch_size, dtype=self.dtype).to(self.device)
+            return real, self.rng.randn(shape, self.dtype)
+        rng, idx = self.rng.select(stepping), torch.tensor(stepping, device=self.device)
+        real = self.dataset.sample(rng, self.config.batch_size, dtype=self.dtype).to(self.device)
+        z = torch.zeros((len(self.rows), *shape), dtype=self.dtype, device=self.device)
+        return self._last_real.index_copy(0, idx, real), z.index_copy(0, idx, rng.randn(shape, self.dtype))
+
+    def _d_loss_eager(self, real: Tensor, z: Tensor, groups: list[Group]) -> Tensor:
+        """The D step's loss ``[rows]``: what ``compile`` compiles (penalties' D and draws stay eager)."""
+        with torch.no_grad():
+            fake = self.g(z)
+        d_real, d_fake = self.d(real), self.d(fake)
+        d, rng = (self._eager_d, self._eager_rng) if self._d_loss.active else (self.d, self.rng)
+
+        def loss(group: Group, take: Callable[[Tensor], Tensor]) -> Tensor:
+            own_rng = rng if group.positions is None else self.rng.select(group.positions)
+            view = row_view(d, group.idx, real, (self.d,))
+            return group.spec(take(d_real), take(d_fake), discriminator=view, real=take(real), fake=take(fake),
+                              rng=own_rng, **group.params).d_loss  # fmt: skip
+
+        return per_group(groups, len(self.rows), loss, d_real)
 
     def g_step(self) -> Tensor:
         # D's weights get no gradient here: skipping their weight-gradient matmuls saves ~10% of a step
@@ -203,18 +227,9 @@ class Trainer(PopulationState):
             p.requires_grad_(flag)
 
     def _g_step(self) -> Tensor:
-        fake = self.g(self.rng.randn((self.config.batch_size, self.config.model.latent_dim), self.dtype))
-        ctx: dict[str, Any] = {}
-        if self.loss.features:
-            d_fake, ctx["features_fake"] = self.d.forward_with_features(fake)
-            with torch.no_grad():
-                d_real, ctx["features_real"] = self.d.forward_with_features(self._last_real)
-        else:
-            d_fake = self.d(fake)
-            d_real = self.d(self._last_real) if self.loss.real_in_g_step else d_fake.detach()
-        terms = self.loss(d_real, d_fake, **ctx, **self.loss_params())
+        z = self.rng.randn((self.config.batch_size, self.config.model.latent_dim), self.dtype)
         self.opt_g.zero_grad()
-        terms.g_loss.sum().backward()
+        g_loss = self._g_loss(z, self._last_real, self._groups())  # and its gradients
         self.opt_g.step(self.active)
         if self.g_ema is not None:
             with torch.no_grad():
@@ -223,16 +238,43 @@ class Trainer(PopulationState):
                     pe.lerp_(p, 1 - decay)
                 for be, b in zip(self.g_ema.buffers(), self.g.buffers()):
                     be.copy_(b)
-        return terms.g_loss.detach()
+        return self._g_loss.kept(g_loss)
+
+    def _g_loss_eager(self, z: Tensor, last_real: Tensor, groups: list[Group]) -> Tensor:
+        """The G step's loss ``[rows]``: what ``compile`` compiles. D scores the last real batch only for
+        losses that read it (relativistic, feature matching); other rows' statistics are put back."""
+        fake = self.g(z)
+        features = any(g.spec.features for g in groups)
+        d_fake, f_fake = self.d.forward_with_features(fake) if features else (self.d(fake), None)
+        d_real, f_real = d_fake.detach(), None
+        reading = [g for g in groups if g.spec.features or g.spec.real_in_g_step]
+        if reading:
+            keep = None if len(reading) == len(groups) else [r for g in reading for r in g.positions]  # type: ignore[union-attr]
+            with torch.no_grad(), keep_rows((self.d,), keep, len(self.rows)):
+                d_real, f_real = self.d.forward_with_features(last_real) if features else (self.d(last_real), None)
+
+        def loss(group: Group, take: Callable[[Tensor], Tensor]) -> Tensor:
+            reads = group.spec.features or group.spec.real_in_g_step
+            ctx = {"features_real": take(f_real), "features_fake": take(f_fake)} if group.spec.features else {}
+            real = take(d_real) if reads else take(d_fake.detach())
+            return group.spec(real, take(d_fake), **ctx, **group.params).g_loss
+
+        return per_group(groups, len(self.rows), loss, d_fake)
 
     def train_step(self) -> None:
         scale = self.config.lr_factor(self.step)
         self.opt_g.lr_scale = self.opt_d.lr_scale = scale
-        for _ in range(self.n_critic):
-            d_loss = self.d_step()
         sample_grads = self.step % GRAD_NORM_EVERY == 0
-        if sample_grads:
-            self.acc["gn_d"] += _grad_norms(self.d)
+        d_loss = None
+        for k in range(max(self.mix.n_critic[i] for i in self.rows)):  # of the members still training
+            d_k = self.d_step(k)
+            done = self.mix.finishing(self.rows, k, self.device)  # rows whose last D step this was
+            if done is False:
+                continue
+            d_loss = d_k if done is True or d_loss is None else torch.where(done, d_k, d_loss)
+            if sample_grads:
+                norms = _grad_norms(self.d)
+                self.acc["gn_d"] += norms if done is True else torch.where(done, norms, 0.0)
         g_loss = self.g_step()
         if sample_grads:
             self.acc["gn_g"] += _grad_norms(self.g)
@@ -260,6 +302,13 @@ class Trainer(PopulationState):
                 self.status[i], self.diverged_step[i] = DIVERGED, self.step
                 self.stopped_at[i] = self.step
             self.active &= ~newly
+
+    def drop_stopped(self) -> None:
+        rows = len(self.rows)
+        super().drop_stopped()
+        if len(self.rows) != rows:  # new stacked shapes: compiled steps compile again
+            self._d_loss.reset()
+            self._g_loss.reset()
 
     # ------------------------------------------------------------------------------------------ evaluation
     @torch.no_grad()
@@ -329,7 +378,8 @@ class Trainer(PopulationState):
 
     # ------------------------------------------------------------------------------------------ the loop
     def run(self) -> list[RunResult]:
-        self.flops_per_step = step_flops(self.config, self.members[0], self.evaluator, str(self.device))
+        self.flops_per_step = [step_flops(m.run_config(self.config), dataclasses.replace(m, config=None),
+                                          self.evaluator, str(self.device)) for m in self.members]  # fmt: skip
         self.load_checkpoints()
         self.drop_stopped()  # members that had stopped before the checkpoint
         steps, every = self.config.steps, self.config.eval_every
@@ -363,7 +413,7 @@ class Trainer(PopulationState):
             metrics.update(self.best[i])
             steps = self.stopped_at[i] if self.stopped_at[i] is not None else self.step
             if self.flops_per_step is not None:  # None: nothing was trained in this process (all resumed done)
-                metrics[M.COMPUTE] = self.flops_per_step * steps / GFLOP
+                metrics[M.COMPUTE] = self.flops_per_step[i] * steps / GFLOP
             primary = self.evaluator.primary
             if primary in metrics and M.best_key(primary) in metrics:
                 metrics[M.gap_key(primary)] = metrics[primary] - metrics[M.best_key(primary)]
@@ -383,6 +433,7 @@ def step_flops(config: RunConfig, member: Member, evaluator: Evaluator, device: 
     """A member's model FLOPs per generator step (D steps, penalties and the G step), counted over one step of
     a population of one, the same for every member and population size (a population's stacked layers may
     pick other kernels); computed once per configuration per process."""
+    config = dataclasses.replace(config, compile="none")  # counted eagerly: the same FLOPs, no compiling
     key = (repr(config), tuple(sorted(member.loss_params or {})), device)
     if key not in _STEP_FLOPS:
         probe = Trainer(config, [member], device=device, evaluator=evaluator)

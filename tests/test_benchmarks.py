@@ -73,5 +73,18 @@ def test_population_benchmark_measures_a_compiled_population(results_dir, monkey
     ]
     _run(bench_population, [*argv, "--compile"], monkeypatch)
     payload = json.loads((results_dir / "population_cpu.json").read_text())
-    assert payload["compiled"] is True and payload["rows"][0]["compile_s"] > 0
-    assert payload["rows"][0]["population_model_steps_per_s"] > 0
+    row = payload["rows"][0]
+    assert payload["compiled"] is True and payload["compile_mode"] == "default" and row["compile_s"] > 0
+    assert row["population_model_steps_per_s"] > 0 and row["compiled_model_steps_per_s"] > 0
+    assert row["compiled_steps_ran_compiled"] is True
+
+
+def test_mixed_benchmark_times_the_same_members_packed_both_ways(results_dir, monkeypatch):
+    from benchmarks import bench_mixed
+
+    argv = ["--device", "cpu", "--losses", "hinge,minimax,wgan_gp", "--trials", "2", "--size", "4", "--steps", "2",
+            "--rounds", "1", "--width", "8", "--batch", "16"]  # fmt: skip
+    _run(bench_mixed, argv, monkeypatch)
+    payload = json.loads((results_dir / "mixed_cpu.json").read_text())
+    assert payload["members"] == 6 and payload["populations"] == {"by_loss": 3, "mixed": 2}
+    assert min(payload["member_steps_per_s"]["by_loss"] + payload["member_steps_per_s"]["mixed"]) > 0

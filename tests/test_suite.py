@@ -44,7 +44,7 @@ def test_same_suite_same_key_and_quick_changes_it(tmp_path):
         ({"seeds": 0}, "key 'seeds': Input should be greater than 0 (got 0)"),
         ({"strategies": ["adamw"]}, "key 'strategies': unknown strategy 'adamw'; valid: adam_dcgan"),
         ({"datasets": ["mnst"]}, "key 'datasets': unknown dataset 'mnst'; valid:"),
-        ({"stepz": 3}, "unknown key 'stepz'; valid: batch_size, datasets"),
+        ({"stepz": 3}, "unknown key 'stepz'; valid: batch_size, compile, datasets"),
         (
             {"losses": [{"name": "lsgan", "params": {"q": 1}}]},
             "key 'losses.0': loss 'lsgan' has no parameter 'q'; valid: a, b, c",
@@ -67,6 +67,7 @@ def test_same_suite_same_key_and_quick_changes_it(tmp_path):
         ),
         ({"tuning": {"trials": 2, "warmup": 1.0}}, "key 'tuning.warmup': Input should be less than 1"),
         ({"tuning": {"trials": 2, "pruner": "hyperband"}}, "key 'tuning.pruner': Input should be 'median'"),
+        ({"compile": "fast"}, "key 'compile': Input should be 'none', 'default' or 'reduce-overhead' (got 'fast')"),
     ],
 )
 def test_bad_values_name_the_key(tmp_path, override, message):
