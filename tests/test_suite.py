@@ -99,7 +99,7 @@ def test_yaml_cannot_name_python_objects(tmp_path):
 def test_run_config_of_an_external_dataset_needs_no_files(tmp_path):
     """Planning a run does not read the data: an mnist suite plans before --data-dir is even looked at."""
     from ganbench.data import dataset_kind
-    from ganbench.runner import contenders, run_config
+    from ganbench.plan import contenders, run_config
 
     path = write_suite(
         tmp_path / "s.yaml", TINY_SUITE.replace("datasets: [ring8]", "datasets: [mnist, ring8]")

@@ -20,7 +20,8 @@ import torch
 from optuna.trial import TrialState
 
 from ganbench import cli
-from ganbench.runner import Hyper, Runner, RunOptions
+from ganbench.plan import Hyper
+from ganbench.runner import Runner, RunOptions
 from ganbench.suite import load_suite
 from ganbench.tracking import TAG_CONTENDER, TAG_PHASE, TAG_STATUS, MLflowStore, default_tracking_uri
 from ganbench.train import Trainer
