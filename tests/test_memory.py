@@ -99,7 +99,6 @@ def test_a_population_is_sized_to_the_share_of_the_gpu_its_worker_was_given(monk
     assert executors.job._fitting_size(replace(job, gpu_share=0.5), None) == 2  # (0.8 * 500 - 100) / 150
 
     seen: list[Job] = []
-    monkeypatch.setattr(executors.processes, "run_job", lambda job, emit: seen.append(job) or [])
     monkeypatch.setattr(executors.processes, "_WORKER_QUEUE", None)
     monkeypatch.setattr(executors.processes, "_WORKER_GPU_SHARE", 1.0)
     monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "")  # restored after the test: _init_worker sets it
@@ -107,9 +106,16 @@ def test_a_population_is_sized_to_the_share_of_the_gpu_its_worker_was_given(monk
     gpus.put((1, 2))  # GPU 1, shared by two workers
     ids: queue.Queue = queue.Queue()
     ids.put(0)
-    executors.processes._init_worker(queue.Queue(), gpus, ids, [queue.Queue()])
+    # the worker's own set-up (leave the driver's process group, die with it) must not touch this test process
+    monkeypatch.setattr(executors.processes, "_leave_stopping_to_the_driver", lambda stop: None)
+
+    class Events(queue.Queue):
+        def cancel_join_thread(self) -> None:  # a multiprocessing queue's; nothing to cancel here
+            pass
+
+    executors.processes._init_worker(Events(), gpus, ids, [queue.Queue()])
     assert os.environ["CUDA_VISIBLE_DEVICES"] == "1"
-    executors.processes._worker_run(replace(job, gpu_share=0.5))
+    executors.processes._worker_run(replace(job, gpu_share=0.5), runner=lambda job, emit: seen.append(job) or [])
     assert seen[0].gpu_share == 0.25
 
 
