@@ -1,4 +1,5 @@
-"""Every loss against its formula in REFERENCE.md on fixed inputs, and one training step per registry entry."""
+"""Every loss against its published formula (each loss's docstring names its paper) on fixed inputs, and one training
+step per registry entry."""
 
 from __future__ import annotations
 

@@ -26,7 +26,7 @@ def mixture_coverage(samples: Tensor, means: Tensor, sigma: float) -> dict[str, 
     """Modes covered, % high-quality samples, and KL of the high-quality mode histogram to uniform.
 
     A sample is high quality within 3 sigma of its nearest mean; a mode is covered when it is the nearest mean
-    of at least one high-quality sample (the PacGAN protocol, REFERENCE.md).
+    of at least one high-quality sample (the PacGAN protocol, Lin et al. 2018).
     """
     samples = samples.detach().to("cpu", torch.float64)
     means = means.to(torch.float64)
