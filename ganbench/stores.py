@@ -137,7 +137,8 @@ def sqlite_locks(out_dir: Path, urls: list[str]) -> list[Any]:
         if db in seen:
             continue
         seen.add(db)
-        db.parent.mkdir(parents=True, exist_ok=True)
+        if not db.parent.is_dir():  # never created here: opening the store then fails with one line (exit 2)
+            continue
         try:
             locks.append(one_writer_lock(out_dir, db.with_name(db.name + ".lock")))
         except BaseException:
