@@ -287,7 +287,9 @@ def test_parts_never_mix_members_at_different_checkpoint_steps(tmp_path):
     """A retried job whose first attempt trained in parts: finished, half-trained and new members."""
     job = _job(tmp_path, 5)
     for k, step in [(0, 20), (1, 20), (2, 10)]:  # members 3 and 4 have no checkpoint yet
-        torch.save({"step": step}, job.checkpoints[k])
+        # the keys every checkpoint holds (only the step matters here): a bare dict is refused on load
+        stub = {"step": step, "status": "finished", "g": {}, "d": {}, "opt_g": {}, "opt_d": {}, "rng": {}}
+        torch.save(stub, job.checkpoints[k])
     assert executors.job._parts(job, 2) == [[0, 1], [2], [3, 4]]
     assert executors.job._parts(job, 5) == [[0, 1], [2], [3, 4]]
     assert executors.job._parts(_job(None, 3), 5) == [[0, 1, 2]]
