@@ -224,7 +224,11 @@ def main(argv: list[str] | None = None) -> int:
     except GanbenchError as exc:
         _fail(str(exc))
     except KeyboardInterrupt:
-        print("ganbench: interrupted; rerun the same command to resume", file=sys.stderr)
+        from ganbench.signals import exit_on_stop_signal
+
+        print("ganbench: interrupted; rerun the same command to resume", file=sys.stderr, flush=True)
+        if argv is None:  # the program (not a caller in Python): a further Ctrl-C while it exits, no traceback
+            exit_on_stop_signal(130)
         return 130
     except BrokenPipeError:  # `ganbench list losses | head`: the reader left; Python's own advice follows
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())

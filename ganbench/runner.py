@@ -31,6 +31,7 @@ from ganbench.plan import (
 from ganbench.progress import Progress
 from ganbench.provenance import describe_parent
 from ganbench.recording import MLflowTracker, run_params
+from ganbench.signals import closing_records
 from ganbench.status import Status
 from ganbench.stores import check_writable, sqlite_locks
 from ganbench.suite import Suite
@@ -118,11 +119,12 @@ class Runner:
                                             ended, executor)  # fmt: skip
                 results[job.job_id] = outcome
         except BaseException:
-            for job_id in open_jobs:
-                for member, run_id in enumerate(run_ids[job_id]):
-                    if (job_id, member) not in ended:  # best effort: the store may be what failed
-                        with contextlib.suppress(Exception):
-                            self.store.finish(run_id, Status.KILLED)
+            with closing_records():
+                for job_id in open_jobs:
+                    for member, run_id in enumerate(run_ids[job_id]):
+                        if (job_id, member) not in ended:  # best effort: the store may be what failed
+                            with contextlib.suppress(Exception):
+                                self.store.finish(run_id, Status.KILLED)
             raise
         return [results[j.job_id] for j in jobs]
 
@@ -224,7 +226,7 @@ class Runner:
     def abandon(self) -> None:
         """The suite stopped before its end (a stop signal): its run is KILLED, not left RUNNING; a rerun resumes
         it. Best effort: the store may be what failed."""
-        with contextlib.suppress(Exception):
+        with closing_records(), contextlib.suppress(Exception):
             self.store.finish(self.parent, Status.KILLED)
 
     def close(self) -> None:

@@ -12,11 +12,17 @@ from contextlib import contextmanager
 from typing import Any
 
 _WAITING = threading.Event()
+_CLOSING = threading.Event()  # the runs of a stopping suite are being marked KILLED (a few store writes)
+_ABSORBED = threading.Event()  # a stop signal came while closing, and was let pass
 
 
 def _on_stop_signal(signum: int, frame: object) -> None:
     from ganbench.train import STOP_REQUESTED
 
+    if _CLOSING.is_set() and not _ABSORBED.is_set():  # the second Ctrl-C came while the stop closes its runs
+        _ABSORBED.set()
+        print("ganbench: closing the open runs (again to leave them open)", file=sys.stderr)
+        return
     if STOP_REQUESTED.is_set() or _WAITING.is_set():
         raise KeyboardInterrupt
     STOP_REQUESTED.set()
@@ -51,6 +57,30 @@ def waiting() -> Iterator[None]:
         yield
     finally:
         _WAITING.clear()
+
+
+@contextmanager
+def closing_records() -> Iterator[None]:
+    """Marking the runs of a stopping suite KILLED: one stop signal in the block does not interrupt it (a second
+    Ctrl-C right after the first would otherwise leave runs RUNNING); another one does (a store that hangs)."""
+    nested = _CLOSING.is_set()
+    _CLOSING.set()
+    try:
+        yield
+    finally:
+        if not nested:
+            _CLOSING.clear()
+            _ABSORBED.clear()
+
+
+def exit_on_stop_signal(code: int) -> None:
+    """The process is ending (its stop was handled): a further SIGINT/SIGTERM, while Python joins the worker
+    pool's threads at exit, ends it at once with ``code`` instead of a KeyboardInterrupt traceback."""
+    import os
+
+    if threading.current_thread() is threading.main_thread():
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(sig, lambda *_: os._exit(code))
 
 
 @contextmanager

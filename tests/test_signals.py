@@ -77,7 +77,7 @@ def _assert_stopped_cleanly(proc: subprocess.Popen, out: Path, workers: list[int
     assert "Traceback" not in err and "KeyboardInterrupt" not in err, err
     assert "rerun the same command to resume" in err
     statuses = _statuses(out)
-    assert len(statuses) == 5 and set(statuses) == {"KILLED"}  # 4 runs and the suite run: none left RUNNING
+    assert len(statuses) == 5 and set(statuses) == {"KILLED"}, err  # 4 runs and the suite run: none left RUNNING
     assert workers and not [w for w in workers if _alive(w)]
 
 
@@ -111,3 +111,23 @@ def test_a_sigkilled_driver_leaves_no_worker_behind(tmp_path):
     while [w for w in workers if _alive(w)] and time.monotonic() < deadline:
         time.sleep(0.2)
     assert workers and not [w for w in workers if _alive(w)]
+
+
+def test_a_stop_signal_while_the_runs_are_closed_lets_the_closing_finish_and_the_next_one_does_not():
+    """The second Ctrl-C of a pair often lands while the stopping suite marks its runs KILLED: that one is let
+    pass (the runs would stay RUNNING), a third is not (a store that hangs must not hold the user)."""
+    from ganbench.signals import _on_stop_signal, closing_records
+    from ganbench.train import STOP_REQUESTED
+
+    STOP_REQUESTED.set()  # the first signal came
+    try:
+        with closing_records():
+            _on_stop_signal(signal.SIGINT, None)  # absorbed
+            with pytest.raises(KeyboardInterrupt):
+                _on_stop_signal(signal.SIGINT, None)
+        with closing_records():  # a new closing absorbs one again
+            _on_stop_signal(signal.SIGINT, None)
+        with pytest.raises(KeyboardInterrupt):  # outside a closing, a second signal stops at once
+            _on_stop_signal(signal.SIGINT, None)
+    finally:
+        STOP_REQUESTED.clear()

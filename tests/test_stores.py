@@ -174,6 +174,7 @@ def test_one_writer_per_sqlite_store_wherever_its_path_comes_from(tmp_path):
     from ganbench.tracking import StoreError, sqlite_url
 
     shared = sqlite_url(tmp_path / "shared" / "mlflow.db")
+    (tmp_path / "shared").mkdir()  # a store's folder exists; a missing one is refused elsewhere
     (tmp_path / "a").mkdir()
     (tmp_path / "b").mkdir()
     first = sqlite_locks(tmp_path / "a", [shared])

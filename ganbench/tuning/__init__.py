@@ -34,6 +34,7 @@ from collections import defaultdict
 
 from ganbench.plan import Hyper, Planned, Session, chunks, contenders
 from ganbench.report.studies import write_tuning_report
+from ganbench.signals import closing_records
 from ganbench.train import STOP_REQUESTED, Interrupted
 from ganbench.tuning.base import (
     ATTR_COMPUTE,
@@ -70,9 +71,10 @@ def tune_suite(session: Session) -> dict[tuple[str, int], Hyper]:
                     raise Interrupted("stopped between tuning rounds")
                 run_round(session, [a for s in active for a in s.ask()])
         except BaseException:
-            for s in studies:  # best effort: the store may be what failed, and its error is the one to show
-                with contextlib.suppress(Exception):
-                    s.abandon()
+            with closing_records():
+                for s in studies:  # best effort: the store may be what failed, and its error is the one to show
+                    with contextlib.suppress(Exception):
+                        s.abandon()
             raise
     hypers = {}
     for study in studies:
