@@ -86,6 +86,8 @@ class MetricSpec:
     kind: str = "quality"
     objective: bool = False  # tuning may optimize it (``tuning.objective``)
     position: int | None = None  # its place among the coverage metrics
+    # the values it can take (None: unbounded); an interval for its mean is clipped to them
+    bounds: tuple[float | None, float | None] = (0.0, None)
 
     def names(self) -> list[str]:
         return [f"{self.name}_{s}" for s in self.spaces] if self.spaces else [self.name]
@@ -102,13 +104,17 @@ def register_metric(spec: MetricSpec) -> MetricSpec:
 
 for _spec in (
     MetricSpec("fid", "Fréchet distance of features", spaces=FEATURE_SPACES, objective=True),
-    MetricSpec("kid", "kernel inception distance", spaces=FEATURE_SPACES, objective=True),
+    MetricSpec("kid", "kernel inception distance", spaces=FEATURE_SPACES, objective=True,
+               bounds=(None, None)),  # unbiased: small negative values occur
     MetricSpec("w1", "exact Wasserstein-1 distance", spaces=("raw",), objective=True),
-    MetricSpec("precision", "precision (Kynkäänniemi et al. 2019)", True, FEATURE_SPACES, objective=True),
-    MetricSpec("recall", "recall (Kynkäänniemi et al. 2019)", True, FEATURE_SPACES, objective=True),
-    MetricSpec("is", "Inception Score", True, ("inception",)),
+    MetricSpec("precision", "precision (Kynkäänniemi et al. 2019)", True, FEATURE_SPACES, objective=True,
+               bounds=(0.0, 1.0)),
+    MetricSpec("recall", "recall (Kynkäänniemi et al. 2019)", True, FEATURE_SPACES, objective=True,
+               bounds=(0.0, 1.0)),
+    MetricSpec("is", "Inception Score", True, ("inception",), bounds=(1.0, None)),
     MetricSpec(MODES_COVERED, "modes covered", True, kind="coverage", objective=True, position=0),
-    MetricSpec(HIGH_QUALITY, "high-quality samples, %", True, kind="coverage", objective=True, position=1),
+    MetricSpec(HIGH_QUALITY, "high-quality samples, %", True, kind="coverage", objective=True, position=1,
+               bounds=(0.0, 100.0)),
     MetricSpec(KL_UNIFORM, "KL(mode histogram || uniform)", kind="coverage", objective=True, position=2),
     MetricSpec(GRAD_NORM_G, "G gradient norm", kind="diagnostic"),
     MetricSpec(GRAD_NORM_D, "D gradient norm", kind="diagnostic"),
@@ -130,6 +136,14 @@ def spec_of(metric: str) -> MetricSpec | None:
         if base in spec.names():
             return spec
     return None
+
+
+def bounds_of(metric: str) -> tuple[float | None, float | None]:
+    """The range a metric's values lie in; unbounded for an undeclared metric and for a ``gap_`` (a difference)."""
+    spec = spec_of(metric)
+    if spec is None or metric.startswith("gap_"):
+        return (None, None)
+    return spec.bounds
 
 
 def objectives() -> list[str]:

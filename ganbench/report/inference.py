@@ -115,8 +115,11 @@ def posterior_means(values: np.ndarray, draws: int = RESAMPLES, seed: int = RESA
     return centre + spread * np.sqrt((n - 1) / rng.chisquare(n - 1, size=(draws, 1)))
 
 
-def interval(values: np.ndarray, confidence: float = CONFIDENCE) -> tuple[np.ndarray, np.ndarray]:
-    """Each contender's t interval for its mean over its units (NaN with fewer than two)."""
+def interval(values: np.ndarray, confidence: float = CONFIDENCE,
+             bounds: tuple[float | None, float | None] = (None, None)) -> tuple[np.ndarray, np.ndarray]:  # fmt: skip
+    """Each contender's t interval for its mean over its units (NaN with fewer than two), clipped to the
+    metric's ``bounds``: the symmetric t interval can reach past them (a HQ % above 100), and the true mean,
+    which lies inside them, is covered as often after clipping as before."""
     table = unit_values(values)
     low, high = np.full(table.shape[0], np.nan), np.full(table.shape[0], np.nan)
     for c, row in enumerate(table):
@@ -124,6 +127,11 @@ def interval(values: np.ndarray, confidence: float = CONFIDENCE) -> tuple[np.nda
         if len(x) >= 2:
             half = stats.t.ppf((1 + confidence) / 2, len(x) - 1) * x.std(ddof=1) / np.sqrt(len(x))
             low[c], high[c] = x.mean() - half, x.mean() + half
+    floor, ceiling = bounds
+    if floor is not None:
+        low, high = np.maximum(low, floor), np.maximum(high, floor)  # NaN stays NaN
+    if ceiling is not None:
+        low, high = np.minimum(low, ceiling), np.minimum(high, ceiling)
     return low, high
 
 

@@ -94,7 +94,7 @@ def _metric_rows(dataset: str, metric: str, part: pd.DataFrame, contenders: list
     ranked = metric not in DIAGNOSTICS
     rows = []
     if ranked:
-        low, high = I.interval(values)
+        low, high = I.interval(values, bounds=M.bounds_of(metric))
         facing = I.oriented(values, higher)
         p_best = I.chance_best(I.posterior_means(facing))
         order = pd.Series(I.oriented(means, higher)).rank(method="min")

@@ -63,6 +63,20 @@ def test_one_replicate_compares_paired_seeds() -> None:
     np.testing.assert_allclose([low[0], high[0]], expected, rtol=1e-9)
 
 
+def test_an_interval_stays_inside_the_metric_range() -> None:
+    """HQ % of 98, 99.5, 100: the symmetric t interval reaches past 100; clipped, it ends at 100, its lower end
+    is unchanged, and a contender with one unit keeps no interval at all."""
+    from ganbench import metrics as M
+
+    values = np.array([[[98.0], [99.5], [100.0]], [[50.0], [np.nan], [np.nan]]])
+    raw_low, raw_high = I.interval(values)
+    assert raw_high[0] > 100
+    low, high = I.interval(values, bounds=M.bounds_of(M.HIGH_QUALITY))
+    assert high[0] == 100.0 and low[0] == raw_low[0] and np.isnan(low[1]) and np.isnan(high[1])
+    assert M.bounds_of("kid_domain") == (None, None) and M.bounds_of("gap_w1_raw") == (None, None)
+    assert M.bounds_of("w1_raw") == (0.0, None) and M.bounds_of("precision_domain") == (0.0, 1.0)
+
+
 def test_p_best_interval_and_decision_are_one_posterior() -> None:
     """The marginal of the posterior draws is the t interval, and the pairwise probability is the share of draws
     in which the difference lies beyond the ROPE."""
