@@ -10,10 +10,33 @@ ROOT = Path(__file__).resolve().parent.parent
 GANBENCH = [sys.executable, "-m", "ganbench.cli"]
 
 
+def _share_of_the_cores() -> int | None:
+    """Under pytest-xdist (README's test command runs the suite on several workers), each worker's torch gets
+    its share of the cores: workers with torch's default threads would oversubscribe them."""
+    workers = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "0"))
+    return max(1, (os.cpu_count() or 1) // workers) if workers > 1 else None
+
+
+def pytest_configure(config):
+    threads = _share_of_the_cores()
+    if threads is not None:
+        import torch
+
+        torch.set_num_threads(threads)
+        os.environ.setdefault("OMP_NUM_THREADS", str(threads))  # the ganbench processes tests start
+
+
+def _cache_dir(tmp_path_factory) -> Path:
+    """One cache for the whole test session, shared by the xdist workers (the classifiers it holds are trained
+    once, under a file lock), never the user's own."""
+    base = tmp_path_factory.getbasetemp()
+    return (base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base) / "cache"
+
+
 @pytest.fixture(autouse=True)
 def _quiet_env(monkeypatch, tmp_path_factory):
     monkeypatch.setenv("GIT_PYTHON_REFRESH", "quiet")
-    monkeypatch.setenv("GANBENCH_CACHE", str(tmp_path_factory.getbasetemp() / "cache"))
+    monkeypatch.setenv("GANBENCH_CACHE", str(_cache_dir(tmp_path_factory)))
 
 
 @pytest.fixture

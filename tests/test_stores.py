@@ -104,8 +104,9 @@ def test_a_stop_signal_ends_the_wait_at_once(tmp_path, blackhole):
     time.sleep(0.3)
     sent = time.monotonic()
     proc.send_signal(signal.SIGTERM)
-    code, err, _ = _finish(proc, 5)
-    assert time.monotonic() - sent < 3, "SIGTERM did not end the wait at once"
+    code, err, _ = _finish(proc, 15)
+    # well under the probe's own bound (the wait would otherwise last it out); a loaded machine's exit takes seconds
+    assert time.monotonic() - sent < 8, "SIGTERM did not end the wait at once"
     assert code == 130 and "interrupted" in err
 
 
