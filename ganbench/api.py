@@ -24,6 +24,7 @@ from typing import Any
 
 import pandas as pd
 
+from ganbench.defaults import DEFAULT_WORKERS, DEFAULTS, EXECUTOR_CHOICES
 from ganbench.errors import DiskFull, GanbenchError, InputError
 from ganbench.status import Status
 
@@ -100,25 +101,25 @@ class SuiteResult:
 def run_suite(
     suite: str | Path | dict[str, Any],
     *,
-    out: str | Path = "ganbench_output",
+    out: str | Path = DEFAULTS.out,
     quick: bool = False,
     seeds: int | None = None,
     replicates: int | None = None,
     plugins: Sequence[str | Path] = (),
     tune_only: bool = False,
     report: bool = True,
-    tracking_uri: str | None = None,
-    optuna_storage: str | None = None,
-    device: str = "auto",
-    data_dir: str | Path | None = None,
-    download: bool = False,
-    inception_weights: str | Path | None = None,
-    population_size: int = 16,
-    progress: bool = True,
-    executor: str = "auto",
-    workers: int | None = None,
-    ray_address: str | None = None,
-    gpus_per_job: float = 0.0,
+    tracking_uri: str | None = DEFAULTS.tracking_uri,
+    optuna_storage: str | None = DEFAULTS.optuna_storage,
+    device: str = DEFAULTS.device,
+    data_dir: str | Path | None = DEFAULTS.data_dir,
+    download: bool = DEFAULTS.download,
+    inception_weights: str | Path | None = DEFAULTS.inception_weights,
+    population_size: int = DEFAULTS.population_size,
+    progress: bool = DEFAULTS.progress,
+    executor: str = DEFAULTS.executor,
+    workers: int | None = DEFAULTS.workers,
+    ray_address: str | None = DEFAULTS.ray_address,
+    gpus_per_job: float = DEFAULTS.gpus_per_job,
 ) -> SuiteResult:
     """Run a suite (a bundled name, a YAML path, or a dict with the YAML's keys): tune when the suite says so,
     train every contender on every seed, write the report, and return the summary table.
@@ -128,20 +129,18 @@ def run_suite(
     not trained again. A first SIGINT/SIGTERM finishes the current step, checkpoints and raises
     ``KeyboardInterrupt`` (a second stops at once); rerun to resume.
     """
+    from ganbench.runner import Runner
     from ganbench.signals import stop_signals
 
+    phases = ("tune",) if tune_only else ("tune", "final")  # the one decision of which phases run
     with stop_signals():
-        runner, loaded = _prepare(suite, Path(out), quick, seeds, replicates, plugins, tracking_uri, optuna_storage, device,
-                                  data_dir, download, inception_weights, population_size, progress, executor,
-                                  workers, ray_address, gpus_per_job, tune_only)  # fmt: skip
+        loaded, options = check_startup(suite, Path(out), quick, seeds, replicates, plugins, tracking_uri,
+                                        optuna_storage, device, data_dir, download, inception_weights,
+                                        population_size, progress, executor, workers, ray_address, gpus_per_job,
+                                        phases)  # fmt: skip
+        runner = Runner(loaded, options)  # opens the stores and the suite's run: after every check passed
         try:
-            if tune_only:
-                from ganbench.tuning import tune_suite
-
-                tune_suite(runner)
-                runner.store.finish(runner.parent, Status.FINISHED)
-            else:
-                runner.run()
+            runner.run(phases)
         except (KeyboardInterrupt, DiskFull):
             runner.abandon()
             raise
@@ -179,15 +178,37 @@ def load(suite: str | Path | dict[str, Any], *, quick: bool = False, seeds: int 
     return load_suite(suite, quick=quick, overrides=overrides or None)
 
 
-def _prepare(suite, out, quick, seeds, replicates, plugins, tracking_uri, optuna_storage, device, data_dir, download,
-             inception_weights, population_size, progress, executor, workers, ray_address, gpus_per_job,
-             tune_only):  # fmt: skip
+def report_suite(suite: str | Path | dict[str, Any], *, out: str | Path = DEFAULTS.out, quick: bool = False,
+                 seeds: int | None = None, replicates: int | None = None, plugins: Sequence[str | Path] = (),
+                 tracking_uri: str | None = DEFAULTS.tracking_uri) -> SuiteResult:  # fmt: skip
+    """Rebuild the report of a suite that ran (the same suite and options as its run) from its MLflow store. The
+    store is only read: one that is not there is an error, never a new empty store."""
+    from ganbench.stores import check_stores, check_writable, existing_store
+    from ganbench.tracking import MLflowStore, StoreError, experiment_name
+
+    loaded = load(suite, quick=quick, seeds=seeds, replicates=replicates, plugins=plugins)
+    check_stores(tracking_uri, None)
+    uri = existing_store(Path(out), tracking_uri)
+    check_writable(Path(out))
+    store = MLflowStore(uri, experiment_name(loaded.name), read_only=True)  # reads, never creates or writes
+    parent = store.find_parent(loaded.key())
+    if parent is None:
+        raise StoreError(f"the store {store.safe_uri} holds no run of suite {loaded.name!r} with these settings")
+    return build_result(loaded.name, store, parent, Path(out), publish=False)
+
+
+def check_startup(suite, out, quick, seeds, replicates, plugins, tracking_uri, optuna_storage, device, data_dir,
+                  download, inception_weights, population_size, progress, executor, workers, ray_address,
+                  gpus_per_job, phases):  # fmt: skip
+    """Every check before anything is written, in one place: the suite and its plugins, the options, where the
+    work runs, the stores and the data. Returns the suite and the resolved :class:`RunOptions` (``auto``
+    executor decided); raises a one-line :class:`GanbenchError` on bad input."""
     from ganbench.data import DataOptions, check_datasets
-    from ganbench.runner import Runner, RunOptions, check_plugins_reach_workers
+    from ganbench.runner import RunOptions, check_plugins_reach_workers
     from ganbench.stores import check_stores
 
     loaded = load(suite, quick=quick, seeds=seeds, replicates=replicates, plugins=plugins)
-    if tune_only and loaded.tuning is None:
+    if "final" not in phases and loaded.tuning is None:
         raise InputError(f"suite {loaded.name!r} has no 'tuning' section; add one (trials: N) to tune")
     _check_options(device, executor, inception_weights, gpus_per_job, population_size, workers)
     chosen, workers, threads = choose_executor(loaded, executor, workers, device)
@@ -221,10 +242,9 @@ def _prepare(suite, out, quick, seeds, replicates, plugins, tracking_uri, optuna
         ray_address=ray_address,
         gpus_per_job=gpus_per_job,
     )
-    return Runner(loaded, options), loaded
+    return loaded, options
 
 
-EXECUTOR_CHOICES = ("auto", "local", "processes", "ray")
 MAX_POPULATION, MAX_WORKERS = 4096, 1024  # beyond these, a typo: refused up front
 # `auto` uses worker processes only for work this large (generator steps summed over every planned run): below
 # it, starting the workers (importing torch in each, ~5-10 s) costs more than the parallelism gains
@@ -268,7 +288,7 @@ def choose_executor(
         large = planned_steps(suite) >= AUTO_PROCESSES_MIN_STEPS
         executor = "processes" if on_cpu and cpus >= 2 and large else "local"
         workers = workers or cpus
-    workers = workers or 2
+    workers = workers or DEFAULT_WORKERS
     threads = max(1, cpus // workers) if executor == "processes" and on_cpu else None
     return executor, workers, threads
 
@@ -296,4 +316,5 @@ def _check_options(device: str, executor: str, inception_weights: Any, gpus_per_
         raise InputError(f"--population-size is at most {MAX_POPULATION} and --workers at most {MAX_WORKERS}")
 
 
-__all__ = ["GanbenchError", "SuiteResult", "build_result", "choose_executor", "load", "run_suite"]
+__all__ = ["GanbenchError", "SuiteResult", "build_result", "check_startup", "choose_executor", "load", "report_suite",
+           "run_suite"]

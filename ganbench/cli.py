@@ -10,9 +10,14 @@ import argparse
 import os
 import sys
 from pathlib import Path
-from typing import NoReturn
+from typing import Any, NoReturn
 
+from ganbench.defaults import OPTIONS
 from ganbench.listing import LIST_KINDS, LISTERS
+
+# the options of `run` and `tune` that go to the API as they are (the suite's own options aside)
+TRAIN_OPTIONS = ("optuna_storage", "device", "data_dir", "download", "inception_weights", "population_size",
+                 "progress", "executor", "workers", "ray_address", "gpus_per_job")  # fmt: skip
 
 EXIT_BAD_INPUT = 2
 
@@ -48,17 +53,22 @@ def _positive(value: str) -> int:
     return n
 
 
+def _option(p: argparse.ArgumentParser, flag: str, **kwargs: Any) -> None:
+    """An option whose default and help come from the one table of defaults (``ganbench.defaults``)."""
+    name = flag.removeprefix("--").replace("-", "_")
+    spec = OPTIONS[name]
+    kwargs.setdefault("default", spec.default)
+    if spec.choices:
+        kwargs.setdefault("choices", spec.choices)
+    p.add_argument(flag, help=spec.help, **kwargs)
+
+
 def _add_suite_args(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--suite", required=True, help="a bundled suite's name (see: ganbench list suites) or a YAML file"
     )
-    p.add_argument(
-        "--out",
-        type=Path,
-        default=Path("ganbench_output"),
-        help="output folder (stores, checkpoints, report)",
-    )
-    p.add_argument("--tracking-uri", help="MLflow tracking URI (default: sqlite file in the output folder)")
+    _option(p, "--out", type=Path)
+    _option(p, "--tracking-uri")
     p.add_argument(
         "--quick", action="store_true", help="the suite's quick settings: same path, a minute or less"
     )
@@ -75,29 +85,17 @@ def _add_plugin_arg(p: argparse.ArgumentParser) -> None:
 
 
 def _add_train_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--optuna-storage", help="Optuna storage URL (default: sqlite file in the output folder)")
-    p.add_argument("--device", default="auto", help="auto (CUDA when present), cpu, cuda, cuda:N")
-    p.add_argument("--data-dir", type=Path, help="folder holding external datasets (mnist, cifar10, ...)")
-    p.add_argument(
-        "--download", action="store_true", help="download external datasets where a network exists"
-    )
-    p.add_argument("--inception-weights", type=Path,
-                   help="InceptionV3 weights file (torch-fidelity's pt_inception-2015-12-05) for *_inception metrics")  # fmt: skip
-    p.add_argument(
-        "--population-size", type=_positive, default=16, help="runs trained as one vectorized model"
-    )
-    p.add_argument("--no-progress", action="store_true", help="no progress bar")
-    p.add_argument("--executor", default="auto", choices=["auto", "local", "processes", "ray"],
-                   help="where populations train: this process, N worker processes, or a Ray cluster; auto: "
-                        "worker processes for large suites on a multi-core CPU, else this process")  # fmt: skip
-    p.add_argument(
-        "--workers", type=_positive,
-        help="worker processes (processes; default 2, auto: one per core) or CPUs (local Ray)",
-    )  # fmt: skip
-    p.add_argument("--ray-address", help="Ray cluster address (default: start a local cluster)")
-    p.add_argument(
-        "--gpus-per-job", type=float, default=0.0, help="Ray: GPUs per population; fractions share a GPU"
-    )
+    _option(p, "--optuna-storage")
+    _option(p, "--device")
+    _option(p, "--data-dir", type=Path)
+    _option(p, "--download", action="store_true")
+    _option(p, "--inception-weights", type=Path)
+    _option(p, "--population-size", type=_positive)
+    p.add_argument("--no-progress", dest="progress", action="store_false", help="no progress bar")
+    _option(p, "--executor")
+    _option(p, "--workers", type=_positive)
+    _option(p, "--ray-address")
+    _option(p, "--gpus-per-job", type=float)
 
 
 DESCRIPTION = "Fair, multi-seed, equally tuned comparisons of GAN losses and optimizer strategies."
@@ -124,12 +122,10 @@ def build_parser() -> argparse.ArgumentParser:
     report = command("report", "rebuild the report from the MLflow store")
     _add_suite_args(report)
     ui = command("ui", "the MLflow UI on a suite's store (127.0.0.1 unless --host says otherwise)")
-    ui.add_argument(
-        "--out", type=Path, default=Path("ganbench_output"), help="output folder holding mlflow.db"
-    )
-    ui.add_argument("--tracking-uri", help="MLflow store URI (default: the output folder's sqlite file)")
-    ui.add_argument("--host", default="127.0.0.1", help="address to bind; 0.0.0.0 exposes it to the network")
-    ui.add_argument("--port", type=_positive, default=5000, help="port to serve on")
+    _option(ui, "--out", type=Path)
+    _option(ui, "--tracking-uri")
+    _option(ui, "--host")
+    _option(ui, "--port", type=_positive)
     lst = command(
         "list", "what is registered, one line each (a loss with its paper, a suite with its description)"
     )
@@ -138,14 +134,14 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _suite_options(args: argparse.Namespace) -> dict:
+    return dict(out=args.out, quick=args.quick, seeds=args.seeds, replicates=args.replicates,
+                plugins=args.plugin or (), tracking_uri=args.tracking_uri)  # fmt: skip
+
+
 def _api_options(args: argparse.Namespace) -> dict:
-    return dict(
-        out=args.out, quick=args.quick, seeds=args.seeds, replicates=args.replicates, plugins=args.plugin or (),
-        tracking_uri=args.tracking_uri, optuna_storage=args.optuna_storage, device=args.device,
-        data_dir=args.data_dir, download=args.download, inception_weights=args.inception_weights,
-        population_size=args.population_size, progress=not args.no_progress, executor=args.executor,
-        workers=args.workers, ray_address=args.ray_address, gpus_per_job=args.gpus_per_job,
-    )  # fmt: skip
+    """The API's arguments from the parsed command line: every option of the table is passed through by name."""
+    return {**_suite_options(args), **{k: getattr(args, k) for k in TRAIN_OPTIONS}}
 
 
 def cmd_run(args: argparse.Namespace) -> None:
@@ -167,35 +163,10 @@ def cmd_tune(args: argparse.Namespace) -> None:
 
 
 def cmd_report(args: argparse.Namespace) -> None:
-    from ganbench.api import build_result, load
+    from ganbench.api import report_suite
     from ganbench.report.terminal import print_summary
-    from ganbench.stores import check_stores, check_writable
-    from ganbench.tracking import MLflowStore, StoreError
 
-    suite = load(args.suite, quick=args.quick, seeds=args.seeds, replicates=args.replicates,
-                 plugins=args.plugin or ())
-    check_stores(args.tracking_uri, None)
-    uri = _existing_store(args)
-    check_writable(args.out)
-    store = MLflowStore(uri, f"ganbench/{suite.name}", read_only=True)  # reads, never creates or writes
-    parent = store.find_parent(suite.key())
-    if parent is None:
-        raise StoreError(f"the store {store.safe_uri} holds no run of suite {suite.name!r} with these settings")
-    result = build_result(suite.name, store, parent, args.out, publish=False)
-    print_summary(result.report)
-
-
-def _existing_store(args: argparse.Namespace) -> str:
-    """The MLflow URI to read; a default SQLite file that is not there is bad input, not a new empty store."""
-    from ganbench.tracking import StoreError, default_tracking_uri
-
-    uri = args.tracking_uri or default_tracking_uri(args.out)
-    path = uri.removeprefix("sqlite:///")
-    if uri.startswith("sqlite:///") and not Path(path.split("?", 1)[0]).exists():
-        raise StoreError(
-            f"no MLflow store at {path}; run a suite first (ganbench run) or pass --tracking-uri"
-        )
-    return uri
+    print_summary(report_suite(args.suite, **_suite_options(args)).report)
 
 
 def cmd_list(args: argparse.Namespace) -> None:
@@ -206,9 +177,10 @@ def cmd_list(args: argparse.Namespace) -> None:
 
 
 def cmd_ui(args: argparse.Namespace) -> None:
+    from ganbench.stores import existing_store
     from ganbench.ui import serve
 
-    serve(args.out, args.tracking_uri, args.host, args.port, _existing_store(args))
+    serve(args.out, args.tracking_uri, args.host, args.port, existing_store(args.out, args.tracking_uri))
 
 
 COMMANDS = {"run": cmd_run, "tune": cmd_tune, "report": cmd_report, "list": cmd_list, "ui": cmd_ui}

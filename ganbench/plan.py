@@ -10,6 +10,7 @@ from typing import Any, Protocol
 
 from ganbench.config import Member, RunConfig
 from ganbench.data import DataOptions, dataset_kind
+from ganbench.defaults import DEFAULT_WORKERS, DEFAULTS
 from ganbench.strategies import get_strategy
 from ganbench.suite import LossEntry, Suite
 from ganbench.tracking import MLflowStore
@@ -57,17 +58,20 @@ class Hyper:
 
 @dataclass
 class RunOptions:
-    out_dir: Path = Path("ganbench_output")
-    tracking_uri: str | None = None
-    optuna_storage: str | None = None
-    device: str = "auto"
+    """The options of a suite run once checked and resolved (``ganbench.api.check_startup``): the executor is a
+    decided one, never ``auto``. Defaults come from the one table in ``ganbench.defaults``."""
+
+    out_dir: Path = DEFAULTS.out
+    tracking_uri: str | None = DEFAULTS.tracking_uri
+    optuna_storage: str | None = DEFAULTS.optuna_storage
+    device: str = DEFAULTS.device
     data: DataOptions = field(default_factory=DataOptions)
-    population_size: int = 16  # members trained as one model at most; 1 trains runs one by one
-    show_progress: bool = True
-    executor: str = "local"  # local | processes | ray
-    workers: int = 2  # processes executor; ray: CPUs of a local cluster
-    ray_address: str | None = None  # ray: a cluster's address; None starts a local one
-    gpus_per_job: float = 0.0  # ray: GPUs requested per population (fractions share a GPU)
+    population_size: int = DEFAULTS.population_size  # members trained as one model at most; 1: one by one
+    show_progress: bool = DEFAULTS.progress
+    executor: str = "local"  # resolved: local | processes | ray (``auto`` is decided before a Runner exists)
+    workers: int = DEFAULT_WORKERS  # processes executor; ray: CPUs of a local cluster
+    ray_address: str | None = DEFAULTS.ray_address  # ray: a cluster's address; None starts a local one
+    gpus_per_job: float = DEFAULTS.gpus_per_job  # ray: GPUs requested per population (fractions share a GPU)
     worker_threads: int | None = None  # torch threads per job in workers
 
 

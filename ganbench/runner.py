@@ -42,9 +42,12 @@ from ganbench.tracking import (
     TAG_REPLICATE,
     MLflowStore,
     default_tracking_uri,
+    experiment_name,
     sqlite_url,
 )
 from ganbench.train import RunResult, Tracker
+
+PHASES = ("tune", "final")  # tuning runs only when the suite has a tuning section
 
 
 class Runner:
@@ -58,7 +61,7 @@ class Runner:
         optuna = options.optuna_storage or sqlite_url(self.out_dir / "optuna.db")
         if uri.startswith("sqlite:") or optuna.startswith("sqlite:"):
             self._lock = sqlite_locks(self.out_dir, [uri, optuna])
-        self.store = MLflowStore(uri, f"ganbench/{suite.name}", artifact_dir=self.out_dir / "mlartifacts")
+        self.store = MLflowStore(uri, experiment_name(suite.name), artifact_dir=self.out_dir / "mlartifacts")
         self.parent = self.store.parent_run(suite.name, suite.key(), {"ganbench.suite": suite.name})
         describe_parent(self.store, self.parent, suite)  # its settings, suite.yaml, version and commit
         self.progress = Progress(enabled=options.show_progress)
@@ -210,7 +213,15 @@ class Runner:
         return [RunResult(Status.FAILED, 0, {}) for _ in run_ids]
 
     # ------------------------------------------------------------------------------------ phases
-    def run(self) -> None:
+    def run(self, phases: tuple[str, ...] = PHASES) -> None:
+        """The phases asked for, in order: ``("tune", "final")`` (the whole suite) or ``("tune",)`` (only the
+        tuning; the suite must have a tuning section)."""
+        if "final" not in phases:
+            from ganbench.tuning import tune_suite
+
+            tune_suite(self)
+            self.store.finish(self.parent, Status.FINISHED)
+            return
         log_real_scores(self)
         hypers = None
         # the final phase's steps, for the suite's ETA while tuning runs (its own total replaces this)

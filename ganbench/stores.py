@@ -148,6 +148,18 @@ def sqlite_locks(out_dir: Path, urls: list[str]) -> list[Any]:
     return locks
 
 
+def existing_store(out_dir: Path, tracking_uri: str | None) -> str:
+    """The MLflow URI to read (``report``, ``ui``); a default SQLite file that is not there is bad input, not a
+    new empty store."""
+    from ganbench.tracking import default_tracking_uri
+
+    uri = tracking_uri or default_tracking_uri(out_dir)
+    path = uri.removeprefix("sqlite:///")
+    if uri.startswith("sqlite:///") and not Path(path.split("?", 1)[0]).exists():
+        raise StoreError(f"no MLflow store at {path}; run a suite first (ganbench run) or pass --tracking-uri")
+    return uri
+
+
 def check_writable(out_dir: Path) -> None:
     try:
         out_dir.mkdir(parents=True, exist_ok=True)

@@ -53,6 +53,11 @@ def default_tracking_uri(out_dir: Path) -> str:
     return sqlite_url(out_dir / "mlflow.db")
 
 
+def experiment_name(suite_name: str) -> str:
+    """The MLflow experiment that holds a suite's runs (every replicate and setting of it)."""
+    return f"ganbench/{suite_name}"
+
+
 def _quiet_mlflow() -> None:
     """MLflow's own logging at warnings: in this process, and (through the environment, which MLflow reads when
     imported) in the processes it starts, such as the UI server of ``ganbench ui``."""
