@@ -83,20 +83,40 @@ def exit_on_stop_signal(code: int) -> None:
             signal.signal(sig, lambda *_: os._exit(code))
 
 
+STOP_SIGNALS = frozenset({signal.SIGINT, signal.SIGTERM})
+
+
 @contextmanager
-def ignored_by_children() -> Iterator[None]:
-    """Processes started in the block begin with SIGINT and SIGTERM ignored (a disposition survives exec, and
-    Python then installs no KeyboardInterrupt handler): a Ctrl-C to the group while a worker still imports
-    torch does not kill it. This process ignores them for those few milliseconds too (main thread only)."""
+def blocked_for_children() -> Iterator[None]:
+    """Processes started in the block begin with SIGINT and SIGTERM blocked (a signal mask survives fork and
+    exec): a Ctrl-C to the group while a worker still imports torch waits in it, and the worker discards it when
+    it leaves the group (:func:`leave_the_group`). In this process they are blocked for those milliseconds too,
+    and delivered when the block ends: a stop signal that comes while workers start is not lost (main thread
+    only; elsewhere nothing changes)."""
     if threading.current_thread() is not threading.main_thread():
         yield
         return
-    previous = {sig: signal.signal(sig, signal.SIG_IGN) for sig in (signal.SIGINT, signal.SIGTERM)}
+    previous = signal.pthread_sigmask(signal.SIG_BLOCK, STOP_SIGNALS)
     try:
         yield
     finally:
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
+        signal.pthread_sigmask(signal.SIG_SETMASK, previous)
+
+
+def leave_the_group() -> None:
+    """In a worker started by :func:`blocked_for_children`: ignore SIGINT (stopping is the driver's), leave the
+    driver's process group, let a SIGTERM sent to this process itself end it, and only then unblock the stop
+    signals. A signal sent to the group while the worker started was meant for the driver: setting a signal to
+    SIG_IGN discards it even while it is blocked and pending."""
+    import contextlib
+    import os
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    with contextlib.suppress(OSError):
+        os.setpgrp()
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)  # discards a pending group SIGTERM
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, STOP_SIGNALS)
 
 
 PARENT_POLL_S = 0.5  # how often a worker checks that its driver still lives (and whether it asked to stop)

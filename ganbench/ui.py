@@ -36,7 +36,11 @@ def serve(out: Path, tracking_uri: str | None, host: str, port: int, uri: str) -
 
     for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
         signal.signal(sig, stop)
-    server = subprocess.Popen(cmd, start_new_session=True)  # its own group: stopped as one below
+    # uvicorn's workers each print a StarletteDeprecationWarning (MLflow's use of a deprecated Starlette call) that
+    # says nothing to the user: filtered by its message, in the server and the workers it starts
+    quiet = "ignore:run_until_first_complete is deprecated:UserWarning"
+    env = {**os.environ, "PYTHONWARNINGS": ",".join(filter(None, [os.environ.get("PYTHONWARNINGS"), quiet]))}
+    server = subprocess.Popen(cmd, start_new_session=True, env=env)  # its own group: stopped as one below
     # a watcher that outlives this process: if it is killed (SIGKILL, which nothing here can catch), the
     # watcher stops the server's group, so no server is left holding the port
     watcher = subprocess.Popen([sys.executable, "-c", _WATCHER, str(os.getpid()), str(server.pid)],

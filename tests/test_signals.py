@@ -131,3 +131,39 @@ def test_a_stop_signal_while_the_runs_are_closed_lets_the_closing_finish_and_the
             _on_stop_signal(signal.SIGINT, None)
     finally:
         STOP_REQUESTED.clear()
+
+
+def test_workers_start_with_stop_signals_blocked_and_the_driver_loses_none():
+    """A stop signal that comes while worker processes start is delivered to the driver once they started (it
+    was lost while the driver ignored signals for that moment); a worker discards the one it got as a member of
+    the group, and lives on outside it."""
+    import multiprocessing as mp
+    import threading
+
+    from ganbench.signals import blocked_for_children
+    from tests.signal_child import report_start
+
+    if threading.current_thread() is not threading.main_thread():
+        pytest.skip("signals are handled on the main thread only")
+    got: list[int] = []
+    previous = signal.signal(signal.SIGINT, lambda signum, frame: got.append(signum))
+    try:
+        ctx = mp.get_context("spawn")
+        queue = ctx.Queue()
+        with blocked_for_children():
+            child = ctx.Process(target=report_start, args=(queue,))
+            child.start()
+            os.kill(os.getpid(), signal.SIGINT)  # the user's Ctrl-C, in the middle of the start
+            time.sleep(0.05)
+            assert got == []  # held, not handled yet
+        for _ in range(100):  # handled at the next bytecode once unblocked
+            if got:
+                break
+            time.sleep(0.01)
+        assert got == [signal.SIGINT]
+        assert queue.get(timeout=60) is True  # it began with both blocked
+        assert queue.get(timeout=60) is True  # the pending SIGTERM did not kill it; it left the group
+        child.join(timeout=30)
+        assert child.exitcode == 0
+    finally:
+        signal.signal(signal.SIGINT, previous)

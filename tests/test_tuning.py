@@ -283,7 +283,10 @@ def _progress(db: Path) -> tuple[int, int]:
         return 0, 0
 
 
-def test_killed_tuning_resumes_without_duplicates(tmp_path, mlflow_template, monkeypatch):
+@pytest.mark.parametrize("stop", [signal.SIGKILL, signal.SIGTERM], ids=["sigkill", "sigterm"])
+def test_stopped_tuning_resumes_without_duplicates(tmp_path, mlflow_template, monkeypatch, stop):
+    """Killed (SIGKILL: the rerun closes what it left) or stopped (SIGTERM: the run closes its trials itself, exit
+    130) in the middle of a tuning batch, the rerun ends with every study complete and one run per trial."""
     suite_path, out = prepare(tmp_path, "k", KILLED, mlflow_template)
     args = ["tune", "--suite", str(suite_path), "--out", str(out), "--no-progress"]
     env = {**env_for_subprocess(), "OMP_NUM_THREADS": "1"}
@@ -303,12 +306,19 @@ def test_killed_tuning_resumes_without_duplicates(tmp_path, mlflow_template, mon
             assert time.monotonic() < deadline, "no trial finished within 120 s"
             time.sleep(0.05)
     finally:
-        os.kill(proc.pid, signal.SIGKILL)
-        proc.wait()
-    stale = {
-        (n, t.number) for n, s in studies(out).items() for t in s.trials if t.state == TrialState.RUNNING
-    }
-    assert stale  # the kill left trials running: the rerun must close them
+        os.kill(proc.pid, stop)
+        code = proc.wait(timeout=90)
+    trials = [(n, t) for n, s in studies(out).items() for t in s.trials]
+    stale = {(n, t.number) for n, t in trials if t.state == TrialState.RUNNING}
+    if stop == signal.SIGKILL:
+        assert stale  # the kill left trials running: the rerun must close them
+    else:  # a clean stop closed the batch's trials itself (queued again) and its runs
+        assert code == 130, (tmp_path / "first.log").read_text()
+        assert not stale
+        stale = {(n, t.number) for n, t in trials if t.user_attrs.get(ATTR_STATUS) == "killed"}
+        assert stale and all(t.state == TrialState.FAIL for n, t in trials if (n, t.number) in stale)
+        open_runs = MLflowStore(default_tracking_uri(out), "ganbench/tune-kill").find_runs("attributes.status = 'RUNNING'")
+        assert not open_runs
 
     assert run_cli(args) == 0  # the rerun continues the studies
 

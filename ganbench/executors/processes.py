@@ -12,7 +12,7 @@ from typing import Any, NamedTuple
 from ganbench.events import Event, StopsEvent
 from ganbench.executors.base import EXECUTORS, Executor, _drain
 from ganbench.executors.job import Job, job_cost, run_job
-from ganbench.signals import ignored_by_children
+from ganbench.signals import blocked_for_children
 from ganbench.train import STOP_REQUESTED, Interrupted, RunResult
 
 _WORKER_QUEUE: Any = None
@@ -61,16 +61,11 @@ def _leave_stopping_to_the_driver(stop: Any) -> None:
     step, checkpoints and raises :class:`Interrupted`, as the driver's own jobs do. Signals meant for the suite
     (Ctrl-C or SIGTERM to the process group) therefore reach the driver alone: the worker leaves the group and
     ignores SIGINT, so it never dies mid-step with a KeyboardInterrupt traceback (it started with both signals
-    ignored: :func:`ignored_by_children`). SIGTERM sent to the worker itself, once it left the group, ends it
+    blocked: :func:`blocked_for_children`). SIGTERM sent to the worker itself, once it left the group, ends it
     (the pool ends its workers so). It dies with the driver, even a SIGKILLed one."""
-    import signal
+    from ganbench.signals import die_with_parent, leave_the_group, watch_parent
 
-    from ganbench.signals import die_with_parent, watch_parent
-
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    with contextlib.suppress(OSError):
-        os.setpgrp()
-    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    leave_the_group()
     die_with_parent()
     if os.getppid() != _WORKER_PARENT:  # the driver died before the line above took effect
         os._exit(1)
@@ -171,7 +166,7 @@ class ProcessExecutor(Executor):
                 ids.put(worker)
             pool = ProcessPoolExecutor(self.workers, mp_context=ctx, initializer=_init_worker,
                                        initargs=(events, gpus, ids, replies, stop))  # fmt: skip
-            with ignored_by_children():  # submit starts the workers
+            with blocked_for_children():  # submit starts the workers
                 futures = {pool.submit(_worker_run, job, self.job_runner): job for job in pending}
             pending = []
             inbox = _Events(events, on_event, replies)
