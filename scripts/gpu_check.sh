@@ -45,7 +45,7 @@ nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader | 
 
 for name in $STEPS; do
     case $name in
-        tests) step tests 150 python3 -m pytest -q -m gpu -p no:cacheprovider tests/test_gpu.py tests/test_train.py ;;
+        tests) step tests 150 python3 -m pytest -q -o addopts= -m gpu -p no:cacheprovider tests/test_gpu.py tests/test_train.py ;;
         overhead) step overhead 60 python3 -m benchmarks.bench_overhead --device cuda ;;
         population) step population 90 python3 -m benchmarks.bench_population --device cuda --sizes 1,16,64,256 ;;
         profile) step profile 45 python3 scripts/gpu_profile.py --device cuda --members 64 ;;
