@@ -336,3 +336,19 @@ def test_releasing_an_out_of_memory_error_keeps_the_local_executor_going(monkeyp
             assert held[0]() is None
         seen.append(job)
     assert seen == ["a", "b", "c"]
+
+
+def test_the_memory_probe_trains_eagerly_whatever_the_job_compiles(monkeypatch):
+    """Compiling a probe population of each size would cost more than the training it sizes."""
+    monkeypatch.setattr(memory, "free_gpu_bytes", lambda device, share=1.0: 1000)
+    built: list[str] = []
+
+    def spy(config, members, **kwargs):
+        built.append(config.compile)
+
+    monkeypatch.setattr(executors.job, "Trainer", spy)
+    monkeypatch.setattr(memory, "member_bytes", lambda key, build, device: (build(2), (100, 150))[1])
+    job = _job(None, 8)
+    job = replace(job, config=replace(job.config, compile="reduce-overhead"))
+    assert executors.job._fitting_size(job, None) == 4
+    assert built == ["none"]
