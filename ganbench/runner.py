@@ -230,7 +230,7 @@ class Runner:
         if self.suite.tuning is not None:
             from ganbench.tuning import tune_suite
 
-            hypers = tune_suite(self)
+            hypers = tune_suite(self, report=False)  # the suite's report holds the tuning report
         final_phase(self, hypers)
         self.store.finish(self.parent, Status.FINISHED)
 

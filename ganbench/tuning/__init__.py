@@ -51,12 +51,13 @@ from ganbench.tuning.pruning import HalvingPruner, TrialTracker
 from ganbench.tuning.study import Asked, ContenderStudy
 
 
-def tune_suite(session: Session) -> dict[tuple[str, int], Hyper]:
+def tune_suite(session: Session, report: bool = True) -> dict[tuple[str, int], Hyper]:
     """Tune every contender in every replicate with the same budget; map (contender name, replicate) to the
     best setting.
 
     A study with no completed trial (all diverged, pruned or failed) is left out, so the final phase trains that
-    replicate with the default learning rates. Writes the tuning report under ``<out_dir>/report``.
+    replicate with the default learning rates. Writes the tuning report under ``<out_dir>/report`` unless
+    ``report`` is False (a full run: the suite's report, written after the final phase, holds it).
     """
     if session.suite.tuning is None:
         raise ValueError(f"suite {session.suite.name!r} has no tuning section")
@@ -81,7 +82,8 @@ def tune_suite(session: Session) -> dict[tuple[str, int], Hyper]:
         hyper = study.finish()
         if hyper is not None:
             hypers[(study.contender.name, study.replicate)] = hyper
-    write_tuning_report(session.store, session.parent, session.out_dir / "report")
+    if report:
+        write_tuning_report(session.store, session.parent, session.out_dir / "report")
     return hypers
 
 
