@@ -3,6 +3,7 @@ every worker cleanly (runs KILLED, exit 130, no traceback); a SIGKILLed driver l
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import signal
 import subprocess
@@ -29,14 +30,15 @@ models:
 """
 
 
-def _start(tmp_path: Path) -> tuple[subprocess.Popen, Path]:
-    """The suite on two worker processes, in its own session (so a signal to its group reaches nothing else)."""
+def _start(tmp_path: Path, executor: str = "processes") -> tuple[subprocess.Popen, Path]:
+    """The suite on two workers (processes, or a local Ray cluster), in its own session (so a signal to its group
+    reaches nothing else)."""
     suite, out = write_suite(tmp_path / "stops.yaml", LONG_SUITE), tmp_path / "out"
     args = ["run", "--suite", str(suite), "--out", str(out), "--population-size", "1", "--no-progress",
-            "--executor", "processes", "--workers", "2"]  # fmt: skip
+            "--executor", executor, "--workers", "2"]  # fmt: skip
     proc = subprocess.Popen(GANBENCH + args, env=env_for_subprocess(), stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True, start_new_session=True)  # fmt: skip
-    deadline = time.monotonic() + 240
+    deadline = time.monotonic() + 300
     while not list((out / "checkpoints").glob("*.pt")):  # the workers train
         assert proc.poll() is None, proc.communicate()
         assert time.monotonic() < deadline, "no checkpoint appeared"
@@ -54,6 +56,20 @@ def _children(pid: int) -> list[int]:
             except OSError:
                 continue
             if int(fields[1]) == pid:
+                found.append(int(entry.name))
+    return found
+
+
+def _in_session(sid: int) -> list[int]:
+    """The live processes of session ``sid`` (the driver's, started with start_new_session)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            if int(fields[3]) == sid and fields[0] != "Z":
                 found.append(int(entry.name))
     return found
 
@@ -167,3 +183,21 @@ def test_workers_start_with_stop_signals_blocked_and_the_driver_loses_none():
         assert child.exitcode == 0
     finally:
         signal.signal(signal.SIGINT, previous)
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(importlib.util.find_spec("ray") is None, reason="ray not installed")
+def test_sigterm_to_the_driver_stops_a_ray_run_cleanly(tmp_path):
+    """On a local Ray cluster: the tasks in flight are cancelled (they resume from their checkpoints), every run
+    ends KILLED, exit 130, and the cluster's processes go with the driver."""
+    proc, out = _start(tmp_path, "ray")
+    proc.send_signal(signal.SIGTERM)
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 130, err
+    assert "Traceback" not in err and "rerun the same command to resume" in err, err
+    statuses = _statuses(out)
+    assert len(statuses) == 5 and set(statuses) == {"KILLED"}, statuses
+    deadline = time.monotonic() + 60
+    while _in_session(proc.pid) and time.monotonic() < deadline:
+        time.sleep(0.5)
+    assert not _in_session(proc.pid), "processes of the Ray cluster outlived the driver"
