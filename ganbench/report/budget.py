@@ -27,6 +27,7 @@ import numpy as np
 import pandas as pd
 
 from ganbench import metrics as M
+from ganbench.status import Status
 
 
 def pooled(values: Sequence[float | None], higher: bool) -> np.ndarray:
@@ -123,7 +124,7 @@ def pruning_check(studies: Sequence[Any]) -> pd.DataFrame:
     for dataset in sorted({s.dataset for s in studies}):
         mine = [s for s in studies if s.dataset == dataset]
         rungs = sorted({max(int(k) for k in t["steps"]) for s in mine for t in s.trials
-                        if t.get("status") == "pruned" and t["steps"]})  # fmt: skip
+                        if t.get("status") == Status.PRUNED and t["steps"]})  # fmt: skip
         for rung in rungs:
             concordant = discordant = 0
             for s in mine:

@@ -54,6 +54,7 @@ import pandas as pd
 
 from ganbench import metrics as M
 from ganbench.report.checks import KINDS, Finding, check
+from ganbench.status import Status
 
 UNDERTRAINED_MARGIN = 0.10
 EDGE_FRACTION = 0.05
@@ -116,7 +117,7 @@ def undertrained(runs: pd.DataFrame, primary: Mapping[str, str], histories: Mapp
     primary curve."""
     out = []
     for dataset, metric in sorted(primary.items()):
-        part = runs[(runs["dataset"] == dataset) & (runs["status"] == "finished")]
+        part = runs[(runs["dataset"] == dataset) & (runs["status"] == Status.FINISHED)]
         hits, decayed = [], False
         for (loss, strategy), seeds in part.groupby(["loss", "strategy"], sort=True):
             decays = seeds["lr_decay_from"] if "lr_decay_from" in seeds else [None] * len(seeds)
@@ -164,7 +165,7 @@ def failed_runs(runs: pd.DataFrame, name: Callable[[str, str], str]) -> list[Fin
     for dataset, part in runs.groupby("dataset", sort=True):
         hits = []
         for (loss, strategy), runs_of in part.groupby(["loss", "strategy"], sort=True):
-            failed = runs_of[runs_of["status"] == "failed"]
+            failed = runs_of[runs_of["status"] == Status.FAILED]
             if failed.empty:
                 continue
             errors = failed["error"].dropna() if "error" in failed else pd.Series(dtype=object)
