@@ -6,14 +6,16 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from ganbench.config import Member, RunConfig
 from ganbench.data import DataOptions, dataset_kind
 from ganbench.defaults import DEFAULT_WORKERS, DEFAULTS
 from ganbench.strategies import get_strategy
 from ganbench.suite import LossEntry, Suite
-from ganbench.tracking import MLflowStore
+
+if TYPE_CHECKING:  # a type only: the shared nouns import nothing of the recording layer at run time
+    from ganbench.tracking import MLflowStore
 
 
 @dataclass(frozen=True)

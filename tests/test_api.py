@@ -93,7 +93,7 @@ def test_a_contender_whose_runs_all_failed_is_reported_not_dropped(tmp_path, cle
 
 
 def test_auto_executor_uses_one_single_threaded_process_per_core_only_for_large_suites(monkeypatch):
-    from ganbench import api
+    from ganbench import startup as api  # where the executor is chosen
     from ganbench.api import choose_executor
 
     bundled = ganbench.load("losses")
@@ -113,7 +113,8 @@ def test_auto_executor_uses_one_single_threaded_process_per_core_only_for_large_
 def test_auto_keeps_a_loss_workers_cannot_load_in_this_process(tmp_path, monkeypatch):
     """A loss defined in a notebook cannot reach worker processes: `auto` trains it here instead of refusing
     it, while an explicit --executor processes still refuses it with one line."""
-    from ganbench import api, runner
+    from ganbench import runner
+    from ganbench import startup as api
     from ganbench.plugins import PluginError
 
     def refuse(suite, executor):
@@ -133,7 +134,7 @@ def test_auto_keeps_a_loss_workers_cannot_load_in_this_process(tmp_path, monkeyp
 def test_auto_tunes_on_the_worker_processes_too(tmp_path, monkeypatch):
     """Under `auto` on a CPU the trials train in the worker processes as well as the final seeds: workers wait
     for the pruner's answers (tests/test_tuning.py checks they decide as this process would)."""
-    from ganbench import api
+    from ganbench import startup as api
     from tests.conftest import record_population_sizes
 
     monkeypatch.setattr(api, "AUTO_PROCESSES_MIN_STEPS", 0)

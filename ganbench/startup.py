@@ -1,0 +1,146 @@
+"""Everything a suite run checks before it writes anything: the suite and its plugins (``load``), the options,
+where the work runs (``choose_executor`` resolves ``auto``), the stores and the data. ``check_startup`` is the one
+function that runs them all and returns the suite with its resolved :class:`RunOptions`."""
+
+from __future__ import annotations
+
+import dataclasses
+import importlib.util
+import os
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from ganbench.defaults import DEFAULT_WORKERS, EXECUTOR_CHOICES
+from ganbench.errors import GanbenchError, InputError
+
+
+def load(suite: str | Path | dict[str, Any], *, quick: bool = False, seeds: int | None = None,
+         replicates: int | None = None, plugins: Sequence[str | Path] = ()) -> Any:  # fmt: skip
+    """Load plugins, then read and validate a suite (a bundled name, a path or a dict); ``seeds`` and
+    ``replicates`` override the suite's."""
+    from ganbench.plugins import load_plugins
+    from ganbench.suite import load_suite
+
+    load_plugins([str(p) for p in plugins], Path.cwd())
+    overrides = {k: v for k, v in (("seeds", seeds), ("replicates", replicates)) if v is not None}
+    return load_suite(suite, quick=quick, overrides=overrides or None)
+
+
+def check_startup(suite, out, quick, seeds, replicates, plugins, tracking_uri, optuna_storage, device, data_dir,
+                  download, inception_weights, population_size, progress, executor, workers, ray_address,
+                  gpus_per_job, phases):  # fmt: skip
+    """Every check before anything is written, in one place: the suite and its plugins, the options, where the
+    work runs, the stores and the data. Returns the suite and the resolved :class:`RunOptions` (``auto``
+    executor decided); raises a one-line :class:`GanbenchError` on bad input."""
+    from ganbench.data import DataOptions, check_datasets
+    from ganbench.runner import RunOptions, check_plugins_reach_workers
+    from ganbench.stores import check_stores
+
+    loaded = load(suite, quick=quick, seeds=seeds, replicates=replicates, plugins=plugins)
+    if "final" not in phases and loaded.tuning is None:
+        raise InputError(f"suite {loaded.name!r} has no 'tuning' section; add one (trials: N) to tune")
+    _check_options(device, executor, inception_weights, gpus_per_job, population_size, workers)
+    chosen, workers, threads = choose_executor(loaded, executor, workers, device)
+    try:
+        check_plugins_reach_workers(loaded, chosen)
+    except GanbenchError:
+        if executor != "auto":
+            raise
+        chosen, threads = "local", None  # a notebook's own loss: auto keeps the work in this process
+    executor = chosen
+    check_stores(tracking_uri, optuna_storage if loaded.tuning is not None else None)
+    if inception_weights is not None:
+        # read by the image evaluator in this process and in every worker (workers inherit the environment)
+        os.environ["GANBENCH_INCEPTION_WEIGHTS"] = str(Path(inception_weights).resolve())
+    data = DataOptions(
+        data_dir=Path(data_dir) if data_dir else None, download=download, cache_dir=out / "cache"
+    )
+    # a missing or malformed data file is exit 2 before the parent run is opened (the runs' own options)
+    check_datasets(loaded.datasets, dataclasses.replace(data, image_size=loaded.image_size))
+    options = RunOptions(
+        out_dir=out,
+        tracking_uri=tracking_uri,
+        optuna_storage=optuna_storage,
+        device=device,
+        data=data,
+        population_size=population_size,
+        show_progress=progress,
+        executor=executor,
+        workers=workers,
+        worker_threads=threads,
+        ray_address=ray_address,
+        gpus_per_job=gpus_per_job,
+    )
+    return loaded, options
+
+
+MAX_POPULATION, MAX_WORKERS = 4096, 1024  # beyond these, a typo: refused up front
+# `auto` uses worker processes only for work this large (generator steps summed over every planned run): below
+# it, starting the workers (importing torch in each, ~5-10 s) costs more than the parallelism gains
+AUTO_PROCESSES_MIN_STEPS = 1_000_000
+
+
+def usable_cpus() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not Linux
+        return os.cpu_count() or 1
+
+
+def planned_steps(suite: Any) -> int:
+    """Generator steps of every run the suite plans: tuning trials (unpruned, each on its tuning seeds; a compute
+    budget counted as two batches) and final seeds, in every replicate."""
+    from ganbench.plan import contenders
+
+    n = len(contenders(suite))
+    tuning = suite.tuning
+    trials = (tuning.trials or 2 * tuning.batch) * tuning.seeds_per_trial * (tuning.steps or suite.steps) if tuning else 0
+    return n * suite.replicates * (trials + len(suite.seed_list) * suite.steps)
+
+
+def choose_executor(
+    suite: Any, executor: str, workers: int | None, device: str
+) -> tuple[str, int, int | None]:
+    """``(executor, workers, torch threads per worker)`` for the options given.
+
+    ``auto`` is ``processes`` on a CPU-only machine with several cores when the suite is large (measured on the
+    2-core CPU: two single-threaded populations of 10 in two processes train 1.19x the model-steps/s of one
+    population on two threads, whose small per-op work parallelizes poorly; for the tuning phase's smaller
+    populations of 4 with 5 D steps, 488 model-steps/s on one thread against 494 on two), else ``local``.
+    Worker processes on the CPU get ``cores // workers`` torch threads each, so they never oversubscribe the
+    cores."""
+    import torch
+
+    cpus = usable_cpus()
+    on_cpu = device == "cpu" or (device == "auto" and not torch.cuda.is_available())
+    if executor == "auto":
+        large = planned_steps(suite) >= AUTO_PROCESSES_MIN_STEPS
+        executor = "processes" if on_cpu and cpus >= 2 and large else "local"
+        workers = workers or cpus
+    workers = workers or DEFAULT_WORKERS
+    threads = max(1, cpus // workers) if executor == "processes" and on_cpu else None
+    return executor, workers, threads
+
+
+def _check_options(device: str, executor: str, inception_weights: Any, gpus_per_job: float,
+                   population_size: int, workers: int) -> None:  # fmt: skip
+    if device != "auto" and device != "cpu" and not device.startswith("cuda"):
+        raise InputError(f"device {device!r}: valid: auto, cpu, cuda, cuda:N")
+    if device.startswith("cuda"):
+        import torch
+
+        if not torch.cuda.is_available():
+            raise InputError(f"--device {device}: no CUDA device here; valid: auto, cpu")
+    if executor not in EXECUTOR_CHOICES:
+        raise InputError(f"unknown executor {executor!r}; valid: {', '.join(EXECUTOR_CHOICES)}")
+    if executor == "ray" and importlib.util.find_spec("ray") is None:
+        raise InputError("--executor ray needs Ray: pip install 'ganbench[ray]'")
+    if inception_weights is not None and not Path(inception_weights).is_file():
+        raise InputError(f"--inception-weights: no file at {inception_weights}")
+    if gpus_per_job < 0:
+        raise InputError(f"--gpus-per-job must be >= 0, got {gpus_per_job}")
+    if population_size < 1 or (workers is not None and workers < 1):
+        raise InputError("--population-size and --workers must be positive integers")
+    if population_size > MAX_POPULATION or (workers or 0) > MAX_WORKERS:
+        raise InputError(f"--population-size is at most {MAX_POPULATION} and --workers at most {MAX_WORKERS}")
