@@ -31,7 +31,7 @@ OPTIONS: dict[str, Option] = {
     "inception_weights": Option(
         None, "InceptionV3 weights file (torch-fidelity's pt_inception-2015-12-05) for *_inception metrics"
     ),
-    "population_size": Option(16, "runs trained as one vectorized model (1 trains runs one by one)"),
+    "population_size": Option(16, "runs trained as one vectorized model"),
     "progress": Option(True, "a progress bar (--no-progress: none)"),
     "executor": Option(
         "auto",

@@ -90,9 +90,10 @@ STOP_SIGNALS = frozenset({signal.SIGINT, signal.SIGTERM})
 def blocked_for_children() -> Iterator[None]:
     """Processes started in the block begin with SIGINT and SIGTERM blocked (a signal mask survives fork and
     exec): a Ctrl-C to the group while a worker still imports torch waits in it, and the worker discards it when
-    it leaves the group (:func:`leave_the_group`). In this process they are blocked for those milliseconds too,
-    and delivered when the block ends: a stop signal that comes while workers start is not lost (main thread
-    only; elsewhere nothing changes)."""
+    it leaves the group (:func:`leave_the_group`). This process keeps its handlers: a stop signal that comes
+    while workers start waits until the block ends, or is taken by another of its threads and handled all the
+    same; it is not lost, as it was while the driver ignored signals for that moment (main thread only;
+    elsewhere nothing changes)."""
     if threading.current_thread() is not threading.main_thread():
         yield
         return

@@ -12,6 +12,7 @@ from typing import Any
 
 from ganbench.errors import InputError
 
+STARLETTE_DEPRECATED = ("run_until_first_complete", "starlette.middleware.wsgi")  # what MLflow 3.x's server uses
 
 def serve(out: Path, tracking_uri: str | None, host: str, port: int, uri: str) -> None:
     """The MLflow UI as a child process group that this command owns: Ctrl-C, SIGTERM or SIGHUP stop the
@@ -36,9 +37,10 @@ def serve(out: Path, tracking_uri: str | None, host: str, port: int, uri: str) -
 
     for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
         signal.signal(sig, stop)
-    # uvicorn's workers each print a StarletteDeprecationWarning (MLflow's use of a deprecated Starlette call) that
-    # says nothing to the user: filtered by its message, in the server and the workers it starts
-    quiet = "ignore:run_until_first_complete is deprecated:UserWarning"
+    # the server and uvicorn's workers each print StarletteDeprecationWarnings (MLflow's use of deprecated Starlette
+    # parts) that say nothing to the user: filtered by their messages (an environment filter cannot name the
+    # category, whose module is not imported when Python starts), in the server and the workers it starts
+    quiet = ",".join(f"ignore:{m} is deprecated:UserWarning" for m in STARLETTE_DEPRECATED)
     env = {**os.environ, "PYTHONWARNINGS": ",".join(filter(None, [os.environ.get("PYTHONWARNINGS"), quiet]))}
     server = subprocess.Popen(cmd, start_new_session=True, env=env)  # its own group: stopped as one below
     # a watcher that outlives this process: if it is killed (SIGKILL, which nothing here can catch), the

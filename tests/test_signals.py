@@ -170,9 +170,9 @@ def test_workers_start_with_stop_signals_blocked_and_the_driver_loses_none():
             child = ctx.Process(target=report_start, args=(queue,))
             child.start()
             os.kill(os.getpid(), signal.SIGINT)  # the user's Ctrl-C, in the middle of the start
-            time.sleep(0.05)
-            assert got == []  # held, not handled yet
-        for _ in range(100):  # handled at the next bytecode once unblocked
+            # held until the block ends, or taken by another thread of this process (which does not block it)
+            # and handled here all the same; ignored (the old way), it was lost
+        for _ in range(100):
             if got:
                 break
             time.sleep(0.01)

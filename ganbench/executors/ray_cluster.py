@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 from dataclasses import replace
 from typing import Any
@@ -9,6 +10,25 @@ from typing import Any
 from ganbench.executors.base import EXECUTORS, Executor, _drain
 from ganbench.executors.job import Job, job_cost, run_job
 from ganbench.train import STOP_REQUESTED, Interrupted, RunResult
+
+
+@contextlib.contextmanager
+def _keeping_stop_handlers():
+    """``ray.init`` installs Ray's own SIGTERM handler in the driver (it logs and aborts, exit -6): ganbench's
+    stop handlers (finish the step, checkpoint, mark the runs KILLED, exit 130) are put back after it."""
+    import signal
+    import threading
+
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for sig, handler in previous.items():
+            if handler is not None:
+                signal.signal(sig, handler)
 
 
 @EXECUTORS.register("ray")
@@ -30,7 +50,8 @@ class RayExecutor(Executor):
             else:  # a local cluster: its services listen on loopback only
                 kwargs["num_cpus"] = workers or os.cpu_count()
                 kwargs["_node_ip_address"] = "127.0.0.1"
-            ray.init(**kwargs)
+            with _keeping_stop_handlers():
+                ray.init(**kwargs)
         self.gpus_per_job, self.retries = gpus_per_job, retries
 
     def run(self, jobs, on_event):
