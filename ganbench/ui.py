@@ -23,14 +23,12 @@ def serve(out: Path, tracking_uri: str | None, host: str, port: int, uri: str) -
 
     check_stores(tracking_uri, None)
     _check_port_free(host, port)
+    # uvicorn at warnings: its INFO lines (one per request and per worker) would bury the links printed below
     cmd = [sys.executable, "-m", "mlflow", "ui", "--backend-store-uri", uri, "--host", host,
-           "--port", str(port)]  # fmt: skip
+           "--port", str(port), "--uvicorn-opts", "--log-level warning"]  # fmt: skip
     if (out / "mlartifacts").exists():
         cmd += ["--default-artifact-root", (out / "mlartifacts").resolve().as_uri()]
     base = f"http://{host}:{port}"
-    print(f"MLflow UI on {base} (Ctrl-C to stop)", file=sys.stderr)
-    for name, url in experiment_links(uri, base):
-        print(f"  {name}: {url}", file=sys.stderr)
 
     def stop(signum: int, frame: object) -> None:
         raise KeyboardInterrupt
@@ -49,6 +47,10 @@ def serve(out: Path, tracking_uri: str | None, host: str, port: int, uri: str) -
                                start_new_session=True)  # fmt: skip
     code = 0
     try:
+        if _answers(base, server):  # the links only once a browser can open them
+            print(f"MLflow UI on {base} (Ctrl-C to stop)", file=sys.stderr)
+            for name, url in experiment_links(uri, base):
+                print(f"  {name}: {url}", file=sys.stderr)
         code = server.wait()
     except KeyboardInterrupt:
         pass
@@ -58,6 +60,29 @@ def serve(out: Path, tracking_uri: str | None, host: str, port: int, uri: str) -
         watcher.wait()
     if code:
         raise SystemExit(code)
+
+
+SERVER_START_S = 300  # how long ganbench ui waits for the server's first answer (it imports MLflow's app first)
+
+
+def _answers(base: str, server: Any) -> bool:
+    """Wait until the server answers its health check; False when it exited first or never answered."""
+    import time
+    import urllib.error
+    import urllib.request
+
+    probe = base.replace("//0.0.0.0:", "//127.0.0.1:")
+    deadline = time.monotonic() + SERVER_START_S
+    while server.poll() is None and time.monotonic() < deadline:
+        try:
+            with urllib.request.urlopen(probe + "/health", timeout=2) as response:  # noqa: S310 - our own server
+                response.read(16)
+            return True
+        except urllib.error.HTTPError:  # an error status is an answer too
+            return True
+        except OSError:
+            time.sleep(0.5)
+    return False
 
 
 # run as ``python -c _WATCHER <ganbench ui's pid> <the server's process group>``

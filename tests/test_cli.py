@@ -206,8 +206,9 @@ def test_report_without_a_store_exits_2(tmp_path):
     assert "no MLflow store at" in proc.stderr and len(proc.stderr.strip().splitlines()) == 1
 
 
-def test_ui_serves_the_store_on_loopback(tiny_run):
-    """`ganbench ui` starts the real MLflow UI on the run's store, bound to 127.0.0.1, and it lists the runs."""
+def test_ui_serves_the_store_on_loopback(tiny_run, tmp_path):
+    """`ganbench ui` starts the real MLflow UI on the run's store, bound to 127.0.0.1, and it lists the runs; it
+    prints its links once the server answers."""
     import json
     import socket
     import time
@@ -217,14 +218,16 @@ def test_ui_serves_the_store_on_loopback(tiny_run):
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    proc = subprocess.Popen(GANBENCH + ["ui", "--out", str(out), "--port", str(port)], env=env_for_subprocess(),
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)  # fmt: skip
+    log = tmp_path / "ui.err"
+    with open(log, "w") as err_file:
+        proc = subprocess.Popen(GANBENCH + ["ui", "--out", str(out), "--port", str(port)],
+                                env=env_for_subprocess(), stdout=subprocess.DEVNULL, stderr=err_file)  # fmt: skip
     try:
         url = f"http://127.0.0.1:{port}/ajax-api/2.0/mlflow/experiments/search"
         body = None
         deadline = time.monotonic() + 90
         while body is None and time.monotonic() < deadline:
-            assert proc.poll() is None, proc.stderr.read()
+            assert proc.poll() is None, log.read_text()
             try:
                 req = urllib.request.Request(
                     url, data=b'{"max_results": 10}', headers={"Content-Type": "application/json"}
@@ -240,13 +243,17 @@ def test_ui_serves_the_store_on_loopback(tiny_run):
         assert f"00000000:{port:04x}" not in listening
         started = _descendants(proc.pid)
         assert started, "the UI server runs as a child of ganbench ui"
+        deadline = time.monotonic() + 60  # the links follow its own check that the server answers
+        while "workflowType" not in log.read_text() and time.monotonic() < deadline:
+            time.sleep(0.2)
     finally:
         proc.terminate()
         proc.wait(timeout=30)
     # it prints a link that opens the experiment in the model-training view, not MLflow 3's GenAI view
     link = f"http://127.0.0.1:{port}/#/experiments/{experiments['ganbench/tiny']}/runs?workflowType=machine_learning"
-    err = proc.stderr.read()
+    err = log.read_text()
     assert link in err
+    assert "GET /" not in err  # uvicorn's access lines stay out (its log level is warning)
     assert "DeprecationWarning" not in err  # uvicorn's workers' Starlette warning is filtered
     # SIGTERM to `ganbench ui` stops the server and every worker it started, and frees the port
     deadline = time.monotonic() + 5
