@@ -46,32 +46,26 @@ def _start(tmp_path: Path, executor: str = "processes") -> tuple[subprocess.Pope
     return proc, out
 
 
-def _children(pid: int) -> list[int]:
-    """The processes whose parent is ``pid`` (read from /proc: the workers, captured before any signal)."""
-    found = []
+def _processes() -> dict[int, list[str]]:
+    """Every process's /proc stat fields after its name: state, ppid, pgrp, session, ..."""
+    found = {}
     for entry in Path("/proc").iterdir():
         if entry.name.isdigit():
             try:
-                fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+                found[int(entry.name)] = (entry / "stat").read_text().rsplit(")", 1)[1].split()
             except OSError:
                 continue
-            if int(fields[1]) == pid:
-                found.append(int(entry.name))
     return found
+
+
+def _children(pid: int) -> list[int]:
+    """The processes whose parent is ``pid`` (the workers, captured before any signal)."""
+    return [p for p, fields in _processes().items() if int(fields[1]) == pid]
 
 
 def _in_session(sid: int) -> list[int]:
     """The live processes of session ``sid`` (the driver's, started with start_new_session)."""
-    found = []
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
-            except OSError:
-                continue
-            if int(fields[3]) == sid and fields[0] != "Z":
-                found.append(int(entry.name))
-    return found
+    return [p for p, fields in _processes().items() if int(fields[3]) == sid and fields[0] != "Z"]
 
 
 def _alive(pid: int) -> bool:
