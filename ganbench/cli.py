@@ -28,12 +28,14 @@ class _Parser(argparse.ArgumentParser):
 
 
 class _Help(argparse.HelpFormatter):
-    """argparse's help with each option's default, where it has one worth saying (not None, False or a list)."""
+    """argparse's help with each option's default, where it has one worth saying (not None, False, a list, or
+    a flag's: ``--no-progress`` would read "(default: True)")."""
 
     def _get_help_string(self, action: argparse.Action) -> str:
         text = action.help or ""
         default = action.default
-        if "%(default)" in text or default is None or default is False or default == argparse.SUPPRESS:
+        flag = action.nargs == 0  # store_true / store_false / help
+        if flag or "%(default)" in text or default is None or default is False or default == argparse.SUPPRESS:
             return text
         return f"{text} (default: %(default)s)"
 

@@ -9,11 +9,17 @@ over two training steps and sample generation), and :func:`fit_population` caps 
 GPU memory holds (its share of it, where several workers share the GPU), so a large ``--population-size``
 is split before it runs out of memory instead of after.
 The reactive split on an out-of-memory error stays as the backstop for what the measurement misses.
+
+On the CPU there are no peak statistics to read, so :func:`host_member_bytes` estimates a member from what
+autograd keeps for backward (:class:`SavedBytes`), measured at two small batches and extended linearly to the
+run's batch; with the run's state and evaluation samples it sizes populations to the RAM that is available
+(:func:`host_available_bytes`) and lets the start-up refuse a run of which not even one member fits.
 """
 
 from __future__ import annotations
 
 import ctypes
+import dataclasses
 import functools
 import gc
 import math
@@ -144,3 +150,97 @@ def _peak_bytes(device: torch.device, work: Callable[[], None]) -> int:
     work()
     torch.cuda.synchronize(device)
     return torch.cuda.max_memory_allocated(device) - base
+
+
+# ------------------------------------------------------------------------------------------------ host memory
+PROBE_BATCHES = (8, 16)  # the small batches a member's activation bytes are measured at
+HOST_HEADROOM = 0.8  # share of the available RAM a run may plan to use
+
+
+class SavedBytes:
+    """The peak bytes of the tensors autograd keeps for backward (the activations), while it is entered.
+
+    Each saved tensor is counted by its storage's size from the moment it is saved until its graph is freed;
+    a storage saved twice (a weight used twice) is counted twice, so the count errs on the high side."""
+
+    def __init__(self) -> None:
+        self.live = 0
+        self.peak = 0
+        self._hooks = torch.autograd.graph.saved_tensors_hooks(self._pack, _Held.unpack)
+
+    def __enter__(self) -> SavedBytes:
+        self._hooks.__enter__()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._hooks.__exit__(*exc)
+
+    def _pack(self, tensor: torch.Tensor) -> _Held:
+        return _Held(tensor, self)
+
+
+class _Held:
+    __slots__ = ("tensor", "nbytes", "owner")
+
+    def __init__(self, tensor: torch.Tensor, owner: SavedBytes) -> None:
+        self.tensor, self.owner = tensor, owner
+        self.nbytes = tensor.untyped_storage().nbytes()
+        owner.live += self.nbytes
+        owner.peak = max(owner.peak, owner.live)
+
+    def __del__(self) -> None:
+        self.owner.live -= self.nbytes
+
+    @staticmethod
+    def unpack(held: _Held) -> torch.Tensor:
+        return held.tensor
+
+
+def host_member_bytes(build: Callable[[Any], Any], config: Any) -> int:
+    """Bytes one member of ``config``'s population needs in RAM, estimated.
+
+    ``build(config)`` makes a trainer of one member. It takes one training step at each of two small batches
+    (``PROBE_BATCHES``) under :class:`SavedBytes`; the activations grow linearly with the batch, so their
+    slope times the run's batch, doubled for the gradients the backward pass makes of them, is the step's
+    peak. Added: the parameters with their gradients and Adam's two moments (4 copies; an EMA generator's
+    copy besides), and the samples one evaluation generates."""
+    peaks = []
+    for batch in PROBE_BATCHES:
+        trainer = build(dataclasses.replace(config, batch_size=batch))
+        with SavedBytes() as saved:
+            trainer.train_step()
+        peaks.append(saved.peak)
+    per_sample = max(peaks[1] - peaks[0], 0) / (PROBE_BATCHES[1] - PROBE_BATCHES[0])
+    state = sum(p.numel() * p.element_size() for m in (trainer.g, trainer.d) for p in m.parameters())
+    shape = tuple(trainer.dataset.sample_shape)
+    samples = config.eval_samples * math.prod(shape) * 4
+    return int(2 * per_sample * config.batch_size + 5 * state + samples)
+
+
+def host_available_bytes() -> int | None:
+    """RAM available to new work (Linux's MemAvailable, within a cgroup's limit where one is set); None where it
+    cannot be read."""
+    try:
+        with open("/proc/meminfo") as f:
+            info = dict(line.split(":", 1) for line in f)
+        available = int(info["MemAvailable"].split()[0]) * 1024
+    except (OSError, KeyError, ValueError):
+        return None
+    try:
+        with open("/sys/fs/cgroup/memory.max") as f:
+            limit = f.read().strip()
+        with open("/sys/fs/cgroup/memory.current") as f:
+            used = int(f.read())
+        if limit != "max":
+            available = min(available, int(limit) - used)
+    except (OSError, ValueError):
+        pass
+    return max(available, 0)
+
+
+def fit_host(wanted: int, per_member: int, available: int | None) -> int:
+    """Members (at most ``wanted``; 0 when not even one fits) whose bytes fit in ``HOST_HEADROOM`` of
+    ``available``."""
+    if available is None or per_member <= 0:
+        return wanted
+    return max(0, min(wanted, math.floor(available * HOST_HEADROOM / per_member)))

@@ -58,6 +58,8 @@ def check_startup(suite, out, quick, seeds, replicates, plugins, tracking_uri, o
     )
     # a missing or malformed data file is exit 2 before the parent run is opened (the runs' own options)
     check_datasets(loaded.datasets, dataclasses.replace(data, image_size=loaded.image_size))
+    check_host_memory(loaded, dataclasses.replace(data, image_size=loaded.image_size), device,
+                      workers if executor == "processes" else 1)  # fmt: skip
     options = RunOptions(
         out_dir=out,
         tracking_uri=tracking_uri,
@@ -144,3 +146,44 @@ def _check_options(device: str, executor: str, inception_weights: Any, gpus_per_
         raise InputError("--population-size and --workers must be positive integers")
     if population_size > MAX_POPULATION or (workers or 0) > MAX_WORKERS:
         raise InputError(f"--population-size is at most {MAX_POPULATION} and --workers at most {MAX_WORKERS}")
+
+
+def check_host_memory(suite: Any, data: Any, device: str, parallel: int) -> None:
+    """On a CPU: refuse a suite of which one run of some contender, ``parallel`` times over (one per worker
+    process), does not fit in the RAM available (``memory.host_member_bytes``, one probe per contender: a few
+    steps at batches of 8 and 16). Populations of more members are sized to the RAM when they run."""
+    import types
+
+    import torch
+
+    from ganbench import memory
+    from ganbench.config import Member
+    from ganbench.data import load_dataset
+    from ganbench.plan import contenders, run_config
+    from ganbench.train import Trainer
+
+    if device.startswith("cuda") or (device == "auto" and torch.cuda.is_available()):
+        return
+    available = memory.host_available_bytes()
+    if available is None:
+        return
+    member = Member(0, 1e-4, 1e-4)
+    for contender in contenders(suite):
+        config = dataclasses.replace(run_config(suite, contender), compile="none")
+        probe = types.SimpleNamespace(dataset=load_dataset(contender.dataset, data))  # the evaluator unused
+        need = memory.host_member_bytes(lambda c, p=probe: Trainer(c, [member], evaluator=p), config)  # type: ignore[misc]
+        if memory.fit_host(parallel, need, available) < parallel:
+            workers = f" for each of {parallel} worker processes" if parallel > 1 else ""
+            raise InputError(
+                f"one run of {contender.name} needs about {_size(need)} of RAM{workers} (batch_size "
+                f"{config.batch_size}, eval_samples {config.eval_samples}); {_size(available)} are available: "
+                "lower batch_size, eval_samples or the model's width"
+                + (", or use fewer --workers" if parallel > 1 else "")
+            )
+
+
+def _size(nbytes: float) -> str:
+    for unit, scale in (("GiB", 2**30), ("MiB", 2**20)):
+        if nbytes >= scale / 10:
+            return f"{nbytes / scale:.1f} {unit}"
+    return f"{nbytes / 2**10:.1f} KiB"

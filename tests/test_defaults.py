@@ -28,7 +28,10 @@ def test_the_command_line_and_the_api_take_their_defaults_and_help_from_the_tabl
     assert all(run[k] == OPTIONS[k].default for k in run)
     assert _cli_defaults("ui") == {k: OPTIONS[k].default for k in ("out", "tracking_uri", "host", "port")}
     help_text = cli.build_parser()._subparsers._group_actions[0].choices["run"].format_help()
-    assert "runs trained as one vectorized model" in " ".join(help_text.split())
+    flat = " ".join(help_text.split())
+    assert "runs trained as one vectorized model (default: 16)" in flat
+    # a flag states no default: "--no-progress ... (default: True)" read as if the bar were off
+    assert "no progress bar (default" not in flat and "--no-progress no progress bar" in flat
     report = inspect.signature(api.report_suite).parameters
     assert report["out"].default == DEFAULTS.out and report["tracking_uri"].default == DEFAULTS.tracking_uri
 

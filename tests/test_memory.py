@@ -143,7 +143,7 @@ def test_a_population_that_does_not_fit_the_gpu_trains_in_parts_reported_under_i
     results = run_job(_job(tmp_path / "split", 5), events.append)
 
     assert sizes == [2, 2, 1]
-    assert [e[2] for e in events if e[0] == "note"] == ["5 members do not fit in GPU memory: 2 at a time"]
+    assert [e[2] for e in events if e[0] == "note"] == ["5 members do not fit in memory: 2 at a time"]
     assert sorted(e[2] for e in events if e[0] == "end") == [0, 1, 2, 3, 4]
     for part, one in zip(results, expected, strict=True):
         assert part.status == one.status == "finished"

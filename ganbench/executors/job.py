@@ -110,7 +110,7 @@ def run_job(job: Job, emit: EventSink) -> list[RunResult]:
     if size < len(job.members):
         emit(
             NoteEvent(
-                "note", job.job_id, f"{len(job.members)} members do not fit in GPU memory: {size} at a time"
+                "note", job.job_id, f"{len(job.members)} members do not fit in memory: {size} at a time"
             )
         )
     results: dict[int, RunResult] = {}
@@ -131,18 +131,24 @@ def _parts(job: Job, size: int) -> list[list[int]]:
 
 
 def _fitting_size(job: Job, evaluator: Any) -> int:
-    """How many of the job's members train at once: all, unless the device is a GPU that cannot hold them."""
+    """How many of the job's members train at once: all, unless the memory they train in (the GPU's, or the
+    host's RAM on a CPU) cannot hold them."""
     from ganbench import memory
     from ganbench.train import resolve_device
 
     device = resolve_device(job.device)
-    if memory.free_gpu_bytes(device, job.gpu_share) is None or len(job.members) == 1:
-        return len(job.members)
-
+    if len(job.members) == 1:
+        return 1
     # no checkpoints, no reports: a probe leaves nothing behind. It runs eager: compiling a probe of each size would
     # cost more than it saves. What a compiled step holds beyond eager (CUDA graphs' own pool) is not measured;
     # the fit leaves 20 % of the free memory unplanned (memory.GPU_HEADROOM), and an OOM still splits the job
     eager = dataclasses.replace(job.config, compile="none")
+    if memory.free_gpu_bytes(device, job.gpu_share) is None:
+        if device.type != "cpu":
+            return len(job.members)
+        per_member = host_bytes(eager, job.members[0], evaluator)
+        fits = memory.fit_host(len(job.members), per_member, memory.host_available_bytes())
+        return max(fits, 1)  # the start-up refused a run of which no member fits; an OOM still splits the job
 
     def probe(n: int) -> Trainer:
         return Trainer(eager, job.members[:1] * n, device=job.device, evaluator=evaluator)
@@ -151,3 +157,21 @@ def _fitting_size(job: Job, evaluator: Any) -> int:
     # read after the probe: what it left allocated for good (the dataset on the device) is not free
     free = memory.free_gpu_bytes(device, job.gpu_share)
     return memory.fit_population(len(job.members), fixed, per_member, free)
+
+
+_HOST_BYTES: dict[str, int] = {}
+
+
+def host_bytes(config: RunConfig, member: Member, evaluator: Any) -> int:
+    """RAM one member of ``config`` needs on the CPU (``memory.host_member_bytes``), measured once per config
+    and process. The probe trains on copies of ``member`` at small batches and records nothing."""
+    from ganbench import memory
+    from ganbench.train import Trainer as Probe  # not this module's name, which tests spy on for real jobs
+
+    key = repr(config)
+    if key not in _HOST_BYTES:
+        probe_member = dataclasses.replace(member, config=None)
+        _HOST_BYTES[key] = memory.host_member_bytes(
+            lambda c: Probe(c, [probe_member], device="cpu", evaluator=evaluator), member.run_config(config)
+        )
+    return _HOST_BYTES[key]

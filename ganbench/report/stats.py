@@ -84,6 +84,16 @@ def _contender_columns(part: pd.DataFrame, contenders: list[tuple[str, str]]) ->
     return out
 
 
+def _bounds(metric: str, part: pd.DataFrame) -> tuple[float | None, float | None]:
+    """The metric's range; a mode count's ceiling is the dataset's number of modes (8 of ring8's), where known."""
+    low, high = M.bounds_of(metric)
+    if metric.removeprefix("best_") == M.MODES_COVERED and "modes" in part:
+        modes = pd.to_numeric(part["modes"], errors="coerce").dropna()
+        if len(modes) and modes.nunique() == 1:
+            high = float(modes.iloc[0])
+    return low, high
+
+
 def _metric_rows(dataset: str, metric: str, part: pd.DataFrame, contenders: list[tuple[str, str]],
                  lead: dict[tuple[str, str], dict], rope: float) -> list[dict[str, Any]]:  # fmt: skip
     higher = M.is_higher_better(metric)
@@ -94,7 +104,7 @@ def _metric_rows(dataset: str, metric: str, part: pd.DataFrame, contenders: list
     ranked = metric not in DIAGNOSTICS
     rows = []
     if ranked:
-        low, high = I.interval(values, bounds=M.bounds_of(metric))
+        low, high = I.interval(values, bounds=_bounds(metric, part))
         facing = I.oriented(values, higher)
         p_best = I.chance_best(I.posterior_means(facing))
         order = pd.Series(I.oriented(means, higher)).rank(method="min")

@@ -156,4 +156,10 @@ def print_summary(result: Any, console: Any = None) -> None:
 
     console = console or Console()
     console.width = min(console.width, WIDTH)
-    console.print(console_view(result))
+    if console.is_terminal:
+        console.print(console_view(result))
+        return
+    # a log file or a pipe: rich pads table and wrapped lines to the width with spaces; written without them
+    with console.capture() as captured:
+        console.print(console_view(result))
+    console.out("\n".join(line.rstrip() for line in captured.get().splitlines()), highlight=False)

@@ -369,3 +369,14 @@ def test_a_strategy_named_like_a_mark_is_not_styled_as_one() -> None:
     flat = _flat_marks(marks)
     assert flat["strategy"].tolist() == ["", ""] and flat["loss"].tolist() == ["", ""]
     assert flat["w1_raw"].tolist() == ["best", ""]
+
+
+def test_a_mode_count_interval_ends_at_the_datasets_number_of_modes() -> None:
+    """DRAGAN's ring8 modes of the replicated study, 8, 8 and 5.5 of 8: the t interval reached 10.75 modes."""
+    frame = _frame({"a": [8.0, 8.0, 5.5], "b": [8.0, 8.0, 8.0]}, metric="modes_covered",
+                   replicates={"a": [0, 1, 2], "b": [0, 1, 2]})  # fmt: skip
+    frame["modes"] = 8
+    marks = _marks(frame, metric="modes_covered")
+    assert marks.loc["a", "ci_high"] == 8.0 and marks.loc["a", "ci_low"] < 5.5
+    frame["modes"] = None  # unknown (an image set without a mode classifier): only the metric's own floor
+    assert _marks(frame, metric="modes_covered").loc["a", "ci_high"] > 8.0

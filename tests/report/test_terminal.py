@@ -95,3 +95,12 @@ def test_failed_runs_are_shown_in_full_with_their_error() -> None:
     text = " ".join(" ".join(_screen(_result([failed, *FINDINGS]))).split())
     assert "- runs failed (left out of the tables) on ring8: mine (all 2/2 runs failed: RuntimeError: this loss only " \
         "works on images)" in text  # fmt: skip
+
+
+def test_a_log_file_gets_the_screen_without_trailing_spaces() -> None:
+    """Redirected (not a terminal), the same lines as on screen, with no padding spaces after them."""
+    out = io.StringIO()
+    print_summary(_result(FINDINGS), Console(width=200, file=out, color_system=None))
+    lines = out.getvalue().splitlines()
+    assert lines == _screen(_result(FINDINGS))
+    assert lines and not any(line.endswith(" ") for line in lines)
