@@ -46,7 +46,7 @@ def test_fit_host_keeps_a_share_of_the_ram_and_may_say_none_fits():
 
 def test_available_ram_is_read_from_the_system():
     available = memory.host_available_bytes()
-    assert available is not None and 0 < available
+    assert available is not None and available > 0
 
 
 RSS_OF_A_STEP = textwrap.dedent(

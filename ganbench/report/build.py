@@ -18,6 +18,7 @@ from ganbench.report.frame import (
     ReportError,
     check_feature_spaces,
     dataset_modes,
+    evaluation_notes,
     primary_metrics,
     real_frame,
     ropes_from,
@@ -107,7 +108,8 @@ def build_report(store: MLflowStore, parent_id: str, out_dir: Path) -> ReportRes
     figures = make_figures(store, parent_id, runs, report_dir / "figures", primary, overall, budget)
     parent = store.client.get_run(parent_id)
     title = parent.data.tags.get("ganbench.suite") or parent.info.run_name or parent_id
-    notes = left_out(runs)
+    evaluation, left = evaluation_notes(runs), left_out(runs)  # per dataset: how it was scored, runs left out
+    notes = {d: [*evaluation.get(d, []), *left.get(d, [])] for d in sorted({*evaluation, *left})}
     made = [strategy_section(runs, summary, primary, ropes), tuning_section(studies, runs, primary, name)]
     sections = [s for s in made if s is not None]
     files = write_all(report_dir, title=title, parent_id=parent_id, runs=runs, summary=summary,

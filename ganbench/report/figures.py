@@ -53,12 +53,17 @@ def last_samples(store: MLflowStore, runs: pd.DataFrame, tmp: Path) -> dict[tupl
     import matplotlib.image
 
     cells = {}
+    replicated = "replicate" in runs and runs["replicate"].nunique() > 1
     for (loss, strategy), part in runs.groupby(["loss", "strategy"], sort=True):
-        for run_id, seed in zip(part["run_id"][:MAX_SAMPLE_SEEDS], part["seed"][:MAX_SAMPLE_SEEDS]):
+        part = part.sort_values("seed").head(MAX_SAMPLE_SEEDS)
+        reps = part["replicate"] if replicated else [None] * len(part)
+        for run_id, seed, rep in zip(part["run_id"], part["seed"], reps):
             pngs = [a.path for a in store.client.list_artifacts(run_id, "samples") if a.path.endswith(".png")]
             if pngs:
                 local = store.client.download_artifacts(run_id, max(pngs), str(tmp))
-                cells[(_contender(loss, strategy), f"seed {seed}")] = matplotlib.image.imread(local)
+                # a column's replicate is named: its seeds share a tuning draw, which a reader must see
+                label = f"seed {seed}" if rep is None else f"replicate {int(rep)}, seed {seed}"
+                cells[(_contender(loss, strategy), label)] = matplotlib.image.imread(local)
     return cells
 
 

@@ -3,6 +3,8 @@ runs say about their datasets (primary metric, modes, feature spaces)."""
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 import pandas as pd
 
@@ -12,7 +14,8 @@ from ganbench.status import DONE_VALUES, Status
 from ganbench.tracking import REAL_PREFIX, TAG_CONTENDER, TAG_REPLICATE, TAG_STATUS, MLflowStore, loss_label
 
 ID_COLUMNS = ["dataset", "loss", "strategy", "contender", "replicate", "seed", "status", "feature_space",
-              "primary", "modes", "mode_label_accuracy", "run_id", "error", "lr_decay_from"]  # fmt: skip
+              "primary", "modes", "mode_label_accuracy", "run_id", "error", "lr_decay_from", "eval_samples",
+              "image_size", "classifier_accuracy", "classifier_test_size"]  # fmt: skip
 KEYS = ["dataset", "loss", "strategy"]
 DONE_STATUSES = DONE_VALUES  # runs that are results
 # logged per evaluation for diagnosis; M.DIVERGED is summarized as the fraction of seeds that diverged
@@ -56,6 +59,12 @@ def runs_frame(store: MLflowStore, parent_id: str, phase: str = "final") -> pd.D
             "error": tags.get("ganbench.error"),
             # where the learning rates began to decay (a share of the steps); NaN: constant rates
             "lr_decay_from": _float_or_nan(p.get("lr_decay_from")),
+            # how the run was evaluated: samples per evaluation, image side (NaN: 2-D points), and the held-out
+            # accuracy (and test size) of the domain feature space's digit classifier, where one is used
+            "eval_samples": _float_or_nan(p.get("eval_samples")),
+            "image_size": _float_or_nan(p.get("image_size")),
+            "classifier_accuracy": _float_or_nan(p.get("eval.domain_classifier_test_accuracy")),
+            "classifier_test_size": _float_or_nan(p.get("eval.domain_classifier_test_size")),
             **run.data.metrics,
         }
         if row["status"] == Status.DIVERGED:
@@ -86,6 +95,43 @@ def ropes_from(real: pd.DataFrame) -> dict[tuple[str, str], float]:
     """Each (dataset, metric)'s region of practical equivalence: the spread of real data's scores over
     independent draws of the evaluation's size (0 where real data always scores the same)."""
     return {(r.dataset, r.metric): (0.0 if pd.isna(r.std) else float(r.std)) for r in real.itertuples()}
+
+
+def evaluation_notes(runs: pd.DataFrame) -> dict[str, list[str]]:
+    """Per dataset, one line on how its runs were evaluated: the sample count, the resolution, the feature space
+    of FID and its kin (a domain space's scores are not comparable with papers), and how modes were read."""
+    out = {}
+    for dataset, part in runs.groupby("dataset", sort=True):
+        first = part.iloc[0]
+        known = functools.partial(_first_number, part)
+        parts = []
+        samples, side = known("eval_samples"), known("image_size")
+        if samples is not None:
+            parts.append(f"{samples:,.0f} samples per evaluation")
+        if side is not None:
+            parts.append(f"images at {side:.0f}×{side:.0f}")
+        space = first.get("feature_space")
+        if space == "domain":
+            accuracy, size = known("classifier_accuracy"), known("classifier_test_size")
+            held_out = f", {accuracy:.1%} accurate on {size:.0f} held-out images" if accuracy and size else ""
+            parts.append(f"FID, KID, precision and recall in a domain feature space (ganbench's own digit "
+                         f"classifier{held_out}), not Inception's: not comparable with published values")  # fmt: skip
+        elif space == "inception":
+            parts.append("FID, KID, precision and recall in Inception-v3's feature space (torch-fidelity)")
+        elif space == "raw":
+            parts.append("metrics on the raw 2-D coordinates")
+        modes, label = known("modes"), known("mode_label_accuracy")
+        if modes is not None:
+            read = f", read by that classifier ({label:.1%} of held-out real samples read right)" if label else ""
+            parts.append(f"{modes:,.0f} modes{read}")
+        if parts:
+            out[str(dataset)] = ["Evaluation: " + "; ".join(parts) + "."]
+    return out
+
+
+def _first_number(part: pd.DataFrame, column: str) -> float | None:
+    value = pd.to_numeric(part[column], errors="coerce").dropna() if column in part else pd.Series()
+    return float(value.iloc[0]) if len(value) else None
 
 
 def _float_or_nan(value: str | None) -> float:

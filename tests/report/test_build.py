@@ -336,7 +336,8 @@ def test_diverged_runs_and_the_tuning_budget(store: MLflowStore, tmp_path: Path)
         fid.loc["hinge", "seeds"] == 2 and fid.loc["hinge", "n"] == 2 and fid.loc["hinge", "diverged"] == 0.5
     )
     assert fid.loc["lsgan", "seeds"] == 1  # the failed run is left out, and the report says so
-    assert result.notes["ring8"] == ["1 run left out of the statistics: failed"]
+    assert result.notes["ring8"] == ["Evaluation: metrics on the raw 2-D coordinates.",
+                                     "1 run left out of the statistics: failed"]  # fmt: skip
     assert [f.kind for f in result.findings if f.kind == "tuning_variance"] == ["tuning_variance"]
     assert "tuned" in result.files["html"].read_text()
     # one budget figure per dataset, drawn from the studies' logged curves and embedded in the report
@@ -380,3 +381,24 @@ def test_a_mode_count_interval_ends_at_the_datasets_number_of_modes() -> None:
     assert marks.loc["a", "ci_high"] == 8.0 and marks.loc["a", "ci_low"] < 5.5
     frame["modes"] = None  # unknown (an image set without a mode classifier): only the metric's own floor
     assert _marks(frame, metric="modes_covered").loc["a", "ci_high"] > 8.0
+
+
+def test_each_dataset_says_how_it_was_evaluated() -> None:
+    """Sample count, resolution, a domain feature space named as not comparable with papers (with its
+    classifier's held-out accuracy), and how the modes were read; points: the raw coordinates."""
+    from ganbench.report.frame import evaluation_notes
+
+    runs = pd.DataFrame([
+        {"dataset": "stacked_digits", "feature_space": "domain", "eval_samples": 10000.0, "image_size": 8.0,
+         "classifier_accuracy": 0.9777, "classifier_test_size": 449.0, "modes": 1000, "mode_label_accuracy": 0.9347},
+        {"dataset": "ring8", "feature_space": "raw", "eval_samples": 2500.0, "image_size": np.nan,
+         "classifier_accuracy": np.nan, "classifier_test_size": np.nan, "modes": 8, "mode_label_accuracy": np.nan},
+    ])  # fmt: skip
+    notes = evaluation_notes(runs)
+    assert notes["stacked_digits"] == [
+        "Evaluation: 10,000 samples per evaluation; images at 8×8; FID, KID, precision and recall in a domain "
+        "feature space (ganbench's own digit classifier, 97.8% accurate on 449 held-out images), not "
+        "Inception's: not comparable with published values; 1,000 modes, read by that classifier (93.5% of "
+        "held-out real samples read right)."
+    ]
+    assert notes["ring8"] == ["Evaluation: 2,500 samples per evaluation; metrics on the raw 2-D coordinates; 8 modes."]
