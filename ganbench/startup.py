@@ -171,7 +171,10 @@ def check_host_memory(suite: Any, data: Any, device: str, parallel: int) -> None
     for contender in contenders(suite):
         config = dataclasses.replace(run_config(suite, contender), compile="none")
         probe = types.SimpleNamespace(dataset=load_dataset(contender.dataset, data))  # the evaluator unused
-        need = memory.host_member_bytes(lambda c, p=probe: Trainer(c, [member], evaluator=p), config)  # type: ignore[misc]
+        try:
+            need = memory.host_member_bytes(lambda c, p=probe: Trainer(c, [member], evaluator=p), config)  # type: ignore[misc]
+        except Exception:  # noqa: BLE001 - a loss that raises fails its own runs, recorded with their error
+            continue
         if memory.fit_host(parallel, need, available) < parallel:
             workers = f" for each of {parallel} worker processes" if parallel > 1 else ""
             raise InputError(

@@ -37,6 +37,17 @@ def test_saved_bytes_count_the_activations_while_their_graph_lives():
     assert saved.live == 0  # the graph is freed after backward: nothing counted stays
 
 
+def test_a_storage_saved_by_several_operations_counts_once():
+    """x and w are each saved by both products (w.t() is a view of w's storage): one storage each."""
+    x = torch.randn(512, 256, requires_grad=True)
+    w = torch.randn(256, 256, requires_grad=True)
+    with memory.SavedBytes() as saved:
+        y = (x @ w).sum() + (x @ w.t()).sum()
+    assert saved.peak == (x.numel() + w.numel()) * 4
+    del y
+    assert saved.live == 0 and saved.holders == {}
+
+
 def test_fit_host_keeps_a_share_of_the_ram_and_may_say_none_fits():
     assert memory.fit_host(16, 100, 1000) == 8  # 80 % of 1,000 bytes holds 8 members of 100
     assert memory.fit_host(4, 100, 1000) == 4

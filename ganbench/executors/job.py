@@ -146,7 +146,10 @@ def _fitting_size(job: Job, evaluator: Any) -> int:
     if memory.free_gpu_bytes(device, job.gpu_share) is None:
         if device.type != "cpu":
             return len(job.members)
-        per_member = host_bytes(eager, job.members[0], evaluator)
+        try:
+            per_member = host_bytes(eager, job.members[0], evaluator)
+        except Exception:  # noqa: BLE001 - the population itself then raises it, and its runs record it
+            return len(job.members)
         fits = memory.fit_host(len(job.members), per_member, memory.host_available_bytes())
         return max(fits, 1)  # the start-up refused a run of which no member fits; an OOM still splits the job
 
