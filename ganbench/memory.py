@@ -153,7 +153,11 @@ def _peak_bytes(device: torch.device, work: Callable[[], None]) -> int:
 
 
 # ------------------------------------------------------------------------------------------------ host memory
-PROBE_BATCHES = (8, 16)  # the small batches a member's activation bytes are measured at
+# the batches a member's activation bytes are measured at. The parameters are not counted: with them, the phase
+# of a step that keeps the most at small batches was the one with the most weights saved, not the one whose
+# activations grow fastest (the discriminator's with R1's penalty, which doubles what a step keeps at large
+# batches and was not seen)
+PROBE_BATCHES = (32, 64)
 HOST_HEADROOM = 0.8  # share of the available RAM a run may plan to use
 # a step's peak RSS over the activations autograd keeps: their gradients in backward, temporaries that are not
 # kept, and the freed blocks glibc holds for reuse (keep_freed_memory). Measured with the test's step (batch
@@ -166,11 +170,14 @@ class SavedBytes:
     """The peak bytes of the tensors autograd keeps for backward (the activations), while it is entered.
 
     Each storage is counted once, from the first time a tensor of it is saved until the last saved tensor of
-    it is freed with its graph (a weight or an activation that several operations save is one storage)."""
+    it is freed with its graph (a weight or an activation that several operations save is one storage).
+    Storages in ``ignore`` (by address: the parameters, which stay allocated whatever the graph keeps) are not
+    counted, so that what is counted grows with the batch."""
 
-    def __init__(self) -> None:
+    def __init__(self, ignore: frozenset[int] = frozenset()) -> None:
         self.live = 0
         self.peak = 0
+        self.ignore = ignore
         self.holders: dict[int, int] = {}  # storage address -> saved tensors of it still held
         self._hooks = torch.autograd.graph.saved_tensors_hooks(self._pack, _Held.unpack)
 
@@ -181,7 +188,9 @@ class SavedBytes:
     def __exit__(self, *exc: object) -> None:
         self._hooks.__exit__(*exc)
 
-    def _pack(self, tensor: torch.Tensor) -> _Held:
+    def _pack(self, tensor: torch.Tensor) -> _Held | torch.Tensor:
+        if tensor.untyped_storage().data_ptr() in self.ignore:
+            return tensor
         return _Held(tensor, self)
 
 
@@ -206,22 +215,23 @@ class _Held:
             self.owner.live -= self.nbytes
 
     @staticmethod
-    def unpack(held: _Held) -> torch.Tensor:
-        return held.tensor
+    def unpack(held: _Held | torch.Tensor) -> torch.Tensor:
+        return held.tensor if isinstance(held, _Held) else held
 
 
 def host_member_bytes(build: Callable[[Any], Any], config: Any) -> int:
     """Bytes one member of ``config``'s population needs in RAM, estimated.
 
     ``build(config)`` makes a trainer of one member. It takes one training step at each of two small batches
-    (``PROBE_BATCHES``) under :class:`SavedBytes`; the activations grow linearly with the batch, so their
-    slope times the run's batch, times ``ACTIVATION_FACTOR`` (their gradients, temporaries and the blocks
+    (``PROBE_BATCHES``) under :class:`SavedBytes`, not counting the parameters; the activations grow linearly
+    with the batch, so their slope times the run's batch, times ``ACTIVATION_FACTOR`` (their gradients, temporaries and the blocks
     the allocator keeps), is the step's peak. Added: the parameters with their gradients and Adam's two moments (4 copies; an EMA generator's
     copy besides), and the samples one evaluation generates."""
     peaks = []
     for batch in PROBE_BATCHES:
         trainer = build(dataclasses.replace(config, batch_size=batch))
-        with SavedBytes() as saved:
+        parameters = frozenset(p.untyped_storage().data_ptr() for m in (trainer.g, trainer.d) for p in m.parameters())
+        with SavedBytes(ignore=parameters) as saved:
             trainer.train_step()
         peaks.append(saved.peak)
     per_sample = max(peaks[1] - peaks[0], 0) / (PROBE_BATCHES[1] - PROBE_BATCHES[0])

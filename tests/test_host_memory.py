@@ -70,25 +70,52 @@ RSS_OF_A_STEP = textwrap.dedent(
     config = RunConfig(loss=sys.argv[4], strategy="adam_dcgan", dataset="ring8", batch_size=batch, steps=10,
                        eval_every=10, eval_samples=500, model=ModelConfig(width=width, depth=2))
     trainer = Trainer(config, [Member(s, 1e-4, 1e-4) for s in range(members)])
-    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+    with open("/proc/self/statm") as f:
+        before = int(f.read().split()[1]) * resource.getpagesize()
     trainer.train_step()
     print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024 - before)
     """
 )
+BATCH, WIDTH, MEMBERS = 32768, 512, 2  # a batch large enough for the activations to dominate
+
+
+def _config(loss: str, batch: int = BATCH) -> RunConfig:
+    return RunConfig(loss=loss, strategy="adam_dcgan", dataset="ring8", batch_size=batch, steps=10,
+                     eval_every=10, eval_samples=500, model=ModelConfig(width=WIDTH, depth=2))  # fmt: skip
+
+
+def _estimate(loss: str) -> int:
+    return MEMBERS * memory.host_member_bytes(lambda c: Trainer(c, [Member(0, 1e-4, 1e-4)]), _config(loss))
 
 
 @pytest.mark.parametrize("loss", ["non_saturating", "r1"])
-def test_the_estimate_covers_what_a_step_really_takes_and_is_not_far_above_it(loss):
-    """The estimate against the peak RSS a real step adds, measured in a fresh process, with a batch large
-    enough for the activations to dominate (32,768 points, MLP 512 wide, 2 members)."""
-    batch, width, members = 32768, 512, 2
-    out = subprocess.run([sys.executable, "-c", RSS_OF_A_STEP, str(batch), str(width), str(members), loss],
+def test_the_estimate_extends_what_autograd_keeps_at_small_batches_to_the_runs_batch(loss):
+    """What autograd keeps in a step at the run's batch (measured there, parameters not counted), times the
+    activation factor, is the estimate, within 10 % plus the parameters' state and the evaluation samples.
+    R1's penalty doubles what a step keeps at a large batch; the probe must see it."""
+    trainer = Trainer(_config(loss), [Member(s, 1e-4, 1e-4) for s in range(MEMBERS)])
+    parameters = frozenset(p.untyped_storage().data_ptr() for m in (trainer.g, trainer.d) for p in m.parameters())
+    with memory.SavedBytes(ignore=parameters) as saved:
+        trainer.train_step()
+    kept = memory.ACTIVATION_FACTOR * saved.peak
+    state = 5 * sum(p.numel() * p.element_size() for m in (trainer.g, trainer.d) for p in m.parameters())
+    samples = MEMBERS * 500 * 2 * 4
+    assert 0.9 * kept <= _estimate(loss) <= 1.1 * kept + state + samples, (kept, _estimate(loss))
+
+
+def test_a_penalty_that_keeps_more_for_backward_is_estimated_larger():
+    assert _estimate("r1") > 1.5 * _estimate("non_saturating")
+
+
+@pytest.mark.parametrize("loss", ["non_saturating", "r1"])
+def test_the_estimate_covers_the_peak_rss_a_real_step_adds(loss):
+    """The RSS a step adds in a fresh process varies between processes and machines (the allocator reuses pages
+    touched before it: 0.08-2.2 GB measured for this step), so it is checked only as what the estimate must
+    cover; how far above the need the estimate is, is checked against what autograd keeps (above)."""
+    out = subprocess.run([sys.executable, "-c", RSS_OF_A_STEP, str(BATCH), str(WIDTH), str(MEMBERS), loss],
                          capture_output=True, text=True, check=True)  # fmt: skip
     measured = int(out.stdout.strip().splitlines()[-1])
-    config = RunConfig(loss=loss, strategy="adam_dcgan", dataset="ring8", batch_size=batch, steps=10,
-                       eval_every=10, eval_samples=500, model=ModelConfig(width=width, depth=2))  # fmt: skip
-    estimate = members * memory.host_member_bytes(lambda c: Trainer(c, [Member(0, 1e-4, 1e-4)]), config)
-    assert measured <= estimate <= 4 * measured, (measured, estimate)
+    assert measured <= _estimate(loss), (measured, _estimate(loss))
 
 
 def _job(members: int) -> Job:
