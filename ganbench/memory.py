@@ -161,9 +161,10 @@ PROBE_BATCHES = (32, 64)
 HOST_HEADROOM = 0.8  # share of the available RAM a run may plan to use
 # a step's peak RSS over the activations autograd keeps: their gradients in backward, temporaries that are not
 # kept, and the freed blocks glibc holds for reuse (keep_freed_memory). Measured with the test's step (batch
-# 32,768, MLP 512 wide, 2 members; non-saturating, hinge, R1, WGAN-GP; one or two threads): peak RSS 2.4-3.9x
-# the saved bytes, by loss and process; 5 keeps the estimate above the peak with room
-ACTIVATION_FACTOR = 5
+# 32,768, MLP 512 wide, 2 members) in fresh processes: peak RSS 1.6-3.4 GB for non-saturating (3.0-6.2x the
+# 0.54 GB it keeps; the most in a test worker of CI), 1.9-2.3 GB for R1 (1.7-2.1x), by process and thread
+# count; 8 keeps the estimate above every peak seen
+ACTIVATION_FACTOR = 8
 
 
 class SavedBytes:

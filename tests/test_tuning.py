@@ -26,6 +26,7 @@ from ganbench.suite import load_suite
 from ganbench.tracking import TAG_CONTENDER, TAG_PHASE, TAG_STATUS, MLflowStore, default_tracking_uri
 from ganbench.train import Trainer
 from ganbench.tuning import ATTR_STATUS, TAG_STUDY, TAG_TRIAL, tune_suite
+from ganbench.tuning.study import first_batch
 from tests.conftest import ROOT, env_for_subprocess, write_suite
 
 pytestmark = pytest.mark.slow
@@ -396,6 +397,8 @@ def test_the_search_space_reaches_beta1_0_and_5_critic_steps_and_the_final_phase
     runner.run()
     (study,) = studies(out).values()
     drawn = [t.params for t in study.trials]
+    first = sorted((p["beta1"], p["n_critic"]) for p in drawn[:4])  # the first batch of 4: each choice twice
+    assert [b for b, _ in first] == [0.0, 0.0, 0.5, 0.5] and sorted(n for _, n in first) == [1, 1, 5, 5]
     assert {p["beta1"] for p in drawn} == {0.0, 0.5}
     assert {p["n_critic"] for p in drawn} == {1, 5}
     assert any(p["beta1"] == 0.0 and p["n_critic"] == 5 for p in drawn)  # WGAN-GP's recipe was tried
@@ -587,3 +590,31 @@ def test_a_compute_budget_gives_cheap_trials_more_of_them(tmp_path, mlflow_templ
         assert sum(t.user_attrs["ganbench.compute_gflop"] for t in told) >= 0.05
         counted["wgangp" if "adam_wgangp" in name else "dcgan"] = len(told)
     assert counted == {"dcgan": 6, "wgangp": 2}, counted  # ceil(0.05 / 0.0093) and ceil(0.05 / 0.031)
+
+
+LUCIC = {"lr_g": ("log", (5e-5, 1e-2)), "lr_d": ("log", (5e-5, 1e-2)), "beta1": ("choice", [0.0, 0.5, 0.9]),
+         "n_critic": ("choice", [1, 5])}  # fmt: skip
+
+
+@pytest.mark.parametrize("seed", range(20))
+def test_a_first_batch_tries_every_choice_and_spreads_each_rate_over_its_range(seed):
+    """3 trials: beta1 0, 0.5 and 0.9 once each, both D steps, and one trial in each third of each learning
+    rate's log range (random points fell together: all three once drew beta1 0.9 with 5 D steps)."""
+    points = first_batch(LUCIC, 3, seed)
+    assert sorted(p["beta1"] for p in points) == [0.0, 0.5, 0.9]
+    assert {p["n_critic"] for p in points} == {1, 5}
+    for name in ("lr_g", "lr_d"):
+        thirds = sorted(int(3 * math.log(p[name] / 5e-5) / math.log(1e-2 / 5e-5)) for p in points)
+        assert thirds == [0, 1, 2], (name, points)
+
+
+def test_a_first_batch_is_set_by_its_seed_and_shared_dimensions_agree_across_spaces():
+    assert first_batch(LUCIC, 3, 7) == first_batch(LUCIC, 3, 7)
+    assert first_batch(LUCIC, 3, 7) != first_batch(LUCIC, 3, 8)
+    with_gamma = first_batch({**LUCIC, "gamma": ("log", (0.1, 100.0))}, 3, 7)
+    assert [{k: p[k] for k in LUCIC} for p in with_gamma] == first_batch(LUCIC, 3, 7)  # common random numbers
+    assert all(0.1 <= p["gamma"] <= 100.0 for p in with_gamma)
+    six = first_batch(LUCIC, 6, 7)
+    assert sorted(p["beta1"] for p in six) == [0.0, 0.0, 0.5, 0.5, 0.9, 0.9]
+    assert sorted(p["n_critic"] for p in six) == [1, 1, 1, 5, 5, 5]
+    assert {first_batch(LUCIC, 1, s)[0]["beta1"] for s in range(30)} == {0.0, 0.5, 0.9}  # one trial: any choice

@@ -19,7 +19,7 @@ here and nowhere else. Trial outcomes:
   as an uninterrupted one would.
 
 A round asks one batch (``tuning.batch`` trials) of every unfinished study; the sampler sees every earlier
-batch's outcome (random search for the first batch, TPE after). The round's trials train as populations packed
+batch's outcome (a Latin hypercube for the first batch, TPE after). The round's trials train as populations packed
 across the replicates of a contender (one population per D-steps value), in waves: wave k holds the k-th
 population of every study, so each study sees its populations in the same order whatever executor runs them,
 and its decisions do not depend on which worker finished first. Before each batch the sampler is seeded from

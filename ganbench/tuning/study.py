@@ -7,6 +7,7 @@ import dataclasses
 import hashlib
 import json
 import math
+import random
 from dataclasses import dataclass
 from typing import Any
 
@@ -35,6 +36,34 @@ from ganbench.tuning.pruning import HalvingPruner
 from ganbench.tuning.records import budget_curve, result_of, trial_records
 
 STRATEGY_PARAMS = ("lr", "lr_g", "lr_d", "beta1", "n_critic")  # what a trial's params hold besides loss params
+
+
+def first_batch(space: dict[str, tuple[str, Any]], n: int, seed: int) -> list[dict[str, Any]]:
+    """``n`` points that spread over ``space`` (a Latin hypercube): every dimension is cut into ``n`` equal
+    strata (log-scaled for ``log``), each point gets another stratum in each, and a choice's values appear
+    equally often (all of them once when ``n`` is at least their number).
+
+    Random points can all fall together: in one run the 3 random points of a first batch all had beta1 0.9 with
+    5 D steps, and the losses that shared them never trained. Each dimension is drawn from ``seed`` and its
+    name only, so contenders whose spaces share a dimension get the same values in it (common random
+    numbers), whatever else they search."""
+    points: list[dict[str, Any]] = [{} for _ in range(n)]
+    for name, (kind, values) in space.items():
+        rng = random.Random(f"{seed}:{name}")
+        strata = rng.sample(range(n), n)
+        if kind == "choice":
+            order = rng.sample(list(values), len(values))
+            column = [order[stratum % len(order)] for stratum in strata]
+        else:
+            low, high = values
+            fractions = [(stratum + rng.random()) / n for stratum in strata]
+            if kind == "log":
+                column = [math.exp(math.log(low) + f * (math.log(high) - math.log(low))) for f in fractions]
+            else:
+                column = [low + f * (high - low) for f in fractions]
+        for point, value in zip(points, column, strict=True):
+            point[name] = value
+    return points
 
 
 @dataclass(frozen=True)
@@ -113,18 +142,20 @@ class ContenderStudy:
         warmup = max(eval_every + 1, math.ceil(self.spec.warmup * self.steps))
         return optuna.pruners.MedianPruner(n_startup_trials=startup, n_warmup_steps=warmup)
 
-    def _sampler(self) -> optuna.samplers.BaseSampler:
+    def _seed(self) -> int:
         # seeded by the counted trials so far: a trial retried after a fault does not shift later draws
         counted = len(self._trials("COMPLETE")) + len(self._trials("PRUNED"))
         blob = f"{self.spec.sampler_seed}:{self.replicate}:{counted}".encode()
-        seed = int.from_bytes(hashlib.sha256(blob).digest()[:4], "big")
-        # random search for the first batch (Lucic et al. used random search), then TPE, which from then on
-        # sees the outcomes of every earlier batch; contenders of a replicate share the seed, so they start
-        # from the same random points (common random numbers)
+        return int.from_bytes(hashlib.sha256(blob).digest()[:4], "big")
+
+    def _sampler(self) -> optuna.samplers.BaseSampler:
+        # the first batch is a Latin hypercube (enqueued by ask; Lucic et al. used random search), then TPE,
+        # which from then on sees the outcomes of every earlier batch; contenders of a replicate share the
+        # seed, so they start from the same points (common random numbers)
         budget = self.spec.trials or 2 * self.spec.batch
         startup = max(1, min(10, budget // 2, self.spec.batch))
         return optuna.samplers.TPESampler(
-            seed=seed, n_startup_trials=startup, multivariate=True, constant_liar=True
+            seed=self._seed(), n_startup_trials=startup, multivariate=True, constant_liar=True
         )
 
     # ------------------------------------------------------------------------------------ state
@@ -172,6 +203,9 @@ class ContenderStudy:
         """Ask the next batch (trials a fault interrupted come back first, with their parameters)."""
         n = self.remaining()
         self.study.sampler = self._sampler()
+        if n and not self._trials():  # the study's first batch: spread over the space
+            for params in first_batch(self.space, n, self._seed()):
+                self.study.enqueue_trial(params, skip_if_exists=False)
         return [self._ask() for _ in range(n)]  # in order: each sees the earlier ones (constant liar)
 
     def _ask(self) -> Asked:
