@@ -26,7 +26,7 @@ from ganbench.suite import load_suite
 from ganbench.tracking import TAG_CONTENDER, TAG_PHASE, TAG_STATUS, MLflowStore, default_tracking_uri
 from ganbench.train import Trainer
 from ganbench.tuning import ATTR_STATUS, TAG_STUDY, TAG_TRIAL, tune_suite
-from ganbench.tuning.study import first_batch
+from ganbench.tuning.design import first_batch
 from tests.conftest import ROOT, env_for_subprocess, write_suite
 
 pytestmark = pytest.mark.slow

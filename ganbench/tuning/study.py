@@ -7,7 +7,6 @@ import dataclasses
 import hashlib
 import json
 import math
-import random
 from dataclasses import dataclass
 from typing import Any
 
@@ -32,38 +31,11 @@ from ganbench.tuning.base import (
     _has_result,
     study_name,
 )
+from ganbench.tuning.design import first_batch
 from ganbench.tuning.pruning import HalvingPruner
 from ganbench.tuning.records import budget_curve, result_of, trial_records
 
 STRATEGY_PARAMS = ("lr", "lr_g", "lr_d", "beta1", "n_critic")  # what a trial's params hold besides loss params
-
-
-def first_batch(space: dict[str, tuple[str, Any]], n: int, seed: int) -> list[dict[str, Any]]:
-    """``n`` points that spread over ``space`` (a Latin hypercube): every dimension is cut into ``n`` equal
-    strata (log-scaled for ``log``), each point gets another stratum in each, and a choice's values appear
-    equally often (all of them once when ``n`` is at least their number).
-
-    Random points can all fall together: in one run the 3 random points of a first batch all had beta1 0.9 with
-    5 D steps, and the losses that shared them never trained. Each dimension is drawn from ``seed`` and its
-    name only, so contenders whose spaces share a dimension get the same values in it (common random
-    numbers), whatever else they search."""
-    points: list[dict[str, Any]] = [{} for _ in range(n)]
-    for name, (kind, values) in space.items():
-        rng = random.Random(f"{seed}:{name}")
-        strata = rng.sample(range(n), n)
-        if kind == "choice":
-            order = rng.sample(list(values), len(values))
-            column = [order[stratum % len(order)] for stratum in strata]
-        else:
-            low, high = values
-            fractions = [(stratum + rng.random()) / n for stratum in strata]
-            if kind == "log":
-                column = [math.exp(math.log(low) + f * (math.log(high) - math.log(low))) for f in fractions]
-            else:
-                column = [low + f * (high - low) for f in fractions]
-        for point, value in zip(points, column, strict=True):
-            point[name] = value
-    return points
 
 
 @dataclass(frozen=True)
@@ -142,18 +114,14 @@ class ContenderStudy:
         warmup = max(eval_every + 1, math.ceil(self.spec.warmup * self.steps))
         return optuna.pruners.MedianPruner(n_startup_trials=startup, n_warmup_steps=warmup)
 
-    def _seed(self) -> int:
-        # seeded by the counted trials so far: a trial retried after a fault does not shift later draws
-        counted = len(self._trials("COMPLETE")) + len(self._trials("PRUNED"))
-        blob = f"{self.spec.sampler_seed}:{self.replicate}:{counted}".encode()
+    def _seed(self) -> int:  # from the counted trials: a trial retried after a fault shifts no later draw
+        blob = f"{self.spec.sampler_seed}:{self.replicate}:{self._counted()}".encode()
         return int.from_bytes(hashlib.sha256(blob).digest()[:4], "big")
 
     def _sampler(self) -> optuna.samplers.BaseSampler:
-        # the first batch is a Latin hypercube (enqueued by ask; Lucic et al. used random search), then TPE,
-        # which from then on sees the outcomes of every earlier batch; contenders of a replicate share the
-        # seed, so they start from the same points (common random numbers)
-        budget = self.spec.trials or 2 * self.spec.batch
-        startup = max(1, min(10, budget // 2, self.spec.batch))
+        # after the first batch (a Latin hypercube that ask enqueues; Lucic et al. used random search) TPE sees
+        # every earlier outcome; contenders of a replicate share the seed (common random numbers)
+        startup = max(1, min(10, (self.spec.trials or 2 * self.spec.batch) // 2, self.spec.batch))
         return optuna.samplers.TPESampler(
             seed=self._seed(), n_startup_trials=startup, multivariate=True, constant_liar=True
         )
@@ -162,6 +130,9 @@ class ContenderStudy:
     def _trials(self, state: str | None = None) -> list[Any]:
         states = None if state is None else (TrialState[state],)
         return self.study.get_trials(deepcopy=False, states=states)
+
+    def _counted(self) -> int:
+        return len(self._trials("COMPLETE")) + len(self._trials("PRUNED"))
 
     def counts(self) -> dict[str, int]:
         """Trials by outcome: finished (COMPLETE), pruned, diverged, failed (jobs that raised or were killed)."""
@@ -181,8 +152,7 @@ class ContenderStudy:
         """Trials still to train, as far as the budget tells in advance (a compute budget: one more batch)."""
         if self.spec.trials is None:
             return self.remaining()
-        counted = len(self._trials("COMPLETE")) + len(self._trials("PRUNED"))
-        return max(self.spec.trials - counted, 0)
+        return max(self.spec.trials - self._counted(), 0)
 
     def remaining(self) -> int:
         """How many trials the next batch asks: the trials a fault interrupted (retried as they were), else up
@@ -195,8 +165,7 @@ class ContenderStudy:
             return 0  # a contender that fails every time must not loop forever
         if self.spec.compute is not None:
             return self.spec.batch if self.spent() < self.spec.compute else 0
-        counted = len(self._trials("COMPLETE")) + len(self._trials("PRUNED"))
-        return min(max(self.spec.trials - counted, 0), self.spec.batch)
+        return min(max(self.spec.trials - self._counted(), 0), self.spec.batch)
 
     # ------------------------------------------------------------------------------------ asking and telling
     def ask(self) -> list[Asked]:
@@ -321,14 +290,12 @@ class ContenderStudy:
             if math.isfinite(value):
                 store.log(self.run_id, metrics={"best_so_far": value}, step=i)
         store.log_text(self.run_id, json.dumps(self.trial_records()), TRIALS_ARTIFACT)
-        counted = len(complete) + len(self._trials("PRUNED"))
-        enough = counted >= self.spec.trials if self.spec.trials else self.spent() >= (self.spec.compute or 0)
+        enough = self._counted() >= self.spec.trials if self.spec.trials else self.spent() >= (self.spec.compute or 0)
         store.finish(self.run_id, Status.FINISHED if enough else Status.FAILED)
         summary = ", ".join(f"{v} {k}" for k, v in counts.items())
         label = self.contender.name + (f" r{self.replicate}" if self.session.suite.replicates > 1 else "")
         if best is None:
-            self.session.progress.note(f"[yellow]{label}: no trial completed ({summary}); the default "
-                                       "learning rates stay[/yellow]")  # fmt: skip
+            self.session.progress.note(f"[yellow]{label}: no trial completed ({summary}); default rates stay[/yellow]")
             return None
         self.session.progress.note(f"tuned {label}: {self.metric} {best.value:.4g} ({summary})")
         p = tied_rates(best.params)
