@@ -53,7 +53,7 @@ table { border-collapse: collapse; font-size: 0.8em; margin: 0.8em 0; }
 th, td { border: 1px solid #ddd; padding: 3px 6px; text-align: right; white-space: nowrap; }
 th { background: #f5f5f5; white-space: normal; }
 th.row_heading { white-space: nowrap; text-align: left; }
-.scroll { overflow-x: auto; } td.col0, td.col1 { text-align: left; }
+.scroll { overflow-x: auto; } .scroll td { white-space: normal; } td.col0, td.col1 { text-align: left; }
 caption { text-align: left; font-size: 0.9em; color: #555; padding: 4px 0; }
 img { max-width: 100%; display: block; margin: 1em 0; border: 1px solid #eee; }
 .method, .note { font-size: 0.9em; color: #444; max-width: 1100px; } .note { color: #a33; }
@@ -199,7 +199,7 @@ def _img(path: Path) -> str:
 def _main_html(summary: pd.DataFrame, dataset: str, top: Top) -> str:
     cells, marks = top.table(summary, dataset)
     styler = Styler(cells.reset_index(), uuid=f"main-{_file_stem(dataset)}", cell_ids=False)
-    styler = styler.hide(axis="index").format(escape="html").format_index(_breakable, axis=1)
+    styler = styler.hide(axis="index").format(_one_break, escape="html").format_index(_breakable, axis=1)
     styler = styler.apply(lambda _: _flat_marks(marks).map(lambda m: CSS.get(m, "")), axis=None)
     return f'<div class="scroll">{styler.set_caption(HTML_LEGEND).to_html()}</div>'
 
@@ -210,6 +210,12 @@ def _detail_html(summary: pd.DataFrame, dataset: str) -> str:
     styler = styler.format_index(escape="html", axis=0).format_index(_breakable, axis=1)
     equivalent = ("best", "equivalent")
     return styler.apply(lambda row: [TIED_ROW if row.get("vs_best") in equivalent else ""] * len(row), axis=1).to_html()
+
+
+def _one_break(cell: object) -> str:
+    """A cell may wrap only between its mean and its interval ("1.58 [1.48, 1.67]" on two lines), so a table
+    with many metrics fits the page; an interval or "mean ± sd" stays on one line."""
+    return str(cell).replace(", ", ",\u00a0").replace(" ± ", "\u00a0±\u00a0")
 
 
 def _breakable(name: str) -> str:

@@ -402,3 +402,11 @@ def test_each_dataset_says_how_it_was_evaluated() -> None:
         "held-out real samples read right)."
     ]
     assert notes["ring8"] == ["Evaluation: 2,500 samples per evaluation; metrics on the raw 2-D coordinates; 8 modes."]
+
+
+def test_a_main_table_cell_wraps_only_between_its_mean_and_its_interval() -> None:
+    from ganbench.report.writers import _one_break
+
+    assert _one_break("1.58 [1.48, 1.67]") == "1.58 [1.48,\u00a01.67]"
+    assert _one_break("0.03 ± 0.001") == "0.03\u00a0±\u00a00.001"
+    assert _one_break("best") == "best"
