@@ -217,8 +217,7 @@ class ContenderStudy:
         frozen = next(t for t in self._trials("RUNNING") if t.number == asked.trial.number)
         self._tell(frozen, status, value, diverged_at, compute)
         if status == Status.DIVERGED:
-            where = f"trial {asked.trial.number} diverged at step {diverged_at}"
-            self.session.progress.note(f"  {self.contender.name} {where}")
+            self.session.progress.note(f"  {self.contender.name} trial {asked.trial.number} diverged at step {diverged_at}")
 
     def abandon(self) -> None:
         """Close the trials of a batch that will not be told (the process is stopping); a rerun retries them."""
@@ -246,12 +245,13 @@ class ContenderStudy:
             self.study.tell(trial, state=TrialState.FAIL)
 
     def _retry(self, frozen: Any, status: str) -> None:
-        """Fail a trial that a stop or a fault interrupted, and queue its parameters to be asked again first: the
-        rerun trains the same settings, so the study ends as an uninterrupted one would."""
+        """Queue a trial that a stop or a fault interrupted to be asked again first (the rerun trains the same
+        settings), then fail it; where the store cannot be written (a full disk), it stays RUNNING for the rerun."""
+        if frozen.params not in [t.system_attrs.get("fixed_params") for t in self._trials("WAITING")]:
+            self.study.enqueue_trial(frozen.params, skip_if_exists=False)
         trial = optuna.trial.Trial(self.study, frozen._trial_id)
         trial.set_user_attr(ATTR_STATUS, str(status))
         self.study.tell(trial, state=TrialState.FAIL)
-        self.study.enqueue_trial(frozen.params, skip_if_exists=False)
 
     def _recover(self) -> None:
         """Close what a killed process left: RUNNING trials (told from their MLflow runs when every tuning seed
