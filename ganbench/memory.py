@@ -220,19 +220,24 @@ class _Held:
         return held.tensor if isinstance(held, _Held) else held
 
 
+def parameter_storages(trainer: Any) -> frozenset[int]:
+    """The storage addresses of a trainer's parameters (what :class:`SavedBytes` should not count)."""
+    return frozenset(p.untyped_storage().data_ptr() for m in (trainer.g, trainer.d) for p in m.parameters())
+
+
 def host_member_bytes(build: Callable[[Any], Any], config: Any) -> int:
     """Bytes one member of ``config``'s population needs in RAM, estimated.
 
     ``build(config)`` makes a trainer of one member. It takes one training step at each of two small batches
     (``PROBE_BATCHES``) under :class:`SavedBytes`, not counting the parameters; the activations grow linearly
-    with the batch, so their slope times the run's batch, times ``ACTIVATION_FACTOR`` (their gradients, temporaries and the blocks
-    the allocator keeps), is the step's peak. Added: the parameters with their gradients and Adam's two moments (4 copies; an EMA generator's
-    copy besides), and the samples one evaluation generates."""
+    with the batch, so their slope times the run's batch, times ``ACTIVATION_FACTOR`` (their gradients,
+    temporaries and the blocks the allocator keeps), is the step's peak. Added: the parameters with their
+    gradients and Adam's two moments (4 copies; an EMA generator's copy besides), and the samples one
+    evaluation generates."""
     peaks = []
     for batch in PROBE_BATCHES:
         trainer = build(dataclasses.replace(config, batch_size=batch))
-        parameters = frozenset(p.untyped_storage().data_ptr() for m in (trainer.g, trainer.d) for p in m.parameters())
-        with SavedBytes(ignore=parameters) as saved:
+        with SavedBytes(ignore=parameter_storages(trainer)) as saved:
             trainer.train_step()
         peaks.append(saved.peak)
     per_sample = max(peaks[1] - peaks[0], 0) / (PROBE_BATCHES[1] - PROBE_BATCHES[0])

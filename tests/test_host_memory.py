@@ -94,8 +94,7 @@ def test_the_estimate_extends_what_autograd_keeps_at_small_batches_to_the_runs_b
     activation factor, is the estimate, within 10 % plus the parameters' state and the evaluation samples.
     R1's penalty doubles what a step keeps at a large batch; the probe must see it."""
     trainer = Trainer(_config(loss), [Member(s, 1e-4, 1e-4) for s in range(MEMBERS)])
-    parameters = frozenset(p.untyped_storage().data_ptr() for m in (trainer.g, trainer.d) for p in m.parameters())
-    with memory.SavedBytes(ignore=parameters) as saved:
+    with memory.SavedBytes(ignore=memory.parameter_storages(trainer)) as saved:
         trainer.train_step()
     kept = memory.ACTIVATION_FACTOR * saved.peak
     state = 5 * sum(p.numel() * p.element_size() for m in (trainer.g, trainer.d) for p in m.parameters())
