@@ -139,15 +139,29 @@ def run_suite(
         runner = Runner(loaded, options)  # opens the stores and the suite's run: after every check passed
         try:
             runner.run(phases)
-        except (KeyboardInterrupt, DiskFull):
+        except KeyboardInterrupt:
             runner.abandon()
             raise
+        except DiskFull as exc:
+            runner.abandon()
+            raise DiskFull(exc.where, still_needed(options)) from None
         finally:
             runner.close()
         if tune_only or not report:
             return SuiteResult(loaded.name, pd.DataFrame(), pd.DataFrame(), None,
                                tracking_uri=runner.store.safe_uri, parent_run_id=runner.parent)  # fmt: skip
         return build_result(loaded.name, runner.store, runner.parent, Path(out))
+
+
+def still_needed(options: Any) -> str | None:
+    """The space a suite stopped by a full disk still needs in its output folder, as said in its one line."""
+    from ganbench import disk
+
+    if options.disk_bytes is None:
+        return None
+    need, free = disk.still_needed(options.disk_bytes, options.out_dir), disk.free_bytes(options.out_dir)
+    where = f"{disk.size(free)} free" if free is not None else "free space unknown"
+    return f"the suite needs about {disk.size(need)} more in {options.out_dir} ({where})"
 
 
 def build_result(name: str, store: Any, parent: str, out: Path, publish: bool = True) -> SuiteResult:

@@ -22,7 +22,16 @@ class StoreError(GanbenchError, RuntimeError):
 
 class DiskFull(GanbenchError, OSError):
     """A write failed for want of space (ENOSPC, or SQLite's "database or disk is full"): the suite stops, its
-    runs KILLED; a rerun after freeing space resumes it."""
+    runs KILLED; a rerun after freeing space resumes it. ``where``: the path whose write failed; ``need``: the
+    space the suite still needs, where known (said in the message)."""
+
+    def __init__(self, where: object, need: str | None = None) -> None:
+        super().__init__(where, need)
+        self.where, self.need = where, need
+
+    def __str__(self) -> str:
+        need = f"{self.need}; " if self.need else ""
+        return f"no space left on the device of {self.where}: {need}free space there, then rerun the same command to resume"
 
 
 def is_disk_full(exc: BaseException) -> bool:
@@ -35,5 +44,4 @@ def is_disk_full(exc: BaseException) -> bool:
 
 
 def disk_full(where: object) -> DiskFull:
-    return DiskFull(f"no space left on the device of {where}: free space there, then rerun the same command to "
-                    "resume")  # fmt: skip
+    return DiskFull(where)

@@ -75,6 +75,7 @@ class RunOptions:
     ray_address: str | None = DEFAULTS.ray_address  # ray: a cluster's address; None starts a local one
     gpus_per_job: float = DEFAULTS.gpus_per_job  # ray: GPUs requested per population (fractions share a GPU)
     worker_threads: int | None = None  # torch threads per job in workers
+    disk_bytes: int | None = None  # what the suite writes under out_dir, estimated at start-up (ganbench.disk)
 
 
 def contenders(suite: Suite) -> list[Contender]:

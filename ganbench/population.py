@@ -1,14 +1,15 @@
-"""The stacked state of a population: a member's slice of it (checkpoints), members stacked back (resume), and
-rows dropped when members stop.
+"""The state of a population as one component: :class:`PopulationState` has explicit fields, and a member's
+checkpoint is one dict of them (:meth:`PopulationState.member`), stacked back by :meth:`PopulationState.load`.
 
-Every stacked tensor (parameters, buffers, optimizer state, accumulators) has one row per member still training,
-in the order of ``trainer.rows``; a member's checkpoint is its row of each, plus what the population shares
-(step counts). :class:`PopulationState` is the part of the trainer that handles this.
+Every stacked tensor (parameters, buffers, optimizer state, random streams, running sums) has one row per member
+still training, in the order of ``rows``; a member's checkpoint is its row of each, plus what the population
+shares (step counts). Members that stop are dropped from every stacked tensor (:meth:`drop_stopped`).
 """
 
 from __future__ import annotations
 
 import os
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -18,21 +19,63 @@ from torch import Tensor
 from ganbench.errors import disk_full, is_disk_full
 from ganbench.status import Status
 
-FINISHED = Status.FINISHED.value  # a plain str: checkpoints load with weights_only=True
+# plain str: checkpoints load with weights_only=True
+FINISHED, DIVERGED, PRUNED = Status.FINISHED.value, Status.DIVERGED.value, Status.PRUNED.value
+SUMS = ("d", "d2", "g", "gn_d", "gn_g")  # running sums since the last evaluation: losses, squares, gradient norms
 
 
 class PopulationState:
-    """Checkpoints and row dropping for :class:`ganbench.train.Trainer` (which sets the attributes used here)."""
+    """What a population's checkpoints hold. ``g``, ``d``, ``g_ema``, ``opt_g`` and ``opt_d`` are the trainer's
+    stacked models and optimizers (the same objects: rows are dropped from them in place); the rest is owned
+    here."""
 
-    def drop_stopped(self) -> None:
+    def __init__(self, n: int, device: torch.device, *, g: torch.nn.Module, d: torch.nn.Module,
+                 g_ema: torch.nn.Module | None, opt_g: Any, opt_d: Any, rng: Any) -> None:  # fmt: skip
+        self.device = device
+        self.g, self.d, self.g_ema, self.opt_g, self.opt_d = g, d, g_ema, opt_g, opt_d
+        self.rng = rng  # the members' random streams (a new object when rows are dropped)
+        # stacked: one row per member still training; rows[r] is the member of row r
+        self.rows = list(range(n))
+        self.active = torch.ones(n, dtype=torch.bool, device=device)
+        self.acc: dict[str, Tensor] = {}
+        self.acc_steps = self.acc_gn = 0  # steps summed in acc; of them, steps whose gradient norms were sampled
+        self.reset_sums()
+        self.last_losses: tuple[Tensor, Tensor] = (self.acc["d"], self.acc["g"])  # of the last step, per row
+        self.last_real: Tensor | None = None  # the last D step's real batch (the G step of some losses reads it)
+        self.step = 0  # generator steps, shared by every member
+        # per member, in the order of the population's members, rows dropped or not
+        self.status = [FINISHED] * n
+        self.diverged_step: list[int | None] = [None] * n
+        self.best: list[dict[str, float]] = [{} for _ in range(n)]
+        self.last: list[dict[str, float]] = [{} for _ in range(n)]
+        self.stopped_at: list[int | None] = [None] * n  # the step a pruned or diverged member stopped at
+        self.wall = [0.0] * n  # seconds of the population's wall time spent on each member, resumes included
+        self.dropped: dict[int, dict[str, Any]] = {}  # a dropped member's last state, for its checkpoints
+
+    def reset_sums(self) -> None:
+        zeros = torch.zeros(len(self.rows), dtype=torch.float64, device=self.device)
+        self.acc = {k: zeros.clone() for k in SUMS}
+        self.acc_steps, self.acc_gn = 0, 0
+
+    def stop(self, row: int, status: str) -> None:
+        """The member of ``row`` stops at this step, ``status`` PRUNED or DIVERGED; the row stays until
+        :meth:`drop_stopped`."""
+        i = self.rows[row]
+        self.status[i], self.stopped_at[i] = status, self.step
+        if status == DIVERGED:
+            self.diverged_step[i] = self.step
+        self.active[row] = False
+
+    def drop_stopped(self, keep_state: Sequence[bool]) -> bool:
         """Remove the rows of members that stopped from every stacked tensor (models, optimizer state, random
-        streams, accumulators). The others' computations do not change: rows never interact."""
+        streams, sums); ``keep_state[i]``: member ``i``'s last state is kept for checkpoints still to come.
+        The others' computations do not change: rows never interact. True when rows were dropped."""
         keep = self.active.nonzero().flatten().tolist()
         if len(keep) == len(self.rows) or not keep:
-            return
+            return False
         for r, i in enumerate(self.rows):
-            if r not in keep and self.checkpoints[i] is not None:  # kept for the checkpoints still to come
-                self._dropped[i] = _to_cpu(self._member_state(i))  # off the GPU: it only waits to be saved
+            if r not in keep and keep_state[i]:
+                self.dropped[i] = _to_cpu(self.member(i))  # off the GPU: it only waits to be saved
         idx = torch.tensor(keep, device=self.device)
         for module in (self.g, self.d, self.g_ema):
             if module is not None:
@@ -42,13 +85,15 @@ class PopulationState:
         self.rng = self.rng.select(keep)
         self.active = self.active[idx]
         self.acc = {k: v[idx] for k, v in self.acc.items()}
-        self._last_losses = tuple(x[idx] for x in self._last_losses)
-        self._last_real = self._last_real[idx] if hasattr(self, "_last_real") else None
+        self.last_losses = (self.last_losses[0][idx], self.last_losses[1][idx])
+        self.last_real = self.last_real[idx] if self.last_real is not None else None
         self.rows = [self.rows[r] for r in keep]
+        return True
 
-    def _member_state(self, i: int) -> dict[str, Any]:
-        if i in self._dropped:  # stopped earlier: its state as it was, at the population's step
-            return {**self._dropped[i], "step": self.step, "wall": self.wall[i]}
+    def member(self, i: int) -> dict[str, Any]:
+        """Member ``i``'s checkpoint: one dict of its row of every stacked tensor and its own record."""
+        if i in self.dropped:  # stopped earlier: its state as it was, at the population's step
+            return {**self.dropped[i], "step": self.step, "wall": self.wall[i]}
         r = self.rows.index(i)
         return {
             "step": self.step,
@@ -69,15 +114,17 @@ class PopulationState:
             "wall": self.wall[i],
         }
 
-    def save_checkpoints(self) -> None:
-        for i, path in enumerate(self.checkpoints):
+    def save(self, paths: Sequence[Path | None], saved: Callable[[int, int], None]) -> None:
+        """Write each member's checkpoint to its path (None: none), atomically; ``saved(member, step)`` after
+        each is on disk."""
+        for i, path in enumerate(paths):
             if path is None:
                 continue
             path.parent.mkdir(parents=True, exist_ok=True)
             tmp = path.with_suffix(".tmp")  # in the same folder: the rename below never crosses file systems
             try:
                 with open(tmp, "wb") as f:
-                    torch.save(self._member_state(i), f)
+                    torch.save(self.member(i), f)
                     f.flush()
                     os.fsync(f.fileno())  # on disk before the rename, so a power cut leaves the old or the new
             except (OSError, RuntimeError) as exc:  # torch reports a full disk as a RuntimeError
@@ -86,20 +133,16 @@ class PopulationState:
                     raise disk_full(path.parent) from None
                 raise
             os.replace(tmp, path)  # atomic: a crash never leaves half a checkpoint
-            self.tracker.on_checkpoint(i, self.step)
+            saved(i, self.step)
 
-    def load_checkpoints(self) -> None:
-        """Resume every member from its checkpoint; all members of a population must be at the same step."""
-        paths = [p for p in self.checkpoints if p is not None and p.exists()]
-        if not paths:
-            return
-        if len(paths) != len(self.members):
+    def load(self, states: Sequence[dict[str, Any]]) -> None:
+        """Resume every member from its checkpoint dict (in the members' order; all at the same step)."""
+        if len(states) != len(self.status):
             raise RuntimeError("a population resumes only when every member has a checkpoint")
-        states = [load_checkpoint(p, self.device) for p in paths]
         if len({s["step"] for s in states}) != 1:
             raise RuntimeError("members of one population must resume from the same step")
-        # shared values (step counts of the optimizers and accumulators) come from a member still training:
-        # a member dropped earlier saved its state as it was when it stopped
+        # shared values (step counts of the optimizers and sums) come from a member still training: a member
+        # dropped earlier saved its state as it was when it stopped
         ref = next((k for k, s in enumerate(states) if s["status"] == FINISHED), 0)
 
         def stacked(template: Any, key: str) -> Any:

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from ganbench.defaults import DEFAULT_WORKERS, EXECUTOR_CHOICES
+from ganbench.disk import size as _size
 from ganbench.errors import GanbenchError, InputError
 
 
@@ -58,8 +59,9 @@ def check_startup(suite, out, quick, seeds, replicates, plugins, tracking_uri, o
     )
     # a missing or malformed data file is exit 2 before the parent run is opened (the runs' own options)
     check_datasets(loaded.datasets, dataclasses.replace(data, image_size=loaded.image_size))
-    check_host_memory(loaded, dataclasses.replace(data, image_size=loaded.image_size), device,
-                      workers if executor == "processes" else 1)  # fmt: skip
+    sized = dataclasses.replace(data, image_size=loaded.image_size)
+    check_host_memory(loaded, sized, device, workers if executor == "processes" else 1)
+    disk_bytes = check_disk(loaded, sized, out)
     options = RunOptions(
         out_dir=out,
         tracking_uri=tracking_uri,
@@ -73,6 +75,7 @@ def check_startup(suite, out, quick, seeds, replicates, plugins, tracking_uri, o
         worker_threads=threads,
         ray_address=ray_address,
         gpus_per_job=gpus_per_job,
+        disk_bytes=disk_bytes,
     )
     return loaded, options
 
@@ -185,8 +188,31 @@ def check_host_memory(suite: Any, data: Any, device: str, parallel: int) -> None
             )
 
 
-def _size(nbytes: float) -> str:
-    for unit, scale in (("GiB", 2**30), ("MiB", 2**20)):
-        if nbytes >= scale / 10:
-            return f"{nbytes / scale:.1f} {unit}"
-    return f"{nbytes / 2**10:.1f} KiB"
+def check_disk(suite: Any, data: Any, out: Path) -> int:
+    """Refuse a suite whose output does not fit in the free space of ``out``'s file system (what it holds
+    already counts as written: a resumed suite); returns the bytes the whole suite writes, estimated
+    (``ganbench.disk``: one fresh one-member trainer per contender gives its checkpoint's size)."""
+    import types
+
+    from ganbench import disk
+    from ganbench.config import Member
+    from ganbench.data import load_dataset
+    from ganbench.plan import contenders, run_config
+    from ganbench.train import Trainer
+
+    checkpoints, shapes = {}, {}
+    for contender in contenders(suite):
+        config = dataclasses.replace(run_config(suite, contender), compile="none")
+        dataset = load_dataset(contender.dataset, data)
+        try:
+            trainer = Trainer(config, [Member(0, 1e-4, 1e-4)], evaluator=types.SimpleNamespace(dataset=dataset))  # type: ignore[arg-type]
+        except Exception:  # noqa: BLE001 - a loss that raises fails its own runs, recorded with their error
+            continue
+        checkpoints[contender.name] = disk.checkpoint_bytes(trainer)
+        shapes[contender.name] = tuple(dataset.sample_shape)
+    total = disk.suite_bytes(suite, checkpoints, shapes)
+    need, free = disk.still_needed(total, out), disk.free_bytes(out)
+    if free is not None and need > free:
+        raise InputError(f"the suite writes about {_size(total)} to {out}, {_size(need)} more than it holds; "
+                         f"{_size(free)} are free there: free space or give another --out")  # fmt: skip
+    return total

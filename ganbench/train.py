@@ -31,16 +31,14 @@ from ganbench.metrics.evaluate import Evaluator, create_evaluator
 from ganbench.mixed import Group, Mixture, d_batch_norm, keep_rows, per_group, row_view
 from ganbench.models import create_models
 from ganbench.optim import StackedAdam, StackedRMSprop
-from ganbench.population import FINISHED, PopulationState
+from ganbench.population import DIVERGED, PRUNED, PopulationState, load_checkpoint
 from ganbench.rng import MemberRNG
-from ganbench.status import Status
 from ganbench.strategies import get_strategy
 
 DIVERGENCE_LIMIT = 1e7  # |loss| above this counts as exploding
 GRAD_NORM_EVERY = 10  # steps between gradient-norm samples (a norm per step would cost ~5% of a small step)
 DIVERGENCE_EVERY = 10  # steps between divergence checks; a diverged run's step is the check that found it
 PROGRESS_EVERY = 10
-DIVERGED, PRUNED = Status.DIVERGED.value, Status.PRUNED.value  # plain str: they go into checkpoints
 
 
 # Set by the CLI's SIGINT/SIGTERM handler: training stops between two steps, writes checkpoints, and raises
@@ -86,7 +84,9 @@ def resolve_device(device: str) -> torch.device:
     return torch.device(device)
 
 
-class Trainer(PopulationState):
+class Trainer:
+    """Trains a population of members as one stacked model; its checkpointed state is ``self.state``."""
+
     def __init__(
         self,
         config: RunConfig,
@@ -116,7 +116,6 @@ class Trainer(PopulationState):
         self.evaluator, self.dataset = evaluator, evaluator.dataset
         self.progress = progress
         seeds = [m.seed for m in self.members]
-        self.rng = MemberRNG(seeds, self.device)
         self.g, self.d = create_models(
             config.model, tuple(self.dataset.sample_shape), seeds,
             d_batch_norm=d_batch_norm(self.mix.configs, tuple(self.dataset.sample_shape)),
@@ -127,26 +126,20 @@ class Trainer(PopulationState):
         self._d_params = list(self.d.parameters())
         self.opt_g = self._optimizer(self.g, [m.lr_g for m in self.members])
         self.opt_d = self._optimizer(self.d, [m.lr_d for m in self.members])
+        # everything a checkpoint holds, the stacked rows among it: members that stop (pruned, diverged) are
+        # dropped from every stacked tensor, so they cost no more compute
+        self.state = PopulationState(len(self.members), self.device, g=self.g, d=self.d, g_ema=self.g_ema,
+                                     opt_g=self.opt_g, opt_d=self.opt_d, rng=MemberRNG(seeds, self.device))  # fmt: skip
         self._d_loss = CompiledStep(self._d_loss_eager, config.compile, self)
         self._g_loss = CompiledStep(self._g_loss_eager, config.compile, self)
         self._eager_d, self._eager_rng = eager_module(self.d), EagerRNG(self)
-        n = len(self.members)
-        # the stacked tensors hold a row per member still training: rows[r] is the member of row r. Members
-        # that stop (pruned, diverged) are dropped from every stacked tensor, so they cost no more compute.
-        self.rows = list(range(n))
-        self._dropped: dict[int, dict[str, Any]] = {}  # a dropped member's last state, for its checkpoint
-        self.active = torch.ones(n, dtype=torch.bool, device=self.device)
-        self.status = [FINISHED] * n
-        self.diverged_step: list[int | None] = [None] * n
-        self.best: list[dict[str, float]] = [{} for _ in range(n)]
-        self.last: list[dict[str, float]] = [{} for _ in range(n)]
-        self.step = 0
-        self.stopped_at: list[int | None] = [None] * n  # the step a pruned or diverged member stopped at
         self.flops_per_step: list[float] | None = None  # each member's model FLOPs per step (step_flops)
-        self.wall = [0.0] * n  # seconds of this population's wall time spent on each member, resumes included
         self._clock = time.perf_counter()
-        self._reset_accumulators()
-        self._last_losses = (self.acc["d"], self.acc["g"])
+
+    # the stacked rows, the step and the random streams, read by the compiled steps, probes and tests
+    rows = property(lambda self: self.state.rows)
+    step = property(lambda self: self.state.step)
+    rng = property(lambda self: self.state.rng)
 
     # ------------------------------------------------------------------------------------------ set-up
     def _optimizer(self, module: torch.nn.Module, lrs: list[float]):
@@ -160,31 +153,26 @@ class Trainer(PopulationState):
     def _groups(self, positions: list[int] | None = None) -> list[Group]:
         """The losses of the rows at ``positions`` (None: all), each called with its config's parameters and
         its members' own (tuned penalty weights, WGAN's clip) as ``[members]`` tensors."""
-        return self.mix.groups(self.rows, positions, self.device, self.dtype)
-
-    def _reset_accumulators(self) -> None:
-        zeros = torch.zeros(len(self.rows), dtype=torch.float64, device=self.device)
-        self.acc = {k: zeros.clone() for k in ("d", "d2", "g", "gn_d", "gn_g")}
-        self.acc_steps, self.acc_gn = 0, 0
+        return self.mix.groups(self.state.rows, positions, self.device, self.dtype)
 
     # ------------------------------------------------------------------------------------------ steps
     def d_step(self, k: int = 0) -> Tensor:
         """D step ``k`` of this generator step; members with fewer D steps sit it out (see ``ganbench.mixed``)."""
-        stepping = self.mix.stepping(self.rows, k)
+        stepping = self.mix.stepping(self.state.rows, k)
         real, z = self._d_inputs(stepping)
         groups = self._groups(stepping)
         self.opt_d.zero_grad()
-        with keep_rows((self.g, self.d), stepping, len(self.rows)):
+        with keep_rows((self.g, self.d), stepping, len(self.state.rows)):
             d_loss = self._d_loss(real, z, groups)  # and its gradients
-        active = self.active if stepping is None else self.active & self.mix.mask(self.rows, stepping, self.device)
+        active = self.state.active if stepping is None else self.state.active & self.mix.mask(self.state.rows, stepping, self.device)
         self.opt_d.step(active, partial=stepping is not None)
-        clip = self.mix.clip(groups, len(self.rows), real)
+        clip = self.mix.clip(groups, len(self.state.rows), real)
         if clip is not None:
             with torch.no_grad():
                 for p in self.d.parameters():
                     bound = clip.view(-1, *[1] * (p.dim() - 1)) if torch.is_tensor(clip) else clip
                     torch.clamp(p, -bound, bound, out=p)
-        self._last_real = real
+        self.state.last_real = real
         return self._d_loss.kept(d_loss)
 
     def _d_inputs(self, stepping: list[int] | None) -> tuple[Tensor, Tensor]:
@@ -192,27 +180,27 @@ class Trainer(PopulationState):
         their last real batch and zeros (what D makes of them is thrown away)."""
         shape = (self.config.batch_size, self.config.model.latent_dim)
         if stepping is None:
-            real = self.dataset.sample(self.rng, self.config.batch_size, dtype=self.dtype).to(self.device)
-            return real, self.rng.randn(shape, self.dtype)
-        rng, idx = self.rng.select(stepping), torch.tensor(stepping, device=self.device)
+            real = self.dataset.sample(self.state.rng, self.config.batch_size, dtype=self.dtype).to(self.device)
+            return real, self.state.rng.randn(shape, self.dtype)
+        rng, idx = self.state.rng.select(stepping), torch.tensor(stepping, device=self.device)
         real = self.dataset.sample(rng, self.config.batch_size, dtype=self.dtype).to(self.device)
-        z = torch.zeros((len(self.rows), *shape), dtype=self.dtype, device=self.device)
-        return self._last_real.index_copy(0, idx, real), z.index_copy(0, idx, rng.randn(shape, self.dtype))
+        z = torch.zeros((len(self.state.rows), *shape), dtype=self.dtype, device=self.device)
+        return self.state.last_real.index_copy(0, idx, real), z.index_copy(0, idx, rng.randn(shape, self.dtype))
 
     def _d_loss_eager(self, real: Tensor, z: Tensor, groups: list[Group]) -> Tensor:
         """The D step's loss ``[rows]``: what ``compile`` compiles (penalties' D and draws stay eager)."""
         with torch.no_grad():
             fake = self.g(z)
         d_real, d_fake = self.d(real), self.d(fake)
-        d, rng = (self._eager_d, self._eager_rng) if self._d_loss.active else (self.d, self.rng)
+        d, rng = (self._eager_d, self._eager_rng) if self._d_loss.active else (self.d, self.state.rng)
 
         def loss(group: Group, take: Callable[[Tensor], Tensor]) -> Tensor:
-            own_rng = rng if group.positions is None else self.rng.select(group.positions)
+            own_rng = rng if group.positions is None else self.state.rng.select(group.positions)
             view = row_view(d, group.idx, real, (self.d,))
             return group.spec(take(d_real), take(d_fake), discriminator=view, real=take(real), fake=take(fake),
                               rng=own_rng, **group.params).d_loss  # fmt: skip
 
-        return per_group(groups, len(self.rows), loss, d_real)
+        return per_group(groups, len(self.state.rows), loss, d_real)
 
     def g_step(self) -> Tensor:
         # D's weights get no gradient here: skipping their weight-gradient matmuls saves ~10% of a step
@@ -227,10 +215,10 @@ class Trainer(PopulationState):
             p.requires_grad_(flag)
 
     def _g_step(self) -> Tensor:
-        z = self.rng.randn((self.config.batch_size, self.config.model.latent_dim), self.dtype)
+        z = self.state.rng.randn((self.config.batch_size, self.config.model.latent_dim), self.dtype)
         self.opt_g.zero_grad()
-        g_loss = self._g_loss(z, self._last_real, self._groups())  # and its gradients
-        self.opt_g.step(self.active)
+        g_loss = self._g_loss(z, self.state.last_real, self._groups())  # and its gradients
+        self.opt_g.step(self.state.active)
         if self.g_ema is not None:
             with torch.no_grad():
                 decay = self.strategy.ema
@@ -250,7 +238,7 @@ class Trainer(PopulationState):
         reading = [g for g in groups if g.spec.features or g.spec.real_in_g_step]
         if reading:
             keep = None if len(reading) == len(groups) else [r for g in reading for r in g.positions]  # type: ignore[union-attr]
-            with torch.no_grad(), keep_rows((self.d,), keep, len(self.rows)):
+            with torch.no_grad(), keep_rows((self.d,), keep, len(self.state.rows)):
                 d_real, f_real = self.d.forward_with_features(last_real) if features else (self.d(last_real), None)
 
         def loss(group: Group, take: Callable[[Tensor], Tensor]) -> Tensor:
@@ -259,54 +247,49 @@ class Trainer(PopulationState):
             real = take(d_real) if reads else take(d_fake.detach())
             return group.spec(real, take(d_fake), **ctx, **group.params).g_loss
 
-        return per_group(groups, len(self.rows), loss, d_fake)
+        return per_group(groups, len(self.state.rows), loss, d_fake)
 
     def train_step(self) -> None:
-        scale = self.config.lr_factor(self.step)
+        scale = self.config.lr_factor(self.state.step)
         self.opt_g.lr_scale = self.opt_d.lr_scale = scale
-        sample_grads = self.step % GRAD_NORM_EVERY == 0
+        sample_grads = self.state.step % GRAD_NORM_EVERY == 0
         d_loss = None
-        for k in range(max(self.mix.n_critic[i] for i in self.rows)):  # of the members still training
+        for k in range(max(self.mix.n_critic[i] for i in self.state.rows)):  # of the members still training
             d_k = self.d_step(k)
-            done = self.mix.finishing(self.rows, k, self.device)  # rows whose last D step this was
+            done = self.mix.finishing(self.state.rows, k, self.device)  # rows whose last D step this was
             if done is False:
                 continue
             d_loss = d_k if done is True or d_loss is None else torch.where(done, d_k, d_loss)
             if sample_grads:
                 norms = _grad_norms(self.d)
-                self.acc["gn_d"] += norms if done is True else torch.where(done, norms, 0.0)
+                self.state.acc["gn_d"] += norms if done is True else torch.where(done, norms, 0.0)
         g_loss = self.g_step()
         if sample_grads:
-            self.acc["gn_g"] += _grad_norms(self.g)
-            self.acc_gn += 1
-        self.step += 1
-        self.acc["d"] += d_loss
-        self.acc["d2"] += d_loss.double() ** 2
-        self.acc["g"] += g_loss
-        self.acc_steps += 1
-        self._last_losses = (d_loss, g_loss)
-        if self.step % DIVERGENCE_EVERY == 0:
+            self.state.acc["gn_g"] += _grad_norms(self.g)
+            self.state.acc_gn += 1
+        self.state.step += 1
+        self.state.acc["d"] += d_loss
+        self.state.acc["d2"] += d_loss.double() ** 2
+        self.state.acc["g"] += g_loss
+        self.state.acc_steps += 1
+        self.state.last_losses = (d_loss, g_loss)
+        if self.state.step % DIVERGENCE_EVERY == 0:
             self._check_divergence()
 
     def _check_divergence(self) -> None:
         """NaN/inf anywhere since the last evaluation (the sums carry it) or an exploding current loss.
 
         Checked every DIVERGENCE_EVERY steps and before each evaluation: a check is a device sync."""
-        d_loss, g_loss = self._last_losses
-        bad = ~torch.isfinite(self.acc["d"] + self.acc["g"])
+        d_loss, g_loss = self.state.last_losses
+        bad = ~torch.isfinite(self.state.acc["d"] + self.state.acc["g"])
         bad |= (d_loss.abs() > DIVERGENCE_LIMIT) | (g_loss.abs() > DIVERGENCE_LIMIT)
-        newly = bad & self.active
+        newly = bad & self.state.active
         if bool(newly.any()):
             for r in newly.nonzero().flatten().tolist():
-                i = self.rows[r]
-                self.status[i], self.diverged_step[i] = DIVERGED, self.step
-                self.stopped_at[i] = self.step
-            self.active &= ~newly
+                self.state.stop(r, DIVERGED)
 
     def drop_stopped(self) -> None:
-        rows = len(self.rows)
-        super().drop_stopped()
-        if len(self.rows) != rows:  # new stacked shapes: compiled steps compile again
+        if self.state.drop_stopped([p is not None for p in self.checkpoints]):  # compiled steps compile again
             self._d_loss.reset()
             self._g_loss.reset()
 
@@ -317,7 +300,7 @@ class Trainer(PopulationState):
         g = self.g_ema if self.g_ema is not None else self.g
         was_training = g.training
         g.eval()
-        noise = MemberRNG([self.members[i].seed for i in self.rows], self.device, salt=seed_salt)
+        noise = MemberRNG([self.members[i].seed for i in self.state.rows], self.device, salt=seed_salt)
         z = noise.randn((n, self.config.model.latent_dim), self.dtype)
         out = torch.cat([g(chunk) for chunk in z.split(1000, dim=1)], dim=1)
         g.train(was_training)
@@ -328,44 +311,41 @@ class Trainer(PopulationState):
         self._check_divergence()
         samples = self.generate(self.config.eval_samples)
         stability = self._stability_metrics()
-        for r, i in enumerate(self.rows):
-            if not bool(self.active[r]):
+        for r, i in enumerate(self.state.rows):
+            if not bool(self.state.active[r]):
                 continue
             values = self.evaluator(samples[r].float())
             if not all(math.isfinite(v) for v in values.values()):
-                self.status[i], self.diverged_step[i], self.stopped_at[i] = DIVERGED, self.step, self.step
-                self.active[r] = False
+                self.state.stop(r, DIVERGED)
                 continue
             values.update({k: v[r] for k, v in stability.items()})
             self._update_best(i, values)
-            self.last[i] = values
-            if self.tracker.on_eval(i, self.step, values, samples[r]):
-                self.status[i], self.stopped_at[i] = PRUNED, self.step
-                self.active[r] = False
-        stopped = set(self.tracker.stops(self.step))
-        for r, i in enumerate(self.rows):
-            if i in stopped and bool(self.active[r]):
-                self.status[i], self.stopped_at[i] = PRUNED, self.step
-                self.active[r] = False
+            self.state.last[i] = values
+            if self.tracker.on_eval(i, self.state.step, values, samples[r]):
+                self.state.stop(r, PRUNED)
+        stopped = set(self.tracker.stops(self.state.step))
+        for r, i in enumerate(self.state.rows):
+            if i in stopped and bool(self.state.active[r]):
+                self.state.stop(r, PRUNED)
 
     def _tick(self) -> None:
         """Share the wall time since the last tick among the members that trained in it (the rows)."""
         now = time.perf_counter()
-        for i in self.rows:
-            self.wall[i] += (now - self._clock) / len(self.rows)
+        for i in self.state.rows:
+            self.state.wall[i] += (now - self._clock) / len(self.state.rows)
         self._clock = now
 
     def _stability_metrics(self) -> dict[str, list[float]]:
-        n = max(self.acc_steps, 1)
-        mean_d = self.acc["d"] / n
+        n = max(self.state.acc_steps, 1)
+        mean_d = self.state.acc["d"] / n
         out = {
             M.LOSS_D: mean_d,
-            M.LOSS_G: self.acc["g"] / n,
-            M.LOSS_OSCILLATION: (self.acc["d2"] / n - mean_d**2).clamp_min(0).sqrt(),
-            M.GRAD_NORM_D: self.acc["gn_d"] / max(self.acc_gn, 1),
-            M.GRAD_NORM_G: self.acc["gn_g"] / max(self.acc_gn, 1),
+            M.LOSS_G: self.state.acc["g"] / n,
+            M.LOSS_OSCILLATION: (self.state.acc["d2"] / n - mean_d**2).clamp_min(0).sqrt(),
+            M.GRAD_NORM_D: self.state.acc["gn_d"] / max(self.state.acc_gn, 1),
+            M.GRAD_NORM_G: self.state.acc["gn_g"] / max(self.state.acc_gn, 1),
         }
-        self._reset_accumulators()
+        self.state.reset_sums()
         return {k: v.tolist() for k, v in out.items()}
 
     def _update_best(self, i: int, values: dict[str, float]) -> None:
@@ -373,8 +353,18 @@ class Trainer(PopulationState):
             if name not in values:
                 continue
             key, better = M.best_key(name), max if M.is_higher_better(name) else min
-            old = self.best[i].get(key)
-            self.best[i][key] = values[name] if old is None else better(old, values[name])
+            old = self.state.best[i].get(key)
+            self.state.best[i][key] = values[name] if old is None else better(old, values[name])
+
+    # ------------------------------------------------------------------------------------------ checkpoints
+    def save_checkpoints(self) -> None:
+        self.state.save(self.checkpoints, self.tracker.on_checkpoint)
+
+    def load_checkpoints(self) -> None:
+        """Resume every member from its checkpoint, when they have them."""
+        paths = [p for p in self.checkpoints if p is not None and p.exists()]
+        if paths:
+            self.state.load([load_checkpoint(p, self.device) for p in paths])
 
     # ------------------------------------------------------------------------------------------ the loop
     def run(self) -> list[RunResult]:
@@ -383,44 +373,44 @@ class Trainer(PopulationState):
         self.load_checkpoints()
         self.drop_stopped()  # members that had stopped before the checkpoint
         steps, every = self.config.steps, self.config.eval_every
-        while self.step < steps and bool(self.active.any()):
+        while self.state.step < steps and bool(self.state.active.any()):
             if STOP_REQUESTED.is_set():
                 self._tick()
                 self.save_checkpoints()
-                raise Interrupted(f"stopped at step {self.step}")
+                raise Interrupted(f"stopped at step {self.state.step}")
             self.train_step()
-            if self.progress is not None and self.step % PROGRESS_EVERY == 0:
+            if self.progress is not None and self.state.step % PROGRESS_EVERY == 0:
                 self.progress(PROGRESS_EVERY * len(self.members))  # a dropped member's share counts as done
-            evaluated = self.step % every == 0 or self.step == steps
+            evaluated = self.state.step % every == 0 or self.state.step == steps
             if evaluated:
                 self.evaluate()
                 self.save_checkpoints()
             # after a divergence check or an evaluation (a sync happened anyway); at every evaluation, so a
             # run resumed from its checkpoint has the same rows as one never stopped
-            if len(self.rows) > 1 and (evaluated or self.step % DIVERGENCE_EVERY == 0):
+            if len(self.state.rows) > 1 and (evaluated or self.state.step % DIVERGENCE_EVERY == 0):
                 self.drop_stopped()
-        if self.progress is not None and steps > self.step // PROGRESS_EVERY * PROGRESS_EVERY:
+        if self.progress is not None and steps > self.state.step // PROGRESS_EVERY * PROGRESS_EVERY:
             # what was not counted: a last partial PROGRESS_EVERY, and the rest of a population whose members all
             # stopped early (done, as a dropped member's share is), so that a phase's count reaches its total
-            self.progress((steps - self.step // PROGRESS_EVERY * PROGRESS_EVERY) * len(self.members))
+            self.progress((steps - self.state.step // PROGRESS_EVERY * PROGRESS_EVERY) * len(self.members))
         return self._results()
 
     def _results(self) -> list[RunResult]:
         self._tick()
         results = []
         for i in range(len(self.members)):
-            metrics = dict(self.last[i]) if self.status[i] != DIVERGED else {}
-            metrics.update(self.best[i])
-            steps = self.stopped_at[i] if self.stopped_at[i] is not None else self.step
+            metrics = dict(self.state.last[i]) if self.state.status[i] != DIVERGED else {}
+            metrics.update(self.state.best[i])
+            steps = self.state.stopped_at[i] if self.state.stopped_at[i] is not None else self.state.step
             if self.flops_per_step is not None:  # None: nothing was trained in this process (all resumed done)
                 metrics[M.COMPUTE] = self.flops_per_step[i] * steps / GFLOP
             primary = self.evaluator.primary
             if primary in metrics and M.best_key(primary) in metrics:
                 metrics[M.gap_key(primary)] = metrics[primary] - metrics[M.best_key(primary)]
-            metrics[M.DIVERGED] = float(self.status[i] == DIVERGED)
-            if self.diverged_step[i] is not None:
-                metrics[M.DIVERGED_STEP] = float(self.diverged_step[i])
-            result = RunResult(self.status[i], self.step, metrics, self.diverged_step[i], self.wall[i])
+            metrics[M.DIVERGED] = float(self.state.status[i] == DIVERGED)
+            if self.state.diverged_step[i] is not None:
+                metrics[M.DIVERGED_STEP] = float(self.state.diverged_step[i])
+            result = RunResult(self.state.status[i], self.state.step, metrics, self.state.diverged_step[i], self.state.wall[i])
             self.tracker.on_end(i, result)
             results.append(result)
         return results

@@ -254,6 +254,7 @@ def test_a_full_disk_is_exit_2_with_one_line_and_a_rerun_gives_the_uninterrupted
     assert proc.returncode == 2, err
     lines = err.strip().splitlines()
     assert len(lines) == 1 and "no space left" in lines[0] and str(small_disk) in lines[0], err
+    assert "needs about" in lines[0] and f"more in {out} (" in lines[0], err  # and what is free there
     filler.unlink()
     assert main(["run", "--suite", str(suite), "--out", str(out), "--population-size", "1", "--no-progress"]) == 0
     assert _final_metrics(out) == _final_metrics(reference)

@@ -638,13 +638,13 @@ def test_a_disk_that_fills_up_mid_tuning_ends_in_one_line_and_the_rerun_tunes_as
     (tmp_path / "full").mkdir()
     suite_path, out = prepare(tmp_path / "full", "k", KILLED, mlflow_template)
     saves = {"n": 0}
-    save = population.PopulationState.save_checkpoints
+    save = population.PopulationState.save
 
-    def filling(self):
+    def filling(self, *args):
         saves["n"] += 1
         if saves["n"] > 3:  # some trials told, a batch training
             raise disk_full(out / "checkpoints")
-        save(self)
+        save(self, *args)
 
     def full_store(self, *args, **kwargs):  # once full, an update fits in the store's pages, a new trial not
         if saves["n"] > 3:
@@ -653,7 +653,7 @@ def test_a_disk_that_fills_up_mid_tuning_ends_in_one_line_and_the_rerun_tunes_as
 
     enqueue = optuna.Study.enqueue_trial
 
-    monkeypatch.setattr(population.PopulationState, "save_checkpoints", filling)
+    monkeypatch.setattr(population.PopulationState, "save", filling)
     monkeypatch.setattr(optuna.Study, "enqueue_trial", full_store)
     args = ["tune", "--suite", str(suite_path), "--out", str(out), "--no-progress", "--executor", "local"]
     capsys.readouterr()
