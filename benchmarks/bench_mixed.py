@@ -43,11 +43,19 @@ def main() -> None:
     args = ap.parse_args()
     config = bench_config(args)
     losses = args.losses.split(",")
-    members = [Member(seed, 2e-4 * (1 + seed % 3), 2e-4, config=dataclasses.replace(config, loss=loss, n_critic=1))
-               for k, loss in enumerate(losses) for seed in range(k * args.trials, (k + 1) * args.trials)]  # fmt: skip
-    by_loss = [Trainer(dataclasses.replace(config, loss=loss, n_critic=1),
-                       [dataclasses.replace(m, config=None) for m in members if m.config.loss == loss],
-                       device=args.device) for loss in losses]  # fmt: skip
+    members = [
+        Member(seed, 2e-4 * (1 + seed % 3), 2e-4, config=dataclasses.replace(config, loss=loss, n_critic=1))
+        for k, loss in enumerate(losses)
+        for seed in range(k * args.trials, (k + 1) * args.trials)
+    ]
+    by_loss = [
+        Trainer(
+            dataclasses.replace(config, loss=loss, n_critic=1),
+            [dataclasses.replace(m, config=None) for m in members if m.config.loss == loss],
+            device=args.device,
+        )
+        for loss in losses
+    ]
     mixed = [Trainer(config, chunk, device=args.device) for chunk in chunks(members, args.size)]
     for trainers in (by_loss, mixed):
         seconds(trainers, 5, args.device)  # warm-up
@@ -56,8 +64,10 @@ def main() -> None:
         per_loss.append(len(members) * args.steps / seconds(by_loss, args.steps, args.device))
         together.append(len(members) * args.steps / seconds(mixed, args.steps, args.device))
     ratio = statistics.median(m / p for m, p in zip(together, per_loss))
-    print(f"{len(members)} members: {len(by_loss)} populations by loss {max(per_loss):8.1f} member-steps/s, "
-          f"{len(mixed)} mixed {max(together):8.1f}; mixed/by loss {ratio:.2f}x (median of rounds)")  # fmt: skip
+    print(
+        f"{len(members)} members: {len(by_loss)} populations by loss {max(per_loss):8.1f} member-steps/s, "
+        f"{len(mixed)} mixed {max(together):8.1f}; mixed/by loss {ratio:.2f}x (median of rounds)"
+    )
     payload = {
         "benchmark": "mixed populations",
         "command": " ".join(["python -m benchmarks.bench_mixed"] + sys.argv[1:]),
@@ -67,8 +77,7 @@ def main() -> None:
         "model": f"MLP width {args.width} depth {args.depth}, batch {args.batch}, Adam, 1 D step",
         "members": len(members),
         "populations": {"by_loss": len(by_loss), "mixed": len(mixed)},
-        "member_steps_per_s": {"by_loss": [round(x, 1) for x in per_loss],
-                               "mixed": [round(x, 1) for x in together]},  # fmt: skip
+        "member_steps_per_s": {"by_loss": [round(x, 1) for x in per_loss], "mixed": [round(x, 1) for x in together]},
         "mixed_over_by_loss": round(ratio, 2),
     }
     kind = args.device.split(":")[0]

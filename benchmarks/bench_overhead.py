@@ -6,15 +6,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from benchmarks.common import (
-    PlainLoop,
-    bench_config,
-    git_commit,
-    hardware,
-    model_arguments,
-    save,
-    steps_per_second,
-)
+from benchmarks.common import PlainLoop, bench_config, git_commit, hardware, model_arguments, save, steps_per_second
 from ganbench.config import Member
 from ganbench.train import Trainer
 
@@ -45,9 +37,7 @@ def main() -> None:
         "ratio": round(ratio, 3),
         "target": ">= 0.95",
     }
-    print(
-        f"plain loop {max(base):.1f} steps/s, ganbench {max(ours):.1f} steps/s, ratio {ratio:.3f} (target >= 0.95)"
-    )
+    print(f"plain loop {max(base):.1f} steps/s, ganbench {max(ours):.1f} steps/s, ratio {ratio:.3f} (target >= 0.95)")
     kind = args.device.split(":")[0]
     print(f"written {save(f'overhead_{kind}', payload)}")
 

@@ -29,13 +29,16 @@ def main() -> None:
     ap.add_argument("--sizes", default="1,4,16,64")
     ap.add_argument("--steps", type=int, default=200, help="timed steps per measurement")
     ap.add_argument("--rounds", type=int, default=3, help="alternate the two this many times per N")
+    ap.add_argument("--label", default="", help="suffix of the result file (several model sizes side by side)")
     ap.add_argument(
-        "--label", default="", help="suffix of the result file (several model sizes side by side)"
+        "--compile",
+        nargs="?",
+        const="default",
+        default="none",
+        choices=["none", "default", "reduce-overhead"],
+        help="also time the population with the run option compile (its steps under torch.compile) "
+        "against the same population eager",
     )
-    ap.add_argument("--compile", nargs="?", const="default", default="none",
-                    choices=["none", "default", "reduce-overhead"],
-                    help="also time the population with the run option compile (its steps under torch.compile) "
-                         "against the same population eager")  # fmt: skip
     model_arguments(ap)
     args = ap.parse_args()
     config = bench_config(args)
@@ -57,20 +60,31 @@ def main() -> None:
             if compiled is not None:
                 comp.append(steps_per_second(compiled.train_step, steps, args.device) * n)
         paired = statistics.median(p / b for p, b in zip(pop, base))
-        row = {"members": n, "population_model_steps_per_s": round(max(pop), 1),
-               "plain_sequential_model_steps_per_s": round(max(base), 1),
-               "ratio": round(max(pop) / max(base), 2), "median_paired_ratio": round(paired, 2),
-               "rounds": {"population": [round(x, 1) for x in pop], "plain": [round(x, 1) for x in base]}}  # fmt: skip
+        row = {
+            "members": n,
+            "population_model_steps_per_s": round(max(pop), 1),
+            "plain_sequential_model_steps_per_s": round(max(base), 1),
+            "ratio": round(max(pop) / max(base), 2),
+            "median_paired_ratio": round(paired, 2),
+            "rounds": {"population": [round(x, 1) for x in pop], "plain": [round(x, 1) for x in base]},
+        }
         if compiled is not None:
-            row.update(compile_s=round(compile_seconds, 1), compiled_model_steps_per_s=round(max(comp), 1),
-                       compiled_over_eager=round(statistics.median(c / p for c, p in zip(comp, pop)), 2),
-                       compiled_steps_ran_compiled=compiled._d_loss.active and compiled._g_loss.active)  # fmt: skip
+            row.update(
+                compile_s=round(compile_seconds, 1),
+                compiled_model_steps_per_s=round(max(comp), 1),
+                compiled_over_eager=round(statistics.median(c / p for c, p in zip(comp, pop)), 2),
+                compiled_steps_ran_compiled=compiled._d_loss.active and compiled._g_loss.active,
+            )
         rows.append(row)
-        print(f"N={n:3d}: population {max(pop):9.1f} model-steps/s, plain sequential {max(base):8.1f}, "
-              f"ratio {max(pop) / max(base):6.2f}x (best of each), {paired:6.2f}x (median of rounds)")  # fmt: skip
+        print(
+            f"N={n:3d}: population {max(pop):9.1f} model-steps/s, plain sequential {max(base):8.1f}, "
+            f"ratio {max(pop) / max(base):6.2f}x (best of each), {paired:6.2f}x (median of rounds)"
+        )
         if compiled is not None:
-            print(f"       compiled ({args.compile}) {max(comp):9.1f} model-steps/s, "
-                  f"{row['compiled_over_eager']:.2f}x eager (median of rounds), compiling took {compile_seconds:.1f} s")
+            print(
+                f"       compiled ({args.compile}) {max(comp):9.1f} model-steps/s, "
+                f"{row['compiled_over_eager']:.2f}x eager (median of rounds), compiling took {compile_seconds:.1f} s"
+            )
         del trainer
     payload = {
         "benchmark": "population scaling",

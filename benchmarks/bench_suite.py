@@ -24,17 +24,7 @@ def main() -> None:
     args = ap.parse_args()
     if args.out.exists():
         shutil.rmtree(args.out)
-    cmd = [
-        "ganbench",
-        "run",
-        "--suite",
-        args.suite,
-        "--out",
-        str(args.out),
-        "--device",
-        args.device,
-        *args.extra,
-    ]
+    cmd = ["ganbench", "run", "--suite", args.suite, "--out", str(args.out), "--device", args.device, *args.extra]
     exe = shutil.which("ganbench") or str(Path(sys.executable).parent / "ganbench")
     start, load_before = time.perf_counter(), os.getloadavg()
     proc = subprocess.run([exe, *cmd[1:]])
@@ -52,8 +42,10 @@ def main() -> None:
         "wall_s": round(wall, 1),
         "wall_min": round(wall / 60, 2),
         "cpu_min": round(cpu / 60, 2),  # user + system, the driver and its workers together
-        "load_average_1_5_15": {"start": [round(x, 2) for x in load_before],
-                                "end": [round(x, 2) for x in os.getloadavg()]},
+        "load_average_1_5_15": {
+            "start": [round(x, 2) for x in load_before],
+            "end": [round(x, 2) for x in os.getloadavg()],
+        },
         "cpus": os.cpu_count(),
         "targets": {"2-core CPU": "<= 60 min (losses)", "one H100": "<= 3 min"},
     }

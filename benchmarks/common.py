@@ -40,9 +40,7 @@ def git_commit() -> str:
     if os.environ.get("GANBENCH_COMMIT"):
         return os.environ["GANBENCH_COMMIT"]
     try:
-        return subprocess.run(
-            ["git", "rev-parse", "HEAD"], capture_output=True, text=True, check=True
-        ).stdout.strip()
+        return subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True, check=True).stdout.strip()
     except (OSError, subprocess.CalledProcessError):
         return "unknown"
 
@@ -61,8 +59,15 @@ def bench_config(args: Any) -> Any:
     from ganbench.models import ModelConfig
 
     model = ModelConfig(width=args.width, depth=args.depth)
-    return RunConfig(loss="non_saturating", strategy="adam_dcgan", dataset="ring8", batch_size=args.batch,
-                     model=model, steps=10**9, eval_every=10**9)  # fmt: skip
+    return RunConfig(
+        loss="non_saturating",
+        strategy="adam_dcgan",
+        dataset="ring8",
+        batch_size=args.batch,
+        model=model,
+        steps=10**9,
+        eval_every=10**9,
+    )
 
 
 def mlp(sizes: list[int], act: Callable[[], nn.Module]) -> nn.Sequential:

@@ -87,12 +87,16 @@ class SuiteResult:
             return f"SuiteResult({self.suite!r}: no report; MLflow run {self.parent_run_id} in {self.tracking_uri})"
         contenders = summary[["loss", "strategy"]].drop_duplicates()
         seeds = runs["seed"].nunique() if "seed" in runs else 0
-        lines = [f"SuiteResult({self.suite!r}: {len(contenders)} contenders x {summary['dataset'].nunique()} "
-                 f"datasets, {seeds} seeds, {len(runs)} runs; {len(self.warnings)} validity warnings)"]  # fmt: skip
+        lines = [
+            f"SuiteResult({self.suite!r}: {len(contenders)} contenders x {summary['dataset'].nunique()} "
+            f"datasets, {seeds} seeds, {len(runs)} runs; {len(self.warnings)} validity warnings)"
+        ]
         lines += [f"  {line}" for line in self.headline]
         lines.append(f"  report: {self.report_html or self.report_dir}")
-        lines.append(f"  .table: {len(self.table)} rows x {len(self.table.columns)} metrics (wide); "
-                     f".summary: {len(summary)} rows (long); .runs; .headline; .warnings; .files")  # fmt: skip
+        lines.append(
+            f"  .table: {len(self.table)} rows x {len(self.table.columns)} metrics (wide); "
+            f".summary: {len(summary)} rows (long); .runs; .headline; .warnings; .files"
+        )
         return "\n".join(lines)
 
 
@@ -132,10 +136,27 @@ def run_suite(
 
     phases = ("tune",) if tune_only else ("tune", "final")  # the one decision of which phases run
     with stop_signals():
-        loaded, options = check_startup(suite, Path(out), quick, seeds, replicates, plugins, tracking_uri,
-                                        optuna_storage, device, data_dir, download, inception_weights,
-                                        population_size, progress, executor, workers, ray_address, gpus_per_job,
-                                        phases)  # fmt: skip
+        loaded, options = check_startup(
+            suite,
+            Path(out),
+            quick,
+            seeds,
+            replicates,
+            plugins,
+            tracking_uri,
+            optuna_storage,
+            device,
+            data_dir,
+            download,
+            inception_weights,
+            population_size,
+            progress,
+            executor,
+            workers,
+            ray_address,
+            gpus_per_job,
+            phases,
+        )
         runner = Runner(loaded, options)  # opens the stores and the suite's run: after every check passed
         try:
             runner.run(phases)
@@ -148,8 +169,14 @@ def run_suite(
         finally:
             runner.close()
         if tune_only or not report:
-            return SuiteResult(loaded.name, pd.DataFrame(), pd.DataFrame(), None,
-                               tracking_uri=runner.store.safe_uri, parent_run_id=runner.parent)  # fmt: skip
+            return SuiteResult(
+                loaded.name,
+                pd.DataFrame(),
+                pd.DataFrame(),
+                None,
+                tracking_uri=runner.store.safe_uri,
+                parent_run_id=runner.parent,
+            )
         return build_result(loaded.name, runner.store, runner.parent, Path(out))
 
 
@@ -173,14 +200,30 @@ def build_result(name: str, store: Any, parent: str, out: Path, publish: bool = 
     result = build_report(store, parent, out)  # with the tuning report, when the suite tuned
     if publish:
         publish_parent(store, parent, result)
-    return SuiteResult(name, result.summary, result.runs, result.report_dir, dict(result.files),
-                       list(result.headline), [f.text() for f in result.findings], store.safe_uri, parent,
-                       result)  # fmt: skip
+    return SuiteResult(
+        name,
+        result.summary,
+        result.runs,
+        result.report_dir,
+        dict(result.files),
+        list(result.headline),
+        [f.text() for f in result.findings],
+        store.safe_uri,
+        parent,
+        result,
+    )
 
 
-def report_suite(suite: str | Path | dict[str, Any], *, out: str | Path = DEFAULTS.out, quick: bool = False,
-                 seeds: int | None = None, replicates: int | None = None, plugins: Sequence[str | Path] = (),
-                 tracking_uri: str | None = DEFAULTS.tracking_uri) -> SuiteResult:  # fmt: skip
+def report_suite(
+    suite: str | Path | dict[str, Any],
+    *,
+    out: str | Path = DEFAULTS.out,
+    quick: bool = False,
+    seeds: int | None = None,
+    replicates: int | None = None,
+    plugins: Sequence[str | Path] = (),
+    tracking_uri: str | None = DEFAULTS.tracking_uri,
+) -> SuiteResult:
     """Rebuild the report of a suite that ran (the same suite and options as its run) from its MLflow store. The
     store is only read: one that is not there is an error, never a new empty store."""
     from ganbench.stores import check_stores, check_writable, existing_store
@@ -197,5 +240,13 @@ def report_suite(suite: str | Path | dict[str, Any], *, out: str | Path = DEFAUL
     return build_result(loaded.name, store, parent, Path(out), publish=False)
 
 
-__all__ = ["GanbenchError", "SuiteResult", "build_result", "check_startup", "choose_executor", "load", "report_suite",
-           "run_suite"]
+__all__ = [
+    "GanbenchError",
+    "SuiteResult",
+    "build_result",
+    "check_startup",
+    "choose_executor",
+    "load",
+    "report_suite",
+    "run_suite",
+]

@@ -16,8 +16,19 @@ from ganbench.defaults import OPTIONS
 from ganbench.listing import LIST_KINDS, LISTERS
 
 # the options of `run` and `tune` that go to the API as they are (the suite's own options aside)
-TRAIN_OPTIONS = ("optuna_storage", "device", "data_dir", "download", "inception_weights", "population_size",
-                 "progress", "executor", "workers", "ray_address", "gpus_per_job")  # fmt: skip
+TRAIN_OPTIONS = (
+    "optuna_storage",
+    "device",
+    "data_dir",
+    "download",
+    "inception_weights",
+    "population_size",
+    "progress",
+    "executor",
+    "workers",
+    "ray_address",
+    "gpus_per_job",
+)
 
 EXIT_BAD_INPUT = 2
 
@@ -66,24 +77,27 @@ def _option(p: argparse.ArgumentParser, flag: str, **kwargs: Any) -> None:
 
 
 def _add_suite_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument(
-        "--suite", required=True, help="a bundled suite's name (see: ganbench list suites) or a YAML file"
-    )
+    p.add_argument("--suite", required=True, help="a bundled suite's name (see: ganbench list suites) or a YAML file")
     _option(p, "--out", type=Path)
     _option(p, "--tracking-uri")
-    p.add_argument(
-        "--quick", action="store_true", help="the suite's quick settings: same path, a minute or less"
-    )
+    p.add_argument("--quick", action="store_true", help="the suite's quick settings: same path, a minute or less")
     p.add_argument("--seeds", type=_positive, help="override the number of final seeds (per replicate)")
-    p.add_argument("--replicates", type=_positive,
-                   help="override the number of replicates: the whole tune-then-train pipeline repeated with its "
-                        "own seeds, so the verdict includes the tuning's variance")  # fmt: skip
+    p.add_argument(
+        "--replicates",
+        type=_positive,
+        help="override the number of replicates: the whole tune-then-train pipeline repeated with its "
+        "own seeds, so the verdict includes the tuning's variance",
+    )
     _add_plugin_arg(p)
 
 
 def _add_plugin_arg(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--plugin", action="append", metavar="PATH",
-                   help="a .py file (or module) registering losses, strategies or datasets; repeatable")  # fmt: skip
+    p.add_argument(
+        "--plugin",
+        action="append",
+        metavar="PATH",
+        help="a .py file (or module) registering losses, strategies or datasets; repeatable",
+    )
 
 
 def _add_train_args(p: argparse.ArgumentParser) -> None:
@@ -106,14 +120,17 @@ DESCRIPTION = "Fair, multi-seed, equally tuned comparisons of GAN losses and opt
 def build_parser() -> argparse.ArgumentParser:
     from ganbench import __version__
 
-    parser = _Parser(prog="ganbench", description=DESCRIPTION, formatter_class=_Help,
-                     epilog="ganbench COMMAND --help shows a command's options.")  # fmt: skip
+    parser = _Parser(
+        prog="ganbench",
+        description=DESCRIPTION,
+        formatter_class=_Help,
+        epilog="ganbench COMMAND --help shows a command's options.",
+    )
     parser.add_argument("--version", action="version", version=f"ganbench {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser, metavar="COMMAND")
 
     def command(name: str, text: str) -> argparse.ArgumentParser:
-        return sub.add_parser(name, help=text, description=text[0].upper() + text[1:] + ".",
-                              formatter_class=_Help)  # fmt: skip
+        return sub.add_parser(name, help=text, description=text[0].upper() + text[1:] + ".", formatter_class=_Help)
 
     run = command("run", "tune (when the suite says so), train every seed, write the report")
     _add_suite_args(run)
@@ -128,17 +145,21 @@ def build_parser() -> argparse.ArgumentParser:
     _option(ui, "--tracking-uri")
     _option(ui, "--host")
     _option(ui, "--port", type=_positive)
-    lst = command(
-        "list", "what is registered, one line each (a loss with its paper, a suite with its description)"
-    )
+    lst = command("list", "what is registered, one line each (a loss with its paper, a suite with its description)")
     lst.add_argument("kind", choices=LIST_KINDS, help=" | ".join(LIST_KINDS))
     _add_plugin_arg(lst)
     return parser
 
 
 def _suite_options(args: argparse.Namespace) -> dict:
-    return dict(out=args.out, quick=args.quick, seeds=args.seeds, replicates=args.replicates,
-                plugins=args.plugin or (), tracking_uri=args.tracking_uri)  # fmt: skip
+    return dict(
+        out=args.out,
+        quick=args.quick,
+        seeds=args.seeds,
+        replicates=args.replicates,
+        plugins=args.plugin or (),
+        tracking_uri=args.tracking_uri,
+    )
 
 
 def _api_options(args: argparse.Namespace) -> dict:
@@ -153,8 +174,11 @@ def cmd_run(args: argparse.Namespace) -> None:
     result = run_suite(args.suite, **_api_options(args))
     print_summary(result.report)
     if result.failed_all:  # a table of nothing is no result: say so, and let scripts see it
-        print("ganbench: verdict: FAILED, no result: every run of the suite failed (the report names each "
-              "run's first error)", file=sys.stderr)  # fmt: skip
+        print(
+            "ganbench: verdict: FAILED, no result: every run of the suite failed (the report names each "
+            "run's first error)",
+            file=sys.stderr,
+        )
         raise SystemExit(1)
 
 

@@ -121,14 +121,15 @@ def _problem(spec: LossSpec, params: dict[str, Any]) -> str | None:
 
 def _terms_problem(terms: Any, step: str) -> str | None:
     if not isinstance(terms, tuple) or len(terms) != 4:
-        return (f"returned {type(terms).__name__}, expected LossTerms(d_loss, g_loss, d_loss_real, "
-                "d_loss_fake)")  # fmt: skip
+        return f"returned {type(terms).__name__}, expected LossTerms(d_loss, g_loss, d_loss_real, d_loss_fake)"
     for label, value in zip(LossTerms._fields, terms):
         if not isinstance(value, Tensor):
             return f"{label} is a {type(value).__name__}, expected a tensor of shape [members]"
         if tuple(value.shape) != (MEMBERS,):
-            return (f"{label} has shape {list(value.shape)} for scores of shape [{MEMBERS}, {BATCH}] "
-                    f"({step}), expected [{MEMBERS}]: one value per member, a mean over the last dimension")  # fmt: skip
+            return (
+                f"{label} has shape {list(value.shape)} for scores of shape [{MEMBERS}, {BATCH}] "
+                f"({step}), expected [{MEMBERS}]: one value per member, a mean over the last dimension"
+            )
         if not bool(torch.isfinite(value).all()):
             return f"{label} is not finite ({step}, scores of shape [{MEMBERS}, {BATCH}])"
     return None

@@ -39,8 +39,13 @@ def final_phase(session: Session, hypers: dict[tuple[str, int], Hyper] | None = 
     with session.progress.phase("final", total):
         if STOP_REQUESTED.is_set():
             raise Interrupted("stopped before the final phase")
-        session.execute([Planned(config, [m for m, _ in chunk], contender, tags=[t for _, t in chunk])
-                      for config, chunk, contender in jobs])  # fmt: skip
+        session.execute(
+            [
+                Planned(config, [m for m, _ in chunk], contender, tags=[t for _, t in chunk])
+                for config, chunk, contender in jobs
+            ]
+        )
+
 
 def resume_step(session: Session, config: RunConfig, member: Member) -> int:
     """The step a run resumes from. A checkpoint that cannot be read is set aside (one warning line) and
@@ -50,29 +55,37 @@ def resume_step(session: Session, config: RunConfig, member: Member) -> int:
         return checkpoint_step(path)
     except CorruptCheckpoint as exc:
         aside = set_aside(path)
-        session.progress.warn(f"checkpoint {path} cannot be read ({exc}); renamed to {aside.name}, and its run "
-                           "trains from its start")  # fmt: skip
+        session.progress.warn(
+            f"checkpoint {path} cannot be read ({exc}); renamed to {aside.name}, and its run trains from its start"
+        )
         return 0
 
-def _resume_groups(session: Session, config: RunConfig, members: list[tuple[Member, Any]]) -> list[list[tuple[Member, Any]]]:
+
+def _resume_groups(
+    session: Session, config: RunConfig, members: list[tuple[Member, Any]]
+) -> list[list[tuple[Member, Any]]]:
     """Members (with their tags) that resume from the same step train together."""
     groups: dict[int, list[tuple[Member, Any]]] = defaultdict(list)
     for m in members:
         groups[resume_step(session, config, m[0])].append(m)
     return [groups[s] for s in sorted(groups)]
 
+
 def log_real_scores(session: Session) -> None:
     """What real data scores on each dataset's metrics (the ceiling, and each metric's evaluation noise,
     from which the report derives its region of practical equivalence), logged once on the suite run as
     ``real.<dataset>.<metric>``, one step per real draw."""
-    logged = {k.removeprefix(REAL_PREFIX).rsplit(".", 1)[0]
-              for k in session.store.client.get_run(session.parent).data.metrics if k.startswith(REAL_PREFIX)}  # fmt: skip
+    logged = {
+        k.removeprefix(REAL_PREFIX).rsplit(".", 1)[0]
+        for k in session.store.client.get_run(session.parent).data.metrics
+        if k.startswith(REAL_PREFIX)
+    }
     for contender in contenders(session.suite):
         if contender.dataset in logged:
             continue
         logged.add(contender.dataset)
         scores = session.evaluator(run_config(session.suite, contender)).real_scores()
         for step in range(len(next(iter(scores.values()), []))):
-            session.store.log(session.parent, metrics={real_key(contender.dataset, m): v[step]
-                                                 for m, v in scores.items()}, step=step)  # fmt: skip
-
+            session.store.log(
+                session.parent, metrics={real_key(contender.dataset, m): v[step] for m, v in scores.items()}, step=step
+            )

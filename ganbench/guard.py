@@ -32,8 +32,10 @@ def check_same_file(path: Path | None, identity: tuple[int, int] | None) -> None
     would go to a file nobody can read again (or to a new, empty one)."""
     if path is None or identity is None or file_identity(path) == identity:
         return
-    raise StoreError(f"the MLflow store {path} was deleted or replaced while the suite ran; nothing more can be "
-                     "recorded: restore it, or rerun into a fresh --out")  # fmt: skip
+    raise StoreError(
+        f"the MLflow store {path} was deleted or replaced while the suite ran; nothing more can be "
+        "recorded: restore it, or rerun into a fresh --out"
+    )
 
 
 def writes(method: Any) -> Any:

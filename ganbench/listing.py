@@ -34,16 +34,18 @@ def list_losses() -> list[str]:
     rows = []
     for name in LOSSES.names():
         spec = LOSSES.get(name)
-        defaults = {n: p.default for fn in (spec.fn, spec.penalty) if fn is not None
-                    for n, p in inspect.signature(fn).parameters.items()}  # fmt: skip
+        defaults = {
+            n: p.default
+            for fn in (spec.fn, spec.penalty)
+            if fn is not None
+            for n, p in inspect.signature(fn).parameters.items()
+        }
         defaults.setdefault("weight_clip", spec.weight_clip)
         params = ", ".join(f"{n}={defaults.get(n, '?')}" for n in spec.param_names())
         what = citation(spec.fn.__doc__) or f"registered by {LOSSES.origin(name)}"
         rows.append((name, what + (f"; params {params}" if params else "")))
     for p in penalties():  # a penalty loss's penalty function states its paper
-        rows.append(
-            (f"<loss>+{p}", f"any loss with the {citation(LOSSES.get(p).penalty.__doc__)} penalty added")
-        )
+        rows.append((f"<loss>+{p}", f"any loss with the {citation(LOSSES.get(p).penalty.__doc__)} penalty added"))
     return _columns(rows)
 
 
@@ -59,9 +61,7 @@ def list_datasets() -> list[str]:
     """Each dataset's kind (points or image) and what it holds (its size; where an external one is read)."""
     from ganbench.data import DATASETS, dataset_kind
 
-    return _columns(
-        [(n, f"{dataset_kind(n):<6}  {plain(DATASETS.get(n).__doc__)}") for n in DATASETS.names()]
-    )
+    return _columns([(n, f"{dataset_kind(n):<6}  {plain(DATASETS.get(n).__doc__)}") for n in DATASETS.names()])
 
 
 def list_suites() -> list[str]:
@@ -82,6 +82,11 @@ def list_models() -> list[str]:
     return _columns([(n, plain(MODELS.get(n).__doc__)) for n in MODELS.names()])
 
 
-LISTERS = {"losses": list_losses, "strategies": list_strategies, "datasets": list_datasets,
-           "suites": list_suites, "models": list_models}  # fmt: skip
+LISTERS = {
+    "losses": list_losses,
+    "strategies": list_strategies,
+    "datasets": list_datasets,
+    "suites": list_suites,
+    "models": list_models,
+}
 LIST_KINDS = tuple(LISTERS)

@@ -147,9 +147,7 @@ def get_loss(name: str) -> LossSpec:
     base_name, penalty_name = name.split("+", 1)
     base, pen = LOSSES.get(base_name), LOSSES.get(penalty_name)
     if pen.penalty is None or base.penalty is not None:
-        raise RegistryError(
-            f"cannot combine {name!r}: the part after '+' must be a penalty ({', '.join(penalties())})"
-        )
+        raise RegistryError(f"cannot combine {name!r}: the part after '+' must be a penalty ({', '.join(penalties())})")
     # the penalty's own parameters come with it (r1's gamma); the base loss's recipe is no longer the paper's
     penalty_search = {k: v for k, v in pen.search.items() if k in _keyword_params(pen.penalty)}
     return LossSpec(
@@ -185,7 +183,17 @@ def _sample_shape_ones(real: Tensor, batch_dim: int) -> tuple[int, ...]:
 # ----------------------------------------------------------------------------------------------- losses
 
 
-@register_loss("minimax", recipe={"lr": 2e-4, "optimizer": "adam", "beta1": 0.5, "beta2": 0.999, "n_critic": 1, "source": "DCGAN (Radford et al. 2016)"})
+@register_loss(
+    "minimax",
+    recipe={
+        "lr": 2e-4,
+        "optimizer": "adam",
+        "beta1": 0.5,
+        "beta2": 0.999,
+        "n_critic": 1,
+        "source": "DCGAN (Radford et al. 2016)",
+    },
+)
 def minimax(d_real: Tensor, d_fake: Tensor) -> LossTerms:
     """Saturating minimax GAN (Goodfellow et al. 2014).
 
@@ -195,7 +203,17 @@ def minimax(d_real: Tensor, d_fake: Tensor) -> LossTerms:
     return LossTerms(real + fake, -_mean(F.softplus(d_fake)), real, fake)
 
 
-@register_loss("non_saturating", recipe={"lr": 2e-4, "optimizer": "adam", "beta1": 0.5, "beta2": 0.999, "n_critic": 1, "source": "DCGAN (Radford et al. 2016)"})
+@register_loss(
+    "non_saturating",
+    recipe={
+        "lr": 2e-4,
+        "optimizer": "adam",
+        "beta1": 0.5,
+        "beta2": 0.999,
+        "n_critic": 1,
+        "source": "DCGAN (Radford et al. 2016)",
+    },
+)
 def non_saturating(d_real: Tensor, d_fake: Tensor) -> LossTerms:
     """Non-saturating GAN (Goodfellow et al. 2014). L_D as minimax; L_G = -E log s(D(G(z)))."""
     real, fake = _mean(F.softplus(-d_real)), _mean(F.softplus(d_fake))
@@ -203,8 +221,7 @@ def non_saturating(d_real: Tensor, d_fake: Tensor) -> LossTerms:
 
 
 @register_loss(
-    "lsgan",
-    recipe={"lr": 1e-3, "optimizer": "adam", "beta1": 0.5, "n_critic": 1, "source": "Mao et al. 2017, scenes"},
+    "lsgan", recipe={"lr": 1e-3, "optimizer": "adam", "beta1": 0.5, "n_critic": 1, "source": "Mao et al. 2017, scenes"}
 )
 def lsgan(d_real: Tensor, d_fake: Tensor, *, a: float = 0.0, b: float = 1.0, c: float = 1.0) -> LossTerms:
     """Least-squares GAN (Mao et al. 2017).
@@ -234,8 +251,15 @@ def wgan(d_real: Tensor, d_fake: Tensor) -> LossTerms:
 @register_loss(
     "wgan_gp",
     search={"gp_weight": (1.0, 100.0)},
-    recipe={"lr": 1e-4, "optimizer": "adam", "beta1": 0.0, "beta2": 0.9, "n_critic": 5, "gp_weight": 10.0,
-            "source": "Gulrajani et al. 2017"},
+    recipe={
+        "lr": 1e-4,
+        "optimizer": "adam",
+        "beta1": 0.0,
+        "beta2": 0.9,
+        "n_critic": 5,
+        "gp_weight": 10.0,
+        "source": "Gulrajani et al. 2017",
+    },
 )
 def wgan_gp(
     d_real: Tensor,
@@ -264,8 +288,14 @@ def wgan_gp(
 
 @register_loss(
     "hinge",
-    recipe={"lr": 2e-4, "optimizer": "adam", "beta1": 0.0, "beta2": 0.9, "n_critic": 5,
-            "source": "Miyato et al. 2018 (SNGAN, ResNet)"},
+    recipe={
+        "lr": 2e-4,
+        "optimizer": "adam",
+        "beta1": 0.0,
+        "beta2": 0.9,
+        "n_critic": 5,
+        "source": "Miyato et al. 2018 (SNGAN, ResNet)",
+    },
 )
 def hinge(d_real: Tensor, d_fake: Tensor) -> LossTerms:
     """Hinge loss (Lim & Ye 2017; Miyato et al. 2018).
@@ -282,11 +312,7 @@ def hinge(d_real: Tensor, d_fake: Tensor) -> LossTerms:
     recipe={"lr": 3e-4, "optimizer": "adam", "beta1": 0.5, "n_critic": 1, "source": "Salimans et al. 2016"},
 )
 def feature_matching(
-    d_real: Tensor,
-    d_fake: Tensor,
-    *,
-    features_real: Tensor | None = None,
-    features_fake: Tensor | None = None,
+    d_real: Tensor, d_fake: Tensor, *, features_real: Tensor | None = None, features_fake: Tensor | None = None
 ) -> LossTerms:
     """Feature matching (Salimans et al. 2016): L_G = ||E f(x) - E f(G(z))||_2^2, f = D's penultimate layer.
 
@@ -302,8 +328,14 @@ def feature_matching(
 @register_loss(
     "dragan",
     search={"gp_weight": (1.0, 100.0)},
-    recipe={"lr": 1e-4, "optimizer": "adam", "beta1": 0.5, "n_critic": 1, "gp_weight": 10.0,
-            "source": "Kodali et al. 2017"},
+    recipe={
+        "lr": 1e-4,
+        "optimizer": "adam",
+        "beta1": 0.5,
+        "n_critic": 1,
+        "gp_weight": 10.0,
+        "source": "Kodali et al. 2017",
+    },
 )
 def dragan(
     d_real: Tensor,
@@ -334,8 +366,14 @@ def dragan(
 @register_loss(
     "relativistic",
     real_in_g_step=True,
-    recipe={"lr": 2e-4, "optimizer": "adam", "beta1": 0.5, "beta2": 0.999, "n_critic": 1,
-            "source": "Jolicoeur-Martineau 2018"},
+    recipe={
+        "lr": 2e-4,
+        "optimizer": "adam",
+        "beta1": 0.5,
+        "beta2": 0.999,
+        "n_critic": 1,
+        "source": "Jolicoeur-Martineau 2018",
+    },
 )
 def relativistic(d_real: Tensor, d_fake: Tensor) -> LossTerms:
     """Relativistic average standard GAN, RaSGAN (Jolicoeur-Martineau 2018).

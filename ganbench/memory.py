@@ -86,9 +86,7 @@ def fit_population(wanted: int, fixed: int, per_member: int, free: int | None) -
 _MEASURED: dict[tuple[object, ...], tuple[int, int]] = {}
 
 
-def member_bytes(
-    key: tuple[object, ...], build: Callable[[int], Any], device: torch.device
-) -> tuple[int, int]:
+def member_bytes(key: tuple[object, ...], build: Callable[[int], Any], device: torch.device) -> tuple[int, int]:
     """``(fixed, per_member)`` peak device bytes of a population, measured once per ``key`` and process.
 
     ``build(n)`` makes a trainer of ``n`` members; populations of one and of two each take two training steps

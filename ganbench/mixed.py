@@ -48,11 +48,15 @@ def check_mixable(population: RunConfig, members: Sequence[Member]) -> list[RunC
     """Each member's own config; a ValueError (one line) when members differ in more than MIXABLE allows."""
     configs = [m.run_config(population) for m in members]
     for c in configs:
-        other = [f.name for f in fields(RunConfig) if f.name not in MIXABLE
-                 and getattr(c, f.name) != getattr(population, f.name)]  # fmt: skip
+        other = [
+            f.name
+            for f in fields(RunConfig)
+            if f.name not in MIXABLE and getattr(c, f.name) != getattr(population, f.name)
+        ]
         if other:
-            raise ValueError(f"members of one population differ in {other[0]!r}; they may differ only in "
-                             f"{', '.join(MIXABLE)}")  # fmt: skip
+            raise ValueError(
+                f"members of one population differ in {other[0]!r}; they may differ only in {', '.join(MIXABLE)}"
+            )
     return configs
 
 
@@ -65,8 +69,10 @@ def d_batch_norm(configs: Sequence[RunConfig], sample_shape: tuple[int, ...]) ->
     model = configs[0].model
     with_bn, without = (create_models(model, sample_shape, [0], d_batch_norm=f)[1] for f in (True, False))
     if set(with_bn.state_dict()) != set(without.state_dict()):
-        raise ValueError(f"members of one population must agree on D's batch norm ({model.name} has it except "
-                         "under an added penalty such as r1): those losses cannot share it with others")  # fmt: skip
+        raise ValueError(
+            f"members of one population must agree on D's batch norm ({model.name} has it except "
+            "under an added penalty such as r1): those losses cannot share it with others"
+        )
     return False
 
 
@@ -101,8 +107,9 @@ class Mixture:
             self._cache[key] = all(flags) or (any(flags) and torch.tensor(flags, device=device))
         return self._cache[key]
 
-    def groups(self, rows: list[int], positions: list[int] | None, device: torch.device,
-               dtype: torch.dtype) -> list[Group]:  # fmt: skip
+    def groups(
+        self, rows: list[int], positions: list[int] | None, device: torch.device, dtype: torch.dtype
+    ) -> list[Group]:
         """The loss groups among ``positions`` (None: all rows), built once per set of rows."""
         key = ("groups", tuple(rows), None if positions is None else tuple(positions))
         if key in self._cache:
@@ -115,8 +122,14 @@ class Mixture:
         for (loss, shared), pos in by_kind.items():
             whole = len(pos) == len(rows)
             names = sorted({k for r in pos for k in (self.members[rows[r]].loss_params or {})})
-            own = {k: torch.tensor([self.members[rows[r]].params_over(self.configs[rows[r]])[k] for r in pos],
-                                   dtype=dtype, device=device) for k in names}  # fmt: skip
+            own = {
+                k: torch.tensor(
+                    [self.members[rows[r]].params_over(self.configs[rows[r]])[k] for r in pos],
+                    dtype=dtype,
+                    device=device,
+                )
+                for k in names
+            }
             idx = None if whole else torch.tensor(pos, device=device)
             groups.append(Group(get_loss(loss), None if whole else pos, idx, {**dict(shared), **own}))
         self._cache[key] = groups
@@ -149,8 +162,9 @@ class Mixture:
         self._cache.clear()
 
 
-def per_group(groups: list[Group], rows: int, call: Callable[[Group, Callable[[Tensor], Tensor]], Tensor],
-              like: Tensor) -> Tensor:  # fmt: skip
+def per_group(
+    groups: list[Group], rows: int, call: Callable[[Group, Callable[[Tensor], Tensor]], Tensor], like: Tensor
+) -> Tensor:
     """Each group's ``call(group, take)`` (``take`` picks its rows of a stacked tensor), put back together as a
     ``[rows]`` loss; rows of no group get 0 (and no gradient)."""
     if len(groups) == 1 and groups[0].idx is None:
@@ -161,8 +175,9 @@ def per_group(groups: list[Group], rows: int, call: Callable[[Group, Callable[[T
     return out
 
 
-def row_view(discriminator: Callable[[Tensor], Tensor], idx: Tensor | None, base: Tensor,
-             modules: Sequence[nn.Module]) -> Callable[[Tensor], Tensor]:  # fmt: skip
+def row_view(
+    discriminator: Callable[[Tensor], Tensor], idx: Tensor | None, base: Tensor, modules: Sequence[nn.Module]
+) -> Callable[[Tensor], Tensor]:
     """D on some rows only, for a penalty: ``x`` ``[len(idx), ...]`` goes into those rows of the stacked input
     (the others hold ``base``), and their scores come back. The other rows' running statistics are put back."""
     if idx is None:

@@ -117,9 +117,7 @@ class StackedAdam(StackedOptimizer):
         self._grouped = (active, active._version, groups)
         return groups
 
-    def _row_views(
-        self, params: list[Tensor], ms: list[Tensor], vs: list[Tensor], grads: list[Tensor]
-    ) -> list:
+    def _row_views(self, params: list[Tensor], ms: list[Tensor], vs: list[Tensor], grads: list[Tensor]) -> list:
         """Each tensor's rows as views, ``[params, ms, vs, grads][k][rows of tensor k]``. Those of the parameters
         and state are kept while their storage is the same (the cached views hold it, so a new tensor cannot
         reuse its address); only the gradients, new at every step, are split again."""
@@ -162,8 +160,9 @@ class StackedAdam(StackedOptimizer):
         tensors = self._with_grads("exp_avg", "exp_avg_sq")
         if not tensors[0]:
             return
-        groups = [(lr, b1, count, part) for lr, b1, rows in self._groups(active)
-                  for count, part in self._by_count(rows)]  # fmt: skip
+        groups = [
+            (lr, b1, count, part) for lr, b1, rows in self._groups(active) for count, part in self._by_count(rows)
+        ]
         if any(rows is not None for *_, rows in groups):
             per_row = self._row_views(*tensors)
         for lr, beta1, count, rows in groups:
@@ -182,9 +181,20 @@ class StackedAdam(StackedOptimizer):
                 step = self._step_tensor.new_full((), count + 1)
             step.fill_(count + 1)
             torch._fused_adam_(
-                params, grads, ms, vs, [], [step] * len(params), lr=lr * self.lr_scale, beta1=beta1,
-                beta2=self.beta2, weight_decay=0.0, eps=self.eps, amsgrad=False, maximize=False,
-            )  # fmt: skip
+                params,
+                grads,
+                ms,
+                vs,
+                [],
+                [step] * len(params),
+                lr=lr * self.lr_scale,
+                beta1=beta1,
+                beta2=self.beta2,
+                weight_decay=0.0,
+                eps=self.eps,
+                amsgrad=False,
+                maximize=False,
+            )
 
 
 class StackedRMSprop(StackedOptimizer):

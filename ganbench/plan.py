@@ -87,9 +87,7 @@ def default_hyper(suite: Suite, contender: Contender) -> Hyper:
     return Hyper(lr_g=suite.lr_g or strategy.lr_g, lr_d=suite.lr_d or strategy.lr_d)
 
 
-def run_config(
-    suite: Suite, contender: Contender, hyper: Hyper | None = None, steps: int | None = None
-) -> RunConfig:
+def run_config(suite: Suite, contender: Contender, hyper: Hyper | None = None, steps: int | None = None) -> RunConfig:
     kind = dataset_kind(contender.dataset)
     steps = steps or suite.steps
     return RunConfig(

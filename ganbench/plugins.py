@@ -135,9 +135,7 @@ def _exec_file(source: PluginSource) -> ModuleType:
         raise
     except SyntaxError as exc:
         _restore(source.module, previous)
-        raise PluginError(
-            f"plugin file {source.label}: syntax error at line {exc.lineno}: {exc.msg}"
-        ) from None
+        raise PluginError(f"plugin file {source.label}: syntax error at line {exc.lineno}: {exc.msg}") from None
     except BaseException as exc:  # noqa: BLE001 - SystemExit from a plugin is an error too
         _restore(source.module, previous)
         if isinstance(exc, KeyboardInterrupt):

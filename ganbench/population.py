@@ -29,8 +29,18 @@ class PopulationState:
     stacked models and optimizers (the same objects: rows are dropped from them in place); the rest is owned
     here."""
 
-    def __init__(self, n: int, device: torch.device, *, g: torch.nn.Module, d: torch.nn.Module,
-                 g_ema: torch.nn.Module | None, opt_g: Any, opt_d: Any, rng: Any) -> None:  # fmt: skip
+    def __init__(
+        self,
+        n: int,
+        device: torch.device,
+        *,
+        g: torch.nn.Module,
+        d: torch.nn.Module,
+        g_ema: torch.nn.Module | None,
+        opt_g: Any,
+        opt_d: Any,
+        rng: Any,
+    ) -> None:
         self.device = device
         self.g, self.d, self.g_ema, self.opt_g, self.opt_d = g, d, g_ema, opt_g, opt_d
         self.rng = rng  # the members' random streams (a new object when rows are dropped)

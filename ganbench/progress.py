@@ -46,8 +46,9 @@ def duration_text(seconds: float) -> str:
 class Progress:
     """The suite's progress: phases (``tune``, ``final``) of known totals, steps as they are trained, notes."""
 
-    def __init__(self, enabled: bool = True, console: Console | None = None,
-                 clock: Callable[[], float] = time.monotonic) -> None:  # fmt: skip
+    def __init__(
+        self, enabled: bool = True, console: Console | None = None, clock: Callable[[], float] = time.monotonic
+    ) -> None:
         self.enabled = enabled
         self.console = console or Console(stderr=True)
         self.log_mode = not self.console.is_terminal
@@ -193,8 +194,14 @@ class _Bar(RichProgress):
     """rich's progress bar, one row per phase, with the job training now on the line under it."""
 
     def __init__(self, progress: Progress, **kwargs: Any) -> None:
-        columns = (TextColumn("[bold]{task.description}"), BarColumn(bar_width=BAR_WIDTH), TaskProgressColumn(),
-                   _StepsColumn(), TimeElapsedColumn(), _EtaColumn(progress))  # fmt: skip
+        columns = (
+            TextColumn("[bold]{task.description}"),
+            BarColumn(bar_width=BAR_WIDTH),
+            TaskProgressColumn(),
+            _StepsColumn(),
+            TimeElapsedColumn(),
+            _EtaColumn(progress),
+        )
         self.current, self.stopped = "", False  # before rich's init, which renders once
         super().__init__(*columns, **kwargs)
 

@@ -22,19 +22,13 @@ def publish_parent(store: MLflowStore, parent_id: str, report: Any) -> None:
     metrics: dict[str, float] = {}
     summary = report.summary
     for dataset, metric in report.primary.items():
-        rows = (
-            summary[(summary["dataset"] == dataset) & (summary["metric"] == metric)]
-            if not summary.empty
-            else []
-        )
+        rows = summary[(summary["dataset"] == dataset) & (summary["metric"] == metric)] if not summary.empty else []
         for loss, strategy, mean in zip(rows["loss"], rows["strategy"], rows["mean"]) if len(rows) else []:
             metrics[_metric_name(f"{metric}.{dataset}.{loss}.{strategy}")] = float(mean)
     if report.ranking is not None:
         for contender, rank in report.ranking.mean_ranks.items():
             metrics[_metric_name(f"mean_rank.{contender}")] = float(rank)
-    store.log(
-        parent_id, metrics={k: v for k, v in metrics.items() if v == v}, tags={NOTE_TAG: "\n".join(lines)}
-    )
+    store.log(parent_id, metrics={k: v for k, v in metrics.items() if v == v}, tags={NOTE_TAG: "\n".join(lines)})
     for key in ("csv", "markdown", "html", "latex", "runs_csv"):
         path = report.files.get(key)
         if path is not None and Path(path).exists():
@@ -52,9 +46,7 @@ def _metric_name(name: str) -> str:
 class MLflowTracker(Tracker):
     """Reports a population's members to their child runs."""
 
-    def __init__(
-        self, store: MLflowStore, run_ids: list[str], dataset: Any, plot_every_eval: bool = False
-    ) -> None:
+    def __init__(self, store: MLflowStore, run_ids: list[str], dataset: Any, plot_every_eval: bool = False) -> None:
         self.store, self.run_ids, self.dataset = store, run_ids, dataset
         self.plot_every_eval = plot_every_eval or getattr(dataset, "kind", "") == "image"
         self._samples: dict[int, tuple[int, Any]] = {}
@@ -99,5 +91,13 @@ class MLflowTracker(Tracker):
 def run_params(config: RunConfig, member: Member, contender: str) -> dict[str, Any]:
     beta1 = member.beta1 if member.beta1 is not None else config.beta1  # None: the strategy's
     own = {f"loss_params.{k}": v for k, v in (member.loss_params or {}).items()}  # tuned: over the config's
-    return {**config.flat(), **own, "seed": member.seed, "lr_g": member.lr_g, "lr_d": member.lr_d,
-            "beta1": beta1, "phase": member.phase, "contender": contender}  # fmt: skip
+    return {
+        **config.flat(),
+        **own,
+        "seed": member.seed,
+        "lr_g": member.lr_g,
+        "lr_d": member.lr_d,
+        "beta1": beta1,
+        "phase": member.phase,
+        "contender": contender,
+    }

@@ -38,19 +38,13 @@ class MemberRNG:
         return pinned.to(self.device, non_blocking=True)
 
     def randn(self, shape: tuple[int, ...], dtype: torch.dtype = torch.float32) -> Tensor:
-        return self._to_device(
-            torch.stack([torch.randn(shape, generator=g, dtype=dtype) for g in self.generators])
-        )
+        return self._to_device(torch.stack([torch.randn(shape, generator=g, dtype=dtype) for g in self.generators]))
 
     def rand(self, shape: tuple[int, ...], dtype: torch.dtype = torch.float32) -> Tensor:
-        return self._to_device(
-            torch.stack([torch.rand(shape, generator=g, dtype=dtype) for g in self.generators])
-        )
+        return self._to_device(torch.stack([torch.rand(shape, generator=g, dtype=dtype) for g in self.generators]))
 
     def randint(self, high: int, shape: tuple[int, ...]) -> Tensor:
-        return self._to_device(
-            torch.stack([torch.randint(high, shape, generator=g) for g in self.generators])
-        )
+        return self._to_device(torch.stack([torch.randint(high, shape, generator=g) for g in self.generators]))
 
     def get_state(self) -> list[Tensor]:
         return [g.get_state() for g in self.generators]

@@ -22,12 +22,7 @@ from ganbench.events import EndEvent, EvalEvent, Event, NoteEvent, ProgressEvent
 from ganbench.executors import Executor, Job, LocalExecutor, create_executor, evaluator_for
 from ganbench.final import final_phase, log_real_scores
 from ganbench.memory import is_oom, release_after_oom
-from ganbench.plan import (
-    Contender,
-    Planned,
-    RunOptions,
-    contenders,
-)
+from ganbench.plan import Contender, Planned, RunOptions, contenders
 from ganbench.progress import Progress
 from ganbench.provenance import describe_parent
 from ganbench.recording import MLflowTracker, run_params
@@ -95,11 +90,16 @@ class Runner:
         for job_id, p in enumerate(planned):
             parents = p.parents or [self.parent] * len(p.members)
             tags = p.tags or [{} for _ in p.members]
-            ids = [self._child(parent, p.config, m, p.contender, t)
-                   for m, t, parent in zip(p.members, tags, parents, strict=True)]  # fmt: skip
+            ids = [
+                self._child(parent, p.config, m, p.contender, t)
+                for m, t, parent in zip(p.members, tags, parents, strict=True)
+            ]
             dataset = self.evaluator(p.config).dataset
-            trackers[job_id] = (p.tracker.attach(self.store, ids, dataset) if p.tracker is not None
-                                else MLflowTracker(self.store, ids, dataset))  # fmt: skip
+            trackers[job_id] = (
+                p.tracker.attach(self.store, ids, dataset)
+                if p.tracker is not None
+                else MLflowTracker(self.store, ids, dataset)
+            )
             run_ids[job_id] = ids
             jobs.append(self._job(job_id, p.config, p.members))
             names[job_id] = f"{p.contender.name} ({len(p.members)} run{'s' * (len(p.members) > 1)})"
@@ -110,16 +110,13 @@ class Runner:
         # before the others, and a failure or stop later in the job must leave those as they are
         ended: dict[tuple[int, int], RunResult] = {}
         try:
-            for job, outcome in executor.run(
-                jobs, lambda ev: self._on_event(ev, trackers, names, shown, ended)
-            ):
+            for job, outcome in executor.run(jobs, lambda ev: self._on_event(ev, trackers, names, shown, ended)):
                 open_jobs.discard(job.job_id)
                 if isinstance(outcome, (StoreError, DiskFull)):  # nothing more can be recorded: stop the suite
                     open_jobs.add(job.job_id)
                     raise outcome
                 if isinstance(outcome, BaseException):
-                    outcome = self._recover(planned[job.job_id], job, outcome, run_ids[job.job_id],
-                                            ended, executor)  # fmt: skip
+                    outcome = self._recover(planned[job.job_id], job, outcome, run_ids[job.job_id], ended, executor)
                 results[job.job_id] = outcome
         except BaseException:
             with closing_records():
@@ -131,14 +128,19 @@ class Runner:
             raise
         return [results[j.job_id] for j in jobs]
 
-    def _recover(self, p: Planned, job: Job, exc: BaseException, run_ids: list[str],
-                 ended: dict[tuple[int, int], RunResult], executor: Executor) -> list[RunResult]:  # fmt: skip
+    def _recover(
+        self,
+        p: Planned,
+        job: Job,
+        exc: BaseException,
+        run_ids: list[str],
+        ended: dict[tuple[int, int], RunResult],
+        executor: Executor,
+    ) -> list[RunResult]:
         """A job raised: members that ended keep their results; out of memory retries the others as two
         smaller populations (each resumes its checkpoint); any other error marks the others failed."""
         todo = [k for k in range(len(p.members)) if (job.job_id, k) not in ended]
-        out: dict[int, RunResult] = {
-            k: ended[(job.job_id, k)] for k in range(len(p.members)) if k not in todo
-        }
+        out: dict[int, RunResult] = {k: ended[(job.job_id, k)] for k in range(len(p.members)) if k not in todo}
         if is_oom(exc) and len(todo) > 1:
             release_after_oom(exc)
             self.progress.note(f"out of memory with {len(todo)} members: retrying as two populations")
@@ -151,9 +153,7 @@ class Runner:
             out.update(zip(todo, failed, strict=True))
         return [out[k] for k in range(len(p.members))]
 
-    def _child(
-        self, parent: str, config: RunConfig, m: Member, contender: Contender, tags: dict[str, str]
-    ) -> str:
+    def _child(self, parent: str, config: RunConfig, m: Member, contender: Contender, tags: dict[str, str]) -> str:
         member_tags = {
             TAG_PHASE: m.phase,
             TAG_CONTENDER: contender.name,
@@ -184,12 +184,19 @@ class Runner:
             plugins=plugins.loaded(),
         )
 
-    def _on_event(self, event: Event, trackers: dict[int, Tracker], names: dict[int, str], shown: list[int],
-                  ended: dict[tuple[int, int], RunResult]) -> Any:  # fmt: skip
+    def _on_event(
+        self,
+        event: Event,
+        trackers: dict[int, Tracker],
+        names: dict[int, str],
+        shown: list[int],
+        ended: dict[tuple[int, int], RunResult],
+    ) -> Any:
         match event:
             case EvalEvent():
-                return trackers[event.job_id].on_eval(event.member, event.step, event.metrics,
-                                                      torch.tensor(event.samples))  # fmt: skip
+                return trackers[event.job_id].on_eval(
+                    event.member, event.step, event.metrics, torch.tensor(event.samples)
+                )
             case StopsEvent():
                 return trackers[event.job_id].stops(event.step)  # the worker keeps the members of its part
             case EndEvent():
@@ -251,8 +258,7 @@ def _part(p: Planned, keep: list[int]) -> Planned:
     """The population ``p`` with only the members ``keep`` (their tags and parents with them)."""
     pick = lambda xs: [xs[k] for k in keep] if xs else None  # noqa: E731
     tracker = p.tracker.part(keep) if p.tracker is not None else None
-    return dataclasses.replace(p, members=pick(p.members), tags=pick(p.tags), parents=pick(p.parents),
-                               tracker=tracker)  # fmt: skip
+    return dataclasses.replace(p, members=pick(p.members), tags=pick(p.tags), parents=pick(p.parents), tracker=tracker)
 
 
 def check_plugins_reach_workers(suite: Suite, executor: str) -> None:

@@ -16,8 +16,14 @@ from ganbench.disk import size as _size
 from ganbench.errors import GanbenchError, InputError
 
 
-def load(suite: str | Path | dict[str, Any], *, quick: bool = False, seeds: int | None = None,
-         replicates: int | None = None, plugins: Sequence[str | Path] = ()) -> Any:  # fmt: skip
+def load(
+    suite: str | Path | dict[str, Any],
+    *,
+    quick: bool = False,
+    seeds: int | None = None,
+    replicates: int | None = None,
+    plugins: Sequence[str | Path] = (),
+) -> Any:
     """Load plugins, then read and validate a suite (a bundled name, a path or a dict); ``seeds`` and
     ``replicates`` override the suite's."""
     from ganbench.plugins import load_plugins
@@ -28,9 +34,27 @@ def load(suite: str | Path | dict[str, Any], *, quick: bool = False, seeds: int 
     return load_suite(suite, quick=quick, overrides=overrides or None)
 
 
-def check_startup(suite, out, quick, seeds, replicates, plugins, tracking_uri, optuna_storage, device, data_dir,
-                  download, inception_weights, population_size, progress, executor, workers, ray_address,
-                  gpus_per_job, phases):  # fmt: skip
+def check_startup(
+    suite,
+    out,
+    quick,
+    seeds,
+    replicates,
+    plugins,
+    tracking_uri,
+    optuna_storage,
+    device,
+    data_dir,
+    download,
+    inception_weights,
+    population_size,
+    progress,
+    executor,
+    workers,
+    ray_address,
+    gpus_per_job,
+    phases,
+):
     """Every check before anything is written, in one place: the suite and its plugins, the options, where the
     work runs, the stores and the data. Returns the suite and the resolved :class:`RunOptions` (``auto``
     executor decided); raises a one-line :class:`GanbenchError` on bad input."""
@@ -54,9 +78,7 @@ def check_startup(suite, out, quick, seeds, replicates, plugins, tracking_uri, o
     if inception_weights is not None:
         # read by the image evaluator in this process and in every worker (workers inherit the environment)
         os.environ["GANBENCH_INCEPTION_WEIGHTS"] = str(Path(inception_weights).resolve())
-    data = DataOptions(
-        data_dir=Path(data_dir) if data_dir else None, download=download, cache_dir=out / "cache"
-    )
+    data = DataOptions(data_dir=Path(data_dir) if data_dir else None, download=download, cache_dir=out / "cache")
     # a missing or malformed data file is exit 2 before the parent run is opened (the runs' own options)
     check_datasets(loaded.datasets, dataclasses.replace(data, image_size=loaded.image_size))
     sized = dataclasses.replace(data, image_size=loaded.image_size)
@@ -100,13 +122,13 @@ def planned_steps(suite: Any) -> int:
 
     n = len(contenders(suite))
     tuning = suite.tuning
-    trials = (tuning.trials or 2 * tuning.batch) * tuning.seeds_per_trial * (tuning.steps or suite.steps) if tuning else 0
+    trials = (
+        (tuning.trials or 2 * tuning.batch) * tuning.seeds_per_trial * (tuning.steps or suite.steps) if tuning else 0
+    )
     return n * suite.replicates * (trials + len(suite.seed_list) * suite.steps)
 
 
-def choose_executor(
-    suite: Any, executor: str, workers: int | None, device: str
-) -> tuple[str, int, int | None]:
+def choose_executor(suite: Any, executor: str, workers: int | None, device: str) -> tuple[str, int, int | None]:
     """``(executor, workers, torch threads per worker)`` for the options given.
 
     ``auto`` is ``processes`` on a CPU-only machine with several cores when the suite is large (measured on the
@@ -128,8 +150,9 @@ def choose_executor(
     return executor, workers, threads
 
 
-def _check_options(device: str, executor: str, inception_weights: Any, gpus_per_job: float,
-                   population_size: int, workers: int) -> None:  # fmt: skip
+def _check_options(
+    device: str, executor: str, inception_weights: Any, gpus_per_job: float, population_size: int, workers: int
+) -> None:
     if device != "auto" and device != "cpu" and not device.startswith("cuda"):
         raise InputError(f"device {device!r}: valid: auto, cpu, cuda, cuda:N")
     if device.startswith("cuda"):
@@ -213,6 +236,8 @@ def check_disk(suite: Any, data: Any, out: Path) -> int:
     total = disk.suite_bytes(suite, checkpoints, shapes)
     need, free = disk.still_needed(total, out), disk.free_bytes(out)
     if free is not None and need > free:
-        raise InputError(f"the suite writes about {_size(total)} to {out}, {_size(need)} more than it holds; "
-                         f"{_size(free)} are free there: free space or give another --out")  # fmt: skip
+        raise InputError(
+            f"the suite writes about {_size(total)} to {out}, {_size(need)} more than it holds; "
+            f"{_size(free)} are free there: free space or give another --out"
+        )
     return total

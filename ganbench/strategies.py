@@ -39,9 +39,7 @@ class Strategy:
             object.__setattr__(self, "search", tuple(self.search))
             check_search(self.name, self.optimizer, self.search)
         if self.optimizer not in ("adam", "rmsprop"):
-            raise ValueError(
-                f"strategy {self.name!r}: optimizer must be adam or rmsprop, not {self.optimizer!r}"
-            )
+            raise ValueError(f"strategy {self.name!r}: optimizer must be adam or rmsprop, not {self.optimizer!r}")
         if self.lr_g <= 0 or self.lr_d <= 0:
             raise ValueError(f"strategy {self.name!r}: learning rates must be > 0")
         if self.n_critic < 1:
@@ -121,9 +119,7 @@ register_strategy(Strategy("ttur_nc5", "adam", lr_g=1e-4, lr_d=4e-4, n_critic=5,
 # RMSprop with separate rates, one D step
 register_strategy(Strategy("rmsprop", "rmsprop", lr_g=5e-5, lr_d=5e-5, search=("lr_g", "lr_d")))
 # Lucic et al. (2018): lr_g, lr_d, beta1 and the D steps all searched
-register_strategy(
-    Strategy("lucic", "adam", lr_g=2e-4, lr_d=2e-4, search=("lr_g", "lr_d", "beta1", "n_critic"))
-)
+register_strategy(Strategy("lucic", "adam", lr_g=2e-4, lr_d=2e-4, search=("lr_g", "lr_d", "beta1", "n_critic")))
 
 EMA_DECAY = 0.999  # Yazici et al. 2019
 BETA1_MAX = 0.999  # the top of beta1's range when a suite's tuning says ``beta1: true``

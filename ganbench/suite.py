@@ -128,9 +128,7 @@ class TuningSpec(_Strict):
     # also search each loss's own searchable parameters (r1's gamma, wgan_gp's gp_weight, wgan's clip)
     loss_params: bool = False
     batch: Count = 4  # trials asked at once (the sampler learns between batches), trained together
-    objective: str | None = (
-        None  # the metric tuning optimizes; default: the dataset's primary (w1_raw, fid_domain)
-    )
+    objective: str | None = None  # the metric tuning optimizes; default: the dataset's primary (w1_raw, fid_domain)
 
     @field_validator("objective")
     @classmethod
@@ -259,6 +257,7 @@ class Suite(_Strict):
         replicates share one (replicate 0 is what a suite without replicates trains)."""
         base = self.seed_list
         return [s + replicate * (max(base) + 1) for s in base]
+
     def model_for(self, kind: str) -> ModelConfig:
         return ModelConfig(**(self.models.get(kind) or DEFAULT_MODELS[kind]).model_dump())
 
@@ -267,9 +266,7 @@ class Suite(_Strict):
         # plugins are where names come from, not what runs: moving a plugin file keeps the suite's runs
         # replicates neither: a suite grown from 1 to 3 replicates keeps its parent run and its first replicate
         # compile neither: it changes how the steps run, not what they compute (as the device)
-        dumped = self.model_dump(
-            mode="json", exclude={"description", "quick", "plugins", "replicates", "compile"}
-        )
+        dumped = self.model_dump(mode="json", exclude={"description", "quick", "plugins", "replicates", "compile"})
         for name in ADDED_OPTIONS:  # added later: unset, they leave older suites' keys as they were
             if dumped.get(name) is None:
                 dumped.pop(name, None)
@@ -323,8 +320,7 @@ def load_suite(
     return _validate(raw, f"suite {path}", quick, overrides, path.parent)
 
 
-def _validate(raw: dict[str, Any], where: str, quick: bool, overrides: dict[str, Any] | None,
-              base_dir: Path) -> Suite:  # fmt: skip
+def _validate(raw: dict[str, Any], where: str, quick: bool, overrides: dict[str, Any] | None, base_dir: Path) -> Suite:
     from ganbench.plugins import load_plugins
 
     plugins = raw.get("plugins") or []

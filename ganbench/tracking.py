@@ -29,9 +29,9 @@ REAL_PREFIX = "real."  # the suite run's metrics real.<dataset>.<metric>: real d
 def real_key(dataset: str, metric: str) -> str:
     """The suite run's metric holding what real data scores on ``metric`` of ``dataset``."""
     return f"{REAL_PREFIX}{dataset}.{metric}"
-TAG_LOSS_LABEL = (
-    "ganbench.loss_label"  # the loss as tables name it (with its params); strategy, dataset: params
-)
+
+
+TAG_LOSS_LABEL = "ganbench.loss_label"  # the loss as tables name it (with its params); strategy, dataset: params
 
 
 def loss_label(tags: dict[str, str], params: dict[str, str]) -> str:
@@ -101,8 +101,9 @@ def quiet_client(tracking_uri: str) -> Any:
 class MLflowStore:
     """Thin layer over ``MlflowClient`` holding the suite's experiment."""
 
-    def __init__(self, tracking_uri: str, experiment: str, artifact_dir: Path | None = None,
-                 read_only: bool = False) -> None:  # fmt: skip
+    def __init__(
+        self, tracking_uri: str, experiment: str, artifact_dir: Path | None = None, read_only: bool = False
+    ) -> None:
         from mlflow import MlflowClient
 
         _quiet_mlflow()  # after the import: mlflow sets its own log levels when imported
@@ -183,15 +184,11 @@ class MLflowStore:
         return {
             r.data.tags[TAG_KEY]
             for r in self.children(parent_id)
-            if r.info.status == "FINISHED"
-            and r.data.tags.get(TAG_STATUS) in DONE_STATUSES
-            and TAG_KEY in r.data.tags
+            if r.info.status == "FINISHED" and r.data.tags.get(TAG_STATUS) in DONE_STATUSES and TAG_KEY in r.data.tags
         }
 
     @writes
-    def child_run(
-        self, parent_id: str, key: str, name: str, params: dict[str, Any], tags: dict[str, str]
-    ) -> str:
+    def child_run(self, parent_id: str, key: str, name: str, params: dict[str, Any], tags: dict[str, str]) -> str:
         """The child run for ``key``: an unfinished one is reopened (resume), otherwise one is created."""
         found = [r for r in self.children(parent_id) if r.data.tags.get(TAG_KEY) == key]
         if found:
@@ -250,15 +247,12 @@ class MLflowStore:
     def finish(self, run_id: str, status: str) -> None:
         """Mark a run ended; FINISHED in MLflow only for results (finished, diverged, pruned)."""
         self.client.set_tag(run_id, TAG_STATUS, status)
-        mlflow_status = (
-            "FINISHED" if status in DONE_STATUSES else ("KILLED" if status == Status.KILLED else "FAILED")
-        )
+        mlflow_status = "FINISHED" if status in DONE_STATUSES else ("KILLED" if status == Status.KILLED else "FAILED")
         self.client.set_terminated(run_id, mlflow_status)
 
     def history(self, run_id: str, metric: str) -> list[tuple[int, float]]:
         """A metric's curve, one value per step (the last logged wins, so a resumed run has no duplicates)."""
         by_step = {
-            m.step: m.value
-            for m in sorted(self.client.get_metric_history(run_id, metric), key=lambda m: m.timestamp)
+            m.step: m.value for m in sorted(self.client.get_metric_history(run_id, metric), key=lambda m: m.timestamp)
         }
         return sorted(by_step.items())

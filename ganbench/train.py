@@ -117,9 +117,11 @@ class Trainer:
         self.progress = progress
         seeds = [m.seed for m in self.members]
         self.g, self.d = create_models(
-            config.model, tuple(self.dataset.sample_shape), seeds,
+            config.model,
+            tuple(self.dataset.sample_shape),
+            seeds,
             d_batch_norm=d_batch_norm(self.mix.configs, tuple(self.dataset.sample_shape)),
-        )  # fmt: skip
+        )
         self.g.to(self.device, dtype)
         self.d.to(self.device, dtype)
         self.g_ema = copy.deepcopy(self.g) if self.strategy.ema else None
@@ -128,8 +130,16 @@ class Trainer:
         self.opt_d = self._optimizer(self.d, [m.lr_d for m in self.members])
         # everything a checkpoint holds, the stacked rows among it: members that stop (pruned, diverged) are
         # dropped from every stacked tensor, so they cost no more compute
-        self.state = PopulationState(len(self.members), self.device, g=self.g, d=self.d, g_ema=self.g_ema,
-                                     opt_g=self.opt_g, opt_d=self.opt_d, rng=MemberRNG(seeds, self.device))  # fmt: skip
+        self.state = PopulationState(
+            len(self.members),
+            self.device,
+            g=self.g,
+            d=self.d,
+            g_ema=self.g_ema,
+            opt_g=self.opt_g,
+            opt_d=self.opt_d,
+            rng=MemberRNG(seeds, self.device),
+        )
         self._d_loss = CompiledStep(self._d_loss_eager, config.compile, self)
         self._g_loss = CompiledStep(self._g_loss_eager, config.compile, self)
         self._eager_d, self._eager_rng = eager_module(self.d), EagerRNG(self)
@@ -164,7 +174,11 @@ class Trainer:
         self.opt_d.zero_grad()
         with keep_rows((self.g, self.d), stepping, len(self.state.rows)):
             d_loss = self._d_loss(real, z, groups)  # and its gradients
-        active = self.state.active if stepping is None else self.state.active & self.mix.mask(self.state.rows, stepping, self.device)
+        active = (
+            self.state.active
+            if stepping is None
+            else self.state.active & self.mix.mask(self.state.rows, stepping, self.device)
+        )
         self.opt_d.step(active, partial=stepping is not None)
         clip = self.mix.clip(groups, len(self.state.rows), real)
         if clip is not None:
@@ -197,8 +211,15 @@ class Trainer:
         def loss(group: Group, take: Callable[[Tensor], Tensor]) -> Tensor:
             own_rng = rng if group.positions is None else self.state.rng.select(group.positions)
             view = row_view(d, group.idx, real, (self.d,))
-            return group.spec(take(d_real), take(d_fake), discriminator=view, real=take(real), fake=take(fake),
-                              rng=own_rng, **group.params).d_loss  # fmt: skip
+            return group.spec(
+                take(d_real),
+                take(d_fake),
+                discriminator=view,
+                real=take(real),
+                fake=take(fake),
+                rng=own_rng,
+                **group.params,
+            ).d_loss
 
         return per_group(groups, len(self.state.rows), loss, d_real)
 
@@ -368,8 +389,10 @@ class Trainer:
 
     # ------------------------------------------------------------------------------------------ the loop
     def run(self) -> list[RunResult]:
-        self.flops_per_step = [step_flops(m.run_config(self.config), dataclasses.replace(m, config=None),
-                                          self.evaluator, str(self.device)) for m in self.members]  # fmt: skip
+        self.flops_per_step = [
+            step_flops(m.run_config(self.config), dataclasses.replace(m, config=None), self.evaluator, str(self.device))
+            for m in self.members
+        ]
         self.load_checkpoints()
         self.drop_stopped()  # members that had stopped before the checkpoint
         steps, every = self.config.steps, self.config.eval_every
@@ -410,7 +433,9 @@ class Trainer:
             metrics[M.DIVERGED] = float(self.state.status[i] == DIVERGED)
             if self.state.diverged_step[i] is not None:
                 metrics[M.DIVERGED_STEP] = float(self.state.diverged_step[i])
-            result = RunResult(self.state.status[i], self.state.step, metrics, self.state.diverged_step[i], self.state.wall[i])
+            result = RunResult(
+                self.state.status[i], self.state.step, metrics, self.state.diverged_step[i], self.state.wall[i]
+            )
             self.tracker.on_end(i, result)
             results.append(result)
         return results

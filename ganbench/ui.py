@@ -14,6 +14,7 @@ from ganbench.errors import InputError
 
 STARLETTE_DEPRECATED = ("run_until_first_complete", "starlette.middleware.wsgi")  # what MLflow 3.x's server uses
 
+
 def serve(out: Path, tracking_uri: str | None, host: str, port: int, uri: str) -> None:
     """The MLflow UI as a child process group that this command owns: Ctrl-C, SIGTERM or SIGHUP stop the
     server and every worker it started, and the port is free again when ``ganbench ui`` returns."""
@@ -24,8 +25,20 @@ def serve(out: Path, tracking_uri: str | None, host: str, port: int, uri: str) -
     check_stores(tracking_uri, None)
     _check_port_free(host, port)
     # uvicorn at warnings: its INFO lines (one per request and per worker) would bury the links printed below
-    cmd = [sys.executable, "-m", "mlflow", "ui", "--backend-store-uri", uri, "--host", host,
-           "--port", str(port), "--uvicorn-opts", "--log-level warning"]  # fmt: skip
+    cmd = [
+        sys.executable,
+        "-m",
+        "mlflow",
+        "ui",
+        "--backend-store-uri",
+        uri,
+        "--host",
+        host,
+        "--port",
+        str(port),
+        "--uvicorn-opts",
+        "--log-level warning",
+    ]
     if (out / "mlartifacts").exists():
         cmd += ["--default-artifact-root", (out / "mlartifacts").resolve().as_uri()]
     base = f"http://{host}:{port}"
@@ -43,8 +56,9 @@ def serve(out: Path, tracking_uri: str | None, host: str, port: int, uri: str) -
     server = subprocess.Popen(cmd, start_new_session=True, env=env)  # its own group: stopped as one below
     # a watcher that outlives this process: if it is killed (SIGKILL, which nothing here can catch), the
     # watcher stops the server's group, so no server is left holding the port
-    watcher = subprocess.Popen([sys.executable, "-c", _WATCHER, str(os.getpid()), str(server.pid)],
-                               start_new_session=True)  # fmt: skip
+    watcher = subprocess.Popen(
+        [sys.executable, "-c", _WATCHER, str(os.getpid()), str(server.pid)], start_new_session=True
+    )
     code = 0
     try:
         if _answers(base, server):  # the links only once a browser can open them
@@ -116,8 +130,10 @@ def experiment_links(uri: str, base: str) -> list[tuple[str, str]]:
         experiments = quiet_client(uri).search_experiments(filter_string="name LIKE 'ganbench/%'")
     except Exception:  # the links are a convenience: the UI itself still starts
         return []
-    return [(e.name, f"{base}/#/experiments/{e.experiment_id}/runs?workflowType=machine_learning")
-            for e in sorted(experiments, key=lambda e: e.name)]  # fmt: skip
+    return [
+        (e.name, f"{base}/#/experiments/{e.experiment_id}/runs?workflowType=machine_learning")
+        for e in sorted(experiments, key=lambda e: e.name)
+    ]
 
 
 def _check_port_free(host: str, port: int) -> None:

@@ -47,18 +47,35 @@ def postgres_server(databases: list[str]) -> Iterator[dict[str, str]]:
     base = Path(tempfile.mkdtemp(prefix="ganbench-pg-"))
     os.chmod(base, 0o777)
     data, port = base / "pgdata", _free_port()
-    subprocess.run(_as_server_user(["initdb", "-D", str(data), "-A", "trust", "-U", "ganbench"]),
-                   check=True, capture_output=True)  # fmt: skip
+    subprocess.run(
+        _as_server_user(["initdb", "-D", str(data), "-A", "trust", "-U", "ganbench"]), check=True, capture_output=True
+    )
     opts = f"-p {port} -k {base} -c listen_addresses=127.0.0.1"
-    subprocess.run(_as_server_user(["pg_ctl", "-D", str(data), "-l", str(base / "log"), "-w", "-o", opts, "start"]),
-                   check=True, capture_output=True)  # fmt: skip
+    subprocess.run(
+        _as_server_user(["pg_ctl", "-D", str(data), "-l", str(base / "log"), "-w", "-o", opts, "start"]),
+        check=True,
+        capture_output=True,
+    )
     try:
         for db in databases:
-            subprocess.run(["psql", "-h", "127.0.0.1", "-p", str(port), "-U", "ganbench", "-d", "postgres",
-                            "-c", f"create database {db}"], check=True, capture_output=True)  # fmt: skip
+            subprocess.run(
+                [
+                    "psql",
+                    "-h",
+                    "127.0.0.1",
+                    "-p",
+                    str(port),
+                    "-U",
+                    "ganbench",
+                    "-d",
+                    "postgres",
+                    "-c",
+                    f"create database {db}",
+                ],
+                check=True,
+                capture_output=True,
+            )
         yield {db: f"postgresql://ganbench@127.0.0.1:{port}/{db}" for db in databases}
     finally:
-        subprocess.run(
-            _as_server_user(["pg_ctl", "-D", str(data), "-m", "fast", "stop"]), capture_output=True
-        )
+        subprocess.run(_as_server_user(["pg_ctl", "-D", str(data), "-m", "fast", "stop"]), capture_output=True)
         shutil.rmtree(base, ignore_errors=True)

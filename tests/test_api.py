@@ -45,9 +45,7 @@ def test_run_suite_bad_input_raises_one_line_errors(tmp_path):
 def test_the_suite_run_page_in_mlflow(tmp_path):
     """The experiment opens in MLflow's model-training view; the suite run carries the verdict as its
     description, the primary metric per contender as metrics, and the report as artifacts."""
-    result = ganbench.run_suite(
-        write_suite(tmp_path / "tiny.yaml", TINY_SUITE), out=tmp_path / "o", progress=False
-    )
+    result = ganbench.run_suite(write_suite(tmp_path / "tiny.yaml", TINY_SUITE), out=tmp_path / "o", progress=False)
     client = MlflowClient(result.tracking_uri)
     experiment = client.get_experiment_by_name("ganbench/tiny")
     assert experiment.tags["mlflow.experimentKind"] == "custom_model_development"
@@ -76,8 +74,12 @@ def fails_in_training(d_real, d_fake):
 
 def test_a_contender_whose_runs_all_failed_is_reported_not_dropped(tmp_path, clean_registries, capsys):
     (tmp_path / "fails.py").write_text(FAILS_IN_TRAINING)
-    suite = write_suite(tmp_path / "s.yaml", TINY_SUITE.replace(
-        "losses: [non_saturating, hinge]", "plugins: [fails.py]\nlosses: [fails_in_training, hinge]"))  # fmt: skip
+    suite = write_suite(
+        tmp_path / "s.yaml",
+        TINY_SUITE.replace(
+            "losses: [non_saturating, hinge]", "plugins: [fails.py]\nlosses: [fails_in_training, hinge]"
+        ),
+    )
     assert main(["run", "--suite", str(suite), "--out", str(tmp_path / "o"), "--no-progress"]) == 0
     terminal = capsys.readouterr().out
     flat = " ".join(terminal.split())  # the terminal view wraps at 80 columns
@@ -158,11 +160,27 @@ def _result() -> ganbench.SuiteResult:
     ):
         for rank, loss in enumerate(order, start=1):
             for metric, mean in (("w1_raw", 0.1 * rank), ("modes_covered", 9.0 - rank)):
-                rows.append({"dataset": dataset, "loss": loss, "strategy": "adam", "metric": metric, "n": 2,
-                             "mean": mean, "rank": float(rank) if metric == primary else 3.0 - rank})  # fmt: skip
+                rows.append(
+                    {
+                        "dataset": dataset,
+                        "loss": loss,
+                        "strategy": "adam",
+                        "metric": metric,
+                        "n": 2,
+                        "mean": mean,
+                        "rank": float(rank) if metric == primary else 3.0 - rank,
+                    }
+                )
     runs = pd.DataFrame({"seed": [0, 1] * 4, "loss": ["hinge", "minimax"] * 4})
-    return ganbench.SuiteResult("demo", pd.DataFrame(rows), runs, None, headline=["ring8: best hinge", "grid25: best minimax"],
-                                warnings=["too few seeds on ring8"], report=SimpleNamespace(primary={"ring8": "w1_raw", "grid25": "w1_raw"}))  # fmt: skip
+    return ganbench.SuiteResult(
+        "demo",
+        pd.DataFrame(rows),
+        runs,
+        None,
+        headline=["ring8: best hinge", "grid25: best minimax"],
+        warnings=["too few seeds on ring8"],
+        report=SimpleNamespace(primary={"ring8": "w1_raw", "grid25": "w1_raw"}),
+    )
 
 
 def test_the_wide_table_has_a_row_per_contender_and_dataset_and_a_column_per_metric() -> None:
@@ -170,8 +188,12 @@ def test_the_wide_table_has_a_row_per_contender_and_dataset_and_a_column_per_met
     assert list(table.columns) == ["w1_raw", "modes_covered"]  # the primary metric first
     assert table.index.names == ["dataset", "loss", "strategy"]
     # datasets in order, each dataset's rows best first by its primary metric's rank
-    assert list(table.index) == [("grid25", "minimax", "adam"), ("grid25", "hinge", "adam"),
-                                 ("ring8", "hinge", "adam"), ("ring8", "minimax", "adam")]  # fmt: skip
+    assert list(table.index) == [
+        ("grid25", "minimax", "adam"),
+        ("grid25", "hinge", "adam"),
+        ("ring8", "hinge", "adam"),
+        ("ring8", "minimax", "adam"),
+    ]
     assert table.loc[("ring8", "minimax", "adam"), "w1_raw"] == pytest.approx(0.2)
     assert table.loc[("grid25", "minimax", "adam"), "modes_covered"] == pytest.approx(8.0)
 
@@ -185,7 +207,8 @@ def test_the_repr_is_a_few_lines() -> None:
         "  report: None",
         "  .table: 4 rows x 2 metrics (wide); .summary: 8 rows (long); .runs; .headline; .warnings; .files",
     ]
-    empty = ganbench.SuiteResult("demo", pd.DataFrame(), pd.DataFrame(), None, tracking_uri="sqlite:///x.db",
-                                 parent_run_id="abc")  # fmt: skip
+    empty = ganbench.SuiteResult(
+        "demo", pd.DataFrame(), pd.DataFrame(), None, tracking_uri="sqlite:///x.db", parent_run_id="abc"
+    )
     assert repr(empty) == "SuiteResult('demo': no report; MLflow run abc in sqlite:///x.db)"
     assert empty.table.empty

@@ -31,9 +31,7 @@ def test_overhead_benchmark_writes_its_ratio(results_dir, monkeypatch):
         monkeypatch,
     )
     payload = json.loads((results_dir / "overhead_cpu.json").read_text())
-    assert payload["ratio"] == pytest.approx(
-        payload["ganbench_steps_per_s"] / payload["plain_steps_per_s"], rel=0.01
-    )
+    assert payload["ratio"] == pytest.approx(payload["ganbench_steps_per_s"] / payload["plain_steps_per_s"], rel=0.01)
     assert payload["commit"] and payload["hardware"]
 
 
@@ -57,20 +55,7 @@ def test_population_benchmark_writes_a_row_per_size(results_dir, monkeypatch):
 def test_population_benchmark_measures_a_compiled_population(results_dir, monkeypatch):
     from benchmarks import bench_population
 
-    argv = [
-        "--device",
-        "cpu",
-        "--sizes",
-        "2",
-        "--steps",
-        "3",
-        "--rounds",
-        "1",
-        "--width",
-        "8",
-        "--batch",
-        "16",
-    ]
+    argv = ["--device", "cpu", "--sizes", "2", "--steps", "3", "--rounds", "1", "--width", "8", "--batch", "16"]
     _run(bench_population, [*argv, "--compile"], monkeypatch)
     payload = json.loads((results_dir / "population_cpu.json").read_text())
     row = payload["rows"][0]
@@ -82,8 +67,24 @@ def test_population_benchmark_measures_a_compiled_population(results_dir, monkey
 def test_mixed_benchmark_times_the_same_members_packed_both_ways(results_dir, monkeypatch):
     from benchmarks import bench_mixed
 
-    argv = ["--device", "cpu", "--losses", "hinge,minimax,wgan_gp", "--trials", "2", "--size", "4", "--steps", "2",
-            "--rounds", "1", "--width", "8", "--batch", "16"]  # fmt: skip
+    argv = [
+        "--device",
+        "cpu",
+        "--losses",
+        "hinge,minimax,wgan_gp",
+        "--trials",
+        "2",
+        "--size",
+        "4",
+        "--steps",
+        "2",
+        "--rounds",
+        "1",
+        "--width",
+        "8",
+        "--batch",
+        "16",
+    ]
     _run(bench_mixed, argv, monkeypatch)
     payload = json.loads((results_dir / "mixed_cpu.json").read_text())
     assert payload["members"] == 6 and payload["populations"] == {"by_loss": 3, "mixed": 2}

@@ -43,9 +43,7 @@ def test_run_leaves_parent_and_child_runs_with_curves_in_mlflow(tiny_run):
         assert child.data.params["data.means"] == "unit circle, 8 evenly spaced"  # the dataset's protocol
         curve = client.get_metric_history(child.info.run_id, "fid_raw")
         assert sorted(m.step for m in curve) == [10, 20, 30]
-        assert [a.path for a in client.list_artifacts(child.info.run_id, "samples")] == [
-            "samples/step_0000030.png"
-        ]
+        assert [a.path for a in client.list_artifacts(child.info.run_id, "samples")] == ["samples/step_0000030.png"]
 
 
 def test_the_suite_run_records_what_ran(tiny_run):
@@ -63,7 +61,12 @@ def test_the_suite_run_records_what_ran(tiny_run):
     parent = next(r for r in runs if r.data.tags.get("ganbench.phase") == "suite")
     params, tags = parent.data.params, parent.data.tags
     assert {k: params[k] for k in ("suite", "steps", "batch_size", "seeds", "models.points.width")} == {
-        "suite": "tiny", "steps": "30", "batch_size": "32", "seeds": "[0, 1]", "models.points.width": "16"}  # fmt: skip
+        "suite": "tiny",
+        "steps": "30",
+        "batch_size": "32",
+        "seeds": "[0, 1]",
+        "models.points.width": "16",
+    }
     assert tags["ganbench.version"] == __version__
     head = subprocess.run(["git", "-C", str(ROOT), "rev-parse", "HEAD"], capture_output=True, text=True)
     if head.returncode == 0 and (ROOT / ".git").exists():
@@ -73,9 +76,7 @@ def test_the_suite_run_records_what_ran(tiny_run):
     assert yaml.safe_load(Path(local).read_text())["steps"] == 30
     assert load_suite(local).key() == params["suite_key"]
     names = sorted(r.info.run_name for r in runs if r.data.tags.get("ganbench.phase") == "final")
-    assert names == [
-        f"{loss}|adam_dcgan|ring8 seed={s}" for loss in ("hinge", "non_saturating") for s in (0, 1)
-    ]
+    assert names == [f"{loss}|adam_dcgan|ring8 seed={s}" for loss in ("hinge", "non_saturating") for s in (0, 1)]
 
 
 def test_run_writes_the_report(tiny_run):
@@ -94,16 +95,12 @@ def test_rerun_trains_nothing_and_duplicates_no_run(tiny_run):
     suite, out = tiny_run
     client, exp = _client(out)
     before = {
-        r.info.run_id: len(client.get_metric_history(r.info.run_id, "fid_raw"))
-        for r in client.search_runs([exp])
+        r.info.run_id: len(client.get_metric_history(r.info.run_id, "fid_raw")) for r in client.search_runs([exp])
     }
     ckpts = {p: p.stat().st_mtime_ns for p in (out / "checkpoints").glob("*.pt")}
     assert len(ckpts) == 4
     assert main(["run", "--suite", str(suite), "--out", str(out), "--no-progress"]) == 0
-    after = {
-        r.info.run_id: len(client.get_metric_history(r.info.run_id, "fid_raw"))
-        for r in client.search_runs([exp])
-    }
+    after = {r.info.run_id: len(client.get_metric_history(r.info.run_id, "fid_raw")) for r in client.search_runs([exp])}
     assert after == before
     assert {p: p.stat().st_mtime_ns for p in (out / "checkpoints").glob("*.pt")} == ckpts
 
@@ -111,8 +108,19 @@ def test_rerun_trains_nothing_and_duplicates_no_run(tiny_run):
 def test_list_commands(capsys):
     main(["list", "losses"])
     lines = {line.split()[0]: line for line in capsys.readouterr().out.splitlines()}
-    assert set(lines) == {"minimax", "non_saturating", "lsgan", "wgan", "wgan_gp", "hinge", "feature_matching",
-                          "dragan", "relativistic", "r1", "<loss>+r1"}  # fmt: skip
+    assert set(lines) == {
+        "minimax",
+        "non_saturating",
+        "lsgan",
+        "wgan",
+        "wgan_gp",
+        "hinge",
+        "feature_matching",
+        "dragan",
+        "relativistic",
+        "r1",
+        "<loss>+r1",
+    }
     # what each is and its paper, read from its docstring, and its parameters with their defaults
     assert lines["minimax"] == "minimax           Saturating minimax GAN (Goodfellow et al. 2014)"
     assert lines["lsgan"].endswith("Least-squares GAN (Mao et al. 2017); params a=0.0, b=1.0, c=1.0")
@@ -159,8 +167,9 @@ def test_version_and_help(capsys):
 
 
 def _run(args, cwd):
-    return subprocess.run(GANBENCH + args, capture_output=True, text=True, cwd=cwd, env=env_for_subprocess(),
-                          timeout=120)  # fmt: skip
+    return subprocess.run(
+        GANBENCH + args, capture_output=True, text=True, cwd=cwd, env=env_for_subprocess(), timeout=120
+    )
 
 
 BAD_SUITES = {
@@ -194,10 +203,7 @@ def test_unknown_suite_and_zero_seed_flag_and_unwritable_output(tmp_path):
     blocker.write_text("not a folder")
     proc = _run(["run", "--suite", "smoke", "--out", str(blocker / "out")], tmp_path)
     assert proc.returncode == 2, proc.stderr
-    assert (
-        proc.stderr.strip()
-        == f"ganbench: error: output folder {blocker / 'out'} is not writable (Not a directory)"
-    )
+    assert proc.stderr.strip() == f"ganbench: error: output folder {blocker / 'out'} is not writable (Not a directory)"
 
 
 def test_report_without_a_store_exits_2(tmp_path):
@@ -220,8 +226,12 @@ def test_ui_serves_the_store_on_loopback(tiny_run, tmp_path):
         port = s.getsockname()[1]
     log = tmp_path / "ui.err"
     with open(log, "w") as err_file:
-        proc = subprocess.Popen(GANBENCH + ["ui", "--out", str(out), "--port", str(port)],
-                                env=env_for_subprocess(), stdout=subprocess.DEVNULL, stderr=err_file)  # fmt: skip
+        proc = subprocess.Popen(
+            GANBENCH + ["ui", "--out", str(out), "--port", str(port)],
+            env=env_for_subprocess(),
+            stdout=subprocess.DEVNULL,
+            stderr=err_file,
+        )
     try:
         url = f"http://127.0.0.1:{port}/ajax-api/2.0/mlflow/experiments/search"
         body = None
@@ -325,9 +335,14 @@ def test_a_redirected_run_writes_a_short_time_stamped_log(tmp_path):
     suite = write_suite(tmp_path / "tiny.yaml", TINY_SUITE + "tuning: {trials: 2, batch: 1, steps: 20}\n")
     log = tmp_path / "log"
     with log.open("w") as f:
-        proc = subprocess.run(GANBENCH + ["run", "--suite", str(suite), "--out", str(tmp_path / "out")],
-                              stdout=f, stderr=subprocess.STDOUT, cwd=tmp_path, env=env_for_subprocess(),
-                              timeout=300)  # fmt: skip
+        proc = subprocess.run(
+            GANBENCH + ["run", "--suite", str(suite), "--out", str(tmp_path / "out")],
+            stdout=f,
+            stderr=subprocess.STDOUT,
+            cwd=tmp_path,
+            env=env_for_subprocess(),
+            timeout=300,
+        )
     lines = log.read_text().splitlines()
     assert proc.returncode == 0, lines
     assert len(lines) < 100 and max(len(line) for line in lines) <= 200

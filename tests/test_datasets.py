@@ -285,9 +285,13 @@ def test_image_folder_loads_pngs(tmp_path):
 
 @pytest.mark.parametrize(
     ("name", "looked_at"),
-    [("mnist", "MNIST/raw"), ("fashion_mnist", "FashionMNIST/raw"), ("cifar10", "cifar-10-batches-py"),
-     ("image_folder", "")],
-)  # fmt: skip
+    [
+        ("mnist", "MNIST/raw"),
+        ("fashion_mnist", "FashionMNIST/raw"),
+        ("cifar10", "cifar-10-batches-py"),
+        ("image_folder", ""),
+    ],
+)
 def test_missing_files_raise_data_error_naming_the_path(tmp_path, name, looked_at):
     with pytest.raises(DataError) as err:
         load_dataset(name, DataOptions(data_dir=tmp_path / "nowhere"))

@@ -52,8 +52,18 @@ def test_processes_executor_matches_local_and_runs_each_job_once(local_run, tmp_
     suite, local_out = local_run
     out = tmp_path / "out"
     # the same populations as the local run (2 seeds each), so the numbers must agree to the last digit
-    args = ["run", "--suite", str(suite), "--out", str(out), "--no-progress", "--executor", "processes",
-            "--workers", "2"]  # fmt: skip
+    args = [
+        "run",
+        "--suite",
+        str(suite),
+        "--out",
+        str(out),
+        "--no-progress",
+        "--executor",
+        "processes",
+        "--workers",
+        "2",
+    ]
     assert main(args) == 0
     client, children = _runs(f"sqlite:///{out / 'mlflow.db'}")
     _assert_each_job_once(client, children, 4)
@@ -65,18 +75,7 @@ def test_processes_executor_matches_local_and_runs_each_job_once(local_run, tmp_
 def test_ray_local_cluster_gives_the_same_table_as_local(local_run, tmp_path):
     suite, local_out = local_run
     out = tmp_path / "out"
-    args = [
-        "run",
-        "--suite",
-        str(suite),
-        "--out",
-        str(out),
-        "--no-progress",
-        "--executor",
-        "ray",
-        "--workers",
-        "2",
-    ]
+    args = ["run", "--suite", str(suite), "--out", str(out), "--no-progress", "--executor", "ray", "--workers", "2"]
     assert main(args) == 0
     client, children = _runs(f"sqlite:///{out / 'mlflow.db'}")
     _assert_each_job_once(client, children, 4)
@@ -95,11 +94,25 @@ def _worker_pids(parent: int) -> list[int]:
 
 @pytest.mark.slow
 def test_a_worker_that_dies_is_retried_and_the_suite_completes(tmp_path):
-    suite = write_suite(tmp_path / "tiny.yaml", TINY_SUITE.replace("steps: 30", "steps: 400")
-                        .replace("eval_every: 10", "eval_every: 50"))  # fmt: skip
+    suite = write_suite(
+        tmp_path / "tiny.yaml",
+        TINY_SUITE.replace("steps: 30", "steps: 400").replace("eval_every: 10", "eval_every: 50"),
+    )
     out = tmp_path / "out"
-    args = ["run", "--suite", str(suite), "--out", str(out), "--no-progress", "--executor", "processes",
-            "--workers", "2", "--population-size", "1"]  # fmt: skip
+    args = [
+        "run",
+        "--suite",
+        str(suite),
+        "--out",
+        str(out),
+        "--no-progress",
+        "--executor",
+        "processes",
+        "--workers",
+        "2",
+        "--population-size",
+        "1",
+    ]
     proc = subprocess.Popen(
         GANBENCH + args, env=env_for_subprocess(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
     )
@@ -125,15 +138,26 @@ def test_second_writer_on_sqlite_stores_is_refused(tmp_path):
 
 
 @pytest.mark.slow
-@pytest.mark.skipif(
-    not pg.available(), reason="PostgreSQL server binaries not installed (.ci/run installs them)"
-)
+@pytest.mark.skipif(not pg.available(), reason="PostgreSQL server binaries not installed (.ci/run installs them)")
 def test_processes_against_postgresql_stores_run_each_job_once(tmp_path):
     suite = write_suite(tmp_path / "tiny.yaml", TINY_SUITE + "tuning: {trials: 4, steps: 20, batch: 2}\n")
     with pg.postgres_server(["mlflow", "optuna"]) as urls:
-        args = ["run", "--suite", str(suite), "--out", str(tmp_path / "out"), "--no-progress",
-                "--executor", "processes", "--workers", "2",
-                "--tracking-uri", urls["mlflow"], "--optuna-storage", urls["optuna"]]  # fmt: skip
+        args = [
+            "run",
+            "--suite",
+            str(suite),
+            "--out",
+            str(tmp_path / "out"),
+            "--no-progress",
+            "--executor",
+            "processes",
+            "--workers",
+            "2",
+            "--tracking-uri",
+            urls["mlflow"],
+            "--optuna-storage",
+            urls["optuna"],
+        ]
         assert main(args) == 0
         client, children = _runs(urls["mlflow"])
         finals = [r for r in children if r.data.tags.get("ganbench.phase") == "final"]
@@ -160,11 +184,14 @@ def test_a_retried_jobs_repeated_evaluations_are_logged_once():
 
     store = Store()
     tracker = MLflowTracker(store, ["a", "b"], dataset=None)
-    for member, step, value in [(0, 50, 1.0), (1, 50, 2.0), (0, 100, 3.0), (0, 50, 9.0), (0, 100, 9.0),
-                                (0, 150, 4.0)]:  # fmt: skip
+    for member, step, value in [(0, 50, 1.0), (1, 50, 2.0), (0, 100, 3.0), (0, 50, 9.0), (0, 100, 9.0), (0, 150, 4.0)]:
         tracker.on_eval(member, step, {"w1_raw": value}, samples=None)
-    assert store.logged == [("a", 50, {"w1_raw": 1.0}), ("b", 50, {"w1_raw": 2.0}), ("a", 100, {"w1_raw": 3.0}),
-                            ("a", 150, {"w1_raw": 4.0})]  # fmt: skip
+    assert store.logged == [
+        ("a", 50, {"w1_raw": 1.0}),
+        ("b", 50, {"w1_raw": 2.0}),
+        ("a", 100, {"w1_raw": 3.0}),
+        ("a", 150, {"w1_raw": 4.0}),
+    ]
 
 
 def test_parallel_executors_start_the_costliest_jobs_first(tmp_path):
@@ -177,8 +204,16 @@ def test_parallel_executors_start_the_costliest_jobs_first(tmp_path):
     from ganbench.executors.job import Job
     from ganbench.executors.processes import ProcessExecutor
 
-    config = RunConfig(loss="hinge", strategy="adam_dcgan", dataset="ring8", batch_size=16, steps=10,
-                       eval_every=10, eval_samples=200, model=ModelConfig(width=8, depth=1))  # fmt: skip
+    config = RunConfig(
+        loss="hinge",
+        strategy="adam_dcgan",
+        dataset="ring8",
+        batch_size=16,
+        steps=10,
+        eval_every=10,
+        eval_samples=200,
+        model=ModelConfig(width=8, depth=1),
+    )
     one = (Member(0, 1e-3, 1e-3),)
     jobs = [
         Job(0, config, one, (), "cpu", DataOptions(), threads=1),  # cost 10 x 2
@@ -205,8 +240,16 @@ def test_every_event_of_a_process_job_reaches_the_driver_before_its_result(tmp_p
     from ganbench.executors.processes import ProcessExecutor
     from tests.conftest import EVENTS_PER_JOB, emit_then_return
 
-    config = RunConfig(loss="hinge", strategy="adam_dcgan", dataset="ring8", batch_size=16, steps=10,
-                       eval_every=10, eval_samples=200, model=ModelConfig(width=8, depth=1))  # fmt: skip
+    config = RunConfig(
+        loss="hinge",
+        strategy="adam_dcgan",
+        dataset="ring8",
+        batch_size=16,
+        steps=10,
+        eval_every=10,
+        eval_samples=200,
+        model=ModelConfig(width=8, depth=1),
+    )
     jobs = [Job(k, config, (Member(k, 1e-3, 1e-3),), (), "cpu", DataOptions()) for k in range(40)]
     seen: Counter[int] = Counter()
     ended: set[int] = set()

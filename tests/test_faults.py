@@ -44,14 +44,17 @@ TIMING_METRICS = {M.WALL}
 
 
 def _final_metrics(out: Path) -> dict[str, dict[str, float]]:
-    return {r.data.tags["ganbench.key"]: {k: v for k, v in r.data.metrics.items() if k not in TIMING_METRICS}
-            for r in _children(out)}  # fmt: skip
+    return {
+        r.data.tags["ganbench.key"]: {k: v for k, v in r.data.metrics.items() if k not in TIMING_METRICS}
+        for r in _children(out)
+    }
 
 
 def _start(suite: Path, out: Path) -> subprocess.Popen:
     args = ["run", "--suite", str(suite), "--out", str(out), "--population-size", "1", "--no-progress"]
-    return subprocess.Popen(GANBENCH + args, env=env_for_subprocess(), stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True)  # fmt: skip
+    return subprocess.Popen(
+        GANBENCH + args, env=env_for_subprocess(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
 
 
 def _wait_for_mid_run_checkpoint(proc: subprocess.Popen, out: Path, timeout: float = 120) -> int:
@@ -76,19 +79,7 @@ def reference(tmp_path_factory):
     base = tmp_path_factory.mktemp("ref")
     suite = write_suite(base / "faults.yaml", SLOW_SUITE)
     assert (
-        main(
-            [
-                "run",
-                "--suite",
-                str(suite),
-                "--out",
-                str(base / "out"),
-                "--population-size",
-                "1",
-                "--no-progress",
-            ]
-        )
-        == 0
+        main(["run", "--suite", str(suite), "--out", str(base / "out"), "--population-size", "1", "--no-progress"]) == 0
     )
     return _final_metrics(base / "out")
 
@@ -102,10 +93,7 @@ def test_sigkill_then_rerun_resumes_with_identical_metrics_and_no_duplicates(tmp
     os.kill(proc.pid, signal.SIGKILL)
     proc.wait()
     assert any(r.info.status == "RUNNING" for r in _children(out))  # the killed run is left open ...
-    assert (
-        main(["run", "--suite", str(suite), "--out", str(out), "--population-size", "1", "--no-progress"])
-        == 0
-    )
+    assert main(["run", "--suite", str(suite), "--out", str(out), "--population-size", "1", "--no-progress"]) == 0
     children = _children(out)
     assert len(children) == 4  # ... and reopened, not duplicated
     assert all(r.info.status == "FINISHED" for r in children)
@@ -124,17 +112,18 @@ def test_sigterm_checkpoints_marks_killed_and_resumes(tmp_path, reference):
     assert "rerun the same command to resume" in err
     statuses = {r.info.status for r in _children(out)}
     assert "KILLED" in statuses and "RUNNING" not in statuses
-    assert (
-        main(["run", "--suite", str(suite), "--out", str(out), "--population-size", "1", "--no-progress"])
-        == 0
-    )
+    assert main(["run", "--suite", str(suite), "--out", str(out), "--population-size", "1", "--no-progress"]) == 0
     assert _final_metrics(out) == reference
 
 
 def _run_short_suite(tmp_path, losses: str):
     """SLOW_SUITE with these losses, cut to 20 steps; runs it (exit 0 expected) and returns its output folder."""
-    suite = write_suite(tmp_path / "s.yaml", SLOW_SUITE.replace("[non_saturating, hinge]", losses)
-                        .replace("steps: 400", "steps: 20").replace("eval_every: 50", "eval_every: 10"))  # fmt: skip
+    suite = write_suite(
+        tmp_path / "s.yaml",
+        SLOW_SUITE.replace("[non_saturating, hinge]", losses)
+        .replace("steps: 400", "steps: 20")
+        .replace("eval_every: 50", "eval_every: 10"),
+    )
     out = tmp_path / "out"
     assert main(["run", "--suite", str(suite), "--out", str(out), "--no-progress"]) == 0
     return out
@@ -200,8 +189,9 @@ class _Foreign:
 def test_unreadable_checkpoints_are_set_aside_with_one_warning_and_their_runs_retrain(tmp_path, capfd):
     """Truncated, empty, garbage, or holding a foreign object: each is renamed to .corrupt and named in one
     warning line, its run trains from its start, and the suite ends as usual."""
-    suite = write_suite(tmp_path / "s.yaml", SLOW_SUITE.replace("steps: 400", "steps: 20")
-                        .replace("eval_every: 50", "eval_every: 10"))  # fmt: skip
+    suite = write_suite(
+        tmp_path / "s.yaml", SLOW_SUITE.replace("steps: 400", "steps: 20").replace("eval_every: 50", "eval_every: 10")
+    )
     out = tmp_path / "out"
     paths = _checkpoint_paths(suite, out)
     assert len(paths) == 4
@@ -240,8 +230,7 @@ def test_a_full_disk_is_exit_2_with_one_line_and_a_rerun_gives_the_uninterrupted
     text = SLOW_SUITE.replace("steps: 400", "steps: 100").replace("eval_every: 50", "eval_every: 10")
     suite = write_suite(tmp_path / "faults.yaml", text)
     reference = tmp_path / "ref"
-    assert main(["run", "--suite", str(suite), "--out", str(reference), "--population-size", "1",
-                 "--no-progress"]) == 0  # fmt: skip
+    assert main(["run", "--suite", str(suite), "--out", str(reference), "--population-size", "1", "--no-progress"]) == 0
     out = small_disk / "out"
     proc = _start(suite, out)
     _wait_for_mid_run_checkpoint(proc, out)
@@ -262,8 +251,12 @@ def test_a_full_disk_is_exit_2_with_one_line_and_a_rerun_gives_the_uninterrupted
 
 def test_a_suite_whose_every_run_failed_exits_non_zero_with_no_result(tmp_path, monkeypatch, capfd):
     monkeypatch.setitem(LOSSES._entries, "broken", LossSpec(name="broken", fn=_raises))
-    suite = write_suite(tmp_path / "s.yaml", SLOW_SUITE.replace("[non_saturating, hinge]", "[broken]")
-                        .replace("steps: 400", "steps: 20").replace("eval_every: 50", "eval_every: 10"))  # fmt: skip
+    suite = write_suite(
+        tmp_path / "s.yaml",
+        SLOW_SUITE.replace("[non_saturating, hinge]", "[broken]")
+        .replace("steps: 400", "steps: 20")
+        .replace("eval_every: 50", "eval_every: 10"),
+    )
     with pytest.raises(SystemExit) as exit_info:
         main(["run", "--suite", str(suite), "--out", str(tmp_path / "out"), "--no-progress"])
     assert exit_info.value.code == 1

@@ -21,13 +21,18 @@ from ganbench.optim import StackedAdam
 from ganbench.train import Trainer, train
 from tests.conftest import GANBENCH, env_for_subprocess, record_population_sizes
 
-pytestmark = [
-    pytest.mark.gpu,
-    pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device"),
-]
+pytestmark = [pytest.mark.gpu, pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")]
 
-TINY = RunConfig(loss="non_saturating", strategy="adam_dcgan", dataset="ring8", model=ModelConfig(width=16, depth=2),
-                 steps=60, eval_every=20, eval_samples=200, batch_size=32)  # fmt: skip
+TINY = RunConfig(
+    loss="non_saturating",
+    strategy="adam_dcgan",
+    dataset="ring8",
+    model=ModelConfig(width=16, depth=2),
+    steps=60,
+    eval_every=20,
+    eval_samples=200,
+    batch_size=32,
+)
 
 
 @pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
@@ -39,9 +44,7 @@ def test_stacked_adam_on_cuda_matches_torch_fused_adam_per_member(dtype):
     stacked = torch.nn.Parameter(w.clone())
     opt = StackedAdam([stacked], torch.tensor(lrs, dtype=dtype, device="cuda"), torch.tensor(beta1s), 0.999)
     singles = [torch.nn.Parameter(w[i].clone()) for i in range(4)]
-    refs = [
-        torch.optim.Adam([p], lr=lr, betas=(b1, 0.999), fused=True) for p, lr, b1 in zip(singles, lrs, beta1s)
-    ]
+    refs = [torch.optim.Adam([p], lr=lr, betas=(b1, 0.999), fused=True) for p, lr, b1 in zip(singles, lrs, beta1s)]
     active = torch.tensor([True, True, True, False], device="cuda")
     for _ in range(6):
         grad = torch.randn(4, 6, 5, device="cuda", dtype=dtype, generator=gen)
@@ -62,9 +65,7 @@ def test_cuda_run_is_deterministic_and_resumes_from_its_checkpoint(tmp_path):
     again = train(config, [Member(0, 1e-3, 1e-3)], device="cuda")[0]
     assert full.status == "finished" and full.metrics == again.metrics
     ckpt = [tmp_path / "run.pt"]
-    Trainer(
-        dataclasses.replace(config, steps=40), [Member(0, 1e-3, 1e-3)], device="cuda", checkpoints=ckpt
-    ).run()
+    Trainer(dataclasses.replace(config, steps=40), [Member(0, 1e-3, 1e-3)], device="cuda", checkpoints=ckpt).run()
     resumed = Trainer(config, [Member(0, 1e-3, 1e-3)], device="cuda", checkpoints=ckpt)
     (result,) = resumed.run()
     assert resumed.step == 60
@@ -74,9 +75,7 @@ def test_cuda_run_is_deterministic_and_resumes_from_its_checkpoint(tmp_path):
 def _job(members: int, tmp_path=None, **config) -> Job:
     cfg = dataclasses.replace(TINY, steps=20, eval_every=10, eval_samples=500, **config)
     checkpoints = tuple(tmp_path / f"m{s}.pt" for s in range(members)) if tmp_path else ()
-    return Job(
-        0, cfg, tuple(Member(s, 1e-3, 1e-3) for s in range(members)), checkpoints, "cuda", DataOptions()
-    )
+    return Job(0, cfg, tuple(Member(s, 1e-3, 1e-3) for s in range(members)), checkpoints, "cuda", DataOptions())
 
 
 def test_the_memory_probe_measures_real_peaks_and_sizes_the_population(monkeypatch):
@@ -122,8 +121,9 @@ def test_a_real_cuda_out_of_memory_error_splits_the_population(tmp_path, monkeyp
     from ganbench import runner
     from ganbench.cli import main
 
-    config = dataclasses.replace(TINY, steps=20, eval_every=10, eval_samples=500, batch_size=8192,
-                                 model=ModelConfig(width=1024, depth=3))  # fmt: skip
+    config = dataclasses.replace(
+        TINY, steps=20, eval_every=10, eval_samples=500, batch_size=8192, model=ModelConfig(width=1024, depth=3)
+    )
     monkeypatch.setattr(memory, "_MEASURED", {})
     probe = lambda n: Trainer(config, [Member(0, 1e-3, 1e-3)] * n, device="cuda")  # noqa: E731
     fixed, per_member = memory.member_bytes(("oom-test",), probe, torch.device("cuda"))
@@ -143,8 +143,7 @@ def test_a_real_cuda_out_of_memory_error_splits_the_population(tmp_path, monkeyp
     cap = torch.cuda.memory_allocated() + fixed + 1.5 * per_member
     torch.cuda.set_per_process_memory_fraction(min(cap / total, 1.0))
     try:
-        code = main(["run", "--suite", str(suite), "--out", str(tmp_path / "out"), "--device", "cuda",
-                     "--no-progress"])  # fmt: skip
+        code = main(["run", "--suite", str(suite), "--out", str(tmp_path / "out"), "--device", "cuda", "--no-progress"])
     finally:
         torch.cuda.set_per_process_memory_fraction(1.0)
         torch.cuda.empty_cache()
@@ -160,9 +159,13 @@ def test_a_real_cuda_out_of_memory_error_splits_the_population(tmp_path, monkeyp
 
 def test_the_smoke_suite_runs_from_the_command_line_on_cuda(tmp_path):
     out = tmp_path / "out"
-    proc = subprocess.run(GANBENCH + ["run", "--suite", "smoke", "--device", "cuda", "--out", str(out),
-                                      "--no-progress"], env=env_for_subprocess(), capture_output=True,
-                          text=True, timeout=600)  # fmt: skip
+    proc = subprocess.run(
+        GANBENCH + ["run", "--suite", "smoke", "--device", "cuda", "--out", str(out), "--no-progress"],
+        env=env_for_subprocess(),
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert (out / "report" / "summary.csv").exists()
     assert "Traceback" not in proc.stderr

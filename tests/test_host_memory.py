@@ -80,8 +80,16 @@ BATCH, WIDTH, MEMBERS = 32768, 512, 2  # a batch large enough for the activation
 
 
 def _config(loss: str, batch: int = BATCH) -> RunConfig:
-    return RunConfig(loss=loss, strategy="adam_dcgan", dataset="ring8", batch_size=batch, steps=10,
-                     eval_every=10, eval_samples=500, model=ModelConfig(width=WIDTH, depth=2))  # fmt: skip
+    return RunConfig(
+        loss=loss,
+        strategy="adam_dcgan",
+        dataset="ring8",
+        batch_size=batch,
+        steps=10,
+        eval_every=10,
+        eval_samples=500,
+        model=ModelConfig(width=WIDTH, depth=2),
+    )
 
 
 def _estimate(loss: str) -> int:
@@ -111,15 +119,27 @@ def test_the_estimate_covers_the_peak_rss_a_real_step_adds(loss):
     """The RSS a step adds in a fresh process varies between processes and machines (the allocator reuses pages
     touched before it: 0.08-3.4 GB measured for this step), so it is checked only as what the estimate must
     cover; how far above the need the estimate is, is checked against what autograd keeps (above)."""
-    out = subprocess.run([sys.executable, "-c", RSS_OF_A_STEP, str(BATCH), str(WIDTH), str(MEMBERS), loss],
-                         capture_output=True, text=True, check=True)  # fmt: skip
+    out = subprocess.run(
+        [sys.executable, "-c", RSS_OF_A_STEP, str(BATCH), str(WIDTH), str(MEMBERS), loss],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     measured = int(out.stdout.strip().splitlines()[-1])
     assert measured <= _estimate(loss), (measured, _estimate(loss))
 
 
 def _job(members: int) -> Job:
-    config = RunConfig(loss="non_saturating", strategy="adam_dcgan", dataset="ring8", batch_size=32,
-                       steps=20, eval_every=10, eval_samples=500, model=ModelConfig(width=16, depth=2))  # fmt: skip
+    config = RunConfig(
+        loss="non_saturating",
+        strategy="adam_dcgan",
+        dataset="ring8",
+        batch_size=32,
+        steps=20,
+        eval_every=10,
+        eval_samples=500,
+        model=ModelConfig(width=16, depth=2),
+    )
     return Job(0, config, tuple(Member(s, 1e-3, 1e-3) for s in range(members)), (), "cpu", DataOptions())
 
 
@@ -151,11 +171,27 @@ def test_a_suite_whose_run_cannot_fit_in_ram_is_refused_before_anything_is_writt
     suite = write_suite(tmp_path / "tiny.yaml", TINY_SUITE)
     out = tmp_path / "out"
     with pytest.raises(SystemExit) as stop:
-        main(["run", "--suite", str(suite), "--out", str(out), "--no-progress", "--executor", "processes",
-              "--workers", "2"])  # fmt: skip
+        main(
+            [
+                "run",
+                "--suite",
+                str(suite),
+                "--out",
+                str(out),
+                "--no-progress",
+                "--executor",
+                "processes",
+                "--workers",
+                "2",
+            ]
+        )
     assert stop.value.code == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1, err
-    assert "needs about" in err[0] and "of RAM for each of 2 worker processes" in err[0] and "4.0 KiB are available" in err[0]
+    assert (
+        "needs about" in err[0]
+        and "of RAM for each of 2 worker processes" in err[0]
+        and "4.0 KiB are available" in err[0]
+    )
     assert "lower batch_size" in err[0] and "fewer --workers" in err[0]
     assert not (out / "mlflow.db").exists()

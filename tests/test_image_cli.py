@@ -60,10 +60,14 @@ def _write(tmp_path, fmt, monkeypatch):
 @pytest.mark.slow
 @pytest.mark.parametrize(
     ("fmt", "dataset", "primary"),
-    [("mnist", "mnist", "fid_domain"), ("fashion_mnist", "fashion_mnist", "fid_domain"),
-     ("cifar10", "cifar10", "fid_domain"), ("image_folder", "image_folder", "fid_domain"),
-     ("one_class", "image_folder", "fid_raw")],
-)  # fmt: skip
+    [
+        ("mnist", "mnist", "fid_domain"),
+        ("fashion_mnist", "fashion_mnist", "fid_domain"),
+        ("cifar10", "cifar10", "fid_domain"),
+        ("image_folder", "image_folder", "fid_domain"),
+        ("one_class", "image_folder", "fid_raw"),
+    ],
+)
 def test_each_on_disk_format_runs_through_the_cli(tmp_path, monkeypatch, capsys, fmt, dataset, primary):
     data = _write(tmp_path, fmt, monkeypatch)
     suite = write_suite(tmp_path / "disk.yaml", SUITE.format(dataset=dataset))
@@ -87,11 +91,7 @@ def test_each_on_disk_format_runs_through_the_cli(tmp_path, monkeypatch, capsys,
 
 @pytest.mark.parametrize(
     ("damage", "message"),
-    [
-        ("missing", "mnist: files under"),
-        ("truncated", "are malformed"),
-        ("no_images", "image_folder: no images"),
-    ],
+    [("missing", "mnist: files under"), ("truncated", "are malformed"), ("no_images", "image_folder: no images")],
 )
 def test_missing_or_malformed_data_is_exit_2_with_one_line_and_no_run(tmp_path, damage, message):
     data = tmp_path / "data"
@@ -106,8 +106,11 @@ def test_missing_or_malformed_data_is_exit_2_with_one_line_and_no_run(tmp_path, 
     out = tmp_path / "out"
     proc = subprocess.run(
         [*GANBENCH, "run", "--suite", str(suite), "--data-dir", str(data), "--out", str(out), "--no-progress"],
-        capture_output=True, text=True, env=env_for_subprocess(), timeout=300,
-    )  # fmt: skip
+        capture_output=True,
+        text=True,
+        env=env_for_subprocess(),
+        timeout=300,
+    )
     assert proc.returncode == 2, proc.stderr
     lines = proc.stderr.strip().splitlines()
     assert len(lines) == 1 and message in lines[0], proc.stderr

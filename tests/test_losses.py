@@ -116,9 +116,7 @@ def test_wgan_gp_penalty_closed_form():
 
 def test_dragan_penalty_closed_form():
     disc, real, fake, rng = _penalty_inputs()
-    terms = LOSSES.get("dragan")(
-        disc(real), disc(fake), discriminator=disc, real=real, rng=rng, gp_weight=2.0
-    )
+    terms = LOSSES.get("dragan")(disc(real), disc(fake), discriminator=disc, real=real, rng=rng, gp_weight=2.0)
     base = LOSSES.get("non_saturating")(disc(real), disc(fake)).d_loss
     assert_close(terms.d_loss, base + 2.0 * torch.tensor([16.0, 0.0], dtype=torch.float64))
 
@@ -156,8 +154,16 @@ def test_every_loss_states_its_formula():
 
 @pytest.mark.parametrize("name", LOSSES.names() + ["hinge+r1"])
 def test_one_training_step_runs(name):
-    config = RunConfig(loss=name, strategy="adam_dcgan", dataset="ring8", model=ModelConfig(width=16, depth=2),
-                       steps=2, eval_every=2, eval_samples=100, batch_size=32)  # fmt: skip
+    config = RunConfig(
+        loss=name,
+        strategy="adam_dcgan",
+        dataset="ring8",
+        model=ModelConfig(width=16, depth=2),
+        steps=2,
+        eval_every=2,
+        eval_samples=100,
+        batch_size=32,
+    )
     (result,) = train(config, [Member(0, 1e-3, 1e-3)])
     assert result.status == "finished"
     assert result.step == 2

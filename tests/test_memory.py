@@ -47,9 +47,7 @@ FAULTS_PER_STEP = textwrap.dedent(
 
 
 def _faults_per_step(mode: str) -> float:
-    out = subprocess.run(
-        [sys.executable, "-c", FAULTS_PER_STEP, mode], capture_output=True, text=True, check=True
-    )
+    out = subprocess.run([sys.executable, "-c", FAULTS_PER_STEP, mode], capture_output=True, text=True, check=True)
     return float(out.stdout.strip().splitlines()[-1])
 
 
@@ -120,17 +118,21 @@ def test_a_population_is_sized_to_the_share_of_the_gpu_its_worker_was_given(monk
 
 
 def _job(tmp_path, members: int) -> Job:
-    config = RunConfig(loss="non_saturating", strategy="adam_dcgan", dataset="ring8", batch_size=32,
-                       steps=20, eval_every=10, eval_samples=500, model=ModelConfig(width=16, depth=2))  # fmt: skip
-    checkpoints = tuple(tmp_path / f"m{s}.pt" for s in range(members)) if tmp_path else ()
-    return Job(
-        0, config, tuple(Member(s, 1e-3, 1e-3) for s in range(members)), checkpoints, "cpu", DataOptions()
+    config = RunConfig(
+        loss="non_saturating",
+        strategy="adam_dcgan",
+        dataset="ring8",
+        batch_size=32,
+        steps=20,
+        eval_every=10,
+        eval_samples=500,
+        model=ModelConfig(width=16, depth=2),
     )
+    checkpoints = tuple(tmp_path / f"m{s}.pt" for s in range(members)) if tmp_path else ()
+    return Job(0, config, tuple(Member(s, 1e-3, 1e-3) for s in range(members)), checkpoints, "cpu", DataOptions())
 
 
-def test_a_population_that_does_not_fit_the_gpu_trains_in_parts_reported_under_its_own_indices(
-    tmp_path, monkeypatch
-):
+def test_a_population_that_does_not_fit_the_gpu_trains_in_parts_reported_under_its_own_indices(tmp_path, monkeypatch):
     """A GPU with room for 2 members (faked on the CPU): a job of 5 trains as 2 + 2 + 1, every member
     reports under its index in the job, and each ends exactly as in one population of 5."""
     whole: list[tuple] = []

@@ -40,9 +40,7 @@ EIGHT = DataOptions(image_size=8)
 
 def _gaussian(n: int = 4000, d: int = 8, seed: int = 0) -> torch.Tensor:
     g = torch.Generator().manual_seed(seed)
-    return torch.randn(n, d, generator=g, dtype=torch.float64) @ torch.randn(
-        d, d, generator=g, dtype=torch.float64
-    )
+    return torch.randn(n, d, generator=g, dtype=torch.float64) @ torch.randn(d, d, generator=g, dtype=torch.float64)
 
 
 # ------------------------------------------------------------------------------------------ feature-level metrics
@@ -111,8 +109,9 @@ def test_held_out_accuracy_is_measured_on_images_the_classifier_never_trained_on
     assert info["test_accuracy"] < 0.05
     true_accuracy = float((predict(model, ds.images[test_idx]) == ds.labels[test_idx]).float().mean())
     assert true_accuracy > 0.93
-    assert_close(info["test_accuracy"], float((predict(model, ds.images[test_idx]) == poisoned[test_idx])
-                 .float().mean()))  # fmt: skip
+    assert_close(
+        info["test_accuracy"], float((predict(model, ds.images[test_idx]) == poisoned[test_idx]).float().mean())
+    )
 
 
 def test_held_out_accuracy_is_stored_with_the_classifier_and_logged():
@@ -152,8 +151,13 @@ def test_domain_extractor_is_registered_with_torch_fidelity():
         input2=Images(ds.images),  # FID's reference is the whole training set
         feature_extractor=EXTRACTOR,
         feature_extractor_weights_path=str(classifier_path(ds)),
-        fid=True, cuda=False, cache=False, verbose=False, save_cpu_ram=True, batch_size=100,
-    )  # fmt: skip
+        fid=True,
+        cuda=False,
+        cache=False,
+        verbose=False,
+        save_cpu_ram=True,
+        batch_size=100,
+    )
     assert_close(ours, theirs[torch_fidelity.KEY_METRIC_FID], rtol=1e-4, atol=1e-4)
 
 
@@ -234,10 +238,7 @@ def test_reference_is_the_whole_training_set_for_fid():
     evaluator = create_evaluator(ds, eval_samples=500)
     everything = extract(evaluator.domain, ds.images)["features"]
     assert_close(evaluator.reference["domain"]["stats"]["mu"], fid_statistics(everything)["mu"])
-    assert evaluator.reference["domain"]["features"].shape == (
-        500,
-        everything.shape[1],
-    )  # KID, PRC: 500 of them
+    assert evaluator.reference["domain"]["features"].shape == (500, everything.shape[1])  # KID, PRC: 500 of them
     big = create_evaluator(ds, eval_samples=5000, metrics=("fid",))
     assert big.reference_size == len(ds) == 1797  # never drawn with replacement
     assert "all 1797 training images" in big.protocol()["reference"]
@@ -318,14 +319,11 @@ def test_inception_space_when_a_weights_file_is_given(tmp_path, monkeypatch):
     evaluator = create_evaluator(ds, eval_samples=12, inception_weights=weights)
     assert evaluator.primary == fid_key("domain")
     out = evaluator(ds.reference(12, seed=3))
-    assert {
-        fid_key("inception"),
-        kid_key("inception"),
-        precision_key("inception"),
-        is_key("inception"),
-    } <= set(out)
+    assert {fid_key("inception"), kid_key("inception"), precision_key("inception"), is_key("inception")} <= set(out)
     assert set(out) == set(evaluator.metric_names())
-    assert math.isfinite(out[fid_key("inception")]) and 1 - 1e-9 <= out[is_key("inception")] <= 1008  # IS >= 1, up to rounding
+    assert (
+        math.isfinite(out[fid_key("inception")]) and 1 - 1e-9 <= out[is_key("inception")] <= 1008
+    )  # IS >= 1, up to rounding
     protocol = evaluator.protocol()
     assert protocol["inception_weights_sha256"] == evaluator.inception_sha256
     assert protocol["inception_extractor"] == "inception-v3-compat"

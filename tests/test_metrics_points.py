@@ -11,14 +11,7 @@ from scipy import stats
 from torch.testing import assert_close
 
 from ganbench.data import load_dataset
-from ganbench.metrics import (
-    HIGH_QUALITY,
-    MODES_COVERED,
-    feature_space_of,
-    fid_key,
-    is_higher_better,
-    w1_key,
-)
+from ganbench.metrics import HIGH_QUALITY, MODES_COVERED, feature_space_of, fid_key, is_higher_better, w1_key
 from ganbench.metrics.evaluate import create_evaluator
 from ganbench.metrics.wasserstein import W1_SAMPLES, balanced_reference, wasserstein1
 from ganbench.rng import MemberRNG
@@ -110,9 +103,7 @@ def _uniform_like(ds, n: int, seed: int) -> torch.Tensor:
     covariance."""
     real = ds.reference(20000, 1).double()
     mean, cov = real.mean(dim=0), torch.cov(real.T)
-    u = (
-        torch.rand(n, 2, generator=torch.Generator().manual_seed(seed), dtype=torch.float64) - 0.5
-    ) * math.sqrt(12)
+    u = (torch.rand(n, 2, generator=torch.Generator().manual_seed(seed), dtype=torch.float64) - 0.5) * math.sqrt(12)
     return (mean + u @ torch.linalg.cholesky(cov).T).float()
 
 

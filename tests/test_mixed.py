@@ -33,13 +33,15 @@ TUNED = {"wgan": {"weight_clip": 0.05}, "wgan_gp": {"gp_weight": 5.0}, "r1": {"g
 
 def _member(k: int, loss: str, config=STEPS) -> Member:
     own = dataclasses.replace(config, loss=loss, **OWN[loss])
-    return Member(k, 1e-3 * (1 + k % 3), 2e-3 / (1 + k % 2), beta1=0.3 if k % 2 else None,
-                  loss_params=TUNED.get(loss), config=own)  # fmt: skip
+    return Member(
+        k, 1e-3 * (1 + k % 3), 2e-3 / (1 + k % 2), beta1=0.3 if k % 2 else None, loss_params=TUNED.get(loss), config=own
+    )
 
 
 def _alone(member: Member, config=STEPS, **kwargs):
-    trainer = Trainer(member.run_config(config), [dataclasses.replace(member, config=None)], dtype=torch.float64,
-                      **kwargs)  # fmt: skip
+    trainer = Trainer(
+        member.run_config(config), [dataclasses.replace(member, config=None)], dtype=torch.float64, **kwargs
+    )
     return trainer, trainer.run()[0]
 
 
@@ -121,8 +123,15 @@ def test_dcgan_members_of_a_mixed_population_keep_their_own_running_statistics(s
     the running mean after it); every other weight and statistic agrees to 1e-10."""
     from ganbench.models import ModelConfig
 
-    config = dataclasses.replace(STEPS, dataset="digits", model=ModelConfig(name="dcgan", width=8, latent_dim=16,
-                                 spectral_norm=spectral_norm), steps=4, eval_every=2, eval_samples=64, batch_size=8)  # fmt: skip
+    config = dataclasses.replace(
+        STEPS,
+        dataset="digits",
+        model=ModelConfig(name="dcgan", width=8, latent_dim=16, spectral_norm=spectral_norm),
+        steps=4,
+        eval_every=2,
+        eval_samples=64,
+        batch_size=8,
+    )
     losses = ["hinge", "relativistic", "feature_matching"] + ["wgan_gp"] * spectral_norm
     members = [_member(k, loss, config) for k, loss in enumerate(losses)]
     pop = Trainer(config, members, dtype=torch.float64)

@@ -11,14 +11,7 @@ from torch.testing import assert_close
 from ganbench.config import Member, RunConfig
 from ganbench.losses import LOSSES
 from ganbench.metrics import fid_key
-from ganbench.models import (
-    MODELS,
-    ModelConfig,
-    StackedBatchNorm2d,
-    _NarrowLinear,
-    _spectral_normalized,
-    create_models,
-)
+from ganbench.models import MODELS, ModelConfig, StackedBatchNorm2d, _NarrowLinear, _spectral_normalized, create_models
 from ganbench.train import FINISHED, Tracker, Trainer, train
 
 IMAGE_SHAPES = [(1, 8, 8), (3, 8, 8), (1, 28, 28), (3, 28, 28), (1, 32, 32), (3, 32, 32)]
@@ -63,8 +56,10 @@ def test_narrow_linear_matches_a_batched_matmul_to_second_order(outputs):
     """The narrow-output layer (critic scores, 2-D points) is x @ w + b, and so are its gradient and the
     gradient of its gradient, which gradient penalties differentiate."""
     gen = torch.Generator().manual_seed(0)
-    x, w, b = (torch.randn(s, generator=gen, dtype=torch.float64, requires_grad=True)
-               for s in [(3, 5, 6), (3, 6, outputs), (3, 1, outputs)])  # fmt: skip
+    x, w, b = (
+        torch.randn(s, generator=gen, dtype=torch.float64, requires_grad=True)
+        for s in [(3, 5, 6), (3, 6, outputs), (3, 1, outputs)]
+    )
     assert_close(_NarrowLinear.apply(x, w, b), torch.baddbmm(b, x, w))
     assert torch.autograd.gradcheck(_NarrowLinear.apply, (x, w, b))
     assert torch.autograd.gradgradcheck(_NarrowLinear.apply, (x, w, b))
@@ -82,11 +77,28 @@ def test_spectral_norm_discriminators_train(model, members):
     """Each training forward pass updates the power-iteration vector in place; backward must not need the
     old one (D(real) and D(fake) are two passes before one backward)."""
     if model == "mlp":
-        config = RunConfig(loss="hinge", strategy="adam_dcgan", dataset="ring8", batch_size=16, steps=20,
-                           eval_every=10, eval_samples=100, model=ModelConfig(width=8, depth=2, spectral_norm=True))  # fmt: skip
+        config = RunConfig(
+            loss="hinge",
+            strategy="adam_dcgan",
+            dataset="ring8",
+            batch_size=16,
+            steps=20,
+            eval_every=10,
+            eval_samples=100,
+            model=ModelConfig(width=8, depth=2, spectral_norm=True),
+        )
     else:
-        config = RunConfig(loss="hinge", strategy="adam_dcgan", dataset="digits", batch_size=8, steps=4,
-                           eval_every=2, eval_samples=64, image_size=28, model=_dcgan(spectral_norm=True))  # fmt: skip
+        config = RunConfig(
+            loss="hinge",
+            strategy="adam_dcgan",
+            dataset="digits",
+            batch_size=8,
+            steps=4,
+            eval_every=2,
+            eval_samples=64,
+            image_size=28,
+            model=_dcgan(spectral_norm=True),
+        )
     results = train(config, [Member(s, 1e-3, 1e-3) for s in range(members)])
     assert [r.status for r in results] == [FINISHED] * members
 
@@ -95,9 +107,7 @@ def test_spectral_norm_discriminators_train(model, members):
 def test_every_parameter_and_buffer_has_the_member_dimension_first(name):
     """The stacked optimizers and checkpoint slicing index dimension 0 by member."""
     shape = (2,) if name == "mlp" else (1, 28, 28)
-    for module in create_models(
-        ModelConfig(name=name, width=8, latent_dim=4, spectral_norm=True), shape, [0, 1, 2]
-    ):
+    for module in create_models(ModelConfig(name=name, width=8, latent_dim=4, spectral_norm=True), shape, [0, 1, 2]):
         for t in list(module.parameters()) + list(module.buffers()):
             assert t.shape[0] == 3
 
@@ -153,9 +163,15 @@ def test_gradient_penalty_backpropagates_through_dcgan_d():
 @pytest.mark.parametrize("dataset", ["digits", "stacked_digits", "polygons"])
 def test_every_loss_trains_on_every_embedded_image_dataset(dataset, loss):
     config = RunConfig(
-        loss=loss, strategy="adam_dcgan", dataset=dataset, model=_dcgan(), steps=2, eval_every=2,
-        eval_samples=64, batch_size=8,
-    )  # fmt: skip
+        loss=loss,
+        strategy="adam_dcgan",
+        dataset=dataset,
+        model=_dcgan(),
+        steps=2,
+        eval_every=2,
+        eval_samples=64,
+        batch_size=8,
+    )
     (result,) = train(config, [Member(0, 2e-4, 2e-4)])
     assert result.status == FINISHED and result.step == 2
     assert math.isfinite(result.metrics[fid_key("domain")])
@@ -166,9 +182,16 @@ def test_every_loss_trains_on_every_embedded_image_dataset(dataset, loss):
 @pytest.mark.parametrize("loss", LOSSES.names())
 def test_every_loss_trains_the_image_mlp_on_stacked_digits_at_8x8(loss):
     config = RunConfig(
-        loss=loss, strategy="adam_dcgan", dataset="stacked_digits", image_size=8, steps=2, eval_every=2,
-        eval_samples=64, batch_size=8, model=ModelConfig(name="image_mlp", width=16, depth=2, latent_dim=8),
-    )  # fmt: skip
+        loss=loss,
+        strategy="adam_dcgan",
+        dataset="stacked_digits",
+        image_size=8,
+        steps=2,
+        eval_every=2,
+        eval_samples=64,
+        batch_size=8,
+        model=ModelConfig(name="image_mlp", width=16, depth=2, latent_dim=8),
+    )
     (result,) = train(config, [Member(0, 2e-4, 2e-4)])
     assert result.status == FINISHED and result.step == 2
     assert math.isfinite(result.metrics[fid_key("domain")])
@@ -180,14 +203,17 @@ def test_dcgan_population_member_trains_like_the_same_seed_alone(loss):
     """Float64 (in float32 the grouped convolution rounds differently from a single one, and Adam amplifies
     that to ~1e-4 after a step): a member of a population ends with the parameters of the same run alone."""
     config = RunConfig(
-        loss=loss, strategy="adam_dcgan", dataset="digits", model=_dcgan(), steps=3, eval_every=3,
-        eval_samples=64, batch_size=8,
-    )  # fmt: skip
-    members = [Member(4, 1e-3, 2e-3), Member(9, 2e-4, 3e-4)]
-    pop, alone = (
-        Trainer(config, members, dtype=torch.float64),
-        Trainer(config, members[1:], dtype=torch.float64),
+        loss=loss,
+        strategy="adam_dcgan",
+        dataset="digits",
+        model=_dcgan(),
+        steps=3,
+        eval_every=3,
+        eval_samples=64,
+        batch_size=8,
     )
+    members = [Member(4, 1e-3, 2e-3), Member(9, 2e-4, 3e-4)]
+    pop, alone = (Trainer(config, members, dtype=torch.float64), Trainer(config, members[1:], dtype=torch.float64))
     pop_results, (alone_result,) = pop.run(), alone.run()
     for a, b in zip(pop.g.state_dict().values(), alone.g.state_dict().values()):
         assert_close(a[1], b[0], rtol=1e-6, atol=1e-8)
@@ -206,9 +232,15 @@ def test_dcgan_population_drops_a_pruned_member_with_its_buffers(spectral_norm):
     """Member 0 is pruned at step 2 and dropped; member 1 (its batch-norm running statistics or spectral-norm
     vectors included) ends as the same run alone, in float64."""
     config = RunConfig(
-        loss="non_saturating", strategy="adam_dcgan", dataset="digits", model=_dcgan(spectral_norm=spectral_norm),
-        steps=4, eval_every=2, eval_samples=64, batch_size=8,
-    )  # fmt: skip
+        loss="non_saturating",
+        strategy="adam_dcgan",
+        dataset="digits",
+        model=_dcgan(spectral_norm=spectral_norm),
+        steps=4,
+        eval_every=2,
+        eval_samples=64,
+        batch_size=8,
+    )
     members = [Member(4, 1e-3, 2e-3), Member(9, 2e-4, 3e-4)]
     pop = Trainer(config, members, dtype=torch.float64, tracker=_PruneFirst())
     alone = Trainer(config, members[1:], dtype=torch.float64)

@@ -18,13 +18,8 @@ def test_stacked_optimizers_match_torch_optim(kind):
     stacked = torch.nn.Parameter(w.clone())
     singles = [torch.nn.Parameter(w[i].clone()) for i in range(3)]
     if kind == "adam":
-        opt = StackedAdam(
-            [stacked], torch.tensor(lrs, dtype=torch.float64), torch.tensor([0.5, 0.0, 0.9]), 0.999
-        )
-        refs = [
-            torch.optim.Adam([p], lr=lr, betas=(b1, 0.999))
-            for p, lr, b1 in zip(singles, lrs, [0.5, 0.0, 0.9])
-        ]
+        opt = StackedAdam([stacked], torch.tensor(lrs, dtype=torch.float64), torch.tensor([0.5, 0.0, 0.9]), 0.999)
+        refs = [torch.optim.Adam([p], lr=lr, betas=(b1, 0.999)) for p, lr, b1 in zip(singles, lrs, [0.5, 0.0, 0.9])]
     else:
         opt = StackedRMSprop([stacked], torch.tensor(lrs, dtype=torch.float64))
         refs = [torch.optim.RMSprop([p], lr=lr) for p, lr in zip(singles, lrs)]

@@ -49,8 +49,16 @@ def _one_error_line(capsys) -> str:
     return err[0]
 
 
-@pytest.mark.parametrize("executor", ["local", "processes", pytest.param("ray", marks=pytest.mark.skipif(
-    importlib.util.find_spec("ray") is None, reason="ray not installed"))])  # fmt: skip
+@pytest.mark.parametrize(
+    "executor",
+    [
+        "local",
+        "processes",
+        pytest.param(
+            "ray", marks=pytest.mark.skipif(importlib.util.find_spec("ray") is None, reason="ray not installed")
+        ),
+    ],
+)
 def test_plugin_loss_goes_through_tuning_final_seeds_and_report(tmp_path, clean_registries, executor):
     name = f"plugin_ns_{executor}"
     (tmp_path / "my_loss.py").write_text(PLUGIN_LOSS.format(name=name))
@@ -161,9 +169,7 @@ def test_contract_catches_a_loss_that_raises(clean_registries):
         ("import no_such_module_xyz\n", "ModuleNotFoundError: No module named 'no_such_module_xyz'"),
     ],
 )
-def test_broken_or_missing_plugin_file_exits_2_with_one_line(
-    tmp_path, clean_registries, capsys, content, message
-):
+def test_broken_or_missing_plugin_file_exits_2_with_one_line(tmp_path, clean_registries, capsys, content, message):
     path = tmp_path / "plug.py"
     if content is not None:
         path.write_text(content)
@@ -244,15 +250,21 @@ def test_strategy_and_dataset_plugins(tmp_path, clean_registries):
         register_dataset("x", kind="audio")
 
 
-def test_a_loss_only_registered_in_a_notebook_is_refused_for_worker_processes(
-    tmp_path, clean_registries, capsys
-):
+def test_a_loss_only_registered_in_a_notebook_is_refused_for_worker_processes(tmp_path, clean_registries, capsys):
     namespace = {"__name__": "__main__"}
     exec(PLUGIN_LOSS.format(name="notebook_loss"), namespace)  # noqa: S102
     from ganbench.api import run_suite
 
-    suite = {"name": "nb", "losses": ["notebook_loss"], "datasets": ["ring8"], "seeds": 1, "steps": 10,
-             "eval_every": 10, "eval_samples": 100, "batch_size": 16}  # fmt: skip
+    suite = {
+        "name": "nb",
+        "losses": ["notebook_loss"],
+        "datasets": ["ring8"],
+        "seeds": 1,
+        "steps": 10,
+        "eval_every": 10,
+        "eval_samples": 100,
+        "batch_size": 16,
+    }
     with pytest.raises(plugins.PluginError, match="registered in __main__ .* put it in a .py file"):
         run_suite(suite, out=tmp_path / "out", executor="processes", progress=False)
 

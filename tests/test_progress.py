@@ -57,8 +57,7 @@ def test_a_phase_that_is_stopped_says_so() -> None:
         progress.advance(250)
         raise KeyboardInterrupt
     assert (
-        out.getvalue().splitlines()[-1][20:]
-        == "final stopped at 250/1,000 steps (25%) in 0:00:10; suite ETA 0:00:30"
+        out.getvalue().splitlines()[-1][20:] == "final stopped at 250/1,000 steps (25%) in 0:00:10; suite ETA 0:00:30"
     )
 
 
@@ -102,16 +101,12 @@ def test_the_terminal_bar_fits_80_columns_and_a_finished_phase_shows_finished() 
         clock.now += 60
         progress.advance(720_000)  # short of the total: the last population stopped early
     # each screen the live display drew: cursor codes removed, one row per line
-    screens = [
-        line.rstrip() for line in re.split(r"[\r\n]", re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", out.getvalue()))
-    ]
+    screens = [line.rstrip() for line in re.split(r"[\r\n]", re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", out.getvalue()))]
     rows = [row for row in screens if row]
     assert max(len(row) for row in rows) <= 80
     running = next(row for row in rows if "1.20M/2.40M" in row)
     # half-way at 100 s: 1.2M + 2.4M (the final phase) left at 12,000 steps/s
-    assert (
-        running.startswith("tune ━") and " 50% " in running and running.endswith("0:01:40 suite ETA 0:05:00")
-    )
+    assert running.startswith("tune ━") and " 50% " in running and running.endswith("0:01:40 suite ETA 0:05:00")
     assert "  non_saturating|ttur_beta1|grid25 (4 runs)" in rows
     final = rows[-1]
     assert final.startswith("tune ━") and final.endswith("100% 2.40M/2.40M steps 0:02:40 done")
@@ -135,9 +130,4 @@ def test_step_counts_fit_the_bar(n: int, text: str) -> None:
 
 
 def test_durations_read_as_hours_minutes_seconds() -> None:
-    assert [duration_text(s) for s in (0, 59.6, 312, 3 * 3600 + 7)] == [
-        "0:00:00",
-        "0:01:00",
-        "0:05:12",
-        "3:00:07",
-    ]
+    assert [duration_text(s) for s in (0, 59.6, 312, 3 * 3600 + 7)] == ["0:00:00", "0:01:00", "0:05:12", "3:00:07"]

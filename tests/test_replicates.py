@@ -45,8 +45,10 @@ def _runs(out: Path) -> list:
 
 def _studies(out: Path) -> dict[str, optuna.Study]:
     storage = f"sqlite:///{out / 'optuna.db'}"
-    return {s.study_name: optuna.load_study(study_name=s.study_name, storage=storage)
-            for s in optuna.get_all_study_summaries(storage)}  # fmt: skip
+    return {
+        s.study_name: optuna.load_study(study_name=s.study_name, storage=storage)
+        for s in optuna.get_all_study_summaries(storage)
+    }
 
 
 def test_replicates_have_their_own_seeds_and_none_is_shared() -> None:
@@ -85,8 +87,9 @@ def test_one_replicate_grows_to_three_without_retraining_the_first(tmp_path: Pat
             assert r.data.tags.get(TAG_REPLICATE, "0") == "0"
     replicates = {int(r.data.tags[TAG_REPLICATE]) for r in runs}
     assert replicates == {0, 1, 2}
-    seeds = {(int(r.data.tags[TAG_REPLICATE]), int(r.data.params["seed"])) for r in runs
-             if r.data.tags[TAG_PHASE] == "final"}  # fmt: skip
+    seeds = {
+        (int(r.data.tags[TAG_REPLICATE]), int(r.data.params["seed"])) for r in runs if r.data.tags[TAG_PHASE] == "final"
+    }
     assert seeds == {(0, 0), (0, 1), (1, 2), (1, 3), (2, 4), (2, 5)}
     studies = _studies(out)
     assert len(studies) == 6
@@ -103,8 +106,9 @@ def test_a_killed_replicated_run_resumes_without_retraining_what_finished(tmp_pa
     args = ["run", "--suite", str(suite), "--out", str(out), "--no-progress", "--executor", "local"]
     env = {**env_for_subprocess(), "OMP_NUM_THREADS": "1"}
     with open(tmp_path / "first.log", "w") as log:
-        proc = subprocess.Popen([sys.executable, "-m", "ganbench.cli", *args], cwd=ROOT, env=env, stdout=log,
-                                stderr=log)  # fmt: skip
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "ganbench.cli", *args], cwd=ROOT, env=env, stdout=log, stderr=log
+        )
     deadline = time.monotonic() + 240
     try:
         while True:  # kill it once some runs finished and others are still training
@@ -112,14 +116,19 @@ def test_a_killed_replicated_run_resumes_without_retraining_what_finished(tmp_pa
             running = [r for r in _safe_runs(out) if r.info.status == "RUNNING"]
             if len(done) >= 3 and running:
                 break
-            assert proc.poll() is None, "the run ended before it could be killed:\n" + (tmp_path / "first.log").read_text()
+            assert proc.poll() is None, (
+                "the run ended before it could be killed:\n" + (tmp_path / "first.log").read_text()
+            )
             assert time.monotonic() < deadline, "no run finished within 240 s"
             time.sleep(0.2)
     finally:
         os.kill(proc.pid, signal.SIGKILL)
         proc.wait()
-    before = {r.info.run_id: (r.info.end_time, r.data.metrics.get("w1_raw")) for r in _runs(out)
-              if r.info.status == "FINISHED"}  # fmt: skip
+    before = {
+        r.info.run_id: (r.info.end_time, r.data.metrics.get("w1_raw"))
+        for r in _runs(out)
+        if r.info.status == "FINISHED"
+    }
     assert main(args) == 0
     runs = _runs(out)
     for r in runs:

@@ -34,10 +34,28 @@ def _start(tmp_path: Path, executor: str = "processes") -> tuple[subprocess.Pope
     """The suite on two workers (processes, or a local Ray cluster), in its own session (so a signal to its group
     reaches nothing else)."""
     suite, out = write_suite(tmp_path / "stops.yaml", LONG_SUITE), tmp_path / "out"
-    args = ["run", "--suite", str(suite), "--out", str(out), "--population-size", "1", "--no-progress",
-            "--executor", executor, "--workers", "2"]  # fmt: skip
-    proc = subprocess.Popen(GANBENCH + args, env=env_for_subprocess(), stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True, start_new_session=True)  # fmt: skip
+    args = [
+        "run",
+        "--suite",
+        str(suite),
+        "--out",
+        str(out),
+        "--population-size",
+        "1",
+        "--no-progress",
+        "--executor",
+        executor,
+        "--workers",
+        "2",
+    ]
+    proc = subprocess.Popen(
+        GANBENCH + args,
+        env=env_for_subprocess(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
     deadline = time.monotonic() + 300
     while not list((out / "checkpoints").glob("*.pt")):  # the workers train
         assert proc.poll() is None, proc.communicate()

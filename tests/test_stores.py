@@ -63,8 +63,7 @@ def blackhole():
 def _run(tmp_path, *flags: str, suite_text: str = TINY_SUITE) -> subprocess.Popen:
     suite = write_suite(tmp_path / "s.yaml", suite_text)
     cmd = GANBENCH + ["run", "--suite", str(suite), "--out", str(tmp_path / "out"), "--no-progress", *flags]
-    return subprocess.Popen(cmd, env=env_for_subprocess(), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            text=True)  # fmt: skip
+    return subprocess.Popen(cmd, env=env_for_subprocess(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
 
 def _finish(proc: subprocess.Popen, bound: float) -> tuple[int, str, float]:
@@ -116,8 +115,13 @@ def test_ui_on_a_port_in_use_exits_2(tmp_path):
         busy.bind(("127.0.0.1", 0))
         busy.listen(1)
         port = busy.getsockname()[1]
-        proc = subprocess.run(GANBENCH + ["ui", "--out", str(tmp_path), "--port", str(port)],
-                              env=env_for_subprocess(), capture_output=True, text=True, timeout=120)  # fmt: skip
+        proc = subprocess.run(
+            GANBENCH + ["ui", "--out", str(tmp_path), "--port", str(port)],
+            env=env_for_subprocess(),
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
     assert proc.returncode == 2
     err = proc.stderr.strip().splitlines()
     assert len(err) == 1 and f"cannot serve on 127.0.0.1:{port}" in err[0], err
@@ -128,9 +132,13 @@ def _start_long(tmp_path) -> tuple[subprocess.Popen, Path]:
 
     suite = write_suite(tmp_path / "long.yaml", TINY_SUITE.replace("steps: 30", "steps: 5000"))
     out = Path(tmp_path) / "out"
-    proc = subprocess.Popen(GANBENCH + ["run", "--suite", str(suite), "--out", str(out), "--no-progress",
-                                        "--executor", "local"], env=env_for_subprocess(), stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True)  # fmt: skip
+    proc = subprocess.Popen(
+        GANBENCH + ["run", "--suite", str(suite), "--out", str(out), "--no-progress", "--executor", "local"],
+        env=env_for_subprocess(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     deadline = time.monotonic() + 180
     while not list((out / "checkpoints").glob("*.pt")):
         assert proc.poll() is None, proc.communicate()
@@ -155,7 +163,10 @@ def test_store_urls_are_shown_without_their_password_and_http_credentials_go_to_
     from ganbench.guard import http_credentials, mask_password
 
     assert mask_password("postgresql://bob:s3cret@db:5432/x") == "postgresql://bob:***@db:5432/x"
-    assert mask_password("cannot reach https://bob:s3cret@host/ml: refused") == "cannot reach https://bob:***@host/ml: refused"
+    assert (
+        mask_password("cannot reach https://bob:s3cret@host/ml: refused")
+        == "cannot reach https://bob:***@host/ml: refused"
+    )
     assert mask_password("sqlite:////tmp/a.db") == "sqlite:////tmp/a.db"
     monkeypatch.delenv("MLFLOW_TRACKING_USERNAME", raising=False)
     monkeypatch.delenv("MLFLOW_TRACKING_PASSWORD", raising=False)
@@ -207,8 +218,11 @@ def test_a_sigkilled_ui_leaves_no_server_behind(tmp_path):
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
-    proc = subprocess.Popen(GANBENCH + ["ui", "--out", str(tmp_path), "--port", str(port)],
-                            env=env_for_subprocess(), stderr=subprocess.DEVNULL)  # fmt: skip
+    proc = subprocess.Popen(
+        GANBENCH + ["ui", "--out", str(tmp_path), "--port", str(port)],
+        env=env_for_subprocess(),
+        stderr=subprocess.DEVNULL,
+    )
     deadline = time.monotonic() + 120
     while True:  # until the server answers
         assert proc.poll() is None and time.monotonic() < deadline

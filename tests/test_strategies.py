@@ -26,9 +26,7 @@ def test_each_strategy_states_its_search_space():
     assert list(search_space(get_strategy("ttur"), SPEC)) == ["lr_g", "lr_d"]
     assert search_space(get_strategy("ttur_beta1"), SPEC)["beta1"] == ("choice", [0.0, 0.5, 0.9])
     lucic = search_space(get_strategy("lucic"), SPEC)
-    assert (
-        lucic["n_critic"] == ("choice", [1, 5]) and 0.0 in lucic["beta1"][1]
-    )  # WGAN-GP's recipe is reachable
+    assert lucic["n_critic"] == ("choice", [1, 5]) and 0.0 in lucic["beta1"][1]  # WGAN-GP's recipe is reachable
     assert list(search_space(get_strategy("rmsprop"), SPEC)) == ["lr_g", "lr_d"]
     # a preset leaves the space to the suite's tuning section, as before strategies had a search
     assert list(search_space(get_strategy("adam_dcgan"), SPEC)) == ["lr_g", "lr_d"]
@@ -77,21 +75,25 @@ def test_a_tied_study_searches_one_rate_and_ttur_two_with_equal_trials(tmp_path)
     assert params["ttur_beta1"] == [{"lr_g", "lr_d", "beta1"}] * 3
     report = (tmp_path / "o" / "report" / "summary.md").read_text()
     assert "## Tuning" in report and "lr log [0.0001, 0.01] (fixed: beta1 0.5, n_critic 1)" in report
-    assert (
-        "lr_g log [0.0001, 0.01]; lr_d log [0.0001, 0.01]; beta1 {0, 0.5, 0.9} (fixed: n_critic 1)" in report
-    )
+    assert "lr_g log [0.0001, 0.01]; lr_d log [0.0001, 0.01]; beta1 {0, 0.5, 0.9} (fixed: n_critic 1)" in report
     # the tuned tied rate is what both of its final runs trained with
     runs = pd.read_csv(tmp_path / "o" / "report" / "runs.csv")
-    assert (
-        "## Strategies" in report and "beta1 searched vs fixed" not in report
-    )  # tied vs ttur_beta1: 2 respects
+    assert "## Strategies" in report and "beta1 searched vs fixed" not in report  # tied vs ttur_beta1: 2 respects
     assert len(runs) == 4
 
 
 def test_ema_strategies_evaluate_the_averaged_generator():
     """The same seed trains the same weights with or without EMA; what is evaluated differs, and is G_ema's."""
-    config = RunConfig("hinge", "ttur", "ring8", model=ModelConfig(width=8, depth=1), steps=20, batch_size=8,
-                       eval_every=20, eval_samples=50)  # fmt: skip
+    config = RunConfig(
+        "hinge",
+        "ttur",
+        "ring8",
+        model=ModelConfig(width=8, depth=1),
+        steps=20,
+        batch_size=8,
+        eval_every=20,
+        eval_samples=50,
+    )
     plain = Trainer(config, [Member(0, 1e-2, 1e-2)])
     plain.run()
     ema = Trainer(dataclasses.replace(config, strategy="ttur+ema"), [Member(0, 1e-2, 1e-2)])

@@ -24,10 +24,7 @@ def test_losses_suite_covers_all_ten_losses_on_both_mixtures_in_three_replicates
     assert suite.replicates >= 3 and len(suite.seed_list) >= 2
     seeds = [s for r in range(suite.replicates) for s in suite.seeds_of(r)]
     assert len(set(seeds)) == len(seeds)
-    assert suite.tuning is not None and suite.tuning.steps in (
-        None,
-        suite.steps,
-    )  # tuned at the final horizon
+    assert suite.tuning is not None and suite.tuning.steps in (None, suite.steps)  # tuned at the final horizon
 
 
 def test_same_suite_same_key_and_quick_changes_it(tmp_path):
@@ -52,19 +49,10 @@ def test_same_suite_same_key_and_quick_changes_it(tmp_path):
         ({"eval_every": 100}, "eval_every must not exceed steps"),
         ({"lr_decay_from": 1.0}, "key 'lr_decay_from': Input should be less than 1"),
         ({"lr_decay_from": -0.5}, "key 'lr_decay_from': Input should be greater than or equal to 0"),
-        (
-            {"tuning": {"trials": 2, "beta1": [0.5, 1.5]}},
-            "key 'tuning.beta1': beta1 values must be in [0, 1)",
-        ),
+        ({"tuning": {"trials": 2, "beta1": [0.5, 1.5]}}, "key 'tuning.beta1': beta1 values must be in [0, 1)"),
         ({"tuning": {"trials": 2, "beta1": []}}, "key 'tuning.beta1': give at least one beta1 value"),
-        (
-            {"tuning": {"trials": 2, "n_critic": []}},
-            "key 'tuning.n_critic': n_critic must list distinct D steps",
-        ),
-        (
-            {"tuning": {"trials": 2, "n_critic": [1, 0]}},
-            "key 'tuning.n_critic.1': Input should be greater than 0",
-        ),
+        ({"tuning": {"trials": 2, "n_critic": []}}, "key 'tuning.n_critic': n_critic must list distinct D steps"),
+        ({"tuning": {"trials": 2, "n_critic": [1, 0]}}, "key 'tuning.n_critic.1': Input should be greater than 0"),
         ({"tuning": {"trials": 2, "warmup": 1.0}}, "key 'tuning.warmup': Input should be less than 1"),
         ({"tuning": {"trials": 2, "pruner": "hyperband"}}, "key 'tuning.pruner': Input should be 'median'"),
         ({"compile": "fast"}, "key 'compile': Input should be 'none', 'default' or 'reduce-overhead' (got 'fast')"),
@@ -101,9 +89,7 @@ def test_run_config_of_an_external_dataset_needs_no_files(tmp_path):
     from ganbench.data import dataset_kind
     from ganbench.plan import contenders, run_config
 
-    path = write_suite(
-        tmp_path / "s.yaml", TINY_SUITE.replace("datasets: [ring8]", "datasets: [mnist, ring8]")
-    )
+    path = write_suite(tmp_path / "s.yaml", TINY_SUITE.replace("datasets: [ring8]", "datasets: [mnist, ring8]"))
     suite = load_suite(str(path))
     configs = {c.dataset: run_config(suite, c) for c in contenders(suite)}
     assert configs["mnist"].model.name == "dcgan" and configs["ring8"].model.name == "mlp"

@@ -14,8 +14,16 @@ from ganbench.models import ModelConfig
 from ganbench.optim import StackedAdam, StackedRMSprop
 from ganbench.train import Tracker, Trainer, train
 
-TINY = RunConfig(loss="non_saturating", strategy="adam_dcgan", dataset="ring8", model=ModelConfig(width=16, depth=2),
-                 steps=60, eval_every=20, eval_samples=200, batch_size=32)  # fmt: skip
+TINY = RunConfig(
+    loss="non_saturating",
+    strategy="adam_dcgan",
+    dataset="ring8",
+    model=ModelConfig(width=16, depth=2),
+    steps=60,
+    eval_every=20,
+    eval_samples=200,
+    batch_size=32,
+)
 
 
 def test_same_seed_same_metrics_to_the_last_digit():
@@ -52,12 +60,7 @@ class PruneFirst(Tracker):
 def test_stopped_members_are_dropped_from_the_stacked_model_and_the_others_are_unchanged():
     """A pruned member (0) and a diverged one (1) leave the stacked tensors; members 2 and 3 end as trained
     alone (float64), so dropping rows changes nothing for the rest."""
-    members = [
-        Member(0, 1e-3, 1e-3),
-        Member(1, 1e6, 1e6),
-        Member(2, 1e-3, 2e-3),
-        Member(3, 3e-4, 1e-3, beta1=0.3),
-    ]
+    members = [Member(0, 1e-3, 1e-3), Member(1, 1e6, 1e6), Member(2, 1e-3, 2e-3), Member(3, 3e-4, 1e-3, beta1=0.3)]
     config = dataclasses.replace(TINY, loss="lsgan", strategy="adam_dcgan+ema")
     pop = Trainer(config, members, dtype=torch.float64, tracker=PruneFirst())
     results = pop.run()
@@ -141,8 +144,7 @@ def test_killed_and_resumed_run_ends_with_the_same_metrics(tmp_path):
 
 
 CUDA = pytest.param(
-    "cuda",
-    marks=[pytest.mark.gpu, pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")],
+    "cuda", marks=[pytest.mark.gpu, pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")]
 )
 
 
@@ -152,18 +154,14 @@ def test_population_member_follows_the_run_trained_alone(loss, device):
     """Float64: a member of a population of 4 ends with the same parameters as the same run alone (4 members
     on the CPU: the population takes the narrow-layer path, the run alone the plain batched matmul)."""
     config = dataclasses.replace(TINY, loss=loss, steps=200, eval_every=100)
-    members = [
-        Member(0, 1e-3, 2e-3),
-        Member(1, 3e-4, 1e-3, beta1=0.3),
-        Member(2, 1e-4, 1e-4),
-        Member(3, 1e-3, 1e-3),
-    ]
+    members = [Member(0, 1e-3, 2e-3), Member(1, 3e-4, 1e-3, beta1=0.3), Member(2, 1e-4, 1e-4), Member(3, 1e-3, 1e-3)]
     pop = Trainer(config, members, device=device, dtype=torch.float64)
     pop_results = pop.run()
     alone = Trainer(config, [members[1]], device=device, dtype=torch.float64)
     (alone_result,) = alone.run()
-    for p_pop, p_alone in zip(list(pop.g.parameters()) + list(pop.d.parameters()),
-                              list(alone.g.parameters()) + list(alone.d.parameters())):  # fmt: skip
+    for p_pop, p_alone in zip(
+        list(pop.g.parameters()) + list(pop.d.parameters()), list(alone.g.parameters()) + list(alone.d.parameters())
+    ):
         assert_close(p_pop[1], p_alone[0], rtol=1e-6, atol=1e-8)
     assert pop_results[1].metrics == pytest.approx(alone_result.metrics, rel=1e-6)
 
@@ -187,9 +185,17 @@ def test_an_unset_decay_leaves_the_run_key_of_older_stores_and_a_set_one_changes
 @pytest.mark.parametrize("kind", ["adam", "rmsprop"])
 def test_a_decayed_run_takes_the_scaled_steps_of_a_plain_optimizer(kind):
     """Each update of a decayed member equals torch.optim's with lr * factor(step); the last one is not zero."""
-    config = RunConfig("hinge", "adam_dcgan" if kind == "adam" else "rmsprop_wgan", "ring8",
-                       model=ModelConfig(width=8, depth=1), steps=6, batch_size=4, eval_every=6,
-                       lr_decay_from=0.5, n_critic=1)  # fmt: skip
+    config = RunConfig(
+        "hinge",
+        "adam_dcgan" if kind == "adam" else "rmsprop_wgan",
+        "ring8",
+        model=ModelConfig(width=8, depth=1),
+        steps=6,
+        batch_size=4,
+        eval_every=6,
+        lr_decay_from=0.5,
+        n_critic=1,
+    )
     trainer = Trainer(config, [Member(0, 1e-2, 1e-2)])
     seen = []
     step = trainer.opt_g.step

@@ -136,9 +136,7 @@ def history(study: optuna.Study) -> list[tuple]:
 def small(name: str, trials: int, batch: int) -> str:
     """A quick single-contender suite: lsgan with sane learning rates, 10 steps."""
     text = DIVERGING.replace("tune-diverge", name).replace("lr_min: 10.0, lr_max: 100.0", "lr_max: 1.0e-3")
-    return text.replace("trials: 4, batch: 4", f"trials: {trials}, batch: {batch}").replace(
-        "steps: 30", "steps: 10"
-    )
+    return text.replace("trials: 4, batch: 4", f"trials: {trials}, batch: {batch}").replace("steps: 30", "steps: 10")
 
 
 def test_equal_budget_tuning_then_final_phase(tmp_path, mlflow_template):
@@ -159,9 +157,7 @@ def test_equal_budget_tuning_then_final_phase(tmp_path, mlflow_template):
 
     store = runner.store
     study_runs = {r.data.tags[TAG_CONTENDER]: r for r in store.children(runner.parent, "study")}
-    best = {
-        r.data.tags[TAG_CONTENDER]: found[r.data.tags[TAG_STUDY]].best_params for r in study_runs.values()
-    }
+    best = {r.data.tags[TAG_CONTENDER]: found[r.data.tags[TAG_STUDY]].best_params for r in study_runs.values()}
     assert len(study_runs) == 2
     for contender, run in study_runs.items():
         assert run.info.status == "FINISHED"
@@ -255,13 +251,10 @@ def test_trial_told_from_its_finished_run_after_a_kill(tmp_path, mlflow_template
     last = study.trials[-1]
     with sqlite3.connect(out / "optuna.db") as conn:  # the state such a kill leaves
         conn.execute(
-            "update trials set state = 'RUNNING', datetime_complete = null where trial_id = ?",
-            (last._trial_id,),
+            "update trials set state = 'RUNNING', datetime_complete = null where trial_id = ?", (last._trial_id,)
         )
         conn.execute("delete from trial_values where trial_id = ?", (last._trial_id,))
-        conn.execute(
-            "delete from trial_user_attributes where trial_id = ? and key = ?", (last._trial_id, ATTR_STATUS)
-        )
+        conn.execute("delete from trial_user_attributes where trial_id = ? and key = ?", (last._trial_id, ATTR_STATUS))
     runner = make_runner(suite_path, out)
     tune_suite(runner)
     (study,) = studies(out).values()
@@ -322,7 +315,9 @@ def test_stopped_tuning_resumes_without_duplicates(tmp_path, mlflow_template, mo
         # the trials it interrupted (none when the signal came between two rounds: a 30-step trial is quick)
         stale = {(n, t.number) for n, t in trials if t.user_attrs.get(ATTR_STATUS) == "killed"}
         assert all(t.state == TrialState.FAIL for n, t in trials if (n, t.number) in stale)
-        open_runs = MLflowStore(default_tracking_uri(out), "ganbench/tune-kill").find_runs("attributes.status = 'RUNNING'")
+        open_runs = MLflowStore(default_tracking_uri(out), "ganbench/tune-kill").find_runs(
+            "attributes.status = 'RUNNING'"
+        )
         assert not open_runs
 
     assert run_cli(args) == 0  # the rerun continues the studies
@@ -361,12 +356,8 @@ def test_unopenable_storage_is_bad_input(tmp_path, mlflow_template, capsys, url)
 
 def test_suite_may_name_another_objective(tmp_path, mlflow_template):
     """`tuning.objective` replaces the dataset's primary metric: here the % of high-quality samples, maximized."""
-    text = SUITE.replace(
-        "tuning: {trials: 8, batch: 4,", "tuning: {trials: 2, batch: 2, objective: high_quality_pct,"
-    )
-    suite, out = prepare(
-        tmp_path, "objective", text.replace("[non_saturating, lsgan]", "[hinge]"), mlflow_template
-    )
+    text = SUITE.replace("tuning: {trials: 8, batch: 4,", "tuning: {trials: 2, batch: 2, objective: high_quality_pct,")
+    suite, out = prepare(tmp_path, "objective", text.replace("[non_saturating, lsgan]", "[hinge]"), mlflow_template)
     tune_suite(make_runner(suite, out))
     (study,) = studies(out).values()
     assert study.direction == optuna.study.StudyDirection.MAXIMIZE
@@ -387,9 +378,7 @@ tuning: {{trials: 8, batch: 4, lr_min: 1.0e-4, lr_max: 1.0e-3, beta1: [0.0, 0.5]
 {MODEL}"""
 
 
-def test_the_search_space_reaches_beta1_0_and_5_critic_steps_and_the_final_phase_uses_them(
-    tmp_path, mlflow_template
-):
+def test_the_search_space_reaches_beta1_0_and_5_critic_steps_and_the_final_phase_uses_them(tmp_path, mlflow_template):
     """Lucic et al.'s space (lr_g, lr_d, beta1, D steps) is the same for every contender; WGAN-GP can reach its
     own recipe (beta1 = 0, 5 D steps) through it, and what a trial drew is what it trained with."""
     suite_path, out = prepare(tmp_path, "space", SPACE, mlflow_template)
@@ -417,9 +406,7 @@ def test_the_search_space_reaches_beta1_0_and_5_critic_steps_and_the_final_phase
 def test_successive_halving_stops_trials_at_its_rungs_and_keeps_the_budget_equal(tmp_path, mlflow_template):
     """Rungs at warmup x steps (rounded up to an evaluation) and each doubling: a pruned trial's last
     evaluation is a rung, and every contender still gets exactly `trials` counted trials."""
-    text = SUITE.replace(
-        "tuning: {trials: 8, batch: 4,", "tuning: {trials: 8, batch: 4, pruner: successive_halving,"
-    )
+    text = SUITE.replace("tuning: {trials: 8, batch: 4,", "tuning: {trials: 8, batch: 4, pruner: successive_halving,")
     suite_path, out = prepare(
         tmp_path, "sh", text.replace("[non_saturating, lsgan]", "[non_saturating]"), mlflow_template
     )
@@ -448,15 +435,17 @@ def test_tuning_on_worker_processes_prunes_there_and_decides_as_in_this_process(
     outcomes = {}
     for executor in ("local", "processes"):
         suite_path, out = prepare(tmp_path, executor, text, mlflow_template)
-        options = RunOptions(out_dir=out, device="cpu", show_progress=False, executor=executor, workers=2,
-                             worker_threads=1)  # fmt: skip
+        options = RunOptions(
+            out_dir=out, device="cpu", show_progress=False, executor=executor, workers=2, worker_threads=1
+        )
         _RUNNERS.append(Runner(load_suite(str(suite_path)), options))
         tune_suite(_RUNNERS[-1])
         outcomes[executor] = {name: (study, history(study)) for name, study in studies(out).items()}
     assert outcomes["local"].keys() == outcomes["processes"].keys()
     client = MlflowClient(default_tracking_uri(tmp_path / "processes"))
-    runs = client.search_runs([client.get_experiment_by_name("ganbench/tune-test").experiment_id],
-                              f"tags.`{TAG_PHASE}` = 'tune'")  # fmt: skip
+    runs = client.search_runs(
+        [client.get_experiment_by_name("ganbench/tune-test").experiment_id], f"tags.`{TAG_PHASE}` = 'tune'"
+    )
     by_trial = {(r.data.tags[TAG_STUDY], int(r.data.tags[TAG_TRIAL])): r for r in runs}
     populations = pruned = 0
     for name, (study, trials) in outcomes["processes"].items():
@@ -526,10 +515,8 @@ def test_the_budget_curve_counts_pruned_and_diverged_trials_but_not_failed_ones(
 
     study = optuna.create_study(direction="minimize")
     dist = {"lr_g": FloatDistribution(1e-4, 1e-2, log=True)}
-    for state, value in [("COMPLETE", 3.0), ("PRUNED", None), ("FAIL", None), ("COMPLETE", 1.0),
-                         ("COMPLETE", 2.0)]:  # fmt: skip
-        study.add_trial(create_trial(state=TrialState[state], value=value, params={"lr_g": 1e-3},
-                                     distributions=dist))  # fmt: skip
+    for state, value in [("COMPLETE", 3.0), ("PRUNED", None), ("FAIL", None), ("COMPLETE", 1.0), ("COMPLETE", 2.0)]:
+        study.add_trial(create_trial(state=TrialState[state], value=value, params={"lr_g": 1e-3}, distributions=dist))
     holder = ContenderStudy.__new__(ContenderStudy)
     holder.study = study
     assert holder.budget_curve() == [3.0, 3.0, 1.0, 1.0]
@@ -578,10 +565,13 @@ def test_a_compute_budget_gives_cheap_trials_more_of_them(tmp_path, mlflow_templ
     """Budgets in GFLOP: a trial with 5 D steps (adam_wgangp) spends 3.3x one with 1 (adam_dcgan) here (0.031 and
     0.0093 GFLOP), so at the same compute it gets fewer trials; every trial's compute is recorded and each study
     spends at least its budget."""
-    text = PROTOCOL.replace("losses: [non_saturating, r1]", "losses: [non_saturating]\nstrategies: [adam_dcgan, adam_wgangp]")
+    text = PROTOCOL.replace(
+        "losses: [non_saturating, r1]", "losses: [non_saturating]\nstrategies: [adam_dcgan, adam_wgangp]"
+    )
     text = text.replace("trials: 2, batch: 1, seeds_per_trial: 2, loss_params: true", "compute: 0.05, batch: 1")
-    suite_path, out = prepare(tmp_path, "compute", text.replace(MODEL, MODEL.replace("strategies: [adam_dcgan]\n", "")),
-                              mlflow_template)  # fmt: skip
+    suite_path, out = prepare(
+        tmp_path, "compute", text.replace(MODEL, MODEL.replace("strategies: [adam_dcgan]\n", "")), mlflow_template
+    )
     tune_suite(make_runner(suite_path, out))
     counted = {}
     for name, study in studies(out).items():
@@ -592,8 +582,12 @@ def test_a_compute_budget_gives_cheap_trials_more_of_them(tmp_path, mlflow_templ
     assert counted == {"dcgan": 6, "wgangp": 2}, counted  # ceil(0.05 / 0.0093) and ceil(0.05 / 0.031)
 
 
-LUCIC = {"lr_g": ("log", (5e-5, 1e-2)), "lr_d": ("log", (5e-5, 1e-2)), "beta1": ("choice", [0.0, 0.5, 0.9]),
-         "n_critic": ("choice", [1, 5])}  # fmt: skip
+LUCIC = {
+    "lr_g": ("log", (5e-5, 1e-2)),
+    "lr_d": ("log", (5e-5, 1e-2)),
+    "beta1": ("choice", [0.0, 0.5, 0.9]),
+    "n_critic": ("choice", [1, 5]),
+}
 
 
 @pytest.mark.parametrize("seed", range(20))

@@ -16,5 +16,13 @@ from ganbench.data.base import (
 )
 from ganbench.data.mixtures import GaussianMixture
 
-__all__ = ["DATASETS", "DataError", "DataOptions", "GaussianMixture", "check_datasets", "dataset_kind",
-           "load_dataset", "register_dataset"]  # fmt: skip
+__all__ = [
+    "DATASETS",
+    "DataError",
+    "DataOptions",
+    "GaussianMixture",
+    "check_datasets",
+    "dataset_kind",
+    "load_dataset",
+    "register_dataset",
+]

@@ -34,9 +34,7 @@ def _one_line(e: BaseException) -> str:
 
 
 @functools.lru_cache(maxsize=4)
-def _torchvision_set(
-    name: str, root: Path, download: bool, cls_name: str, folder: str
-) -> tuple[Tensor, Tensor]:
+def _torchvision_set(name: str, root: Path, download: bool, cls_name: str, folder: str) -> tuple[Tensor, Tensor]:
     """Train split of a torchvision dataset as uint8 ``[n, C, H, W]`` images and their labels."""
     import torchvision.datasets as tvd
 
@@ -45,20 +43,14 @@ def _torchvision_set(
         ds = getattr(tvd, cls_name)(str(root), train=True, download=download)
     except RuntimeError as e:  # torchvision's "not found" / "not found or corrupted", or a truncated file
         if "not found" not in str(e):
-            raise DataError(
-                f"{name}: files under {where} are malformed ({_one_line(e)}); {_HOW_TO_GET}"
-            ) from None
+            raise DataError(f"{name}: files under {where} are malformed ({_one_line(e)}); {_HOW_TO_GET}") from None
         corrupted = where.exists() and "corrupted" in str(e)
         what = "are missing or failed torchvision's md5 check" if corrupted else "not found"
         raise DataError(f"{name}: files under {where} {what}; {_HOW_TO_GET}") from None
     except _MALFORMED as e:
-        raise DataError(
-            f"{name}: files under {where} are malformed ({_one_line(e)}); {_HOW_TO_GET}"
-        ) from None
+        raise DataError(f"{name}: files under {where} are malformed ({_one_line(e)}); {_HOW_TO_GET}") from None
     except OSError as e:  # a download without a network, an unreadable file
-        raise DataError(
-            f"{name}: could not read or download {where} ({_one_line(e)}); {_HOW_TO_GET}"
-        ) from None
+        raise DataError(f"{name}: could not read or download {where} ({_one_line(e)}); {_HOW_TO_GET}") from None
     data, labels = torch.as_tensor(ds.data), torch.as_tensor(ds.targets)
     if data.dim() not in (3, 4) or len(data) == 0 or len(data) != len(labels):
         raise DataError(
@@ -140,6 +132,4 @@ def image_folder(options: DataOptions) -> ImageDataset:
     root, size = data_root(options).resolve(), resolve_size(options, 32)
     images, labels, classes = _read_folder(root, size)
     protocol = {"source": "torchvision.datasets.ImageFolder", "root": str(root), "classes": len(classes)}
-    return ImageDataset(
-        "image_folder", images, labels, len(classes), protocol=protocol, cache_dir=options.cache_dir
-    )
+    return ImageDataset("image_folder", images, labels, len(classes), protocol=protocol, cache_dir=options.cache_dir)

@@ -29,9 +29,7 @@ def _digits_uint8(size: int) -> tuple[Tensor, Tensor]:
     bunch = load_digits()
     images = torch.as_tensor(bunch.images, dtype=torch.float32)[:, None] / 16  # values 0..16
     if size != images.shape[-1]:
-        images = torch.nn.functional.interpolate(
-            images, size=(size, size), mode="bilinear", align_corners=False
-        )
+        images = torch.nn.functional.interpolate(images, size=(size, size), mode="bilinear", align_corners=False)
     return (images * 255).round().clamp(0, 255).to(torch.uint8), torch.as_tensor(bunch.target)
 
 
@@ -41,8 +39,11 @@ def digits(options: DataOptions) -> ImageDataset:
     ``image_size: 8``, else upsampled bilinearly to 28 or 32 (32 by default)."""
     size = resolve_size(options, 32)
     images, labels = _digits_uint8(size)
-    protocol = {"source": "sklearn.datasets.load_digits", "resolution": f"{size}x{size}",
-                "upsampling": "none" if size == 8 else "bilinear"}  # fmt: skip
+    protocol = {
+        "source": "sklearn.datasets.load_digits",
+        "resolution": f"{size}x{size}",
+        "upsampling": "none" if size == 8 else "bilinear",
+    }
     return ImageDataset("digits", images, labels, 10, protocol=protocol, cache_dir=options.cache_dir)
 
 
@@ -59,9 +60,7 @@ def stacked_digits(options: DataOptions) -> StackedImages:
     return StackedImages("stacked_digits", base, triples, protocol=protocol, cache_dir=options.cache_dir)
 
 
-def draw_polygons(
-    n: int, size: int, seed: int, vertices: tuple[int, ...] = POLYGON_VERTICES
-) -> tuple[Tensor, Tensor]:
+def draw_polygons(n: int, size: int, seed: int, vertices: tuple[int, ...] = POLYGON_VERTICES) -> tuple[Tensor, Tensor]:
     """``n`` filled convex polygons, white on black, uint8 ``[n, 1, size, size]``, and their vertex counts.
 
     Vertices lie on a circle (so the polygon is convex) at evenly spaced angles jittered by up to 15 % of the

@@ -78,9 +78,7 @@ class ImageDataset:
         cache_dir: Path | None = None,
     ) -> None:
         if images.dtype != torch.uint8 or images.dim() != 4:
-            raise ValueError(
-                f"{name}: images must be uint8 [n, C, H, W], got {images.dtype} {tuple(images.shape)}"
-            )
+            raise ValueError(f"{name}: images must be uint8 [n, C, H, W], got {images.dtype} {tuple(images.shape)}")
         self.name, self.labels, self.num_classes = name, labels, num_classes
         self.protocol = protocol or {}
         self.cache_dir = cache_dir

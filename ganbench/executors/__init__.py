@@ -16,9 +16,23 @@ from ganbench.executors.local import LocalExecutor
 from ganbench.executors.processes import ProcessExecutor, gpu_assignment
 from ganbench.executors.ray_cluster import RayExecutor
 
-__all__ = ["EXECUTORS", "PLOT_SAMPLES", "EmitTracker", "Executor", "Job", "LocalExecutor", "ProcessExecutor",
-           "RayExecutor", "create_executor", "evaluator_for", "gpu_assignment", "job", "local", "processes",
-           "run_job"]  # fmt: skip
+__all__ = [
+    "EXECUTORS",
+    "PLOT_SAMPLES",
+    "EmitTracker",
+    "Executor",
+    "Job",
+    "LocalExecutor",
+    "ProcessExecutor",
+    "RayExecutor",
+    "create_executor",
+    "evaluator_for",
+    "gpu_assignment",
+    "job",
+    "local",
+    "processes",
+    "run_job",
+]
 
 
 def create_executor(name: str, **options: Any) -> Executor:

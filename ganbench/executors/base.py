@@ -13,9 +13,7 @@ from ganbench.train import RunResult
 
 
 class Executor:
-    def run(
-        self, jobs: list[Job], on_event: EventSink
-    ) -> Iterator[tuple[Job, list[RunResult] | BaseException]]:
+    def run(self, jobs: list[Job], on_event: EventSink) -> Iterator[tuple[Job, list[RunResult] | BaseException]]:
         raise NotImplementedError
 
     def close(self) -> None:

@@ -29,9 +29,7 @@ class Job:
     data: DataOptions
     threads: int | None = None  # torch intra-op threads in a worker; None: torch's default
     gpu_share: float = 1.0  # share of its GPU's memory the job may plan for (set where workers share a GPU)
-    plugins: tuple[
-        PluginSource, ...
-    ] = ()  # loaded in the worker before anything else (a no-op in the driver)
+    plugins: tuple[PluginSource, ...] = ()  # loaded in the worker before anything else (a no-op in the driver)
 
 
 class EmitTracker(Tracker):
@@ -74,9 +72,7 @@ def evaluator_for(config: RunConfig, data: DataOptions) -> Any:
 
     key = (config.dataset, config.eval_samples, data)
     if key not in _EVALUATORS:
-        _EVALUATORS[key] = create_evaluator(
-            load_dataset(config.dataset, data), eval_samples=config.eval_samples
-        )
+        _EVALUATORS[key] = create_evaluator(load_dataset(config.dataset, data), eval_samples=config.eval_samples)
     return _EVALUATORS[key]
 
 
@@ -108,11 +104,7 @@ def run_job(job: Job, emit: EventSink) -> list[RunResult]:
 
     size = _fitting_size(job, evaluator)
     if size < len(job.members):
-        emit(
-            NoteEvent(
-                "note", job.job_id, f"{len(job.members)} members do not fit in memory: {size} at a time"
-            )
-        )
+        emit(NoteEvent("note", job.job_id, f"{len(job.members)} members do not fit in memory: {size} at a time"))
     results: dict[int, RunResult] = {}
     for part in _parts(job, size):
         results.update(zip(part, build(part).run(), strict=True))

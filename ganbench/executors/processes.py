@@ -164,8 +164,9 @@ class ProcessExecutor(Executor):
                 gpus.put(assignment)
             for worker in range(self.workers):
                 ids.put(worker)
-            pool = ProcessPoolExecutor(self.workers, mp_context=ctx, initializer=_init_worker,
-                                       initargs=(events, gpus, ids, replies, stop))  # fmt: skip
+            pool = ProcessPoolExecutor(
+                self.workers, mp_context=ctx, initializer=_init_worker, initargs=(events, gpus, ids, replies, stop)
+            )
             with blocked_for_children():  # submit starts the workers
                 futures = {pool.submit(_worker_run, job, self.job_runner): job for job in pending}
             pending = []

@@ -36,8 +36,14 @@ class RayExecutor(Executor):
     """Jobs as Ray tasks on a cluster (``address``; a local one when None). ``gpus_per_job`` may be a fraction
     so several small populations share one GPU. Ray retries tasks whose worker died (``retries``)."""
 
-    def __init__(self, address: str | None = None, workers: int | None = None, gpus_per_job: float = 0.0,
-                 retries: int = 1, **_: Any) -> None:  # fmt: skip
+    def __init__(
+        self,
+        address: str | None = None,
+        workers: int | None = None,
+        gpus_per_job: float = 0.0,
+        retries: int = 1,
+        **_: Any,
+    ) -> None:
         try:
             import ray
         except ImportError:

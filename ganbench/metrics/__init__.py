@@ -24,6 +24,7 @@ COMPUTE = "compute_gflop"  # a run's model FLOPs (ganbench.compute), in GFLOP
 WALL = "wall_seconds"  # a run's share of its population's wall time
 FEATURE_SPACES = ("raw", "domain", "inception")
 
+
 def fid_key(space: str) -> str:
     return f"fid_{space}"
 
@@ -104,17 +105,19 @@ def register_metric(spec: MetricSpec) -> MetricSpec:
 
 for _spec in (
     MetricSpec("fid", "Fréchet distance of features", spaces=FEATURE_SPACES, objective=True),
-    MetricSpec("kid", "kernel inception distance", spaces=FEATURE_SPACES, objective=True,
-               bounds=(None, None)),  # unbiased: small negative values occur
+    MetricSpec(
+        "kid", "kernel inception distance", spaces=FEATURE_SPACES, objective=True, bounds=(None, None)
+    ),  # unbiased: small negative values occur
     MetricSpec("w1", "exact Wasserstein-1 distance", spaces=("raw",), objective=True),
-    MetricSpec("precision", "precision (Kynkäänniemi et al. 2019)", True, FEATURE_SPACES, objective=True,
-               bounds=(0.0, 1.0)),
-    MetricSpec("recall", "recall (Kynkäänniemi et al. 2019)", True, FEATURE_SPACES, objective=True,
-               bounds=(0.0, 1.0)),
+    MetricSpec(
+        "precision", "precision (Kynkäänniemi et al. 2019)", True, FEATURE_SPACES, objective=True, bounds=(0.0, 1.0)
+    ),
+    MetricSpec("recall", "recall (Kynkäänniemi et al. 2019)", True, FEATURE_SPACES, objective=True, bounds=(0.0, 1.0)),
     MetricSpec("is", "Inception Score", True, ("inception",), bounds=(1.0, None)),
     MetricSpec(MODES_COVERED, "modes covered", True, kind="coverage", objective=True, position=0),
-    MetricSpec(HIGH_QUALITY, "high-quality samples, %", True, kind="coverage", objective=True, position=1,
-               bounds=(0.0, 100.0)),
+    MetricSpec(
+        HIGH_QUALITY, "high-quality samples, %", True, kind="coverage", objective=True, position=1, bounds=(0.0, 100.0)
+    ),
     MetricSpec(KL_UNIFORM, "KL(mode histogram || uniform)", kind="coverage", objective=True, position=2),
     MetricSpec(GRAD_NORM_G, "G gradient norm", kind="diagnostic"),
     MetricSpec(GRAD_NORM_D, "D gradient norm", kind="diagnostic"),

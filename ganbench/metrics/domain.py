@@ -59,9 +59,7 @@ class DomainClassifier(nn.Module):
         return features, self.head(features)
 
 
-def holdout_split(
-    n: int, seed: int = SPLIT_SEED, test_fraction: float = TEST_FRACTION
-) -> tuple[Tensor, Tensor]:
+def holdout_split(n: int, seed: int = SPLIT_SEED, test_fraction: float = TEST_FRACTION) -> tuple[Tensor, Tensor]:
     """Fixed ``(train, test)`` index split of ``n`` items: the classifier trains on the first, and its recorded
     accuracy is measured on the second alone."""
     perm = torch.randperm(n, generator=torch.Generator().manual_seed(seed))
@@ -200,17 +198,11 @@ class DomainFeatureExtractor(FeatureExtractorBase):
     per_channel = False
 
     def __init__(
-        self,
-        name: str,
-        features_list: list[str],
-        feature_extractor_weights_path: str | None = None,
-        **kwargs: Any,
+        self, name: str, features_list: list[str], feature_extractor_weights_path: str | None = None, **kwargs: Any
     ) -> None:
         super().__init__(name, features_list)
         if feature_extractor_weights_path is None:
-            raise ValueError(
-                f"{name} needs feature_extractor_weights_path: a classifier file ganbench cached"
-            )
+            raise ValueError(f"{name} needs feature_extractor_weights_path: a classifier file ganbench cached")
         state = torch.load(feature_extractor_weights_path, map_location="cpu", weights_only=True)
         self.in_channels, self.num_classes = int(state["in_channels"]), int(state["num_classes"])
         self.classifier = DomainClassifier(self.in_channels, self.num_classes)
@@ -245,11 +237,7 @@ class DomainFeatureExtractor(FeatureExtractorBase):
         if self.per_channel:
             x = x.reshape(n * c, 1, *x.shape[2:])
         elif c != self.in_channels:
-            x = (
-                x.mean(dim=1, keepdim=True)
-                if self.in_channels == 1
-                else x.expand(-1, self.in_channels, -1, -1)
-            )
+            x = x.mean(dim=1, keepdim=True) if self.in_channels == 1 else x.expand(-1, self.in_channels, -1, -1)
         features, logits = self.classifier(x)
         out = {"features": features.reshape(n, -1), "logits": logits.reshape(n, -1)}
         return tuple(out[name] for name in self.features_list)
@@ -268,10 +256,7 @@ class PerChannelDomainFeatureExtractor(DomainFeatureExtractor):
     per_channel = True
 
 
-for _name, _cls in (
-    (EXTRACTOR, DomainFeatureExtractor),
-    (PER_CHANNEL_EXTRACTOR, PerChannelDomainFeatureExtractor),
-):
+for _name, _cls in ((EXTRACTOR, DomainFeatureExtractor), (PER_CHANNEL_EXTRACTOR, PerChannelDomainFeatureExtractor)):
     if _name not in FEATURE_EXTRACTORS_REGISTRY:  # importlib.reload must not fail on the duplicate
         register_feature_extractor(_name, _cls)
 

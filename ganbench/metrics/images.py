@@ -158,20 +158,13 @@ class ImageEvaluator(Evaluator):
             saved = torch.load(path, map_location="cpu", weights_only=True)
             return {"stats": {k: v.numpy() for k, v in saved["stats"].items()}, "features": saved["features"]}
         n = len(self.dataset)
-        parts = [
-            extract(self.extractors[space], self.dataset.images_at(idx))
-            for idx in torch.arange(n).split(5000)
-        ]
+        parts = [extract(self.extractors[space], self.dataset.images_at(idx)) for idx in torch.arange(n).split(5000)]
         features = torch.cat([p["features"] for p in parts])
-        picked = torch.randperm(n, generator=torch.Generator().manual_seed(REFERENCE_SEED))[
-            : self.reference_size
-        ]
+        picked = torch.randperm(n, generator=torch.Generator().manual_seed(REFERENCE_SEED))[: self.reference_size]
         reference = {"stats": fid_statistics(features), "features": features[picked].contiguous()}
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_suffix(f".tmp{os.getpid()}")
-        torch.save(
-            {**reference, "stats": {k: torch.as_tensor(v) for k, v in reference["stats"].items()}}, tmp
-        )
+        torch.save({**reference, "stats": {k: torch.as_tensor(v) for k, v in reference["stats"].items()}}, tmp)
         os.replace(tmp, path)
         return reference
 
@@ -191,12 +184,7 @@ class ImageEvaluator(Evaluator):
             ref = self.reference[space]
             out.update(
                 feature_metrics(
-                    fake["features"],
-                    ref["features"],
-                    space,
-                    real_stats=ref["stats"],
-                    metrics=metrics,
-                    **options,
+                    fake["features"], ref["features"], space, real_stats=ref["stats"], metrics=metrics, **options
                 )
             )
             if space == "domain":
@@ -242,9 +230,7 @@ class ImageEvaluator(Evaluator):
         if self.domain is None:
             return None
         per_channel = classifier_source(self.dataset) is not self.dataset
-        return float(self.domain.info["test_accuracy"]) ** (
-            self.dataset.sample_shape[0] if per_channel else 1
-        )
+        return float(self.domain.info["test_accuracy"]) ** (self.dataset.sample_shape[0] if per_channel else 1)
 
     def protocol(self) -> dict[str, Any]:
         n = len(self.dataset)
@@ -282,8 +268,6 @@ class ImageEvaluator(Evaluator):
                 "inception_extractor": INCEPTION,
                 "inception_weights": self.inception_weights.name,
                 "inception_weights_sha256": self.inception_sha256,
-                "inception_protocol": "standard"
-                if standard
-                else f"short ({STANDARD_SAMPLES} generated is standard)",
+                "inception_protocol": "standard" if standard else f"short ({STANDARD_SAMPLES} generated is standard)",
             }
         return out

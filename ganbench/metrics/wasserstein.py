@@ -63,8 +63,6 @@ def balanced_reference(pool: Tensor, means: Tensor, per_mode: int) -> Tensor:
     for mode in range(means.shape[0]):
         members = pool[nearest == mode]
         if members.shape[0] < per_mode:
-            raise ValueError(
-                f"mode {mode}: {members.shape[0]} of {pool.shape[0]} pool points, {per_mode} needed"
-            )
+            raise ValueError(f"mode {mode}: {members.shape[0]} of {pool.shape[0]} pool points, {per_mode} needed")
         parts.append(members[:per_mode])
     return torch.cat(parts)

@@ -11,13 +11,15 @@ from __future__ import annotations
 from ganbench.config import ModelConfig
 from ganbench.models import dcgan, image_mlp, mlp  # noqa: F401 - they register themselves
 from ganbench.models.base import MODELS, create_models
-from ganbench.models.layers import (
-    StackedBatchNorm2d,
-    StackedConv2d,
-    StackedLinear,
-    _NarrowLinear,
-    _spectral_normalized,
-)
+from ganbench.models.layers import StackedBatchNorm2d, StackedConv2d, StackedLinear, _NarrowLinear, _spectral_normalized
 
-__all__ = ["MODELS", "ModelConfig", "StackedBatchNorm2d", "StackedConv2d", "StackedLinear", "_NarrowLinear",
-           "_spectral_normalized", "create_models"]  # fmt: skip
+__all__ = [
+    "MODELS",
+    "ModelConfig",
+    "StackedBatchNorm2d",
+    "StackedConv2d",
+    "StackedLinear",
+    "_NarrowLinear",
+    "_spectral_normalized",
+    "create_models",
+]

@@ -8,13 +8,7 @@ from torch import Tensor, nn
 
 from ganbench.config import ModelConfig
 from ganbench.models.base import MODELS
-from ganbench.models.layers import (
-    StackedBatchNorm2d,
-    StackedConv2d,
-    StackedLinear,
-    _from_grouped,
-    _to_grouped,
-)
+from ganbench.models.layers import StackedBatchNorm2d, StackedConv2d, StackedLinear, _from_grouped, _to_grouped
 from ganbench.rng import MemberRNG
 
 
@@ -33,9 +27,7 @@ class DCGANGenerator(nn.Module):
     """Radford et al. 2016: linear to a base grid, then (transposed conv, batch norm, ReLU) doubling the
     resolution, tanh output in [-1, 1]."""
 
-    def __init__(
-        self, members: int, latent_dim: int, sample_shape: tuple[int, ...], width: int, rng: MemberRNG
-    ):
+    def __init__(self, members: int, latent_dim: int, sample_shape: tuple[int, ...], width: int, rng: MemberRNG):
         super().__init__()
         channels, size = sample_shape[0], sample_shape[-1]
         self.base, mults = _dcgan_plan(size)
@@ -81,8 +73,7 @@ class DCGANDiscriminator(nn.Module):
             for c_in, c_out in zip([channels] + widths, widths)
         )
         self.norms = nn.ModuleList(
-            StackedBatchNorm2d(members, c, rng) if batch_norm and i > 0 else nn.Identity()
-            for i, c in enumerate(widths)
+            StackedBatchNorm2d(members, c, rng) if batch_norm and i > 0 else nn.Identity() for i, c in enumerate(widths)
         )
         self.out = StackedLinear(members, widths[-1] * base**2, 1, rng, spectral_norm)
 
@@ -99,12 +90,7 @@ class DCGANDiscriminator(nn.Module):
 
 @MODELS.register("dcgan")
 def dcgan(
-    config: ModelConfig,
-    sample_shape: tuple[int, ...],
-    members: int,
-    rng: MemberRNG,
-    *,
-    d_batch_norm: bool = True,
+    config: ModelConfig, sample_shape: tuple[int, ...], members: int, rng: MemberRNG, *, d_batch_norm: bool = True
 ) -> tuple[nn.Module, nn.Module]:
     """DCGAN pair (Radford et al. 2016) for 8x8, 28x28 or 32x32 images with 1 or 3 channels.
 

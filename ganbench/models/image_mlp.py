@@ -21,13 +21,7 @@ class ImageMLPGenerator(MLPGenerator):
     """The 2-D sets' MLP generator with a tanh output reshaped to ``[C, H, W]`` (images are in ``[-1, 1]``)."""
 
     def __init__(
-        self,
-        members: int,
-        latent_dim: int,
-        sample_shape: tuple[int, ...],
-        width: int,
-        depth: int,
-        rng: MemberRNG,
+        self, members: int, latent_dim: int, sample_shape: tuple[int, ...], width: int, depth: int, rng: MemberRNG
     ) -> None:
         super().__init__(members, latent_dim, math.prod(sample_shape), width, depth, rng)
         self.sample_shape = tuple(sample_shape)

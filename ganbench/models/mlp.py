@@ -27,14 +27,10 @@ class MLPGenerator(nn.Module):
 
 
 class MLPDiscriminator(nn.Module):
-    def __init__(
-        self, members: int, in_dim: int, width: int, depth: int, rng: MemberRNG, spectral_norm: bool
-    ):
+    def __init__(self, members: int, in_dim: int, width: int, depth: int, rng: MemberRNG, spectral_norm: bool):
         super().__init__()
         dims = [in_dim] + [width] * depth
-        self.hidden = nn.ModuleList(
-            StackedLinear(members, i, o, rng, spectral_norm) for i, o in zip(dims, dims[1:])
-        )
+        self.hidden = nn.ModuleList(StackedLinear(members, i, o, rng, spectral_norm) for i, o in zip(dims, dims[1:]))
         self.out = StackedLinear(members, dims[-1], 1, rng, spectral_norm)
 
     def forward_with_features(self, x: Tensor) -> tuple[Tensor, Tensor]:

@@ -84,9 +84,17 @@ def budget_curves(studies: Sequence[Any], dataset: str) -> pd.DataFrame:
         values = [t["value"] for s in group for t in s.trials]
         cost = float(np.mean([t.get("compute", 0.0) for s in group for t in s.trials])) if values else math.nan
         for k in range(1, len(values) + 1):
-            rows.append({"loss": loss, "strategy": strategy, "k": k, "expected": expected_best(values, k, higher),
-                         "q25": best_quantile(values, k, 0.25, higher), "q75": best_quantile(values, k, 0.75, higher),
-                         "gflop": k * cost})  # fmt: skip
+            rows.append(
+                {
+                    "loss": loss,
+                    "strategy": strategy,
+                    "k": k,
+                    "expected": expected_best(values, k, higher),
+                    "q25": best_quantile(values, k, 0.25, higher),
+                    "q75": best_quantile(values, k, 0.75, higher),
+                    "gflop": k * cost,
+                }
+            )
     return pd.DataFrame(rows, columns=["loss", "strategy", "k", "expected", "q25", "q75", "gflop"])
 
 
@@ -97,14 +105,23 @@ def compute_matched(studies: Sequence[Any], dataset: str) -> pd.DataFrame:
     groups = _by_contender(studies, dataset)
     for (loss, strategy), group in sorted(groups.items()):
         trials = [t for s in group for t in s.trials]
-        rows.append({"loss": loss, "strategy": strategy, "trials": trials_per_replicate(group),
-                     "gflop_per_trial": float(np.mean([t.get("compute", 0.0) for t in trials])) if trials else math.nan,
-                     "_values": [t["value"] for t in trials], "_higher": M.is_higher_better(group[0].objective)})  # fmt: skip
+        rows.append(
+            {
+                "loss": loss,
+                "strategy": strategy,
+                "trials": trials_per_replicate(group),
+                "gflop_per_trial": float(np.mean([t.get("compute", 0.0) for t in trials])) if trials else math.nan,
+                "_values": [t["value"] for t in trials],
+                "_higher": M.is_higher_better(group[0].objective),
+            }
+        )
     table = pd.DataFrame(rows)
     if table.empty:
         return table
     budget = float((table["trials"] * table["gflop_per_trial"]).min())
-    table["equal_trials"] = [expected_best(v, k, h) for v, k, h in zip(table["_values"], table["trials"], table["_higher"])]
+    table["equal_trials"] = [
+        expected_best(v, k, h) for v, k, h in zip(table["_values"], table["trials"], table["_higher"])
+    ]
     table["equal_compute"] = [
         expected_best(v, budget / c, h) if c > 0 else math.nan
         for v, c, h in zip(table["_values"], table["gflop_per_trial"], table["_higher"])
@@ -123,8 +140,14 @@ def pruning_check(studies: Sequence[Any]) -> pd.DataFrame:
     rows = []
     for dataset in sorted({s.dataset for s in studies}):
         mine = [s for s in studies if s.dataset == dataset]
-        rungs = sorted({max(int(k) for k in t["steps"]) for s in mine for t in s.trials
-                        if t.get("status") == Status.PRUNED and t["steps"]})  # fmt: skip
+        rungs = sorted(
+            {
+                max(int(k) for k in t["steps"])
+                for s in mine
+                for t in s.trials
+                if t.get("status") == Status.PRUNED and t["steps"]
+            }
+        )
         for rung in rungs:
             concordant = discordant = 0
             for s in mine:
@@ -137,6 +160,13 @@ def pruning_check(studies: Sequence[Any]) -> pd.DataFrame:
                         concordant += agree > 0
                         discordant += agree < 0
             pairs = concordant + discordant
-            rows.append({"dataset": dataset, "rung": rung, "pairs": pairs, "concordant": concordant,
-                         "tau": (concordant - discordant) / pairs if pairs else math.nan})  # fmt: skip
+            rows.append(
+                {
+                    "dataset": dataset,
+                    "rung": rung,
+                    "pairs": pairs,
+                    "concordant": concordant,
+                    "tau": (concordant - discordant) / pairs if pairs else math.nan,
+                }
+            )
     return pd.DataFrame(rows, columns=["dataset", "rung", "pairs", "concordant", "tau"])

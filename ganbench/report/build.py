@@ -63,25 +63,41 @@ def left_out(runs: pd.DataFrame) -> dict[str, list[str]]:
     """Per dataset, the runs that are not results (failed, killed, still running), counted by status."""
     out = runs[~runs["status"].isin(DONE_STATUSES)]
     return {
-        str(dataset): [f"{n} run{'s' * (n > 1)} left out of the statistics: {status}"
-                       for status, n in part["status"].fillna("unknown").value_counts().sort_index().items()]
+        str(dataset): [
+            f"{n} run{'s' * (n > 1)} left out of the statistics: {status}"
+            for status, n in part["status"].fillna("unknown").value_counts().sort_index().items()
+        ]
         for dataset, part in out.groupby("dataset", sort=True)
-    }  # fmt: skip
+    }
 
 
-def diagnose(store: MLflowStore, runs: pd.DataFrame, summary: pd.DataFrame, primary: dict[str, str],
-             modes: dict[str, int], studies: list[StudySummary]) -> list[Finding]:  # fmt: skip
+def diagnose(
+    store: MLflowStore,
+    runs: pd.DataFrame,
+    summary: pd.DataFrame,
+    primary: dict[str, str],
+    modes: dict[str, int],
+    studies: list[StudySummary],
+) -> list[Finding]:
     """Every registered validity check (``checks.CHECKS``: those of ``validity`` and ``tuning_checks``) on the
     suite's runs and studies; the first says when the tuning's variance is unmeasured."""
     finished = runs[runs["status"] == Status.FINISHED]
     histories = {
-        r: store.history(r, primary[d])
-        for d, r in zip(finished["dataset"], finished["run_id"])
-        if d in primary
+        r: store.history(r, primary[d]) for d, r in zip(finished["dataset"], finished["run_id"]) if d in primary
     }
     studies = [s for s in studies if s.dataset in primary]
-    return run_checks(Evidence(runs=runs, summary=summary, primary=primary, modes=modes, histories=histories,
-                               studies=studies, pruning_check=pruning_check(studies), name=namer(runs["strategy"])))
+    return run_checks(
+        Evidence(
+            runs=runs,
+            summary=summary,
+            primary=primary,
+            modes=modes,
+            histories=histories,
+            studies=studies,
+            pruning_check=pruning_check(studies),
+            name=namer(runs["strategy"]),
+        )
+    )
 
 
 def build_report(store: MLflowStore, parent_id: str, out_dir: Path) -> ReportResult:
@@ -112,8 +128,34 @@ def build_report(store: MLflowStore, parent_id: str, out_dir: Path) -> ReportRes
     notes = {d: [*evaluation.get(d, []), *left.get(d, [])] for d in sorted({*evaluation, *left})}
     made = [strategy_section(runs, summary, primary, ropes), tuning_section(studies, runs, primary, name)]
     sections = [s for s in made if s is not None]
-    files = write_all(report_dir, title=title, parent_id=parent_id, runs=runs, summary=summary,
-                      figures=figures, notes=notes, verdict=verdict, findings=findings, ranking=overall,
-                      sections=sections, primary=primary, real=real)  # fmt: skip
-    return ReportResult(report_dir, files, [p for ps in figures.values() for p in ps], runs, summary, notes,
-                        primary, modes, overall, findings, verdict, sections, real, decisions)  # fmt: skip
+    files = write_all(
+        report_dir,
+        title=title,
+        parent_id=parent_id,
+        runs=runs,
+        summary=summary,
+        figures=figures,
+        notes=notes,
+        verdict=verdict,
+        findings=findings,
+        ranking=overall,
+        sections=sections,
+        primary=primary,
+        real=real,
+    )
+    return ReportResult(
+        report_dir,
+        files,
+        [p for ps in figures.values() for p in ps],
+        runs,
+        summary,
+        notes,
+        primary,
+        modes,
+        overall,
+        findings,
+        verdict,
+        sections,
+        real,
+        decisions,
+    )

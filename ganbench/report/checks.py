@@ -48,7 +48,9 @@ class Evidence:
     name: Callable[[str, str], str] = lambda loss, strategy: loss
 
 
-def check(kind: str, label: str, *, first: bool = False) -> Callable[[Callable[..., list[Finding]]], Callable[..., list[Finding]]]:  # fmt: skip
+def check(
+    kind: str, label: str, *, first: bool = False
+) -> Callable[[Callable[..., list[Finding]]], Callable[..., list[Finding]]]:
     """Register ``fn`` as the check that finds ``kind``; ``first``: its findings open the list (the warning
     that qualifies every other, such as an unmeasured tuning variance)."""
 
@@ -56,9 +58,7 @@ def check(kind: str, label: str, *, first: bool = False) -> Callable[[Callable[.
         known = {f.name for f in fields(Evidence)}
         unknown = set(inspect.signature(fn).parameters) - known
         if unknown:
-            raise TypeError(
-                f"validity check {fn.__name__} asks for {sorted(unknown)}; Evidence holds {sorted(known)}"
-            )
+            raise TypeError(f"validity check {fn.__name__} asks for {sorted(unknown)}; Evidence holds {sorted(known)}")
         KINDS[kind], CHECKS[kind], _PRIORITY[kind] = label, fn, 0 if first else 1
         return fn
 

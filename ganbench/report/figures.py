@@ -9,17 +9,10 @@ from typing import Any
 import pandas as pd
 
 import ganbench.report.plots as plots
-from ganbench.report.frame import (
-    DONE_STATUSES,
-    metric_columns,
-)
+from ganbench.report.diagrams import cd_figure
+from ganbench.report.frame import DONE_STATUSES, metric_columns
 from ganbench.report.ranking import Ranking, joined_matrix
-from ganbench.report.writers import (
-    CURVE_METRICS,
-    MAX_SAMPLE_SEEDS,
-    RANKING_FIGURES,
-    _file_stem,
-)
+from ganbench.report.writers import CURVE_METRICS, MAX_SAMPLE_SEEDS, RANKING_FIGURES, _file_stem
 from ganbench.tracking import MLflowStore
 
 
@@ -27,13 +20,11 @@ def _contender(loss: str, strategy: str) -> str:
     return f"{loss}|{strategy}"
 
 
-def curve_bands(store: MLflowStore, runs: pd.DataFrame, primary: str | None = None) -> dict[str, dict[str, plots.Band]]:  # fmt: skip
+def curve_bands(store: MLflowStore, runs: pd.DataFrame, primary: str | None = None) -> dict[str, dict[str, plots.Band]]:
     """Per curve metric (and the primary metric, first) and contender: each seed's metric history (one value per
     step; NaN at a step a seed has no value for)."""
     metrics = [
-        c
-        for c in metric_columns(runs)
-        if (c.startswith(CURVE_METRICS) or c == primary) and runs[c].notna().any()
+        c for c in metric_columns(runs) if (c.startswith(CURVE_METRICS) or c == primary) and runs[c].notna().any()
     ]
     metrics.sort(key=lambda c: c != primary)
     out: dict[str, dict[str, plots.Band]] = {}
@@ -67,17 +58,21 @@ def last_samples(store: MLflowStore, runs: pd.DataFrame, tmp: Path) -> dict[tupl
     return cells
 
 
-def make_figures(store: MLflowStore, parent_id: str, runs: pd.DataFrame, fig_dir: Path,
-                 primary: dict[str, str] | None = None, ranking: Ranking | None = None,
-                 tuning: dict[str, Path] | None = None) -> dict[str, list[Path]]:  # fmt: skip
+def make_figures(
+    store: MLflowStore,
+    parent_id: str,
+    runs: pd.DataFrame,
+    fig_dir: Path,
+    primary: dict[str, str] | None = None,
+    ranking: Ranking | None = None,
+    tuning: dict[str, Path] | None = None,
+) -> dict[str, list[Path]]:
     """Per dataset: curves over training, the final samples of each contender and seed, and the tuning budget
     (``tuning``: drawn by the tuning report); and the overall ranking's critical-difference diagram (under
     ``RANKING_FIGURES``)."""
     fig_dir.mkdir(parents=True, exist_ok=True)
     done = runs[runs["status"].isin(DONE_STATUSES)]
-    colors = plots.contender_colors(
-        sorted({_contender(a, b) for a, b in zip(runs["loss"], runs["strategy"])})
-    )
+    colors = plots.contender_colors(sorted({_contender(a, b) for a, b in zip(runs["loss"], runs["strategy"])}))
     figures: dict[str, list[Path]] = {}
 
     def save(dataset: str, kind: str, fig: Any) -> None:
@@ -88,9 +83,7 @@ def make_figures(store: MLflowStore, parent_id: str, runs: pd.DataFrame, fig_dir
     for dataset, part in done.groupby("dataset", sort=True):
         curves = curve_bands(store, part, (primary or {}).get(str(dataset)))
         if curves:
-            save(
-                dataset, "curves", plots.curves_figure(curves, colors, f"{dataset}: metrics during training")
-            )
+            save(dataset, "curves", plots.curves_figure(curves, colors, f"{dataset}: metrics during training"))
         with tempfile.TemporaryDirectory() as tmp:
             cells = last_samples(store, part, Path(tmp))
         if cells:
@@ -100,7 +93,7 @@ def make_figures(store: MLflowStore, parent_id: str, runs: pd.DataFrame, fig_dir
     for dataset, path in sorted((tuning or {}).items()):
         figures.setdefault(dataset, []).append(path)
     if ranking is not None and len(ranking.mean_ranks) > 1:
-        fig = plots.cd_figure(ranking.mean_ranks, joined_matrix(ranking), f"Mean rank, {ranking.scope}")
+        fig = cd_figure(ranking.mean_ranks, joined_matrix(ranking), f"Mean rank, {ranking.scope}")
         path = fig_dir / "cd_diagram.png"
         fig.savefig(path)
         figures[RANKING_FIGURES] = [path]

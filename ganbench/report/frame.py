@@ -13,9 +13,26 @@ from ganbench.errors import GanbenchError
 from ganbench.status import DONE_VALUES, Status
 from ganbench.tracking import REAL_PREFIX, TAG_CONTENDER, TAG_REPLICATE, TAG_STATUS, MLflowStore, loss_label
 
-ID_COLUMNS = ["dataset", "loss", "strategy", "contender", "replicate", "seed", "status", "feature_space",
-              "primary", "modes", "mode_label_accuracy", "run_id", "error", "lr_decay_from", "eval_samples",
-              "image_size", "classifier_accuracy", "classifier_test_size"]  # fmt: skip
+ID_COLUMNS = [
+    "dataset",
+    "loss",
+    "strategy",
+    "contender",
+    "replicate",
+    "seed",
+    "status",
+    "feature_space",
+    "primary",
+    "modes",
+    "mode_label_accuracy",
+    "run_id",
+    "error",
+    "lr_decay_from",
+    "eval_samples",
+    "image_size",
+    "classifier_accuracy",
+    "classifier_test_size",
+]
 KEYS = ["dataset", "loss", "strategy"]
 DONE_STATUSES = DONE_VALUES  # runs that are results
 # logged per evaluation for diagnosis; M.DIVERGED is summarized as the fraction of seeds that diverged
@@ -86,8 +103,15 @@ def real_frame(store: MLflowStore, parent_id: str) -> pd.DataFrame:
             continue
         dataset, metric = key.removeprefix(REAL_PREFIX).rsplit(".", 1)
         values = np.array([v for _, v in store.history(parent_id, key)], dtype=float)
-        rows.append({"dataset": dataset, "metric": metric, "mean": float(values.mean()),
-                     "std": float(values.std(ddof=1)) if len(values) > 1 else np.nan, "draws": len(values)})  # fmt: skip
+        rows.append(
+            {
+                "dataset": dataset,
+                "metric": metric,
+                "mean": float(values.mean()),
+                "std": float(values.std(ddof=1)) if len(values) > 1 else np.nan,
+                "draws": len(values),
+            }
+        )
     return pd.DataFrame(rows, columns=["dataset", "metric", "mean", "std", "draws"])
 
 
@@ -114,8 +138,10 @@ def evaluation_notes(runs: pd.DataFrame) -> dict[str, list[str]]:
         if space == "domain":
             accuracy, size = known("classifier_accuracy"), known("classifier_test_size")
             held_out = f", {accuracy:.1%} accurate on {size:.0f} held-out images" if accuracy and size else ""
-            parts.append(f"FID, KID, precision and recall in a domain feature space (ganbench's own digit "
-                         f"classifier{held_out}), not Inception's: not comparable with published values")  # fmt: skip
+            parts.append(
+                f"FID, KID, precision and recall in a domain feature space (ganbench's own digit "
+                f"classifier{held_out}), not Inception's: not comparable with published values"
+            )
         elif space == "inception":
             parts.append("FID, KID, precision and recall in Inception-v3's feature space (torch-fidelity)")
         elif space == "raw":
@@ -208,19 +234,23 @@ def check_feature_spaces(frame: pd.DataFrame) -> None:
         for family in sorted({_family(c) for c in spaced}):
             cols = [c for c in spaced if _family(c) == family]
             logged = part[cols].notna()
-            per_run = logged.apply(
-                lambda r, cols=cols: frozenset(M.feature_space_of(c) for c in cols if r[c]), axis=1
-            )
+            per_run = logged.apply(lambda r, cols=cols: frozenset(M.feature_space_of(c) for c in cols if r[c]), axis=1)
             kinds = {s for s in per_run if s}
             if len(kinds) > 1:
                 spaces = " vs ".join("+".join(sorted(s)) for s in sorted(kinds, key=sorted))
-                raise ReportError(f"{family} on {dataset} comes from different feature spaces ({spaces}); "
-                                  "numbers from different feature spaces never share a column: report them apart")  # fmt: skip
+                raise ReportError(
+                    f"{family} on {dataset} comes from different feature spaces ({spaces}); "
+                    "numbers from different feature spaces never share a column: report them apart"
+                )
             names = ", ".join(sorted(c for c in cols if logged[c].any()))
             if declared.nunique() > 1:
-                raise ReportError(f"{names} on {dataset}: the runs declare different feature spaces "
-                                  f"({', '.join(sorted(declared.unique()))}); report them apart")  # fmt: skip
+                raise ReportError(
+                    f"{names} on {dataset}: the runs declare different feature spaces "
+                    f"({', '.join(sorted(declared.unique()))}); report them apart"
+                )
             wrong = {d for d, s in zip(part["feature_space"], per_run) if s and pd.notna(d) and d not in s}
             if wrong:
-                raise ReportError(f"{names} on {dataset}: the runs declare feature space {', '.join(sorted(wrong))} "
-                                  f"but log {'+'.join(sorted(kinds.pop()))}")  # fmt: skip
+                raise ReportError(
+                    f"{names} on {dataset}: the runs declare feature space {', '.join(sorted(wrong))} "
+                    f"but log {'+'.join(sorted(kinds.pop()))}"
+                )

@@ -44,8 +44,9 @@ def design_text(rows: pd.DataFrame) -> str:
     return text + (": conditional on one tuning draw" if replicates == 1 else "")
 
 
-def dataset_line(summary: pd.DataFrame, dataset: str, metric: str, name: Callable[[str, str], str],
-                 findings: Sequence[Finding]) -> str:  # fmt: skip
+def dataset_line(
+    summary: pd.DataFrame, dataset: str, metric: str, name: Callable[[str, str], str], findings: Sequence[Finding]
+) -> str:
     """``ring8 (w1_raw, lower is better; 3 replicates × 4 seeds; ROPE ±0.0145): best r1 0.053 [...] (p_best
     0.62); practically equivalent: ...; undecided: ...; practically worse: the other 6``"""
     rows = primary_rows(summary, dataset, metric)
@@ -57,12 +58,16 @@ def dataset_line(summary: pd.DataFrame, dataset: str, metric: str, name: Callabl
     head = f"{dataset} ({metric}, {direction} is better; {design_text(rows)}; {where})"
     best = rows[rows["best"].astype(bool)]
     top = best.iloc[0]
-    line = (f"{head}: best {name(top['loss'], top['strategy'])} "
-            f"{value_text(top['mean'], top['ci_low'], top['ci_high'])} (95% interval), p_best {top['p_best']:.2f}")  # fmt: skip
+    line = (
+        f"{head}: best {name(top['loss'], top['strategy'])} "
+        f"{value_text(top['mean'], top['ci_low'], top['ci_high'])} (95% interval), p_best {top['p_best']:.2f}"
+    )
     if len(rows) == 1:
         return line + "; the only contender"
-    groups = {d: [name(a, b) for a, b, v in zip(rows["loss"], rows["strategy"], rows["vs_best"]) if v == d]
-              for d in (I.EQUIVALENT, I.UNDECIDED, I.BETTER, I.WORSE)}  # fmt: skip
+    groups = {
+        d: [name(a, b) for a, b, v in zip(rows["loss"], rows["strategy"], rows["vs_best"]) if v == d]
+        for d in (I.EQUIVALENT, I.UNDECIDED, I.BETTER, I.WORSE)
+    }
     parts = [line]
     if groups[I.EQUIVALENT]:
         parts.append(f"practically equivalent to it: {_listing(groups[I.EQUIVALENT])}")
@@ -104,28 +109,37 @@ def tuning_line(summary: pd.DataFrame) -> str | None:
     """Said plainly when the suite ran one replicate: the tuning's variance is not in any verdict."""
     if summary.empty or "replicates" not in summary or summary["replicates"].max() > 1:
         return None
-    return (f"{UNMEASURED} Run with --replicates 3 (or more) to measure it.")
+    return f"{UNMEASURED} Run with --replicates 3 (or more) to measure it."
 
 
-UNMEASURED = ("The tuning's variance is unmeasured: one replicate, so every verdict above is conditional on one "
-              "tuning draw (a re-tune can reorder contenders).")  # fmt: skip
+UNMEASURED = (
+    "The tuning's variance is unmeasured: one replicate, so every verdict above is conditional on one "
+    "tuning draw (a re-tune can reorder contenders)."
+)
 
 
-def headline(summary: pd.DataFrame, primary: Mapping[str, str], ranking: Ranking | None,
-             findings: Sequence[Finding], name: Callable[[str, str], str]) -> list[str]:  # fmt: skip
+def headline(
+    summary: pd.DataFrame,
+    primary: Mapping[str, str],
+    ranking: Ranking | None,
+    findings: Sequence[Finding],
+    name: Callable[[str, str], str],
+) -> list[str]:
     """The verdict lines: one per dataset, then the overall ranking's."""
-    lines = [
-        dataset_line(summary, d, m, name, findings) + _no_result(d, findings)
-        for d, m in sorted(primary.items())
-    ]
+    lines = [dataset_line(summary, d, m, name, findings) + _no_result(d, findings) for d, m in sorted(primary.items())]
     lines += [x for x in (overall_line(ranking), tuning_line(summary)) if x]
     return lines
 
 
 def _no_result(dataset: str, findings: Sequence[Finding]) -> str:
     """Contenders with no result on ``dataset`` (every run failed): named in the verdict, never dropped."""
-    gone = [c for f in findings if f.kind == "failed" and f.dataset == dataset for c in f.contenders
-            if f"{c} (all " in f.detail]  # fmt: skip
+    gone = [
+        c
+        for f in findings
+        if f.kind == "failed" and f.dataset == dataset
+        for c in f.contenders
+        if f"{c} (all " in f.detail
+    ]
     return f"; FAILED, no result: {', '.join(gone)}" if gone else ""
 
 

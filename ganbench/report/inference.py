@@ -115,8 +115,9 @@ def posterior_means(values: np.ndarray, draws: int = RESAMPLES, seed: int = RESA
     return centre + spread * np.sqrt((n - 1) / rng.chisquare(n - 1, size=(draws, 1)))
 
 
-def interval(values: np.ndarray, confidence: float = CONFIDENCE,
-             bounds: tuple[float | None, float | None] = (None, None)) -> tuple[np.ndarray, np.ndarray]:  # fmt: skip
+def interval(
+    values: np.ndarray, confidence: float = CONFIDENCE, bounds: tuple[float | None, float | None] = (None, None)
+) -> tuple[np.ndarray, np.ndarray]:
     """Each contender's t interval for its mean over its units (NaN with fewer than two), clipped to the
     metric's ``bounds``: the symmetric t interval can reach past them (a HQ % above 100), and the true mean,
     which lies inside them, is covered as often after clipping as before."""
@@ -173,8 +174,7 @@ def compare(worse: np.ndarray, better: np.ndarray, rope: float) -> Pair:
     return Pair(p_above, inside, p_below, decision, mean, unit, n)
 
 
-def difference_interval(worse: np.ndarray, better: np.ndarray,
-                        level: float = 2 * DECIDE - 1) -> tuple[float, float]:  # fmt: skip
+def difference_interval(worse: np.ndarray, better: np.ndarray, level: float = 2 * DECIDE - 1) -> tuple[float, float]:
     """The central interval of the paired difference's posterior at ``level`` (95 %): the decision of
     :func:`compare` is where it lies against the ROPE."""
     d = unit_values(worse - better)[0]

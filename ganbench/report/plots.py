@@ -14,7 +14,6 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
-from matplotlib.ticker import MaxNLocator  # noqa: E402
 from torch import Tensor  # noqa: E402
 
 from ganbench import metrics as M  # noqa: E402
@@ -151,8 +150,9 @@ def _off_scale_note(bands: Mapping[str, Band], scale: Scale) -> str:
 
 def _draw_panel(ax: Any, metric: str, bands: Mapping[str, Band], colors: Mapping[str, Any]) -> None:
     lower_is_better = not M.is_higher_better(metric)
-    scale = robust_scale(np.concatenate([np.asarray(b.seeds, dtype=float).ravel() for b in bands.values()]),
-                         lower_is_better)  # fmt: skip
+    scale = robust_scale(
+        np.concatenate([np.asarray(b.seeds, dtype=float).ravel() for b in bands.values()]), lower_is_better
+    )
     for name, band in bands.items():
         seeds = np.asarray(band.seeds, dtype=float)
         with warnings.catch_warnings():  # a step where no seed has a value stays a gap
@@ -163,8 +163,15 @@ def _draw_panel(ax: Any, metric: str, bands: Mapping[str, Band], colors: Mapping
         ax.fill_between(steps, low, high, color=colors[name], alpha=0.12, lw=0)
         above = high > scale.high  # values beyond the axis: a marker on its top edge, at their steps
         if above.any():
-            ax.plot(steps[above], np.full(int(above.sum()), scale.high), "^", color=colors[name], ms=5,
-                    clip_on=False, zorder=5)  # fmt: skip
+            ax.plot(
+                steps[above],
+                np.full(int(above.sum()), scale.high),
+                "^",
+                color=colors[name],
+                ms=5,
+                clip_on=False,
+                zorder=5,
+            )
     if scale.log:
         ax.set_yscale("log")
     ax.set_ylim(scale.low, scale.high)
@@ -184,32 +191,35 @@ def curves_figure(curves: Mapping[str, Mapping[str, Band]], colors: Mapping[str,
     figure, with the legend below the panels (outside the data)."""
     ncols = min(len(curves), 3)
     nrows = -(-len(curves) // ncols)
-    fig, axes = plt.subplots(nrows, ncols, figsize=(4.2 * ncols, 3.2 * nrows + 0.6), dpi=100, squeeze=False,
-                             layout="constrained")  # fmt: skip
+    fig, axes = plt.subplots(
+        nrows, ncols, figsize=(4.2 * ncols, 3.2 * nrows + 0.6), dpi=100, squeeze=False, layout="constrained"
+    )
     for ax, (metric, bands) in zip(axes.flat, curves.items()):
         _draw_panel(ax, metric, bands, colors)
     for ax in list(axes.flat)[len(curves) :]:
         ax.axis("off")
     handles, labels = axes.flat[0].get_legend_handles_labels()
-    fig.legend(
-        handles, labels, loc="outside lower center", ncol=min(len(labels), 4), fontsize=8, frameon=False
-    )
+    fig.legend(handles, labels, loc="outside lower center", ncol=min(len(labels), 4), fontsize=8, frameon=False)
     fig.suptitle(f"{title} (line: median over seeds; band: min to max)", fontsize=10)
     plt.close(fig)
     return fig
 
 
-def mosaic_figure(
-    cells: Mapping[tuple[str, str], Any], rows: Sequence[str], cols: Sequence[str], title: str
-) -> Any:
+def mosaic_figure(cells: Mapping[tuple[str, str], Any], rows: Sequence[str], cols: Sequence[str], title: str) -> Any:
     """Images (``[H, W, C]`` arrays, e.g. the runs' sample PNGs) on a rows x columns grid; empty where missing.
 
     The row labels (contender names) get a column of their own, as wide as the longest needs, so none is cut at
     the figure's edge."""
     label_width = 0.15 + 0.075 * max((len(r) for r in rows), default=0)  # inches, at 8 points
-    fig, axes = plt.subplots(len(rows), len(cols) + 1, figsize=(label_width + 1.9 * len(cols), 1.9 * len(rows) + 0.6),
-                             dpi=110, squeeze=False, layout="constrained",
-                             gridspec_kw={"width_ratios": [label_width] + [1.9] * len(cols)})  # fmt: skip
+    fig, axes = plt.subplots(
+        len(rows),
+        len(cols) + 1,
+        figsize=(label_width + 1.9 * len(cols), 1.9 * len(rows) + 0.6),
+        dpi=110,
+        squeeze=False,
+        layout="constrained",
+        gridspec_kw={"width_ratios": [label_width] + [1.9] * len(cols)},
+    )
     for i, row in enumerate(rows):
         axes[i][0].axis("off")
         axes[i][0].text(1.0, 0.5, row, ha="right", va="center", fontsize=8, transform=axes[i][0].transAxes)
@@ -224,72 +234,5 @@ def mosaic_figure(
         if i == 0:
             ax.set_title(col, fontsize=8)
     fig.suptitle(title, fontsize=10)
-    plt.close(fig)
-    return fig
-
-
-def budget_figure(curves: Any, colors: Mapping[str, Any], metric: str, title: str,
-                  trials: float | None = None, compute: float | None = None) -> Any:  # fmt: skip
-    """Expected best value of the tuning objective against the tuning budget (Dodge et al. 2019; Lucic et al.
-    2018, Fig. 5), per contender: against trials (left; the band: the quartiles of the best of k) and against
-    GFLOP of training (right, compute-matched). ``curves``: one row per contender and k with ``name``,
-    ``expected``, ``q25``, ``q75``, ``gflop``; ``trials`` and ``compute`` mark the suite's budget."""
-    fig, (left, right) = plt.subplots(1, 2, figsize=(10.5, 3.9), dpi=100)
-    values = [v for v in curves["expected"] if v == v]
-    positive = bool(values) and min(values) > 0
-    log = positive and max(values) / min(values) > 10  # a wide search spans orders of magnitude
-    for name, part in curves.groupby("name", sort=False):
-        color = colors[name]
-        left.plot(part["k"], part["expected"], color=color, lw=1.5, label=name)
-        left.fill_between(part["k"], part["q25"], part["q75"], color=color, alpha=0.12, lw=0)
-        right.plot(part["gflop"], part["expected"], color=color, lw=1.5)
-    if trials:
-        left.axvline(trials, color="0.4", ls=":", lw=1)
-        left.annotate("trials per replicate", (trials, 1), xycoords=("data", "axes fraction"), fontsize=7,
-                      ha="left", va="top", xytext=(3, -3), textcoords="offset points", color="0.3")  # fmt: skip
-    if compute:
-        right.axvline(compute, color="0.4", ls=":", lw=1)
-        right.annotate("equal compute", (compute, 1), xycoords=("data", "axes fraction"), fontsize=7,
-                       ha="left", va="top", xytext=(3, -3), textcoords="offset points", color="0.3")  # fmt: skip
-    for ax, xlabel in ((left, "tuning trials (k)"), (right, "GFLOP of tuning")):
-        if log:
-            ax.set_yscale("log")  # set before the layout is computed, so the tick labels get their room
-        ax.set_xlabel(xlabel, fontsize=8)
-        ax.set_ylabel(f"expected best {metric}", fontsize=8)
-        ax.tick_params(labelsize=7)
-        ax.grid(alpha=0.3, which="both")
-    left.xaxis.set_major_locator(MaxNLocator(integer=True))
-    handles, labels = left.get_legend_handles_labels()
-    if handles:  # outside the axes, so it covers no line
-        fig.legend(handles, labels, loc="center left", bbox_to_anchor=(0.83, 0.5), fontsize=7, frameon=False)
-    fig.suptitle(title, fontsize=10)
-    fig.tight_layout(rect=(0, 0, 0.83, 1))
-    plt.close(fig)
-    return fig
-
-
-def cd_figure(mean_ranks: Any, joined: Any, title: str) -> Any:
-    """Critical-difference diagram (Demšar 2006), drawn by scikit-posthocs: contenders on the mean-rank axis; each
-    group of contenders that the pairwise decisions cannot tell apart is a bar with a dot on each member
-    (``joined`` is 1 for such pairs, 0 otherwise), so a bar passing over a contender without a dot does not
-    hold it."""
-    import scikit_posthocs as sp  # imported late: it loads statsmodels
-
-    fig, ax = plt.subplots(figsize=(7.5, 1.6 + 0.3 * len(mean_ranks)), dpi=110)
-    colors = contender_colors(list(mean_ranks.index))
-    # the diagram joins pairs whose "p-value" is >= alpha: 1 joins, 0 separates
-    drawn = sp.critical_difference_diagram(
-        mean_ranks, joined, ax=ax, label_props={"fontsize": 8}, color_palette=colors,
-        crossbar_props={"marker": "o", "markersize": 3, "color": "0.3"},
-        label_fmt_left="{label} ({rank:.2f})", label_fmt_right="({rank:.2f}) {label}")  # fmt: skip
-    for bar in [line for lines in drawn["crossbars"] for line in lines]:  # each member's dot in its colour
-        for x, y in zip(bar.get_xdata(), bar.get_ydata()):
-            members = [c for c, r in mean_ranks.items() if r == x]
-            ax.scatter([x] * len(members), [y] * len(members), s=22, zorder=4, edgecolors="k", linewidths=0.4,
-                       c=[colors[c] for c in members])  # fmt: skip
-    ax.set_xlim(0.9, len(mean_ranks) + 0.1)  # ranks run from 1 to k whatever the data (Demšar's layout)
-    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
-    ax.set_title(title, fontsize=10)
-    fig.tight_layout()
     plt.close(fig)
     return fig

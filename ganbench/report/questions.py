@@ -107,7 +107,9 @@ def strategy_pairs(strategies: Iterable[str]) -> list[tuple[str, str, str]]:
     return sorted(out)
 
 
-def effects(runs: pd.DataFrame, primary: dict[str, str], ropes: dict[tuple[str, str], float] | None = None) -> list[Effect]:
+def effects(
+    runs: pd.DataFrame, primary: dict[str, str], ropes: dict[tuple[str, str], float] | None = None
+) -> list[Effect]:
     """Every question on every (dataset, loss) that ran both strategies."""
     done = runs[runs["status"].isin(DONE_STATUSES)]
     out: list[Effect] = []
@@ -123,8 +125,23 @@ def effects(runs: pd.DataFrame, primary: dict[str, str], ropes: dict[tuple[str, 
             low, high = I.difference_interval(facing[1], facing[0])
             if pair.units < 2:
                 continue
-            out.append(Effect(question, str(dataset), str(loss), a, b, metric, pair.difference, low, high,
-                              pair.units, pair.unit, rope, decisions[pair.decision]))  # fmt: skip
+            out.append(
+                Effect(
+                    question,
+                    str(dataset),
+                    str(loss),
+                    a,
+                    b,
+                    metric,
+                    pair.difference,
+                    low,
+                    high,
+                    pair.units,
+                    pair.unit,
+                    rope,
+                    decisions[pair.decision],
+                )
+            )
     return out
 
 
@@ -137,14 +154,17 @@ def answer_lines(found: list[Effect]) -> list[str]:
         count = {v: sum(e.verdict == v for e in cells) for v in (BETTER, WORSE, EQUAL, SAME)}
         where = [f"{e.loss}/{e.dataset} {e.verdict}" for e in cells if e.verdict in (BETTER, WORSE)]
         pairs = sorted({f"{e.a} vs {e.b}" for e in cells})
-        lines.append(f"{question} ({'; '.join(pairs)}): practically better in {count[BETTER]}, worse in "
-                     f"{count[WORSE]}, equivalent in {count[EQUAL]}, undecided in {count[SAME]} of {len(cells)} "
-                     "(loss, dataset) cells" + (f" ({', '.join(where)})" if where else ""))  # fmt: skip
+        lines.append(
+            f"{question} ({'; '.join(pairs)}): practically better in {count[BETTER]}, worse in "
+            f"{count[WORSE]}, equivalent in {count[EQUAL]}, undecided in {count[SAME]} of {len(cells)} "
+            "(loss, dataset) cells" + (f" ({', '.join(where)})" if where else "")
+        )
     return lines
 
 
-def best_by_loss(runs: pd.DataFrame, primary: dict[str, str],
-                 ropes: dict[tuple[str, str], float] | None = None) -> pd.DataFrame:  # fmt: skip
+def best_by_loss(
+    runs: pd.DataFrame, primary: dict[str, str], ropes: dict[tuple[str, str], float] | None = None
+) -> pd.DataFrame:
     """Per dataset and loss: the strategy with the best mean primary metric, and the strategies not decided
     practically worse than it (equivalent or undecided), by the report's one rule."""
     done = runs[runs["status"].isin(DONE_STATUSES)]
@@ -160,8 +180,11 @@ def best_by_loss(runs: pd.DataFrame, primary: dict[str, str],
             continue
         best = int(np.nanargmin(means))
         rope = (ropes or {}).get((str(dataset), metric), 0.0)
-        tied = [keys[c][1] for c in range(len(keys))
-                if c == best or I.compare(facing[c], facing[best], rope).decision != I.WORSE]  # fmt: skip
+        tied = [
+            keys[c][1]
+            for c in range(len(keys))
+            if c == best or I.compare(facing[c], facing[best], rope).decision != I.WORSE
+        ]
         rows.append({"dataset": dataset, "loss": loss, "best": keys[best][1], "tied": tuple(sorted(tied))})
     return pd.DataFrame(rows)
 
@@ -177,27 +200,36 @@ def depends_lines(best: pd.DataFrame) -> list[str]:
         everyone = set.union(*(set(t) for t in part["tied"]))
         bests = ", ".join(f"{r.loss}: {r.best}" for r in part.itertuples())
         if common and all(len(t) == len(everyone) for t in part["tied"]) and len(everyone) > 1:
-                lines.append(f"{dataset}: no strategy is practically worse than the best for any loss, so whether the "
-                         f"best depends on the loss cannot be answered (best means: {bests})")  # fmt: skip
+            lines.append(
+                f"{dataset}: no strategy is practically worse than the best for any loss, so whether the "
+                f"best depends on the loss cannot be answered (best means: {bests})"
+            )
         elif common:
             names = sorted(common)
             verb = "is" if len(names) == 1 else "are each"
-            lines.append(f"{dataset}: the best strategy does not detectably depend on the loss: "
-                         f"{', '.join(names)} {verb} best or not practically worse for every loss (best means: "
-                         f"{bests})")  # fmt: skip
+            lines.append(
+                f"{dataset}: the best strategy does not detectably depend on the loss: "
+                f"{', '.join(names)} {verb} best or not practically worse for every loss (best means: "
+                f"{bests})"
+            )
         else:
-            lines.append(f"{dataset}: the best strategy depends on the loss: for every strategy some loss finds "
-                         f"another practically better (best means: {bests})")  # fmt: skip
+            lines.append(
+                f"{dataset}: the best strategy depends on the loss: for every strategy some loss finds "
+                f"another practically better (best means: {bests})"
+            )
     return lines
 
 
-def loss_by_strategy(summary: pd.DataFrame, dataset: str, metric: str,
-                     best: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:  # fmt: skip
+def loss_by_strategy(
+    summary: pd.DataFrame, dataset: str, metric: str, best: pd.DataFrame
+) -> tuple[pd.DataFrame, pd.DataFrame]:
     """The primary metric as a loss x strategy table: ``mean [CI]`` cells, and per loss (row) the marks
     ``best`` / ``tied`` among its strategies."""
     part = summary[(summary["dataset"] == dataset) & (summary["metric"] == metric)]
-    text = [f"{m:.3g} [{lo:.3g}, {hi:.3g}]" if pd.notna(lo) else f"{m:.3g}"
-            for m, lo, hi in zip(part["mean"], part["ci_low"], part["ci_high"])]  # fmt: skip
+    text = [
+        f"{m:.3g} [{lo:.3g}, {hi:.3g}]" if pd.notna(lo) else f"{m:.3g}"
+        for m, lo, hi in zip(part["mean"], part["ci_low"], part["ci_high"])
+    ]
     cells = part.assign(cell=text).pivot(index="loss", columns="strategy", values="cell").fillna("")
     marks = cells.map(lambda _: "")
     for r in best[best["dataset"] == dataset].itertuples():
@@ -207,16 +239,22 @@ def loss_by_strategy(summary: pd.DataFrame, dataset: str, metric: str,
     return cells, marks
 
 
-def strategy_section(runs: pd.DataFrame, summary: pd.DataFrame, primary: dict[str, str],
-                     ropes: dict[tuple[str, str], float] | None = None) -> Section | None:  # fmt: skip
+def strategy_section(
+    runs: pd.DataFrame,
+    summary: pd.DataFrame,
+    primary: dict[str, str],
+    ropes: dict[tuple[str, str], float] | None = None,
+) -> Section | None:
     """The report's "Strategies" section, when the suite compares more than one strategy on some loss."""
     if runs["strategy"].nunique() < 2 or summary.empty:
         return None
     found, best = effects(runs, primary, ropes), best_by_loss(runs, primary, ropes)
     lines = answer_lines(found) + (depends_lines(best) if not best.empty else [])
     md = [STRATEGY_NOTE, "", *(f"- {line}" for line in lines), ""]
-    body = [f'<p class="method">{html.escape(md[0])}</p>',
-            "<ul>" + "".join(f"<li>{html.escape(line)}</li>" for line in lines) + "</ul>"]  # fmt: skip
+    body = [
+        f'<p class="method">{html.escape(md[0])}</p>',
+        "<ul>" + "".join(f"<li>{html.escape(line)}</li>" for line in lines) + "</ul>",
+    ]
     for dataset, metric in primary.items():
         cells, marks = loss_by_strategy(summary, dataset, metric, best if not best.empty else _no_best())
         if cells.empty:
@@ -241,11 +279,23 @@ def _no_best() -> pd.DataFrame:
 
 def effects_table(found: list[Effect]) -> pd.DataFrame:
     """The paired effects as text: the difference and its 95 % interval beside the ROPE they are judged by."""
-    return pd.DataFrame([{"question": e.question, "dataset": e.dataset, "loss": e.loss, "with": e.a,
-                          "without": e.b, "metric": e.metric, "difference [95% interval]":
-                          f"{e.diff:.3g} [{e.low:.3g}, {e.high:.3g}]", "ROPE": f"±{e.rope:.3g}",
-                          "units": f"{e.units} {e.unit}s", "verdict": e.verdict}
-                         for e in found])  # fmt: skip
+    return pd.DataFrame(
+        [
+            {
+                "question": e.question,
+                "dataset": e.dataset,
+                "loss": e.loss,
+                "with": e.a,
+                "without": e.b,
+                "metric": e.metric,
+                "difference [95% interval]": f"{e.diff:.3g} [{e.low:.3g}, {e.high:.3g}]",
+                "ROPE": f"±{e.rope:.3g}",
+                "units": f"{e.units} {e.unit}s",
+                "verdict": e.verdict,
+            }
+            for e in found
+        ]
+    )
 
 
 STRATEGY_NOTE = (

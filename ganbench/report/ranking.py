@@ -62,17 +62,25 @@ class Ranking:
         letters = {c: "".join(chr(97 + i) for i, g in enumerate(self.groups) if c in g) for c in order}
         ahead = {c: sum(self.ahead.get((c, o), False) for o in order) for c in order}
         behind = {c: sum(self.ahead.get((o, c), False) for o in order) for c in order}
-        return pd.DataFrame({"contender": order, "mean_rank": self.mean_ranks.to_numpy(),
-                             "group": [letters[c] for c in order], "ahead_of": [ahead[c] for c in order],
-                             "behind": [behind[c] for c in order]})  # fmt: skip
+        return pd.DataFrame(
+            {
+                "contender": order,
+                "mean_rank": self.mean_ranks.to_numpy(),
+                "group": [letters[c] for c in order],
+                "ahead_of": [ahead[c] for c in order],
+                "behind": [behind[c] for c in order],
+            }
+        )
 
     def caption(self) -> str:
         unit = "dataset × replicate" if self.unit == "replicate" else "dataset × seed"
         if not self.tested:
             return f"{self.scope}: {self.blocks} block(s), {len(self.mean_ranks)} contender(s): no test."
-        return (f"{self.scope}: mean rank over {self.blocks} blocks ({unit}; 1 = best); {self.test} p = "
-                f"{self.friedman_p:.3g}. Contenders sharing a group letter cannot be told apart by the pairwise "
-                "decisions: neither is practically better on some dataset and not worse on any.")  # fmt: skip
+        return (
+            f"{self.scope}: mean rank over {self.blocks} blocks ({unit}; 1 = best); {self.test} p = "
+            f"{self.friedman_p:.3g}. Contenders sharing a group letter cannot be told apart by the pairwise "
+            "decisions: neither is practically better on some dataset and not worse on any."
+        )
 
     def best_group(self) -> tuple[str, ...]:
         return self.groups[0] if self.groups else tuple(self.mean_ranks.index[:1])
@@ -84,8 +92,9 @@ def namer(strategies: Iterable[str]) -> Callable[[str, str], str]:
     return lambda loss, strategy: str(loss) if one else f"{loss}|{strategy}"
 
 
-def block_scores(runs: pd.DataFrame, primary: Mapping[str, str],
-                 name: Callable[[str, str], str]) -> tuple[pd.DataFrame, list[str], str]:  # fmt: skip
+def block_scores(
+    runs: pd.DataFrame, primary: Mapping[str, str], name: Callable[[str, str], str]
+) -> tuple[pd.DataFrame, list[str], str]:
     """Rows (dataset, block), columns contenders, values oriented so that lower is better; the notes; the unit.
     Contenders absent from a whole dataset are left out (and said so)."""
     done = runs[runs["status"].isin(RESULT_STATUSES)]
@@ -109,7 +118,9 @@ def block_scores(runs: pd.DataFrame, primary: Mapping[str, str],
     scores = pd.concat(frames)
     everywhere = scores.notna().groupby(level="dataset").any().all()
     if not everywhere.all():
-        notes.append(f"left out of the overall ranking, missing on a whole dataset: {', '.join(everywhere.index[~everywhere])}")
+        notes.append(
+            f"left out of the overall ranking, missing on a whole dataset: {', '.join(everywhere.index[~everywhere])}"
+        )
         scores = scores.loc[:, everywhere]
     complete = scores.notna().all(axis=1)
     if (~complete).any():
@@ -136,8 +147,9 @@ def friedman(ranks: pd.DataFrame) -> tuple[float, str]:
     return float(stats.friedmanchisquare(*values.T).pvalue), "Friedman"
 
 
-def ahead_relation(decisions: Mapping[str, pd.DataFrame], name: Callable[[str, str], str],
-                   order: list[str]) -> dict[tuple[str, str], bool]:  # fmt: skip
+def ahead_relation(
+    decisions: Mapping[str, pd.DataFrame], name: Callable[[str, str], str], order: list[str]
+) -> dict[tuple[str, str], bool]:
     """(a, b) -> a is practically better than b on some dataset and practically worse on none, from each
     dataset's pairwise decisions (:func:`ganbench.report.stats.pairwise`)."""
     better: dict[tuple[str, str], int] = {}
@@ -147,12 +159,12 @@ def ahead_relation(decisions: Mapping[str, pd.DataFrame], name: Callable[[str, s
             key = (name(row.loss, row.strategy), name(row.other_loss, row.other_strategy))
             better[key] = better.get(key, 0) + (row.decision == I.BETTER)
             worse[key] = worse.get(key, 0) + (row.decision == I.WORSE)
-    return {(a, b): better.get((a, b), 0) > 0 and worse.get((a, b), 0) == 0
-            for a in order for b in order if a != b}  # fmt: skip
+    return {(a, b): better.get((a, b), 0) > 0 and worse.get((a, b), 0) == 0 for a in order for b in order if a != b}
 
 
-def rank_contenders(scores: pd.DataFrame, scope: str, unit: str, ahead: dict[tuple[str, str], bool],
-                    notes: list[str] | None = None) -> Ranking:  # fmt: skip
+def rank_contenders(
+    scores: pd.DataFrame, scope: str, unit: str, ahead: dict[tuple[str, str], bool], notes: list[str] | None = None
+) -> Ranking:
     """Rank the columns of ``scores`` (rows: complete blocks, lower is better), test the ranks, and group the
     contenders that the pairwise decisions (``ahead``) do not separate."""
     notes = list(notes or [])
@@ -173,8 +185,12 @@ def rank_contenders(scores: pd.DataFrame, scope: str, unit: str, ahead: dict[tup
     return Ranking(scope, datasets, n, unit, mean, p, test, ahead, groups, notes)
 
 
-def overall_ranking(runs: pd.DataFrame, primary: Mapping[str, str], name: Callable[[str, str], str],
-                    decisions: Mapping[str, pd.DataFrame] | None = None) -> Ranking | None:  # fmt: skip
+def overall_ranking(
+    runs: pd.DataFrame,
+    primary: Mapping[str, str],
+    name: Callable[[str, str], str],
+    decisions: Mapping[str, pd.DataFrame] | None = None,
+) -> Ranking | None:
     """Rank the contenders over (dataset, block) blocks by each dataset's primary metric; None without data.
     ``decisions``: each dataset's pairwise decisions on its primary metric (none: nothing is separated)."""
     scores, notes, unit = block_scores(runs, primary, name)
@@ -206,6 +222,16 @@ def replicate_ranks(runs: pd.DataFrame, dataset: str, metric: str, name: Callabl
     return ranks.loc[ranks.mean(axis=1).sort_values(kind="stable").index]
 
 
-__all__ = ["ALPHA", "Ranking", "ahead_relation", "block_scores", "friedman", "joined_matrix", "namer",
-           "overall_ranking", "rank_blocks", "rank_contenders", "replicate_ranks"]  # fmt: skip
-
+__all__ = [
+    "ALPHA",
+    "Ranking",
+    "ahead_relation",
+    "block_scores",
+    "friedman",
+    "joined_matrix",
+    "namer",
+    "overall_ranking",
+    "rank_blocks",
+    "rank_contenders",
+    "replicate_ranks",
+]

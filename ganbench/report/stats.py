@@ -44,7 +44,9 @@ def unit_values(done: pd.DataFrame, metric: str, contenders: list[tuple[str, str
     width = max((len(s) for s in slots.values()), default=0)
     out = np.full((len(contenders), len(replicates), max(width, 1)), np.nan)
     index = {key: i for i, key in enumerate(contenders)}
-    for (loss, strategy, r, seed), value in frame.set_index(["loss", "strategy", "replicate", "seed"])["_value"].items():
+    for (loss, strategy, r, seed), value in frame.set_index(["loss", "strategy", "replicate", "seed"])[
+        "_value"
+    ].items():
         if (loss, strategy) in index:
             out[index[(loss, strategy)], replicates.index(r), slots[r].index(seed)] = value
     return out
@@ -78,9 +80,12 @@ def _contender_columns(part: pd.DataFrame, contenders: list[tuple[str, str]]) ->
         mine = part[(part["loss"] == key[0]) & (part["strategy"] == key[1])]
         compute = mine[M.COMPUTE].mean() if M.COMPUTE in mine else np.nan
         replicates = int(mine["replicate"].fillna(0).nunique()) if "replicate" in mine else 1
-        out[key] = {"replicates": replicates, "seeds": len(mine),
-                    "diverged": float((mine["status"] == Status.DIVERGED).mean()),
-                    "compute_per_run": float(compute)}  # fmt: skip
+        out[key] = {
+            "replicates": replicates,
+            "seeds": len(mine),
+            "diverged": float((mine["status"] == Status.DIVERGED).mean()),
+            "compute_per_run": float(compute),
+        }
     return out
 
 
@@ -94,8 +99,14 @@ def _bounds(metric: str, part: pd.DataFrame) -> tuple[float | None, float | None
     return low, high
 
 
-def _metric_rows(dataset: str, metric: str, part: pd.DataFrame, contenders: list[tuple[str, str]],
-                 lead: dict[tuple[str, str], dict], rope: float) -> list[dict[str, Any]]:  # fmt: skip
+def _metric_rows(
+    dataset: str,
+    metric: str,
+    part: pd.DataFrame,
+    contenders: list[tuple[str, str]],
+    lead: dict[tuple[str, str], dict],
+    rope: float,
+) -> list[dict[str, Any]]:
     higher = M.is_higher_better(metric)
     values = unit_values(part, metric, contenders)
     flat = values.reshape(len(contenders), -1)
@@ -111,19 +122,35 @@ def _metric_rows(dataset: str, metric: str, part: pd.DataFrame, contenders: list
         best = int(np.nanargmin(I.oriented(means, higher))) if np.isfinite(means).any() else -1
     for c, key in enumerate(contenders):
         x = flat[c][np.isfinite(flat[c])]
-        row: dict[str, Any] = {"dataset": dataset, "loss": key[0], "strategy": key[1], "metric": metric,
-                               **lead[key], "n": len(x), "mean": means[c],
-                               "std": float(x.std(ddof=1)) if len(x) > 1 else np.nan,
-                               "median": float(np.median(x)) if len(x) else np.nan,
-                               "min": float(x.min()) if len(x) else np.nan,
-                               "max": float(x.max()) if len(x) else np.nan}  # fmt: skip
+        row: dict[str, Any] = {
+            "dataset": dataset,
+            "loss": key[0],
+            "strategy": key[1],
+            "metric": metric,
+            **lead[key],
+            "n": len(x),
+            "mean": means[c],
+            "std": float(x.std(ddof=1)) if len(x) > 1 else np.nan,
+            "median": float(np.median(x)) if len(x) else np.nan,
+            "min": float(x.min()) if len(x) else np.nan,
+            "max": float(x.max()) if len(x) else np.nan,
+        }
         if ranked:
             pair = _against(facing, c, best, rope)
-            row.update(ci_low=low[c], ci_high=high[c], rank=order[c], p_best=p_best[c], best=c == best,
-                       vs_best=pair.decision if c != best else I.BEST, p_worse=pair.p_worse,
-                       p_equivalent=pair.p_equivalent, p_better=pair.p_better,
-                       equivalent_to_best=c == best or pair.decision == I.EQUIVALENT, rope=rope,
-                       unit=I.units(values))  # fmt: skip
+            row.update(
+                ci_low=low[c],
+                ci_high=high[c],
+                rank=order[c],
+                p_best=p_best[c],
+                best=c == best,
+                vs_best=pair.decision if c != best else I.BEST,
+                p_worse=pair.p_worse,
+                p_equivalent=pair.p_equivalent,
+                p_better=pair.p_better,
+                equivalent_to_best=c == best or pair.decision == I.EQUIVALENT,
+                rope=rope,
+                unit=I.units(values),
+            )
         rows.append(row)
     return rows
 
@@ -147,8 +174,19 @@ def pairwise(runs: pd.DataFrame, dataset: str, metric: str, rope: float) -> pd.D
         for j, b in enumerate(contenders):
             if i != j:
                 pair = I.compare(facing[i], facing[j], rope)
-                rows.append({"loss": a[0], "strategy": a[1], "other_loss": b[0], "other_strategy": b[1],
-                             "decision": pair.decision, "p_worse": pair.p_worse, "p_equivalent": pair.p_equivalent,
-                             "p_better": pair.p_better, "difference": pair.difference, "unit": pair.unit,
-                             "units": pair.units})  # fmt: skip
+                rows.append(
+                    {
+                        "loss": a[0],
+                        "strategy": a[1],
+                        "other_loss": b[0],
+                        "other_strategy": b[1],
+                        "decision": pair.decision,
+                        "p_worse": pair.p_worse,
+                        "p_equivalent": pair.p_equivalent,
+                        "p_better": pair.p_better,
+                        "difference": pair.difference,
+                        "unit": pair.unit,
+                        "units": pair.units,
+                    }
+                )
     return pd.DataFrame(rows)

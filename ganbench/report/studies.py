@@ -20,12 +20,7 @@ if TYPE_CHECKING:
     import pandas as pd
 
 TRIALS_ARTIFACT = "trials.json"  # on each study run: its counted trials (tuning.study.trial_records)
-COUNTS = (
-    Status.FINISHED,
-    Status.PRUNED,
-    Status.DIVERGED,
-    Status.FAILED,
-)  # how a study's counted trials ended
+COUNTS = (Status.FINISHED, Status.PRUNED, Status.DIVERGED, Status.FAILED)  # how a study's counted trials ended
 
 
 @dataclass(frozen=True)
@@ -65,8 +60,23 @@ def study_summaries(store: MLflowStore, parent: str) -> list[StudySummary]:
         text = store.read_text(run.info.run_id, TRIALS_ARTIFACT)
         trials = json.loads(text) if text else []
         compute = m.get("tuning_compute_gflop", math.nan)
-        out.append(StudySummary(dataset, loss, strategy, objective, best_value, best, counts, curve, space,
-                                search, replicate, trials, compute))  # fmt: skip
+        out.append(
+            StudySummary(
+                dataset,
+                loss,
+                strategy,
+                objective,
+                best_value,
+                best,
+                counts,
+                curve,
+                space,
+                search,
+                replicate,
+                trials,
+                compute,
+            )
+        )
     return sorted(out, key=lambda s: (s.dataset, s.loss, s.strategy, s.replicate))
 
 
@@ -82,8 +92,14 @@ def tuning_table(summaries: Sequence[StudySummary]) -> pd.DataFrame:
     searched += sorted({k for o in summaries for k in o.best if k not in PARAMS and k != "lr"})
     rows = []
     for s in summaries:
-        row: dict[str, Any] = {"dataset": s.dataset, "loss": s.loss, "strategy": s.strategy,
-                               "replicate": s.replicate, "objective": s.objective, "best_value": s.best_value}  # fmt: skip
+        row: dict[str, Any] = {
+            "dataset": s.dataset,
+            "loss": s.loss,
+            "strategy": s.strategy,
+            "replicate": s.replicate,
+            "objective": s.objective,
+            "best_value": s.best_value,
+        }
         row.update({k: s.best.get(k, math.nan) for k in searched})
         row.update(s.counts)
         row["GFLOP"] = s.compute
@@ -118,7 +134,7 @@ def budget_figure(summaries: Sequence[StudySummary], dataset: str) -> Any:
     """The expected best objective against the tuning budget, in trials and in GFLOP, one line per contender
     (:mod:`ganbench.report.budget`)."""
     from ganbench.report.budget import budget_curves, compute_matched
-    from ganbench.report.plots import budget_figure as draw
+    from ganbench.report.diagrams import budget_figure as draw
     from ganbench.report.plots import contender_colors
 
     curves = budget_curves(summaries, dataset)
@@ -131,8 +147,14 @@ def budget_figure(summaries: Sequence[StudySummary], dataset: str) -> Any:
     names = list(dict.fromkeys(curves["name"]))
     replicates = len({s.replicate for s in summaries if s.dataset == dataset})
     pooled = f", trials of {replicates} replicates pooled" if replicates > 1 else ""
-    return draw(curves, contender_colors(names), objective,
-                f"{dataset}: expected best {objective} vs tuning budget{pooled}", trials, compute)  # fmt: skip
+    return draw(
+        curves,
+        contender_colors(names),
+        objective,
+        f"{dataset}: expected best {objective} vs tuning budget{pooled}",
+        trials,
+        compute,
+    )
 
 
 def dataset_tables(summaries: Sequence[StudySummary]) -> list[tuple[str, pd.DataFrame]]:
@@ -141,16 +163,19 @@ def dataset_tables(summaries: Sequence[StudySummary]) -> list[tuple[str, pd.Data
     table = tuning_table(summaries)
     if table["replicate"].nunique() <= 1:
         table = table.drop(columns=["replicate"])
-    return [(str(d), formatted(part.drop(columns=["dataset"]).dropna(axis=1, how="all")))
-            for d, part in table.groupby("dataset", sort=False)]  # fmt: skip
+    return [
+        (str(d), formatted(part.drop(columns=["dataset"]).dropna(axis=1, how="all")))
+        for d, part in table.groupby("dataset", sort=False)
+    ]
 
 
 def table_markdown(shown: pd.DataFrame) -> str:
     return shown.to_markdown(index=False)
 
 
-def write_tuning_report(store: MLflowStore, parent: str, out_dir: Path,
-                        summaries: Sequence[StudySummary] | None = None) -> dict[str, Path]:  # fmt: skip
+def write_tuning_report(
+    store: MLflowStore, parent: str, out_dir: Path, summaries: Sequence[StudySummary] | None = None
+) -> dict[str, Path]:
     """``tuning.csv``, ``tuning.md`` (a table per dataset) and the budget plot of each dataset,
     ``figures/<dataset>_tuning.png`` (the report embeds the same file); also logged to the suite run under
     ``report/``. Returns the budget plots by dataset. ``summaries``: the study summaries, if already read."""
@@ -178,8 +203,12 @@ def write_tuning_report(store: MLflowStore, parent: str, out_dir: Path,
     return figures
 
 
-def tuning_section(summaries: Sequence[StudySummary], runs: pd.DataFrame | None = None,
-                   primary: dict[str, str] | None = None, name: Any = None) -> Section | None:  # fmt: skip
+def tuning_section(
+    summaries: Sequence[StudySummary],
+    runs: pd.DataFrame | None = None,
+    primary: dict[str, str] | None = None,
+    name: Any = None,
+) -> Section | None:
     """The report's "Tuning" section, after the per-dataset tables: per dataset, the search spaces, the budget
     figure's numbers (expected best at equal trials and at equal compute), the rank of every contender in every
     replicate (rank stability), the pruning check, and each study's best setting."""

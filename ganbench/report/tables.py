@@ -57,8 +57,9 @@ def formats(summary: pd.DataFrame, dataset: str) -> dict[str, int]:
     return {str(m): decimals(g["mean"].tolist()) for m, g in part.groupby("metric", observed=True)}
 
 
-def wide_table(summary: pd.DataFrame, dataset: str, primary: str | None,
-               real: pd.DataFrame | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:  # fmt: skip
+def wide_table(
+    summary: pd.DataFrame, dataset: str, primary: str | None, real: pd.DataFrame | None = None
+) -> tuple[pd.DataFrame, pd.DataFrame]:
     """One dataset's main table and its marks (a frame of the same shape: best, equivalent, undecided or "").
 
     Rows are the contenders ranked by the primary metric (then the real-data row); columns ``p_best`` and
@@ -76,7 +77,9 @@ def wide_table(summary: pd.DataFrame, dataset: str, primary: str | None,
     marks["p_best"], marks["vs best"] = "", ""
     for metric in metrics:
         rows = part[part["metric"] == metric].set_index(["loss", "strategy"]).reindex(index)
-        cells[metric] = [cell(m, lo, hi, places[metric]) for m, lo, hi in zip(rows["mean"], rows["ci_low"], rows["ci_high"])]
+        cells[metric] = [
+            cell(m, lo, hi, places[metric]) for m, lo, hi in zip(rows["mean"], rows["ci_low"], rows["ci_high"])
+        ]
         marks[metric] = [MARK.get(v, "") for v in rows["vs_best"]]
     cells["diverged"] = [f"{d:.0%}" for d in lead["diverged"]]
     cells["GFLOP/run"] = [number(c, decimals(lead["compute_per_run"].tolist())) for c in lead["compute_per_run"]]
@@ -86,8 +89,9 @@ def wide_table(summary: pd.DataFrame, dataset: str, primary: str | None,
     return cells, marks
 
 
-def _with_real(cells: pd.DataFrame, marks: pd.DataFrame, real: pd.DataFrame, metrics: list[str],
-               places: dict[str, int]) -> tuple[pd.DataFrame, pd.DataFrame]:  # fmt: skip
+def _with_real(
+    cells: pd.DataFrame, marks: pd.DataFrame, real: pd.DataFrame, metrics: list[str], places: dict[str, int]
+) -> tuple[pd.DataFrame, pd.DataFrame]:
     """The table with a last row of what real samples score: mean ± sd over the real draws."""
     by_metric = real.set_index("metric")
     row = {c: "" for c in cells.columns}
@@ -98,13 +102,37 @@ def _with_real(cells: pd.DataFrame, marks: pd.DataFrame, real: pd.DataFrame, met
             row[metric] = number(r["mean"], places[metric]) + sd
     key = (REAL_ROW, "")
     cells = pd.concat([cells, pd.DataFrame([row], index=pd.MultiIndex.from_tuples([key], names=cells.index.names))])
-    marks = pd.concat([marks, pd.DataFrame([dict.fromkeys(marks.columns, "")],
-                                           index=pd.MultiIndex.from_tuples([key], names=marks.index.names))])  # fmt: skip
+    marks = pd.concat(
+        [
+            marks,
+            pd.DataFrame(
+                [dict.fromkeys(marks.columns, "")], index=pd.MultiIndex.from_tuples([key], names=marks.index.names)
+            ),
+        ]
+    )
     return cells, marks
 
 
-DETAIL_COLUMNS = ["replicates", "seeds", "n", "mean", "ci_low", "ci_high", "std", "median", "min", "max", "rank",
-                  "p_best", "vs_best", "p_worse", "p_equivalent", "p_better", "rope", "unit"]  # fmt: skip
+DETAIL_COLUMNS = [
+    "replicates",
+    "seeds",
+    "n",
+    "mean",
+    "ci_low",
+    "ci_high",
+    "std",
+    "median",
+    "min",
+    "max",
+    "rank",
+    "p_best",
+    "vs_best",
+    "p_worse",
+    "p_equivalent",
+    "p_better",
+    "rope",
+    "unit",
+]
 
 
 def detail_table(summary: pd.DataFrame, dataset: str) -> pd.DataFrame:

@@ -16,13 +16,19 @@ from ganbench.report.validity import KINDS
 
 WIDTH = 80  # the summary is laid out for this many columns, and never wider
 CONTENDER_WIDTH = 26  # "non_saturating|ttur_beta1" whole
-LEGEND = ("vs: against the best, practically equivalent (equiv), undecided (?) or practically worse (worse), "
-          "the metric's real-data spread the margin; p_best: chance of the best mean")
+LEGEND = (
+    "vs: against the best, practically equivalent (equiv), undecided (?) or practically worse (worse), "
+    "the metric's real-data spread the margin; p_best: chance of the best mean"
+)
 STYLES = {"best": "bold green", "equiv": "green", "?": "", "worse": "dim", "better": "", "": ""}
 SHORT = {"best": "best", "equivalent": "equiv", "undecided": "?", "worse": "worse", "better": "better"}
 # the validity kinds as one line names them (others: their report heading up to its parenthesis)
-SHORT_KINDS = {"search_edge": "tuned on a search-range edge", "tuning_variance": "tuning variance unmeasured",
-               "undecided": "most undecided against the best", "recipe_outside": "published recipe outside the space"}  # fmt: skip
+SHORT_KINDS = {
+    "search_edge": "tuned on a search-range edge",
+    "tuning_variance": "tuning variance unmeasured",
+    "undecided": "most undecided against the best",
+    "recipe_outside": "published recipe outside the space",
+}
 
 
 def _by_contender(summary: pd.DataFrame, dataset: str, metric: str) -> dict[tuple[str, str], float]:
@@ -44,14 +50,24 @@ def dataset_table(result: Any, dataset: str) -> Any:
     total = result.modes.get(dataset)
     direction = "higher" if M.is_higher_better(metric) else "lower"
     unit = "replicates" if rows["replicates"].max() > 1 else "seeds"
-    table = Table(title=f"{dataset}: {metric} ({direction} is better), mean [95% interval] over {unit}",
-                  title_justify="left", box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False, padding=(0, 1))  # fmt: skip
+    table = Table(
+        title=f"{dataset}: {metric} ({direction} is better), mean [95% interval] over {unit}",
+        title_justify="left",
+        box=box.SIMPLE_HEAD,
+        show_edge=False,
+        pad_edge=False,
+        padding=(0, 1),
+    )
     lines = []
     for row in rows.itertuples():
         key = (row.loss, row.strategy)
         mark = SHORT.get(str(row.vs_best), "")
-        cells = [f"{row.rank:.0f}" if pd.notna(row.rank) else "", name(*key),
-                 value_text(row.mean, row.ci_low, row.ci_high), f"{row.p_best:.2f}"]  # fmt: skip
+        cells = [
+            f"{row.rank:.0f}" if pd.notna(row.rank) else "",
+            name(*key),
+            value_text(row.mean, row.ci_low, row.ci_high),
+            f"{row.p_best:.2f}",
+        ]
         if modes:
             m = modes.get(key, float("nan"))
             cells.append("n/a" if pd.isna(m) else f"{m:.1f}" + (f"/{total}" if total else ""))
@@ -61,8 +77,7 @@ def dataset_table(result: Any, dataset: str) -> Any:
         cells.append(f"{row.diverged:.0%}" if row.diverged else "")
         lines.append((cells, mark))
     # every column but the contender's keeps its widest cell; the names take what is left of WIDTH columns
-    heads = ["#", "contender", metric, "p_best", *(["modes"] if modes else []), *(["HQ %"] if quality else []),
-             "div"]
+    heads = ["#", "contender", metric, "p_best", *(["modes"] if modes else []), *(["HQ %"] if quality else []), "div"]
     if not any(c[-1] for c, _ in lines):  # nothing diverged: no column for it
         heads, lines = heads[:-1], [(c[:-1], m) for c, m in lines]
     widest = [max([len(head)] + [len(c[i]) for c, _ in lines]) for i, head in enumerate(heads)]
@@ -126,10 +141,7 @@ def console_view(result: Any) -> Any:
 
     views: list[Any] = []
     for dataset in sorted(set(result.primary) | set(result.notes)):
-        if (
-            dataset in result.primary
-            and not primary_rows(result.summary, dataset, result.primary[dataset]).empty
-        ):
+        if dataset in result.primary and not primary_rows(result.summary, dataset, result.primary[dataset]).empty:
             gap = [Text("")] if views else []  # a blank line between two datasets' tables
             views += [*gap, dataset_table(result, dataset)]
         views += [Text(f"{dataset}: {note}", style="yellow") for note in result.notes.get(dataset, [])]

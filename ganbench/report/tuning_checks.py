@@ -12,14 +12,7 @@ from typing import Any
 import pandas as pd
 
 from ganbench.report.checks import Finding, check
-from ganbench.report.validity import (
-    BUDGET_MARGIN,
-    EDGE_FRACTION,
-    PRUNING_PAIRS,
-    PRUNING_TAU,
-    QUARTER,
-    improvement,
-)
+from ganbench.report.validity import BUDGET_MARGIN, EDGE_FRACTION, PRUNING_PAIRS, PRUNING_TAU, QUARTER, improvement
 from ganbench.strategies import BETA1_MAX
 
 BETA1_TRUE_RANGE = (0.0, BETA1_MAX)  # what tuning searches when a suite says ``beta1: true``
@@ -79,14 +72,21 @@ def search_edge(studies: Sequence[Any], name: Callable[[str, str], str]) -> list
         beta1 = continuous_range(s.space.get("beta1"))
         if beta1:
             bounds["beta1"] = (beta1, False)
-        edges = [f"{k} {s.best[k]:.3g} at the {side} {b[0] if side == 'min' else b[1]:.3g}"
-                 for k, (b, log) in bounds.items() if k in s.best
-                 for side in [on_edge(s.best[k], float(b[0]), float(b[1]), log)] if side]  # fmt: skip
+        edges = [
+            f"{k} {s.best[k]:.3g} at the {side} {b[0] if side == 'min' else b[1]:.3g}"
+            for k, (b, log) in bounds.items()
+            if k in s.best
+            for side in [on_edge(s.best[k], float(b[0]), float(b[1]), log)]
+            if side
+        ]
         if edges:
             by_dataset.setdefault(s.dataset, []).append((label(s), ", ".join(edges)))
-    return [Finding("search_edge", d, tuple(n for n, _ in hits),
-                    f"{'; '.join(f'{n} ({e})' for n, e in hits)}; widen the range")
-            for d, hits in sorted(by_dataset.items())]  # fmt: skip
+    return [
+        Finding(
+            "search_edge", d, tuple(n for n, _ in hits), f"{'; '.join(f'{n} ({e})' for n, e in hits)}; widen the range"
+        )
+        for d, hits in sorted(by_dataset.items())
+    ]
 
 
 @check("tuning_budget", "tuning budget too small (best-so-far still improving)")
@@ -104,13 +104,17 @@ def tuning_budget(studies: Sequence[Any], name: Callable[[str, str], str]) -> li
         if gain > BUDGET_MARGIN:
             first = len(before) + 1
             trials = f"trials {first}-{n}" if first < n else f"trial {n}"
-            by_dataset.setdefault(s.dataset, []).append(
-                (label(s), f"{gain:+.0%} in {trials}")
-            )
-    return [Finding("tuning_budget", d, tuple(n for n, _ in hits),
-                    f"best objective improved by more than {BUDGET_MARGIN:.0%} in the last quarter of trials: "
-                    f"{'; '.join(f'{n} ({e})' for n, e in hits)}; give every contender more trials")
-            for d, hits in sorted(by_dataset.items())]  # fmt: skip
+            by_dataset.setdefault(s.dataset, []).append((label(s), f"{gain:+.0%} in {trials}"))
+    return [
+        Finding(
+            "tuning_budget",
+            d,
+            tuple(n for n, _ in hits),
+            f"best objective improved by more than {BUDGET_MARGIN:.0%} in the last quarter of trials: "
+            f"{'; '.join(f'{n} ({e})' for n, e in hits)}; give every contender more trials",
+        )
+        for d, hits in sorted(by_dataset.items())
+    ]
 
 
 @check("pruning", "pruning rung predicts the end weakly")
@@ -122,10 +126,16 @@ def pruning(pruning_check: pd.DataFrame) -> list[Finding]:
         weak = part[(part["pairs"] >= PRUNING_PAIRS) & (part["tau"] < PRUNING_TAU)]
         if not weak.empty:
             where = "; ".join(f"step {r.rung}: tau {r.tau:.2f} over {r.pairs} pairs" for r in weak.itertuples())
-            out.append(Finding("pruning", str(dataset), (),
-                               f"trials that ran to the end were ordered at the rung as at the end with Kendall's tau "
-                               f"below {PRUNING_TAU} ({where}); halving may have stopped winners: prune later or not "
-                               "at all"))  # fmt: skip
+            out.append(
+                Finding(
+                    "pruning",
+                    str(dataset),
+                    (),
+                    f"trials that ran to the end were ordered at the rung as at the end with Kendall's tau "
+                    f"below {PRUNING_TAU} ({where}); halving may have stopped winners: prune later or not "
+                    "at all",
+                )
+            )
     return out
 
 
@@ -148,5 +158,9 @@ def recipe_outside(studies: Sequence[Any], name: Callable[[str, str], str]) -> l
             by_dataset.setdefault(s.dataset, {})[name(s.loss, s.strategy)] = (
                 f"lr {lr:g} ({source}) outside [{low:g}, {high:g}]"
             )
-    return [Finding("recipe_outside", d, tuple(hits), f"{'; '.join(f'{n} ({e})' for n, e in hits.items())}; widen the range")
-            for d, hits in sorted(by_dataset.items())]  # fmt: skip
+    return [
+        Finding(
+            "recipe_outside", d, tuple(hits), f"{'; '.join(f'{n} ({e})' for n, e in hits.items())}; widen the range"
+        )
+        for d, hits in sorted(by_dataset.items())
+    ]

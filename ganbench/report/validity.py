@@ -110,8 +110,12 @@ def run_gain(history: Sequence[tuple[int, float]], metric: str, decay_from: floa
 
 
 @check("undertrained", "undertrained (primary metric still improving)")
-def undertrained(runs: pd.DataFrame, primary: Mapping[str, str], histories: Mapping[str, Sequence[tuple[int, float]]],
-                 name: Callable[[str, str], str]) -> list[Finding]:  # fmt: skip
+def undertrained(
+    runs: pd.DataFrame,
+    primary: Mapping[str, str],
+    histories: Mapping[str, Sequence[tuple[int, float]]],
+    name: Callable[[str, str], str],
+) -> list[Finding]:
     """Contenders whose primary metric improved by more than UNDERTRAINED_MARGIN at the end of training
     (:func:`run_gain`) in more than half of their (non-diverged) seeds; ``histories`` maps run id to its
     primary curve."""
@@ -130,14 +134,20 @@ def undertrained(runs: pd.DataFrame, primary: Mapping[str, str], histories: Mapp
                 decayed |= any(d is not None and math.isfinite(d) for d in decays)
         if hits:
             phase = "training and of the steps before the learning rates decayed" if decayed else "training"
-            out.append(Finding("undertrained", dataset, tuple(h for h, _ in hits),
-                               f"{metric} improved by more than {UNDERTRAINED_MARGIN:.0%} over the last quarter of "
-                               f"{phase}: {'; '.join(f'{h} ({d})' for h, d in hits)}; train longer"))  # fmt: skip
+            out.append(
+                Finding(
+                    "undertrained",
+                    dataset,
+                    tuple(h for h, _ in hits),
+                    f"{metric} improved by more than {UNDERTRAINED_MARGIN:.0%} over the last quarter of "
+                    f"{phase}: {'; '.join(f'{h} ({d})' for h, d in hits)}; train longer",
+                )
+            )
     return out
 
 
 @check("mode_collapse", "mode collapse")
-def mode_collapse(summary: pd.DataFrame, modes: Mapping[str, int], name: Callable[[str, str], str]) -> list[Finding]:  # fmt: skip
+def mode_collapse(summary: pd.DataFrame, modes: Mapping[str, int], name: Callable[[str, str], str]) -> list[Finding]:
     """Contenders whose mean modes covered is below COLLAPSE_FRACTION of the dataset's modes."""
     out = []
     rows = summary[summary["metric"] == M.MODES_COVERED] if not summary.empty else summary
@@ -147,12 +157,16 @@ def mode_collapse(summary: pd.DataFrame, modes: Mapping[str, int], name: Callabl
             continue
         low = part[part["mean"] < COLLAPSE_FRACTION * total]
         if not low.empty:
-            hits = [
-                (name(a, b), f"{m:.3g}/{total}") for a, b, m in zip(low["loss"], low["strategy"], low["mean"])
-            ]
-            out.append(Finding("mode_collapse", str(dataset), tuple(h for h, _ in hits),
-                               f"mean modes covered below {COLLAPSE_FRACTION:.0%} of {total}: "
-                               f"{'; '.join(f'{h} ({d})' for h, d in hits)}"))  # fmt: skip
+            hits = [(name(a, b), f"{m:.3g}/{total}") for a, b, m in zip(low["loss"], low["strategy"], low["mean"])]
+            out.append(
+                Finding(
+                    "mode_collapse",
+                    str(dataset),
+                    tuple(h for h, _ in hits),
+                    f"mean modes covered below {COLLAPSE_FRACTION:.0%} of {total}: "
+                    f"{'; '.join(f'{h} ({d})' for h, d in hits)}",
+                )
+            )
     return out
 
 
@@ -173,8 +187,9 @@ def failed_runs(runs: pd.DataFrame, name: Callable[[str, str], str]) -> list[Fin
             every = "all " if len(failed) == len(runs_of) else ""
             hits.append((name(loss, strategy), f"{every}{len(failed)}/{len(runs_of)} runs failed{first}"))
         if hits:
-            out.append(Finding("failed", str(dataset), tuple(h for h, _ in hits),
-                               "; ".join(f"{h} ({d})" for h, d in hits)))  # fmt: skip
+            out.append(
+                Finding("failed", str(dataset), tuple(h for h, _ in hits), "; ".join(f"{h} ({d})" for h, d in hits))
+            )
     return out
 
 
@@ -184,9 +199,15 @@ def tuning_variance(summary: pd.DataFrame) -> list[Finding]:
     if summary.empty or "replicates" not in summary or summary["replicates"].max() > 1:
         return []
     datasets = ", ".join(sorted(summary["dataset"].unique()))
-    return [Finding("tuning_variance", datasets, (),
-                    "every interval, p_best and decision is conditional on one tuning draw; run with --replicates 3 "
-                    "(or more) to put the tuning's variance into the verdict")]  # fmt: skip
+    return [
+        Finding(
+            "tuning_variance",
+            datasets,
+            (),
+            "every interval, p_best and decision is conditional on one tuning draw; run with --replicates 3 "
+            "(or more) to put the tuning's variance into the verdict",
+        )
+    ]
 
 
 @check("undecided", "most contenders undecided against the best")
@@ -194,17 +215,25 @@ def undecided(summary: pd.DataFrame, primary: Mapping[str, str]) -> list[Finding
     """Datasets where the best is undecided against more than UNDECIDED_SHARE of the other contenders."""
     out = []
     for dataset, metric in sorted(primary.items()):
-        rows = summary[(summary["dataset"] == dataset) & (summary["metric"] == metric)] if not summary.empty else summary
+        rows = (
+            summary[(summary["dataset"] == dataset) & (summary["metric"] == metric)] if not summary.empty else summary
+        )
         others = rows[~rows["best"].astype(bool)] if len(rows) else rows
         if len(others) == 0:
             continue
         open_ = int((others["vs_best"] == "undecided").sum())
         if open_ > UNDECIDED_SHARE * len(others):
             unit = str(rows["unit"].iloc[0]) if "unit" in rows else "seed"
-            out.append(Finding("undecided", str(dataset), (),
-                               f"on {metric} the best is undecided against {open_} of {len(others)} contenders "
-                               f"(units: {unit}s): the table cannot tell them apart at this budget; more replicates "
-                               "would narrow it"))  # fmt: skip
+            out.append(
+                Finding(
+                    "undecided",
+                    str(dataset),
+                    (),
+                    f"on {metric} the best is undecided against {open_} of {len(others)} contenders "
+                    f"(units: {unit}s): the table cannot tell them apart at this budget; more replicates "
+                    "would narrow it",
+                )
+            )
     return out
 
 
@@ -217,10 +246,16 @@ def mode_labels(runs: pd.DataFrame) -> list[Finding]:
     for dataset, part in runs.groupby("dataset", sort=True):
         accuracy = part["mode_label_accuracy"].dropna()
         if not accuracy.empty and accuracy.min() < LABEL_ACCURACY:
-            out.append(Finding("mode_labels", str(dataset), (),
-                               f"the mode classifier is right on {accuracy.min():.1%} of held-out real samples "
-                               f"(below {LABEL_ACCURACY:.0%}): modes covered and KL count its errors too; trust "
-                               "FID more than the mode counts here"))  # fmt: skip
+            out.append(
+                Finding(
+                    "mode_labels",
+                    str(dataset),
+                    (),
+                    f"the mode classifier is right on {accuracy.min():.1%} of held-out real samples "
+                    f"(below {LABEL_ACCURACY:.0%}): modes covered and KL count its errors too; trust "
+                    "FID more than the mode counts here",
+                )
+            )
     return out
 
 
@@ -230,7 +265,9 @@ def validity_tags(findings: Sequence[Finding]) -> dict[str, str]:
     ``ganbench.tuning_variance`` = measured | unmeasured."""
     tags = {TAG_VALIDITY: "warnings" if findings else "ok"}
     unmeasured = any(f.kind == "tuning_variance" for f in findings)
-    tags[TAG_TUNING_VARIANCE] = "unmeasured (one replicate: verdicts conditional on one tuning draw)" if unmeasured else "measured"
+    tags[TAG_TUNING_VARIANCE] = (
+        "unmeasured (one replicate: verdicts conditional on one tuning draw)" if unmeasured else "measured"
+    )
     for kind in KINDS:
         parts = [f"{f.dataset}: {', '.join(f.contenders) or 'all'}" for f in findings if f.kind == kind]
         tags[f"{TAG_VALIDITY}.{kind}"] = "; ".join(parts)[:5000] or "none"

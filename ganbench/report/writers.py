@@ -25,6 +25,7 @@ from ganbench.report.tables import Section, detail_table, wide_table
 CURVE_METRICS = ("fid_", "kid_", "modes_covered", "high_quality_pct", "kl_uniform", "precision_", "recall_")
 RANKING_FIGURES = "ranking"  # the figures key of the overall ranking's CD diagram
 MAX_SAMPLE_SEEDS = 6  # columns of the final-samples grid
+FILES = dict(csv="summary.csv", runs_csv="runs.csv", markdown="summary.md", latex="summary.tex", html="report.html")
 
 METHOD = (
     f"Rows ranked by the primary metric. A comparison's unit is the replicate (its mean over the paired seeds, "
@@ -36,14 +37,21 @@ METHOD = (
     f"reaches {I.DECIDE}, else undecided; the ROPE of a metric is its spread over independent real samples of "
     f"the evaluation's size. Real data: what such real samples score (mean ± sd over the draws)."
 )
-MD_LEGEND = ("**bold**: best mean; *italic*: practically equivalent to the best; plain: undecided or practically "
-             "worse (see vs best for the primary metric, the detail table for the others).")  # fmt: skip
+MD_LEGEND = (
+    "**bold**: best mean; *italic*: practically equivalent to the best; plain: undecided or practically "
+    "worse (see vs best for the primary metric, the detail table for the others)."
+)
 TEX_LEGEND = r"Bold: best mean; underlined: practically equivalent to the best; plain: undecided or worse."
-HTML_LEGEND = ("<b>bold, dark green</b>: best mean; light green: practically equivalent to the best; grey text: "
-               "undecided; plain: practically worse.")  # fmt: skip
+HTML_LEGEND = (
+    "<b>bold, dark green</b>: best mean; light green: practically equivalent to the best; grey text: "
+    "undecided; plain: practically worse."
+)
 TIED_ROW = "background-color: #dcedc8;"
-CSS = {"best": "font-weight: bold; background-color: #81c784;", "equivalent": "background-color: #dcedc8;",
-       "undecided": "color: #666;"}  # fmt: skip
+CSS = {
+    "best": "font-weight: bold; background-color: #81c784;",
+    "equivalent": "background-color: #dcedc8;",
+    "undecided": "color: #666;",
+}
 TEX = {"best": "textbf:--rwrap;", "equivalent": "underline:--rwrap;"}
 MD = {"best": "**{}**", "equivalent": "*{}*"}
 PAGE_CSS = """
@@ -69,26 +77,31 @@ def _file_stem(dataset: str) -> str:
     return re.sub(r"[^\w.-]", "_", dataset)
 
 
-def write_all(report_dir: Path, *, title: str, parent_id: str, runs: pd.DataFrame, summary: pd.DataFrame,
-              figures: dict[str, list[Path]], notes: dict[str, list[str]], verdict: list[str] | None = None,
-              findings: list[Any] | None = None, ranking: Ranking | None = None,
-              sections: list[Section] | None = None, primary: dict[str, str] | None = None,
-              real: pd.DataFrame | None = None) -> dict[str, Path]:  # fmt: skip
+def write_all(
+    report_dir: Path,
+    *,
+    title: str,
+    parent_id: str,
+    runs: pd.DataFrame,
+    summary: pd.DataFrame,
+    figures: dict[str, list[Path]],
+    notes: dict[str, list[str]],
+    verdict: list[str] | None = None,
+    findings: list[Any] | None = None,
+    ranking: Ranking | None = None,
+    sections: list[Section] | None = None,
+    primary: dict[str, str] | None = None,
+    real: pd.DataFrame | None = None,
+) -> dict[str, Path]:
     """Write every format under ``report_dir``; returns the paths by format. The Markdown and HTML reports open
     with the verdict (headline lines), the validity warnings and the overall ranking."""
     report_dir.mkdir(parents=True, exist_ok=True)
-    files = {
-        "csv": report_dir / "summary.csv",
-        "runs_csv": report_dir / "runs.csv",
-        "markdown": report_dir / "summary.md",
-        "latex": report_dir / "summary.tex",
-        "html": report_dir / "report.html",
-    }
+    files = {key: report_dir / name for key, name in FILES.items()}
     datasets = [str(d) for d in runs["dataset"].dropna().unique()]
     summary.to_csv(files["csv"], index=False)
     runs.to_csv(files["runs_csv"], index=False)
-    top = Top(verdict or [], warning_lines(findings or []), ranking, figures.get(RANKING_FIGURES, []),
-              list(sections or []), dict(primary or {}), real)  # fmt: skip
+    warnings, ranked = warning_lines(findings or []), figures.get(RANKING_FIGURES, [])
+    top = Top(verdict or [], warnings, ranking, ranked, list(sections or []), dict(primary or {}), real)
     files["markdown"].write_text(markdown(title, datasets, summary, figures, notes, report_dir, top))
     files["latex"].write_text(latex(title, datasets, summary, top))
     files["html"].write_text(page(title, parent_id, datasets, summary, figures, notes, top))
@@ -101,8 +114,9 @@ def _has_rows(summary: pd.DataFrame, dataset: str) -> bool:
 
 def _marked(cells: pd.DataFrame, marks: pd.DataFrame, styles: dict[str, str]) -> pd.DataFrame:
     """Cells with each mark's wrapper (Markdown has no styling, so the mark is in the text)."""
-    return cells.where(marks == "", cells.combine(marks, lambda c, m: [styles.get(x, "{}").format(v)
-                                                                        for v, x in zip(c, m)]))  # fmt: skip
+    return cells.where(
+        marks == "", cells.combine(marks, lambda c, m: [styles.get(x, "{}").format(v) for v, x in zip(c, m)])
+    )
 
 
 @dataclass(frozen=True)
@@ -125,8 +139,15 @@ def _ranking_frame(ranking: Ranking) -> pd.DataFrame:
     return ranking.table().assign(mean_rank=lambda t: t["mean_rank"].map("{:.2f}".format))
 
 
-def markdown(title: str, datasets: list[str], summary: pd.DataFrame, figures: dict[str, list[Path]],
-             notes: dict[str, list[str]], report_dir: Path, top: Top | None = None) -> str:  # fmt: skip
+def markdown(
+    title: str,
+    datasets: list[str],
+    summary: pd.DataFrame,
+    figures: dict[str, list[Path]],
+    notes: dict[str, list[str]],
+    report_dir: Path,
+    top: Top | None = None,
+) -> str:
     top = top or Top([], [])
     parts = [f"# ganbench report: {title}", "", *(f"- {line}" for line in top.verdict), ""]
     parts += ["**Validity**", "", *(f"- {line}" for line in top.warnings), "", METHOD, ""]
@@ -144,13 +165,8 @@ def markdown(title: str, datasets: list[str], summary: pd.DataFrame, figures: di
             parts += [_marked(cells, marks, MD).reset_index().to_markdown(index=False), "", MD_LEGEND, ""]
         parts += [f"![{p.stem}]({p.relative_to(report_dir).as_posix()})" for p in figures.get(dataset, [])]
         if _has_rows(summary, dataset):
-            parts += [
-                "",
-                "### All statistics",
-                "",
-                detail_table(summary, dataset).reset_index().to_markdown(index=False),
-                "",
-            ]
+            detail = detail_table(summary, dataset).reset_index().to_markdown(index=False)
+            parts += ["", "### All statistics", "", detail, ""]
     for section in last:
         parts += [f"## {section.title}", "", section.markdown, ""]
     return "\n".join(parts) + "\n"
@@ -178,8 +194,15 @@ def latex(title: str, datasets: list[str], summary: pd.DataFrame, top: Top | Non
         )
         caption = f"{dataset}: mean [95\\% interval]; {TEX_LEGEND}"
         label = "tab:ganbench-" + "".join(ch if ch.isalnum() else "-" for ch in dataset)
-        parts.append(styler.to_latex(hrules=True, caption=caption.replace("_", r"\_"), label=label,
-                                     column_format="ll" + "r" * (cells.shape[1]), position_float="centering"))  # fmt: skip
+        parts.append(
+            styler.to_latex(
+                hrules=True,
+                caption=caption.replace("_", r"\_"),
+                label=label,
+                column_format="ll" + "r" * (cells.shape[1]),
+                position_float="centering",
+            )
+        )
     return "\n".join(parts)
 
 
@@ -227,8 +250,10 @@ def _top_html(top: Top) -> list[str]:
     items = "".join(f"<li>{html.escape(line)}</li>" for line in top.verdict)
     believed = top.warnings == warning_lines([])
     warn = "".join(f"<li>{html.escape(line)}</li>" for line in top.warnings)
-    body = [f'<ul class="verdict">{items}</ul>',
-            f'<div class="{"ok" if believed else "warnings"}"><b>Validity</b><ul>{warn}</ul></div>']  # fmt: skip
+    body = [
+        f'<ul class="verdict">{items}</ul>',
+        f'<div class="{"ok" if believed else "warnings"}"><b>Validity</b><ul>{warn}</ul></div>',
+    ]
     return body
 
 
@@ -243,14 +268,24 @@ def _ranking_html(top: Top) -> list[str]:
     return ["<h2>Overall ranking</h2>", caption, *notes, styler.to_html(), *(_img(p) for p in top.figures)]
 
 
-def page(title: str, parent_id: str, datasets: list[str], summary: pd.DataFrame, figures: dict[str, list[Path]],
-         notes: dict[str, list[str]], top: Top | None = None) -> str:  # fmt: skip
+def page(
+    title: str,
+    parent_id: str,
+    datasets: list[str],
+    summary: pd.DataFrame,
+    figures: dict[str, list[Path]],
+    notes: dict[str, list[str]],
+    top: Top | None = None,
+) -> str:
     """The whole report as one HTML file: verdict and warnings, the overall ranking, tables per dataset, and
     figures embedded as base64 PNG."""
     top = top or Top([], [])
-    body = [f"<h1>ganbench report: {html.escape(title)}</h1>", *_top_html(top),
-            f'<p class="method">Suite run <code>{html.escape(parent_id)}</code>. {html.escape(METHOD)}</p>',
-            *_ranking_html(top)]  # fmt: skip
+    body = [
+        f"<h1>ganbench report: {html.escape(title)}</h1>",
+        *_top_html(top),
+        f'<p class="method">Suite run <code>{html.escape(parent_id)}</code>. {html.escape(METHOD)}</p>',
+        *_ranking_html(top),
+    ]
     first, last = _split(top.sections)
     body += [f"<h2>{html.escape(s.title)}</h2>\n{s.html}" for s in first]
     for dataset in datasets:
@@ -260,11 +295,12 @@ def page(title: str, parent_id: str, datasets: list[str], summary: pd.DataFrame,
             body.append(_main_html(summary, dataset, top))
         body += [_img(p) for p in figures.get(dataset, [])]
         if _has_rows(summary, dataset):
-            body.append(f"<details><summary>All statistics: {html.escape(dataset)}</summary>"
-                        f"{_detail_html(summary, dataset)}</details>")  # fmt: skip
+            body.append(
+                f"<details><summary>All statistics: {html.escape(dataset)}</summary>"
+                f"{_detail_html(summary, dataset)}</details>"
+            )
     body += [f"<h2>{html.escape(s.title)}</h2>\n{s.html}" for s in last]
-    return (f'<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8"><title>ganbench: {html.escape(title)}'
-            f"</title><style>{PAGE_CSS}</style></head>\n<body>\n" + "\n".join(body) + "\n</body></html>\n")  # fmt: skip
-
-
-# ---------------------------------------------------------------------------------------------- figures
+    return (
+        f'<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8"><title>ganbench: {html.escape(title)}'
+        f"</title><style>{PAGE_CSS}</style></head>\n<body>\n" + "\n".join(body) + "\n</body></html>\n"
+    )

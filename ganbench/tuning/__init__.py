@@ -43,12 +43,13 @@ from ganbench.tuning.base import (
     EVALS_PER_TRIAL,
     TAG_STUDY,
     TAG_TRIAL,
+    Asked,
     default_storage_url,
     open_storage,
     study_name,
 )
 from ganbench.tuning.pruning import HalvingPruner, TrialTracker
-from ganbench.tuning.study import Asked, ContenderStudy
+from ganbench.tuning.study import ContenderStudy
 
 
 def tune_suite(session: Session, report: bool = True) -> dict[tuple[str, int], Hyper]:
@@ -62,8 +63,11 @@ def tune_suite(session: Session, report: bool = True) -> dict[tuple[str, int], H
     if session.suite.tuning is None:
         raise ValueError(f"suite {session.suite.name!r} has no tuning section")
     storage = open_storage(session.options.optuna_storage or default_storage_url(session.out_dir))
-    studies = [ContenderStudy(session, c, r, storage)
-               for r in range(session.suite.replicates) for c in contenders(session.suite)]  # fmt: skip
+    studies = [
+        ContenderStudy(session, c, r, storage)
+        for r in range(session.suite.replicates)
+        for c in contenders(session.suite)
+    ]
     steps = sum(s.steps * len(s.seeds) * s.todo() for s in studies)
     with session.progress.phase("tune", steps):
         try:
@@ -134,7 +138,20 @@ def _planned(chunk: list[Asked]) -> Planned:
 
 
 __all__ = [
-    "ATTR_COMPUTE", "ATTR_STATUS", "BETA1_MAX", "EVALS_PER_TRIAL", "TAG_STUDY", "TAG_TRIAL", "Asked",
-    "ContenderStudy", "HalvingPruner", "TrialTracker", "default_storage_url", "open_storage", "pack",
-    "run_round", "study_name", "tune_suite",
-]  # fmt: skip
+    "ATTR_COMPUTE",
+    "ATTR_STATUS",
+    "BETA1_MAX",
+    "EVALS_PER_TRIAL",
+    "TAG_STUDY",
+    "TAG_TRIAL",
+    "Asked",
+    "ContenderStudy",
+    "HalvingPruner",
+    "TrialTracker",
+    "default_storage_url",
+    "open_storage",
+    "pack",
+    "run_round",
+    "study_name",
+    "tune_suite",
+]

@@ -1,19 +1,16 @@
-"""Tuning's names and stores: the tags and attributes it writes, the Optuna storage, study names."""
+"""Tuning's names and stores: the tags and attributes it writes, the Optuna storage, study names, and a trial as
+a study hands it out (:class:`Asked`)."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ganbench.plan import Contender, Session
+from ganbench.config import Member, RunConfig
+from ganbench.plan import Contender, Hyper, Session
 from ganbench.strategies import BETA1_MAX as BETA1_MAX  # beta1 = 1 would never update
-from ganbench.tracking import (
-    DONE_STATUSES,
-    TAG_STATUS,
-    StoreError,
-    sqlite_fast,
-    sqlite_url,
-)
+from ganbench.tracking import DONE_STATUSES, TAG_STATUS, StoreError, sqlite_fast, sqlite_url
 
 if TYPE_CHECKING:
     import optuna
@@ -42,9 +39,7 @@ def open_storage(url: str) -> optuna.storages.RDBStorage:
     except Exception as exc:  # sqlalchemy, alembic and driver errors all mean "cannot open"
         missing_driver = isinstance(exc, ImportError) or "DB access module" in str(exc)
         hint = " (for PostgreSQL: pip install ganbench[postgres])" if missing_driver else ""
-        raise StoreError(
-            f"cannot open the Optuna storage {_safe_url(url)}: {_first_line(exc)}{hint}"
-        ) from None
+        raise StoreError(f"cannot open the Optuna storage {_safe_url(url)}: {_first_line(exc)}{hint}") from None
     if url.startswith("sqlite:///") and url != "sqlite:///:memory:":
         sqlite_fast(storage.engine)
     return storage
@@ -74,3 +69,25 @@ def _safe_url(url: str) -> str:
         return make_url(url).render_as_string(hide_password=True)
     except Exception:
         return url.split("@")[-1] if "@" in url else url
+
+
+STRATEGY_PARAMS = ("lr", "lr_g", "lr_d", "beta1", "n_critic")  # what a trial's params hold besides loss params
+
+
+@dataclass(frozen=True)
+class Asked:
+    """A trial asked from a study: its Optuna trial, what it drew, and its members (one per tuning seed)."""
+
+    study: Any  # the ContenderStudy that asked it
+    trial: optuna.trial.Trial
+    params: dict[str, Any]  # as drawn, with a tied ``lr`` spelled out as lr_g = lr_d
+    members: tuple[Member, ...]
+
+    @property
+    def n_critic(self) -> int | None:
+        return self.params.get("n_critic")
+
+    @property
+    def config(self) -> RunConfig:
+        """The run config its members train with (shared by every trial of the contender with its D steps)."""
+        return self.study.config(Hyper(self.params["lr_g"], self.params["lr_d"], n_critic=self.n_critic))

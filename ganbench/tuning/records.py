@@ -24,11 +24,17 @@ def _counted(study: Any) -> list[Any]:
 def trial_records(study: Any) -> list[dict[str, Any]]:
     """Every counted trial as the report reads it: number, status, parameters, final value (None when pruned
     or diverged), the values at each evaluation (the pruner's rungs among them) and the compute spent."""
-    return [{"number": t.number, "status": t.user_attrs.get(ATTR_STATUS), "params": tied_rates(t.params),
-             "value": t.value if t.state == TrialState.COMPLETE else None,
-             "steps": {str(k): (v if math.isfinite(v) else None) for k, v in t.intermediate_values.items()},
-             "compute": t.user_attrs.get(ATTR_COMPUTE, 0.0)}
-            for t in _counted(study)]  # fmt: skip
+    return [
+        {
+            "number": t.number,
+            "status": t.user_attrs.get(ATTR_STATUS),
+            "params": tied_rates(t.params),
+            "value": t.value if t.state == TrialState.COMPLETE else None,
+            "steps": {str(k): (v if math.isfinite(v) else None) for k, v in t.intermediate_values.items()},
+            "compute": t.user_attrs.get(ATTR_COMPUTE, 0.0),
+        }
+        for t in _counted(study)
+    ]
 
 
 def budget_curve(study: Any) -> list[float]:

@@ -7,7 +7,6 @@ import dataclasses
 import hashlib
 import json
 import math
-from dataclasses import dataclass
 from typing import Any
 
 import optuna
@@ -26,35 +25,16 @@ from ganbench.tuning.base import (
     ATTR_COMPUTE,
     ATTR_STATUS,
     EVALS_PER_TRIAL,
+    STRATEGY_PARAMS,
     TAG_STUDY,
     TAG_TRIAL,
+    Asked,
     _has_result,
     study_name,
 )
 from ganbench.tuning.design import first_batch
 from ganbench.tuning.pruning import HalvingPruner
 from ganbench.tuning.records import budget_curve, result_of, trial_records
-
-STRATEGY_PARAMS = ("lr", "lr_g", "lr_d", "beta1", "n_critic")  # what a trial's params hold besides loss params
-
-
-@dataclass(frozen=True)
-class Asked:
-    """A trial asked from a study: its Optuna trial, what it drew, and its members (one per tuning seed)."""
-
-    study: ContenderStudy
-    trial: optuna.trial.Trial
-    params: dict[str, Any]  # as drawn, with a tied ``lr`` spelled out as lr_g = lr_d
-    members: tuple[Member, ...]
-
-    @property
-    def n_critic(self) -> int | None:
-        return self.params.get("n_critic")
-
-    @property
-    def config(self) -> RunConfig:
-        """The run config its members train with (shared by every trial of the contender with its D steps)."""
-        return self.study.config(Hyper(self.params["lr_g"], self.params["lr_d"], n_critic=self.n_critic))
 
 
 class ContenderStudy:
@@ -82,11 +62,17 @@ class ContenderStudy:
             searched = get_loss(contender.loss.name).search
             self.space.update({k: ("log", v) for k, v in searched.items() if k not in contender.loss.params})
         params = {f"tuning.{k}": v for k, v in self.spec.model_dump().items()}
-        params.update({"tuning.steps": self.steps, "study": self.name, "objective": self.metric,
-                       "replicate": replicate, "tuning_seeds": self.seeds})  # fmt: skip
+        params.update(
+            {
+                "tuning.steps": self.steps,
+                "study": self.name,
+                "objective": self.metric,
+                "replicate": replicate,
+                "tuning_seeds": self.seeds,
+            }
+        )
         params["search_space"] = describe_search(strategy, space_text(self.space))
-        tags = {TAG_PHASE: "study", TAG_CONTENDER: contender.name, TAG_STUDY: self.name,
-                TAG_REPLICATE: str(replicate)}  # fmt: skip
+        tags = {TAG_PHASE: "study", TAG_CONTENDER: contender.name, TAG_STUDY: self.name, TAG_REPLICATE: str(replicate)}
         key = "study-" + hashlib.sha256(self.name.encode()).hexdigest()[:16]
         label = f"study {contender.name}" + (f" r{replicate}" if session.suite.replicates > 1 else "")
         self.run_id = session.store.child_run(session.parent, key, label, params, tags)
@@ -97,9 +83,7 @@ class ContenderStudy:
         """A trial's config: the suite's at ``tuning.steps``, evaluated at least EVALS_PER_TRIAL times so the
         pruner has intermediate values to compare (the suite's ``eval_every`` when that is more often)."""
         config = run_config(self.session.suite, self.contender, hyper, steps=self.steps)
-        return dataclasses.replace(
-            config, eval_every=min(config.eval_every, max(1, self.steps // EVALS_PER_TRIAL))
-        )
+        return dataclasses.replace(config, eval_every=min(config.eval_every, max(1, self.steps // EVALS_PER_TRIAL)))
 
     def _pruner(self, eval_every: int) -> optuna.pruners.BasePruner:
         if self.spec.pruner == "none":
@@ -188,15 +172,23 @@ class ContenderStudy:
         params = tied_rates(params)
         losses = {k: v for k, v in params.items() if k not in STRATEGY_PARAMS}
         members = tuple(
-            Member(seed, params["lr_g"], params["lr_d"], phase="tune", beta1=params.get("beta1"),
-                   loss_params=losses or None)
+            Member(
+                seed,
+                params["lr_g"],
+                params["lr_d"],
+                phase="tune",
+                beta1=params.get("beta1"),
+                loss_params=losses or None,
+            )
             for seed in self.seeds
-        )  # fmt: skip
+        )
         return Asked(self, trial, params, members)
 
     def tags(self, asked: Asked) -> list[dict[str, str]]:
-        return [{TAG_STUDY: self.name, TAG_TRIAL: str(asked.trial.number), TAG_REPLICATE: str(self.replicate)}
-                for _ in asked.members]  # fmt: skip
+        return [
+            {TAG_STUDY: self.name, TAG_TRIAL: str(asked.trial.number), TAG_REPLICATE: str(self.replicate)}
+            for _ in asked.members
+        ]
 
     def tell(self, asked: Asked, results: list[RunResult], pruned: bool) -> None:
         """Tell Optuna how a trial ended, from its members' results (one per tuning seed): diverged when any
@@ -217,7 +209,9 @@ class ContenderStudy:
         frozen = next(t for t in self._trials("RUNNING") if t.number == asked.trial.number)
         self._tell(frozen, status, value, diverged_at, compute)
         if status == Status.DIVERGED:
-            self.session.progress.note(f"  {self.contender.name} trial {asked.trial.number} diverged at step {diverged_at}")
+            self.session.progress.note(
+                f"  {self.contender.name} trial {asked.trial.number} diverged at step {diverged_at}"
+            )
 
     def abandon(self) -> None:
         """Close the trials of a batch that will not be told (the process is stopping); a rerun retries them."""
@@ -225,8 +219,9 @@ class ContenderStudy:
             self._retry(trial, Status.KILLED)
         self.session.store.finish(self.run_id, Status.KILLED)
 
-    def _tell(self, frozen: Any, status: str, value: float | None = None, diverged_at: int | None = None,
-              compute: float = 0.0) -> None:  # fmt: skip
+    def _tell(
+        self, frozen: Any, status: str, value: float | None = None, diverged_at: int | None = None, compute: float = 0.0
+    ) -> None:
         """Close a RUNNING trial; its ganbench status goes in a user attribute first (a closed trial is read-only)."""
         trial = optuna.trial.Trial(self.study, frozen._trial_id)
         if status == Status.FINISHED and (value is None or not math.isfinite(value)):
@@ -300,8 +295,9 @@ class ContenderStudy:
         self.session.progress.note(f"tuned {label}: {self.metric} {best.value:.4g} ({summary})")
         p = tied_rates(best.params)
         losses = {k: v for k, v in p.items() if k not in STRATEGY_PARAMS}
-        return Hyper(lr_g=p["lr_g"], lr_d=p["lr_d"], beta1=p.get("beta1"), n_critic=p.get("n_critic"),
-                     loss_params=losses or None)  # fmt: skip
+        return Hyper(
+            lr_g=p["lr_g"], lr_d=p["lr_d"], beta1=p.get("beta1"), n_critic=p.get("n_critic"), loss_params=losses or None
+        )
 
     def trial_records(self) -> list[dict[str, Any]]:
         return trial_records(self.study)

@@ -23,22 +23,46 @@ def test_a_registered_metric_becomes_an_objective_a_ranked_column_and_a_directio
     assert "sharpness" not in M.objectives()
     M.register_metric(M.MetricSpec("sharpness", "edge sharpness", higher_is_better=True, objective=True))
     assert "sharpness" in M.objectives() and M.is_higher_better("best_sharpness")
-    tuning = {"name": "s", "losses": ["hinge"], "datasets": ["ring8"], "tuning": {"trials": 2, "objective": "sharpness"}}
+    tuning = {
+        "name": "s",
+        "losses": ["hinge"],
+        "datasets": ["ring8"],
+        "tuning": {"trials": 2, "objective": "sharpness"},
+    }
     assert load_suite(tuning).tuning.objective == "sharpness"
 
 
 def test_an_objective_nobody_declared_is_refused_with_the_valid_ones() -> None:
     with pytest.raises(Exception, match=r"unknown objective 'w1_domain'; valid: .*w1_raw.*modes_covered"):
-        load_suite({"name": "s", "losses": ["hinge"], "datasets": ["ring8"],
-                    "tuning": {"trials": 2, "objective": "w1_domain"}})  # fmt: skip
+        load_suite(
+            {"name": "s", "losses": ["hinge"], "datasets": ["ring8"], "tuning": {"trials": 2, "objective": "w1_domain"}}
+        )
 
 
 def test_the_report_orders_distances_then_coverage_then_the_rest_then_diagnostics() -> None:
     import pandas as pd
 
-    cols = ["grad_norm_d", "w1_raw", "kl_uniform", "modes_covered", "fid_raw", "high_quality_pct", "loss_d",
-            "best_w1_raw", "compute_gflop", "wall_seconds"]  # fmt: skip
+    cols = [
+        "grad_norm_d",
+        "w1_raw",
+        "kl_uniform",
+        "modes_covered",
+        "fid_raw",
+        "high_quality_pct",
+        "loss_d",
+        "best_w1_raw",
+        "compute_gflop",
+        "wall_seconds",
+    ]
     order = metric_columns(pd.DataFrame(columns=cols))
-    assert order == ["fid_raw", "modes_covered", "high_quality_pct", "kl_uniform", "w1_raw", "best_w1_raw",
-                     "compute_gflop", "grad_norm_d"]  # fmt: skip
+    assert order == [
+        "fid_raw",
+        "modes_covered",
+        "high_quality_pct",
+        "kl_uniform",
+        "w1_raw",
+        "best_w1_raw",
+        "compute_gflop",
+        "grad_norm_d",
+    ]
     assert {"loss_d", "wall_seconds"} <= TABLE_EXCLUDE and "compute_gflop" in DIAGNOSTICS

@@ -42,10 +42,19 @@ def test_best_quantile_is_the_order_statistic() -> None:
 
 
 def study(loss: str, values: list[float | None], compute: float, replicate: int = 0, steps=None) -> SimpleNamespace:
-    trials = [{"number": i, "status": "finished" if v is not None else "pruned", "value": v,
-               "steps": (steps or {}).get(i, {}), "compute": compute} for i, v in enumerate(values)]  # fmt: skip
-    return SimpleNamespace(dataset="ring8", loss=loss, strategy="adam_dcgan", objective="w1_raw",
-                           replicate=replicate, trials=trials)  # fmt: skip
+    trials = [
+        {
+            "number": i,
+            "status": "finished" if v is not None else "pruned",
+            "value": v,
+            "steps": (steps or {}).get(i, {}),
+            "compute": compute,
+        }
+        for i, v in enumerate(values)
+    ]
+    return SimpleNamespace(
+        dataset="ring8", loss=loss, strategy="adam_dcgan", objective="w1_raw", replicate=replicate, trials=trials
+    )
 
 
 def test_compute_matched_gives_the_cheap_contender_more_trials() -> None:

@@ -59,22 +59,23 @@ def _store_frame(out: Path) -> pd.DataFrame:
     client = MlflowClient(default_tracking_uri(out))
     experiment = client.get_experiment_by_name("ganbench/report_tiny")
     runs = client.search_runs([experiment.experiment_id], "tags.`ganbench.phase` = 'final'")
-    return pd.DataFrame([{"loss": r.data.params["loss"], "seed": int(r.data.params["seed"]),
-                          "status": r.data.tags["ganbench.status"], **r.data.metrics} for r in runs])  # fmt: skip
+    return pd.DataFrame(
+        [
+            {
+                "loss": r.data.params["loss"],
+                "seed": int(r.data.params["seed"]),
+                "status": r.data.tags["ganbench.status"],
+                **r.data.metrics,
+            }
+            for r in runs
+        ]
+    )
 
 
 def test_statistics_match_the_store(built: ReportResult, tiny: tuple[MLflowStore, str, Path]) -> None:
     frame = _store_frame(tiny[2])
     assert len(frame) == 6 and set(frame["status"]) == {"finished"}, "the tiny run should finish every seed"
-    for metric in [
-        "fid_raw",
-        "w1_raw",
-        "best_w1_raw",
-        "gap_w1_raw",
-        "modes_covered",
-        "kl_uniform",
-        "grad_norm_d",
-    ]:
+    for metric in ["fid_raw", "w1_raw", "best_w1_raw", "gap_w1_raw", "modes_covered", "kl_uniform", "grad_norm_d"]:
         expected = frame.groupby("loss")[metric].agg(["count", "mean", "std", "median", "min", "max"])
         expected = expected.rename(columns={"count": "n"}).sort_index()
         got = built.summary[built.summary["metric"] == metric].set_index("loss")[STATS].sort_index()
@@ -114,24 +115,20 @@ def test_every_format_is_written(built: ReportResult, tiny: tuple[MLflowStore, s
     md = built.files["markdown"].read_text()
     assert "## ring8" in md and "| non_saturating |" in md and "figures/ring8_curves.png" in md
     tex = built.files["latex"].read_text()
-    assert (
-        all(rule in tex for rule in ("\\toprule", "\\midrule", "\\bottomrule")) and "non\\_saturating" in tex
-    )
+    assert all(rule in tex for rule in ("\\toprule", "\\midrule", "\\bottomrule")) and "non\\_saturating" in tex
     page = built.files["html"].read_text()
     assert page.count("data:image/png;base64,") == len(built.figures) and "http" not in page
     assert {p.name for p in built.figures} == {"ring8_curves.png", "ring8_samples.png", "cd_diagram.png"}
     # the report opens with the verdict and the warnings, then the overall ranking
-    assert md.index("- ring8 (w1_raw, lower is better; 1 replicate × 3 seeds: conditional on one tuning draw") < md.index("**Validity**")
+    assert md.index(
+        "- ring8 (w1_raw, lower is better; 1 replicate × 3 seeds: conditional on one tuning draw"
+    ) < md.index("**Validity**")
     assert md.index("tuning variance unmeasured (one replicate)") < md.index("## Overall ranking")
     assert "| real data " in md  # what real samples score closes the table
-    assert (
-        page.index('<ul class="verdict">') < page.index("<h2>Overall ranking</h2>") < page.index("<h2>ring8")
-    )
+    assert page.index('<ul class="verdict">') < page.index("<h2>Overall ranking</h2>") < page.index("<h2>ring8")
 
 
-def test_validity_is_tagged_on_the_suite_run(
-    built: ReportResult, tiny: tuple[MLflowStore, str, Path]
-) -> None:
+def test_validity_is_tagged_on_the_suite_run(built: ReportResult, tiny: tuple[MLflowStore, str, Path]) -> None:
     store, parent, _ = tiny
     tags = store.client.get_run(parent).data.tags
     assert tags["ganbench.report.validity"] == "warnings"
@@ -159,8 +156,9 @@ def test_page_renders_in_chromium(built: ReportResult, tmp_path: Path) -> None:
 
     png = tmp_path / "report.png"
     script = ROOT / "scripts" / "screenshot_report.py"
-    proc = subprocess.run([sys.executable, str(script), str(built.files["html"]), str(png)],
-                          capture_output=True, text=True, timeout=120)  # fmt: skip
+    proc = subprocess.run(
+        [sys.executable, str(script), str(built.files["html"]), str(png)], capture_output=True, text=True, timeout=120
+    )
     assert proc.returncode == 0, proc.stderr
     pixels = matplotlib.image.imread(png)
     assert pixels.shape[:2] == (2000, 1400)
@@ -168,16 +166,31 @@ def test_page_renders_in_chromium(built: ReportResult, tmp_path: Path) -> None:
 
 
 # ---------------------------------------------------------------------------------------------- constructed data
-def _frame(values: dict[str, list[float]], seeds: dict[str, list[int]] | None = None, metric: str = "fid_raw",
-           replicates: dict[str, list[int]] | None = None) -> pd.DataFrame:  # fmt: skip
+def _frame(
+    values: dict[str, list[float]],
+    seeds: dict[str, list[int]] | None = None,
+    metric: str = "fid_raw",
+    replicates: dict[str, list[int]] | None = None,
+) -> pd.DataFrame:
     rows = []
     for loss, vals in values.items():
         reps = (replicates or {}).get(loss, [0] * len(vals))
         for seed, v, r in zip((seeds or {}).get(loss, range(len(vals))), vals, reps):
-            rows.append({"dataset": "ring8", "loss": loss, "strategy": "adam", "contender": f"{loss}|adam|ring8",
-                         "replicate": r, "seed": seed, "status": "diverged" if np.isnan(v) else "finished",
-                         "feature_space": None, "run_id": f"{loss}-{seed}", metric: v,
-                         "diverged": float(np.isnan(v))})  # fmt: skip
+            rows.append(
+                {
+                    "dataset": "ring8",
+                    "loss": loss,
+                    "strategy": "adam",
+                    "contender": f"{loss}|adam|ring8",
+                    "replicate": r,
+                    "seed": seed,
+                    "status": "diverged" if np.isnan(v) else "finished",
+                    "feature_space": None,
+                    "run_id": f"{loss}-{seed}",
+                    metric: v,
+                    "diverged": float(np.isnan(v)),
+                }
+            )
     return pd.DataFrame(rows)
 
 
@@ -217,9 +230,7 @@ def test_a_difference_inside_the_rope_is_equivalent() -> None:
 
 
 def test_higher_is_better_metrics_pick_the_largest() -> None:
-    frame = _frame(
-        {"many": [8, 8, 7, 8, 8, 8, 7, 8], "few": [1, 2, 1, 1, 2, 1, 1, 2]}, metric="modes_covered"
-    )
+    frame = _frame({"many": [8, 8, 7, 8, 8, 8, 7, 8], "few": [1, 2, 1, 1, 2, 1, 1, 2]}, metric="modes_covered")
     marks = _marks(frame, "modes_covered")
     assert marks.loc["many", "best"] and marks.loc["few", "vs_best"] == "worse"
 
@@ -230,8 +241,13 @@ def test_replicates_are_the_unit_when_there_are_several() -> None:
     reps = [0, 0, 0, 0, 1, 1, 1, 1, 2, 2, 2, 2]
     best = [1.0] * 12
     mixed = [1.5] * 8 + [0.8] * 4
-    marks = _marks(_frame({"best": best, "mixed": mixed}, replicates={"best": reps, "mixed": reps},
-                          seeds={"best": list(range(12)), "mixed": list(range(12))}))  # fmt: skip
+    marks = _marks(
+        _frame(
+            {"best": best, "mixed": mixed},
+            replicates={"best": reps, "mixed": reps},
+            seeds={"best": list(range(12)), "mixed": list(range(12))},
+        )
+    )
     assert set(marks["unit"]) == {"replicate"} and (marks["replicates"] == 3).all()
     assert marks.loc["mixed", "vs_best"] == "undecided"
     np.testing.assert_allclose(marks.loc["mixed", "mean"], np.mean([1.5, 1.5, 0.8]))
@@ -275,15 +291,23 @@ def test_one_space_per_run_is_accepted() -> None:
 def store(tiny: tuple[MLflowStore, str, Path], request: pytest.FixtureRequest) -> MLflowStore:
     """A fresh experiment in the tiny run's database (creating another MLflow database costs seconds)."""
     out = tiny[2]
-    return MLflowStore(
-        default_tracking_uri(out), f"written/{request.node.name}", artifact_dir=out / "written"
+    return MLflowStore(default_tracking_uri(out), f"written/{request.node.name}", artifact_dir=out / "written")
+
+
+def _child(
+    store: MLflowStore,
+    parent: str,
+    key: str,
+    phase: str,
+    contender: str,
+    params: dict,
+    metrics: dict[str, float],
+    status: str = "finished",
+    tags: dict | None = None,
+) -> str:
+    run_id = store.child_run(
+        parent, key, key, params, {"ganbench.phase": phase, "ganbench.contender": contender, **(tags or {})}
     )
-
-
-def _child(store: MLflowStore, parent: str, key: str, phase: str, contender: str, params: dict,
-           metrics: dict[str, float], status: str = "finished", tags: dict | None = None) -> str:  # fmt: skip
-    run_id = store.child_run(parent, key, key, params, {"ganbench.phase": phase, "ganbench.contender": contender,
-                                                       **(tags or {})})  # fmt: skip
     store.log(run_id, metrics=metrics, step=10)
     store.finish(run_id, status)
     return run_id
@@ -302,29 +326,31 @@ def test_diverged_runs_and_the_tuning_budget(store: MLflowStore, tmp_path: Path)
     parent = store.parent_run("tuned", "k")
     # the study runs as tuning leaves them: the contender, the objective, and the best-so-far curve
     for loss, curve in {"hinge": [3.0, 3.0, 1.0, 1.0], "lsgan": [2.0, 2.0, 1.5]}.items():
-        study = store.client.create_run(store.experiment_id, tags={
-            "mlflow.parentRunId": parent, "ganbench.phase": "study",
-            "ganbench.contender": f"{loss}|adam_dcgan|ring8"}).info.run_id  # fmt: skip
+        study = store.client.create_run(
+            store.experiment_id,
+            tags={
+                "mlflow.parentRunId": parent,
+                "ganbench.phase": "study",
+                "ganbench.contender": f"{loss}|adam_dcgan|ring8",
+            },
+        ).info.run_id
         store.log(study, params={"objective": "fid_raw", "search_space": "lr_g log [0.0001, 0.01]"})
         for i, value in enumerate(curve, start=1):
             store.log(study, metrics={"best_so_far": value}, step=i)
         store.finish(study, "finished")
-    for loss, status in [
-        ("hinge", "finished"),
-        ("hinge", "diverged"),
-        ("lsgan", "finished"),
-        ("lsgan", "failed"),
-    ]:
+    for loss, status in [("hinge", "finished"), ("hinge", "diverged"), ("lsgan", "finished"), ("lsgan", "failed")]:
         seed = 0 if status == "finished" else 1
-        params = {
-            "dataset": "ring8",
-            "loss": loss,
-            "strategy": "adam_dcgan",
-            "seed": seed,
-            "eval.feature_space": "raw",
-        }
-        _child(store, parent, f"{loss}-{seed}", "final", f"{loss}|adam_dcgan|ring8", params,
-               {"fid_raw": 1.0, "best_fid_raw": 0.9, "diverged": float(status == "diverged")}, status)  # fmt: skip
+        params = {"dataset": "ring8", "loss": loss, "strategy": "adam_dcgan", "seed": seed, "eval.feature_space": "raw"}
+        _child(
+            store,
+            parent,
+            f"{loss}-{seed}",
+            "final",
+            f"{loss}|adam_dcgan|ring8",
+            params,
+            {"fid_raw": 1.0, "best_fid_raw": 0.9, "diverged": float(status == "diverged")},
+            status,
+        )
 
     result = build_report(store, parent, tmp_path)
     assert (result.runs["feature_space"] == "raw").all()  # read from the evaluator protocol's param
@@ -332,12 +358,12 @@ def test_diverged_runs_and_the_tuning_budget(store: MLflowStore, tmp_path: Path)
     assert np.isnan(hinge.loc[1, "fid_raw"]) and hinge.loc[1, "best_fid_raw"] == 0.9  # diverged: final is NaN
     # ... and in the statistics it counts as the worst value any run reached on the dataset
     fid = result.summary[result.summary["metric"] == "fid_raw"].set_index("loss")
-    assert (
-        fid.loc["hinge", "seeds"] == 2 and fid.loc["hinge", "n"] == 2 and fid.loc["hinge", "diverged"] == 0.5
-    )
+    assert fid.loc["hinge", "seeds"] == 2 and fid.loc["hinge", "n"] == 2 and fid.loc["hinge", "diverged"] == 0.5
     assert fid.loc["lsgan", "seeds"] == 1  # the failed run is left out, and the report says so
-    assert result.notes["ring8"] == ["Evaluation: metrics on the raw 2-D coordinates.",
-                                     "1 run left out of the statistics: failed"]  # fmt: skip
+    assert result.notes["ring8"] == [
+        "Evaluation: metrics on the raw 2-D coordinates.",
+        "1 run left out of the statistics: failed",
+    ]
     assert [f.kind for f in result.findings if f.kind == "tuning_variance"] == ["tuning_variance"]
     assert "tuned" in result.files["html"].read_text()
     # one budget figure per dataset, drawn from the studies' logged curves and embedded in the report
@@ -374,8 +400,11 @@ def test_a_strategy_named_like_a_mark_is_not_styled_as_one() -> None:
 
 def test_a_mode_count_interval_ends_at_the_datasets_number_of_modes() -> None:
     """DRAGAN's ring8 modes of the replicated study, 8, 8 and 5.5 of 8: the t interval reached 10.75 modes."""
-    frame = _frame({"a": [8.0, 8.0, 5.5], "b": [8.0, 8.0, 8.0]}, metric="modes_covered",
-                   replicates={"a": [0, 1, 2], "b": [0, 1, 2]})  # fmt: skip
+    frame = _frame(
+        {"a": [8.0, 8.0, 5.5], "b": [8.0, 8.0, 8.0]},
+        metric="modes_covered",
+        replicates={"a": [0, 1, 2], "b": [0, 1, 2]},
+    )
     frame["modes"] = 8
     marks = _marks(frame, metric="modes_covered")
     assert marks.loc["a", "ci_high"] == 8.0 and marks.loc["a", "ci_low"] < 5.5
@@ -388,12 +417,30 @@ def test_each_dataset_says_how_it_was_evaluated() -> None:
     classifier's held-out accuracy), and how the modes were read; points: the raw coordinates."""
     from ganbench.report.frame import evaluation_notes
 
-    runs = pd.DataFrame([
-        {"dataset": "stacked_digits", "feature_space": "domain", "eval_samples": 10000.0, "image_size": 8.0,
-         "classifier_accuracy": 0.9777, "classifier_test_size": 449.0, "modes": 1000, "mode_label_accuracy": 0.9347},
-        {"dataset": "ring8", "feature_space": "raw", "eval_samples": 2500.0, "image_size": np.nan,
-         "classifier_accuracy": np.nan, "classifier_test_size": np.nan, "modes": 8, "mode_label_accuracy": np.nan},
-    ])  # fmt: skip
+    runs = pd.DataFrame(
+        [
+            {
+                "dataset": "stacked_digits",
+                "feature_space": "domain",
+                "eval_samples": 10000.0,
+                "image_size": 8.0,
+                "classifier_accuracy": 0.9777,
+                "classifier_test_size": 449.0,
+                "modes": 1000,
+                "mode_label_accuracy": 0.9347,
+            },
+            {
+                "dataset": "ring8",
+                "feature_space": "raw",
+                "eval_samples": 2500.0,
+                "image_size": np.nan,
+                "classifier_accuracy": np.nan,
+                "classifier_test_size": np.nan,
+                "modes": 8,
+                "mode_label_accuracy": np.nan,
+            },
+        ]
+    )
     notes = evaluation_notes(runs)
     assert notes["stacked_digits"] == [
         "Evaluation: 10,000 samples per evaluation; images at 8×8; FID, KID, precision and recall in a domain "

@@ -12,8 +12,18 @@ from ganbench.report.checks import CHECKS, KINDS, Evidence, check, run_checks
 
 def test_every_kind_has_its_one_registered_check_and_the_report_runs_them_all() -> None:
     assert set(KINDS) == set(CHECKS)
-    assert {"failed", "undertrained", "mode_collapse", "tuning_variance", "undecided", "mode_labels",
-            "search_edge", "tuning_budget", "pruning", "recipe_outside"} <= set(KINDS)  # fmt: skip
+    assert {
+        "failed",
+        "undertrained",
+        "mode_collapse",
+        "tuning_variance",
+        "undecided",
+        "mode_labels",
+        "search_edge",
+        "tuning_budget",
+        "pruning",
+        "recipe_outside",
+    } <= set(KINDS)
 
 
 def test_a_check_gets_what_its_parameters_name_and_a_first_check_opens_the_list(monkeypatch) -> None:

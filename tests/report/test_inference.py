@@ -11,8 +11,9 @@ from scipy import stats
 from ganbench.report import inference as I
 
 
-def table(rng: np.random.Generator, mean: float, replicates: int, seeds: int, tuning: float = 0.02,
-          seed_sd: float = 0.01) -> np.ndarray:  # fmt: skip
+def table(
+    rng: np.random.Generator, mean: float, replicates: int, seeds: int, tuning: float = 0.02, seed_sd: float = 0.01
+) -> np.ndarray:
     """``[replicates, seeds]`` values: a replicate's tuning luck shared by its seeds, plus seed noise."""
     return mean + rng.normal(0, tuning, (replicates, 1)) + rng.normal(0, seed_sd, (replicates, seeds))
 

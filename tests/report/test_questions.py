@@ -32,8 +32,11 @@ def test_strategy_pairs_are_those_one_respect_apart():
 
 
 def _runs(values: dict[tuple[str, str, str], list[float]]) -> pd.DataFrame:
-    rows = [{"dataset": d, "loss": loss, "strategy": s, "seed": seed, "status": "finished", "w1_raw": v}
-            for (d, loss, s), vs in values.items() for seed, v in enumerate(vs)]  # fmt: skip
+    rows = [
+        {"dataset": d, "loss": loss, "strategy": s, "seed": seed, "status": "finished", "w1_raw": v}
+        for (d, loss, s), vs in values.items()
+        for seed, v in enumerate(vs)
+    ]
     return pd.DataFrame(rows)
 
 
@@ -41,14 +44,16 @@ BASE = np.linspace(0.5, 0.9, 10)
 
 
 def test_paired_effects_find_a_real_difference_and_none_where_there_is_none():
-    runs = _runs({
-        ("ring8", "hinge", "ttur"): list(BASE - 0.1),  # lower W1 on every seed: TTUR better
-        ("ring8", "hinge", "tied"): list(BASE),
-        ("ring8", "lsgan", "ttur"): list(BASE + 0.1),  # worse on every seed
-        ("ring8", "lsgan", "tied"): list(BASE),
-        ("ring8", "wgan", "ttur"): list(BASE + np.tile([0.01, -0.01], 5)),  # noise around no effect
-        ("ring8", "wgan", "tied"): list(BASE),
-    })  # fmt: skip
+    runs = _runs(
+        {
+            ("ring8", "hinge", "ttur"): list(BASE - 0.1),  # lower W1 on every seed: TTUR better
+            ("ring8", "hinge", "tied"): list(BASE),
+            ("ring8", "lsgan", "ttur"): list(BASE + 0.1),  # worse on every seed
+            ("ring8", "lsgan", "tied"): list(BASE),
+            ("ring8", "wgan", "ttur"): list(BASE + np.tile([0.01, -0.01], 5)),  # noise around no effect
+            ("ring8", "wgan", "tied"): list(BASE),
+        }
+    )
     found = {e.loss: e for e in effects(runs, {"ring8": "w1_raw"}, {("ring8", "w1_raw"): 0.02})}
     assert found["hinge"].verdict == BETTER and found["hinge"].diff == pytest.approx(0.1)
     assert found["hinge"].low > 0.02 and found["hinge"].units == 10 and found["hinge"].unit == "seed"
@@ -63,33 +68,61 @@ def test_paired_effects_find_a_real_difference_and_none_where_there_is_none():
 
 
 def test_whether_the_best_strategy_depends_on_the_loss():
-    depends = _runs({
-        ("ring8", "hinge", "ttur"): list(BASE - 0.2), ("ring8", "hinge", "tied"): list(BASE),
-        ("ring8", "lsgan", "ttur"): list(BASE + 0.2), ("ring8", "lsgan", "tied"): list(BASE),
-    })  # fmt: skip
+    depends = _runs(
+        {
+            ("ring8", "hinge", "ttur"): list(BASE - 0.2),
+            ("ring8", "hinge", "tied"): list(BASE),
+            ("ring8", "lsgan", "ttur"): list(BASE + 0.2),
+            ("ring8", "lsgan", "tied"): list(BASE),
+        }
+    )
     best = best_by_loss(depends, {"ring8": "w1_raw"})
     assert dict(zip(best["loss"], best["best"])) == {"hinge": "ttur", "lsgan": "tied"}
     assert "depends on the loss" in depends_lines(best)[0]
-    same = _runs({
-        ("ring8", "hinge", "ttur"): list(BASE - 0.2), ("ring8", "hinge", "tied"): list(BASE),
-        ("ring8", "lsgan", "ttur"): list(BASE - 0.2), ("ring8", "lsgan", "tied"): list(BASE),
-    })  # fmt: skip
+    same = _runs(
+        {
+            ("ring8", "hinge", "ttur"): list(BASE - 0.2),
+            ("ring8", "hinge", "tied"): list(BASE),
+            ("ring8", "lsgan", "ttur"): list(BASE - 0.2),
+            ("ring8", "lsgan", "tied"): list(BASE),
+        }
+    )
     line = depends_lines(best_by_loss(same, {"ring8": "w1_raw"}))[0]
     assert "does not detectably depend on the loss" in line and "ttur is best or not practically worse" in line
-    tied = _runs({
-        ("ring8", "hinge", "ttur"): list(BASE), ("ring8", "hinge", "tied"): list(BASE),
-        ("ring8", "lsgan", "ttur"): list(BASE), ("ring8", "lsgan", "tied"): list(BASE),
-    })  # fmt: skip
+    tied = _runs(
+        {
+            ("ring8", "hinge", "ttur"): list(BASE),
+            ("ring8", "hinge", "tied"): list(BASE),
+            ("ring8", "lsgan", "ttur"): list(BASE),
+            ("ring8", "lsgan", "tied"): list(BASE),
+        }
+    )
     assert "cannot be answered" in depends_lines(best_by_loss(tied, {"ring8": "w1_raw"}))[0]
 
 
 def test_the_loss_by_strategy_table_marks_the_best_strategy_of_each_loss():
-    summary = pd.DataFrame([
-        {"dataset": "ring8", "loss": "hinge", "strategy": "ttur", "metric": "w1_raw", "mean": 0.1,
-         "ci_low": 0.08, "ci_high": 0.12},
-        {"dataset": "ring8", "loss": "hinge", "strategy": "tied", "metric": "w1_raw", "mean": 0.2,
-         "ci_low": 0.18, "ci_high": 0.22},
-    ])  # fmt: skip
+    summary = pd.DataFrame(
+        [
+            {
+                "dataset": "ring8",
+                "loss": "hinge",
+                "strategy": "ttur",
+                "metric": "w1_raw",
+                "mean": 0.1,
+                "ci_low": 0.08,
+                "ci_high": 0.12,
+            },
+            {
+                "dataset": "ring8",
+                "loss": "hinge",
+                "strategy": "tied",
+                "metric": "w1_raw",
+                "mean": 0.2,
+                "ci_low": 0.18,
+                "ci_high": 0.22,
+            },
+        ]
+    )
     best = pd.DataFrame([{"dataset": "ring8", "loss": "hinge", "best": "ttur", "tied": ("ttur",)}])
     cells, marks = loss_by_strategy(summary, "ring8", "w1_raw", best)
     assert cells.at["hinge", "ttur"] == "0.1 [0.08, 0.12]"

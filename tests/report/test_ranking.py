@@ -25,9 +25,19 @@ def _runs(values: dict[str, dict[str, list[float]]], metric: str = "w1_raw", rep
     for d, losses in values.items():
         for loss, vals in losses.items():
             per = len(vals) // replicates
-            rows += [{"dataset": d, "loss": loss, "strategy": "adam", "replicate": i // per, "seed": i,
-                      "run_id": f"{d}-{loss}-{i}", "status": "diverged" if np.isnan(v) else "finished", metric: v}
-                     for i, v in enumerate(vals)]  # fmt: skip
+            rows += [
+                {
+                    "dataset": d,
+                    "loss": loss,
+                    "strategy": "adam",
+                    "replicate": i // per,
+                    "seed": i,
+                    "run_id": f"{d}-{loss}-{i}",
+                    "status": "diverged" if np.isnan(v) else "finished",
+                    metric: v,
+                }
+                for i, v in enumerate(vals)
+            ]
     return pd.DataFrame(rows)
 
 
@@ -146,11 +156,14 @@ def test_identical_contenders_are_one_group_and_one_contender_is_not_tested() ->
 def test_replicate_ranks_show_rank_stability() -> None:
     values = {"a": [1.0, 1.1, 2.0, 2.1, 1.0, 1.0], "b": [2.0, 2.0, 1.0, 1.0, 2.0, 2.0]}
     ranks = ranking.replicate_ranks(_runs({"ring8": values}, replicates=3), "ring8", "w1_raw", NAME)
-    assert ranks.to_dict(orient="index") == {"a": {"r0": 1.0, "r1": 2.0, "r2": 1.0}, "b": {"r0": 2.0, "r1": 1.0, "r2": 2.0}}
+    assert ranks.to_dict(orient="index") == {
+        "a": {"r0": 1.0, "r1": 2.0, "r2": 1.0},
+        "b": {"r0": 2.0, "r1": 1.0, "r2": 2.0},
+    }
 
 
 def test_cd_figure_draws_the_groups_with_their_members_marked(tmp_path) -> None:
-    import ganbench.report.plots as plots
+    import ganbench.report.diagrams as plots
 
     runs = _runs(_table())
     r = overall_ranking(runs, PRIMARY, NAME, _decisions(runs))

@@ -13,8 +13,18 @@ from rich.console import Console
 from ganbench.report.terminal import WIDTH, print_summary, validity_line
 from ganbench.report.validity import Finding
 
-LOSSES = ["hinge", "non_saturating", "minimax", "lsgan", "wgan", "wgan_gp", "dragan", "r1", "relativistic",
-          "feature_matching"]  # fmt: skip
+LOSSES = [
+    "hinge",
+    "non_saturating",
+    "minimax",
+    "lsgan",
+    "wgan",
+    "wgan_gp",
+    "dragan",
+    "r1",
+    "relativistic",
+    "feature_matching",
+]
 VERDICT = [
     "ring8 (w1_raw, lower is better; 3 replicates × 3 seeds; ROPE ±0.0145): best hinge 0.05 [0.04, 0.06] (95% "
     "interval), p_best 0.71; practically equivalent to it: r1; undecided: dragan; practically worse: the other 7",
@@ -26,14 +36,37 @@ def _result(findings: list[Finding]) -> SimpleNamespace:
     rows = []
     for rank, loss in enumerate(LOSSES, start=1):
         for metric, mean in (("w1_raw", 0.05 * rank), ("modes_covered", 8.0), ("high_quality_pct", 90.0)):
-            rows.append({"dataset": "ring8", "loss": loss, "strategy": "adam_dcgan", "metric": metric,
-                         "mean": mean, "ci_low": mean * 0.9, "ci_high": mean * 1.1, "rank": float(rank),
-                         "best": rank == 1, "vs_best": ["best", "equivalent", "undecided"][rank - 1] if rank < 4
-                         else "worse", "p_best": 1.0 / rank, "diverged": 0.0, "seeds": 9, "replicates": 3})  # fmt: skip
+            rows.append(
+                {
+                    "dataset": "ring8",
+                    "loss": loss,
+                    "strategy": "adam_dcgan",
+                    "metric": metric,
+                    "mean": mean,
+                    "ci_low": mean * 0.9,
+                    "ci_high": mean * 1.1,
+                    "rank": float(rank),
+                    "best": rank == 1,
+                    "vs_best": ["best", "equivalent", "undecided"][rank - 1] if rank < 4 else "worse",
+                    "p_best": 1.0 / rank,
+                    "diverged": 0.0,
+                    "seeds": 9,
+                    "replicates": 3,
+                }
+            )
     summary = pd.DataFrame(rows)
-    return SimpleNamespace(summary=summary, runs=summary[["strategy"]], primary={"ring8": "w1_raw"},
-                           modes={"ring8": 8}, notes={}, findings=findings, headline=VERDICT, sections=[],
-                           files={"html": Path("/tmp/out/report/report.html")}, report_dir=Path("/tmp/out"))  # fmt: skip
+    return SimpleNamespace(
+        summary=summary,
+        runs=summary[["strategy"]],
+        primary={"ring8": "w1_raw"},
+        modes={"ring8": 8},
+        notes={},
+        findings=findings,
+        headline=VERDICT,
+        sections=[],
+        files={"html": Path("/tmp/out/report/report.html")},
+        report_dir=Path("/tmp/out"),
+    )
 
 
 FINDINGS = [
@@ -87,14 +120,13 @@ def test_validity_line_names_kind_dataset_and_contenders() -> None:
 
 def test_failed_runs_are_shown_in_full_with_their_error() -> None:
     failed = Finding(
-        "failed",
-        "ring8",
-        ("mine",),
-        "mine (all 2/2 runs failed: RuntimeError: this loss only works on images)",
+        "failed", "ring8", ("mine",), "mine (all 2/2 runs failed: RuntimeError: this loss only works on images)"
     )
     text = " ".join(" ".join(_screen(_result([failed, *FINDINGS]))).split())
-    assert "- runs failed (left out of the tables) on ring8: mine (all 2/2 runs failed: RuntimeError: this loss only " \
-        "works on images)" in text  # fmt: skip
+    assert (
+        "- runs failed (left out of the tables) on ring8: mine (all 2/2 runs failed: RuntimeError: this loss only "
+        "works on images)" in text
+    )
 
 
 def test_a_log_file_gets_the_screen_without_trailing_spaces() -> None:

@@ -31,8 +31,17 @@ def _runs(histories: dict[str, list[list[tuple[int, float]]]]) -> tuple[pd.DataF
     for loss, seeds in histories.items():
         for seed, history in enumerate(seeds):
             run_id = f"{loss}-{seed}"
-            rows.append({"dataset": "ring8", "loss": loss, "strategy": "adam", "seed": seed, "run_id": run_id,
-                         "status": "finished", "w1_raw": history[-1][1]})  # fmt: skip
+            rows.append(
+                {
+                    "dataset": "ring8",
+                    "loss": loss,
+                    "strategy": "adam",
+                    "seed": seed,
+                    "run_id": run_id,
+                    "status": "finished",
+                    "w1_raw": history[-1][1],
+                }
+            )
             by_run[run_id] = history
     return pd.DataFrame(rows), by_run
 
@@ -47,9 +56,7 @@ def test_last_quarter_gain_known_values() -> None:
 
 
 def test_undertrained_fires_on_most_seeds_still_improving() -> None:
-    runs, histories = _runs(
-        {"slow": [STILL_FALLING, STILL_FALLING, FLAT], "done": [FLAT, FLAT, STILL_FALLING]}
-    )
+    runs, histories = _runs({"slow": [STILL_FALLING, STILL_FALLING, FLAT], "done": [FLAT, FLAT, STILL_FALLING]})
     (finding,) = validity.undertrained(runs, PRIMARY, histories, NAME)
     assert finding.kind == "undertrained" and finding.dataset == "ring8" and finding.contenders == ("slow",)
     assert "slow (+33% in 2/3 seeds)" in finding.detail
@@ -99,9 +106,7 @@ def test_search_edge_fires_near_a_bound() -> None:
         _study("low", {"lr_g": 1.2e-5, "lr_d": 1e-3}),  # 2.6 % of the log range above lr_min
         _study("high", {"lr_g": 1e-3, "lr_d": 0.0095}),
         _study("beta0", {"lr_g": 1e-3, "lr_d": 1e-3, "beta1": 0.0}, beta1="True"),
-        _study(
-            "ok", {"lr_g": 1e-3, "lr_d": 2e-4, "beta1": 0.0}, beta1="[0.0, 0.5, 0.9]"
-        ),  # a list: categorical
+        _study("ok", {"lr_g": 1e-3, "lr_d": 2e-4, "beta1": 0.0}, beta1="[0.0, 0.5, 0.9]"),  # a list: categorical
         _study("mid", {"lr_g": 1e-4, "lr_d": 1e-3, "beta1": 0.45}, beta1="{'low': 0.0, 'high': 0.9}"),
     ]
     (finding,) = tuning_checks.search_edge(studies, NAME)
@@ -128,15 +133,22 @@ def test_tuning_budget_fires_when_best_so_far_still_falls() -> None:
 
 
 # ---------------------------------------------------------------------------------------------- tables
-def _frame(
-    values: dict[str, list[float]], metric: str = "w1_raw", extra: dict[str, list[float]] | None = None
-):
+def _frame(values: dict[str, list[float]], metric: str = "w1_raw", extra: dict[str, list[float]] | None = None):
     rows = []
     for loss, vals in values.items():
         for seed, v in enumerate(vals):
-            row = {"dataset": "ring8", "loss": loss, "strategy": "adam", "contender": f"{loss}|adam|ring8",
-                   "seed": seed, "status": "finished", "feature_space": "raw", "run_id": f"{loss}-{seed}",
-                   metric: v, "primary": metric}  # fmt: skip
+            row = {
+                "dataset": "ring8",
+                "loss": loss,
+                "strategy": "adam",
+                "contender": f"{loss}|adam|ring8",
+                "seed": seed,
+                "status": "finished",
+                "feature_space": "raw",
+                "run_id": f"{loss}-{seed}",
+                metric: v,
+                "primary": metric,
+            }
             row.update({k: v[seed] for k, v in (extra or {}).get(loss, {}).items()})
             rows.append(row)
     return pd.DataFrame(rows)
@@ -170,9 +182,13 @@ def test_one_replicate_says_the_tuning_variance_is_unmeasured_and_undecided_fire
 
 
 def test_pruning_warns_when_the_rung_orders_finished_trials_unlike_the_end() -> None:
-    check = pd.DataFrame([{"dataset": "ring8", "rung": 2000, "pairs": 10, "concordant": 4, "tau": -0.2},
-                          {"dataset": "ring8", "rung": 4000, "pairs": 10, "concordant": 9, "tau": 0.8},
-                          {"dataset": "grid25", "rung": 2000, "pairs": 3, "concordant": 0, "tau": -1.0}])  # fmt: skip
+    check = pd.DataFrame(
+        [
+            {"dataset": "ring8", "rung": 2000, "pairs": 10, "concordant": 4, "tau": -0.2},
+            {"dataset": "ring8", "rung": 4000, "pairs": 10, "concordant": 9, "tau": 0.8},
+            {"dataset": "grid25", "rung": 2000, "pairs": 3, "concordant": 0, "tau": -1.0},
+        ]
+    )
     (finding,) = tuning_checks.pruning(pruning_check=check)
     assert finding.dataset == "ring8" and "step 2000: tau -0.20 over 10 pairs" in finding.detail
     assert "4000" not in finding.detail  # a strong rung is not named; grid25 has too few pairs to judge
@@ -181,43 +197,60 @@ def test_pruning_warns_when_the_rung_orders_finished_trials_unlike_the_end() -> 
 def test_recipe_outside_names_the_loss_whose_paper_lr_the_range_excludes() -> None:
     studies = [_study(loss, {"lr_g": 1e-3, "lr_d": 1e-3}, lr_min="0.0002") for loss in ("wgan_gp", "hinge")]
     (finding,) = tuning_checks.recipe_outside(studies, NAME)
-    assert finding.contenders == ("wgan_gp",) and "lr 0.0001 (Gulrajani et al. 2017) outside [0.0002, 0.01]" in finding.detail
+    assert (
+        finding.contenders == ("wgan_gp",)
+        and "lr 0.0001 (Gulrajani et al. 2017) outside [0.0002, 0.01]" in finding.detail
+    )
 
 
 def test_tags_list_contenders_per_kind() -> None:
-    findings = [validity.Finding("undertrained", "ring8", ("a", "b"), "x"),
-                validity.Finding("tuning_variance", "grid25", (), "y")]  # fmt: skip
+    findings = [
+        validity.Finding("undertrained", "ring8", ("a", "b"), "x"),
+        validity.Finding("tuning_variance", "grid25", (), "y"),
+    ]
     tags = validity.validity_tags(findings)
     assert tags["ganbench.report.validity"] == "warnings"
     assert tags["ganbench.report.validity.undertrained"] == "ring8: a, b"
     assert tags["ganbench.report.validity.tuning_variance"] == "grid25: all"
     assert tags["ganbench.tuning_variance"].startswith("unmeasured")
     assert tags["ganbench.report.validity.mode_collapse"] == "none"
-    assert validity.validity_tags([]) == {"ganbench.report.validity": "ok", "ganbench.tuning_variance": "measured",
-                                          **{f"ganbench.report.validity.{k}": "none" for k in validity.KINDS}}  # fmt: skip
+    assert validity.validity_tags([]) == {
+        "ganbench.report.validity": "ok",
+        "ganbench.tuning_variance": "measured",
+        **{f"ganbench.report.validity.{k}": "none" for k in validity.KINDS},
+    }
 
 
 # ---------------------------------------------------------------------------------------------- headline, terminal
 def _result(values: dict[str, list[float]], strategy_names: bool = False) -> SimpleNamespace:
-    runs = _frame(
-        values, extra={k: {"modes_covered": [8.0] * 10, "high_quality_pct": [90.0] * 10} for k in values}
-    )
+    runs = _frame(values, extra={k: {"modes_covered": [8.0] * 10, "high_quality_pct": [90.0] * 10} for k in values})
     if strategy_names:
         runs = pd.concat([runs, runs.assign(strategy="adam_wgangp+ema", run_id=runs["run_id"] + "w")])
     summary = describe(runs)
     name = namer(runs["strategy"])
     ranking = overall_ranking(runs, PRIMARY, name)
     findings = validity.undecided(summary, PRIMARY)
-    return SimpleNamespace(summary=summary, runs=runs, primary=PRIMARY, modes={"ring8": 8}, notes={},
-                           ranking=ranking, findings=findings, files={"html": Path("/tmp/report.html")},
-                           report_dir=Path("/tmp"), headline=headline(summary, PRIMARY, ranking, findings, name))  # fmt: skip
+    return SimpleNamespace(
+        summary=summary,
+        runs=runs,
+        primary=PRIMARY,
+        modes={"ring8": 8},
+        notes={},
+        ranking=ranking,
+        findings=findings,
+        files={"html": Path("/tmp/report.html")},
+        report_dir=Path("/tmp"),
+        headline=headline(summary, PRIMARY, ranking, findings, name),
+    )
 
 
 def test_headline_names_the_best_and_the_decisions() -> None:
     result = _result({"best": BEST, "same": SAME, "worse": WORSE})
     ring8, overall, unmeasured = result.headline
-    assert ring8.startswith("ring8 (w1_raw, lower is better; 1 replicate × 10 seeds: conditional on one tuning draw; "
-                            "no ROPE: real data always scores the same): best best 0.145 [")  # fmt: skip
+    assert ring8.startswith(
+        "ring8 (w1_raw, lower is better; 1 replicate × 10 seeds: conditional on one tuning draw; "
+        "no ROPE: real data always scores the same): best best 0.145 ["
+    )
     assert "undecided (could be equivalent, better or worse): same; practically worse: worse" in ring8
     assert overall.startswith("Ranking on ring8 (the only dataset) (Friedman p = ")
     assert "lowest mean rank same (mean rank 1.30)" in overall
@@ -249,8 +282,9 @@ def test_terminal_summary_fits_80_columns() -> None:
 
 
 def test_mode_labels_fire_when_the_classifier_reads_held_out_modes_wrongly_too_often() -> None:
-    runs = pd.DataFrame({"dataset": ["stacked_digits", "stacked_digits", "digits"],
-                         "mode_label_accuracy": [0.87, 0.87, 0.99]})  # fmt: skip
+    runs = pd.DataFrame(
+        {"dataset": ["stacked_digits", "stacked_digits", "digits"], "mode_label_accuracy": [0.87, 0.87, 0.99]}
+    )
     (finding,) = validity.mode_labels(runs)
     assert finding.kind == "mode_labels" and finding.dataset == "stacked_digits"
     assert "87.0%" in finding.detail and "below 90%" in finding.detail
