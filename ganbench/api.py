@@ -134,28 +134,27 @@ def run_suite(
     from ganbench.runner import Runner
     from ganbench.signals import stop_signals
 
-    phases = ("tune",) if tune_only else ("tune", "final")  # the one decision of which phases run
     with stop_signals():
-        loaded, options = check_startup(
+        loaded, options, phases = check_startup(  # and the one decision of which phases run
             suite,
             Path(out),
-            quick,
-            seeds,
-            replicates,
-            plugins,
-            tracking_uri,
-            optuna_storage,
-            device,
-            data_dir,
-            download,
-            inception_weights,
-            population_size,
-            progress,
-            executor,
-            workers,
-            ray_address,
-            gpus_per_job,
-            phases,
+            tune_only,
+            quick=quick,
+            seeds=seeds,
+            replicates=replicates,
+            plugins=plugins,
+            tracking_uri=tracking_uri,
+            optuna_storage=optuna_storage,
+            device=device,
+            data_dir=data_dir,
+            download=download,
+            inception_weights=inception_weights,
+            population_size=population_size,
+            progress=progress,
+            executor=executor,
+            workers=workers,
+            ray_address=ray_address,
+            gpus_per_job=gpus_per_job,
         )
         runner = Runner(loaded, options)  # opens the stores and the suite's run: after every check passed
         try:
@@ -226,13 +225,10 @@ def report_suite(
 ) -> SuiteResult:
     """Rebuild the report of a suite that ran (the same suite and options as its run) from its MLflow store. The
     store is only read: one that is not there is an error, never a new empty store."""
-    from ganbench.stores import check_stores, check_writable, existing_store
+    from ganbench.startup import check_report_startup
     from ganbench.tracking import MLflowStore, StoreError, experiment_name
 
-    loaded = load(suite, quick=quick, seeds=seeds, replicates=replicates, plugins=plugins)
-    check_stores(tracking_uri, None)
-    uri = existing_store(Path(out), tracking_uri)
-    check_writable(Path(out))
+    loaded, uri = check_report_startup(suite, Path(out), quick, seeds, replicates, plugins, tracking_uri)
     store = MLflowStore(uri, experiment_name(loaded.name), read_only=True)  # reads, never creates or writes
     parent = store.find_parent(loaded.key())
     if parent is None:

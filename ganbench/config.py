@@ -52,14 +52,7 @@ class RunConfig:
     def flat(self) -> dict[str, Any]:
         """The config as one flat dict (``model.width`` style keys), as logged to MLflow. Options added after
         RUN_KEY_VERSION 1 are left out while unset, so runs stored before them keep their keys."""
-        flat = _flatten(asdict(self))
-        for name in ADDED_OPTIONS:
-            if flat.get(name) is None:
-                flat.pop(name, None)
-        for name, unset in EXECUTION_OPTIONS.items():
-            if flat.get(name) == unset:
-                flat.pop(name, None)
-        return flat
+        return drop_unset(_flatten(asdict(self)), {**dict.fromkeys(ADDED_OPTIONS), **EXECUTION_OPTIONS})
 
     def lr_factor(self, step: int) -> float:
         """The learning rates' multiplier for the update made at ``step`` (0-based): 1, or linear decay."""
@@ -113,10 +106,16 @@ def _flatten(d: dict[str, Any], prefix: str = "") -> dict[str, Any]:
     return out
 
 
+def drop_unset(values: dict[str, Any], unset: dict[str, Any]) -> dict[str, Any]:
+    """``values`` without the options added after keys were first computed while they hold their unset value
+    (``unset``: name -> that value), so that what was stored before them keeps its key."""
+    return {k: v for k, v in values.items() if not (k in unset and v == unset[k])}
+
+
 def run_key(config: RunConfig, member: Member) -> str:
     if member.config is not None:  # a member of a mixed population: keyed as if it trained alone
         config, member = member.config, replace(member, config=None)
-    own = {k: v for k, v in asdict(member).items() if not (k in MEMBER_ADDED and v is None)}
+    own = drop_unset(asdict(member), dict.fromkeys(MEMBER_ADDED))
     shared = {k: v for k, v in config.flat().items() if k not in EXECUTION_OPTIONS}
     payload = {"v": RUN_KEY_VERSION, **shared, **own}
     blob = json.dumps(payload, sort_keys=True, default=str).encode()

@@ -28,7 +28,7 @@ from ganbench.provenance import describe_parent
 from ganbench.recording import MLflowTracker, run_params
 from ganbench.signals import closing_records
 from ganbench.status import Status
-from ganbench.stores import check_writable, sqlite_locks
+from ganbench.stores import sqlite_locks
 from ganbench.suite import Suite
 from ganbench.tracking import (
     TAG_CONTENDER,
@@ -42,8 +42,6 @@ from ganbench.tracking import (
 )
 from ganbench.train import RunResult, Tracker
 
-PHASES = ("tune", "final")  # tuning runs only when the suite has a tuning section
-
 
 class Runner:
     """Holds the suite, the stores and the parent run; trains populations and records them."""
@@ -51,7 +49,7 @@ class Runner:
     def __init__(self, suite: Suite, options: RunOptions) -> None:
         self.suite, self.options = suite, options
         self.out_dir = options.out_dir
-        check_writable(self.out_dir)
+        self.out_dir.mkdir(parents=True, exist_ok=True)  # checked writable at start-up (startup.check_startup)
         uri = options.tracking_uri or default_tracking_uri(self.out_dir)
         optuna = options.optuna_storage or sqlite_url(self.out_dir / "optuna.db")
         if uri.startswith("sqlite:") or optuna.startswith("sqlite:"):
@@ -220,25 +218,25 @@ class Runner:
         return [RunResult(Status.FAILED, 0, {}) for _ in run_ids]
 
     # ------------------------------------------------------------------------------------ phases
-    def run(self, phases: tuple[str, ...] = PHASES) -> None:
-        """The phases asked for, in order: ``("tune", "final")`` (the whole suite) or ``("tune",)`` (only the
-        tuning; the suite must have a tuning section)."""
-        if "final" not in phases:
-            from ganbench.tuning import tune_suite
-
-            tune_suite(self)
-            self.store.finish(self.parent, Status.FINISHED)
-            return
-        log_real_scores(self)
+    def run(self, phases: tuple[str, ...]) -> None:
+        """The phases decided at start-up (``startup.decide_phases``), in order: ``("tune", "final")``,
+        ``("final",)`` (a suite without tuning) or ``("tune",)`` (``ganbench tune``)."""
         hypers = None
-        # the final phase's steps, for the suite's ETA while tuning runs (its own total replaces this)
-        final_steps = len(contenders(self.suite)) * self.suite.replicates * len(self.suite.seed_list) * self.suite.steps
-        self.progress.expect("final", final_steps)
-        if self.suite.tuning is not None:
+        if "final" in phases:
+            log_real_scores(self)
+            # the final phase's steps, for the suite's ETA while tuning runs (its own total replaces this)
+            final_steps = len(contenders(self.suite)) * self.suite.replicates * len(self.suite.seed_list)
+            self.progress.expect("final", final_steps * self.suite.steps)
+        if "tune" in phases:
             from ganbench.tuning import tune_suite
 
-            hypers = tune_suite(self, report=False)  # the suite's report holds the tuning report
-        final_phase(self, hypers)
+            hypers = tune_suite(self)
+            if "final" not in phases:  # `ganbench tune`: its report; a full run's report holds it
+                from ganbench.report.studies import write_tuning_report
+
+                write_tuning_report(self.store, self.parent, self.out_dir / "report")
+        if "final" in phases:
+            final_phase(self, hypers)
         self.store.finish(self.parent, Status.FINISHED)
 
     def abandon(self) -> None:
@@ -259,36 +257,3 @@ def _part(p: Planned, keep: list[int]) -> Planned:
     pick = lambda xs: [xs[k] for k in keep] if xs else None  # noqa: E731
     tracker = p.tracker.part(keep) if p.tracker is not None else None
     return dataclasses.replace(p, members=pick(p.members), tags=pick(p.tags), parents=pick(p.parents), tracker=tracker)
-
-
-def check_plugins_reach_workers(suite: Suite, executor: str) -> None:
-    """Worker processes and Ray workers load plugins from files or modules; a loss, strategy or dataset
-    registered only in a script or a notebook (``__main__``) cannot reach them, so it is refused up front."""
-    if executor == "local":
-        return
-    from ganbench.data import DATASETS
-    from ganbench.losses import LOSSES
-    from ganbench.strategies import STRATEGIES
-
-    names = [("loss", LOSSES, e.name.split("+", 1)[0]) for e in suite.losses]  # type: ignore[union-attr]
-    names += [("strategy", STRATEGIES, s.split("+", 1)[0]) for s in suite.strategies]
-    names += [("dataset", DATASETS, d) for d in suite.datasets]
-    shipped = {source.module for source in plugins.loaded()}
-    for kind, registry, name in names:
-        origin = registry.origin(name)
-        if registry.is_plugin(name) and origin not in shipped and _not_importable(origin):
-            raise plugins.PluginError(
-                f"{kind} {name!r} was registered in {origin} (a script or notebook), which --executor {executor} "
-                "workers cannot load; put it in a .py file and name it in the suite's plugins: or with --plugin"
-            )
-
-
-def _not_importable(module: str | None) -> bool:
-    import importlib.util
-
-    if module in (None, "__main__"):
-        return True
-    try:
-        return importlib.util.find_spec(module) is None  # type: ignore[arg-type]
-    except (ImportError, ValueError):
-        return True

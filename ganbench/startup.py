@@ -37,6 +37,8 @@ def load(
 def check_startup(
     suite,
     out,
+    tune_only,
+    *,
     quick,
     seeds,
     replicates,
@@ -53,18 +55,17 @@ def check_startup(
     workers,
     ray_address,
     gpus_per_job,
-    phases,
 ):
     """Every check before anything is written, in one place: the suite and its plugins, the options, where the
-    work runs, the stores and the data. Returns the suite and the resolved :class:`RunOptions` (``auto``
-    executor decided); raises a one-line :class:`GanbenchError` on bad input."""
+    work runs, the stores, the data, RAM and disk. Returns the suite, the resolved :class:`RunOptions` (``auto``
+    executor decided) and the phases that run (:func:`decide_phases`); raises a one-line :class:`GanbenchError`
+    on bad input."""
     from ganbench.data import DataOptions, check_datasets
-    from ganbench.runner import RunOptions, check_plugins_reach_workers
-    from ganbench.stores import check_stores
+    from ganbench.runner import RunOptions
+    from ganbench.stores import check_stores, check_writable
 
     loaded = load(suite, quick=quick, seeds=seeds, replicates=replicates, plugins=plugins)
-    if "final" not in phases and loaded.tuning is None:
-        raise InputError(f"suite {loaded.name!r} has no 'tuning' section; add one (trials: N) to tune")
+    phases = decide_phases(loaded, tune_only)
     _check_options(device, executor, inception_weights, gpus_per_job, population_size, workers)
     chosen, workers, threads = choose_executor(loaded, executor, workers, device)
     try:
@@ -84,6 +85,7 @@ def check_startup(
     sized = dataclasses.replace(data, image_size=loaded.image_size)
     check_host_memory(loaded, sized, device, workers if executor == "processes" else 1)
     disk_bytes = check_disk(loaded, sized, out)
+    check_writable(out)  # the last check: it creates the output folder
     options = RunOptions(
         out_dir=out,
         tracking_uri=tracking_uri,
@@ -99,7 +101,29 @@ def check_startup(
         gpus_per_job=gpus_per_job,
         disk_bytes=disk_bytes,
     )
-    return loaded, options
+    return loaded, options, phases
+
+
+def check_report_startup(suite, out, quick, seeds, replicates, plugins, tracking_uri) -> tuple[Any, str]:
+    """``ganbench report``'s checks: the suite as it ran, a store that exists (never a new one), an output
+    folder the report can be written to. Returns the suite and the store's URI."""
+    from ganbench.stores import check_stores, check_writable, existing_store
+
+    loaded = load(suite, quick=quick, seeds=seeds, replicates=replicates, plugins=plugins)
+    check_stores(tracking_uri, None)
+    uri = existing_store(out, tracking_uri)
+    check_writable(out)
+    return loaded, uri
+
+
+def decide_phases(suite: Any, tune_only: bool) -> tuple[str, ...]:
+    """The one decision of which phases run, in order: tuning when the suite has a tuning section, then the
+    final phase unless only tuning was asked for (``ganbench tune``)."""
+    if suite.tuning is None:
+        if tune_only:
+            raise InputError(f"suite {suite.name!r} has no 'tuning' section; add one (trials: N) to tune")
+        return ("final",)
+    return ("tune",) if tune_only else ("tune", "final")
 
 
 MAX_POPULATION, MAX_WORKERS = 4096, 1024  # beyond these, a typo: refused up front
@@ -241,3 +265,35 @@ def check_disk(suite: Any, data: Any, out: Path) -> int:
             f"{_size(free)} are free there: free space or give another --out"
         )
     return total
+
+
+def check_plugins_reach_workers(suite: Any, executor: str) -> None:
+    """Worker processes and Ray workers load plugins from files or modules; a loss, strategy or dataset
+    registered only in a script or a notebook (``__main__``) cannot reach them, so it is refused up front."""
+    if executor == "local":
+        return
+    from ganbench import plugins
+    from ganbench.data import DATASETS
+    from ganbench.losses import LOSSES
+    from ganbench.strategies import STRATEGIES
+
+    names = [("loss", LOSSES, e.name.split("+", 1)[0]) for e in suite.losses]  # type: ignore[union-attr]
+    names += [("strategy", STRATEGIES, s.split("+", 1)[0]) for s in suite.strategies]
+    names += [("dataset", DATASETS, d) for d in suite.datasets]
+    shipped = {source.module for source in plugins.loaded()}
+    for kind, registry, name in names:
+        origin = registry.origin(name)
+        if registry.is_plugin(name) and origin not in shipped and _not_importable(origin):
+            raise plugins.PluginError(
+                f"{kind} {name!r} was registered in {origin} (a script or notebook), which --executor {executor} "
+                "workers cannot load; put it in a .py file and name it in the suite's plugins: or with --plugin"
+            )
+
+
+def _not_importable(module: str | None) -> bool:
+    if module in (None, "__main__"):
+        return True
+    try:
+        return importlib.util.find_spec(module) is None  # type: ignore[arg-type]
+    except (ImportError, ValueError):
+        return True

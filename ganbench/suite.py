@@ -23,7 +23,7 @@ from pydantic import (
     model_validator,
 )
 
-from ganbench.config import ADDED_OPTIONS
+from ganbench.config import ADDED_OPTIONS, drop_unset
 from ganbench.data import DATASETS
 from ganbench.errors import GanbenchError
 from ganbench.losses import get_loss
@@ -32,7 +32,6 @@ from ganbench.registry import RegistryError
 from ganbench.strategies import get_strategy
 
 SUITES_DIR = Path(__file__).parent / "suites"
-# tuning keys added since suite keys were first computed, with their unset values: absent from the key then
 # sane upper bounds: a size beyond these is a typo (an extra zero or three), refused before anything is opened
 MAX_STEPS = 10_000_000
 MAX_BATCH = 65_536
@@ -43,6 +42,7 @@ MAX_DEPTH = 256
 Steps = Annotated[int, Field(gt=0, le=MAX_STEPS)]
 Count = Annotated[int, Field(gt=0, le=MAX_COUNT)]
 
+# tuning keys added since suite keys were first computed, with their unset values: absent from the key then
 TUNING_ADDED = {"compute": None, "seeds_per_trial": 1, "loss_params": False}
 
 
@@ -267,13 +267,9 @@ class Suite(_Strict):
         # replicates neither: a suite grown from 1 to 3 replicates keeps its parent run and its first replicate
         # compile neither: it changes how the steps run, not what they compute (as the device)
         dumped = self.model_dump(mode="json", exclude={"description", "quick", "plugins", "replicates", "compile"})
-        for name in ADDED_OPTIONS:  # added later: unset, they leave older suites' keys as they were
-            if dumped.get(name) is None:
-                dumped.pop(name, None)
-        tuning = dumped.get("tuning") or {}
-        for name, unset in TUNING_ADDED.items():  # likewise inside the tuning section
-            if tuning.get(name) == unset:
-                tuning.pop(name, None)
+        dumped = drop_unset(dumped, dict.fromkeys(ADDED_OPTIONS))  # added later: unset, older keys stay
+        if dumped.get("tuning"):  # likewise inside the tuning section
+            dumped["tuning"] = drop_unset(dumped["tuning"], TUNING_ADDED)
         blob = json.dumps(dumped, sort_keys=True)
         return hashlib.sha256(blob.encode()).hexdigest()[:16]
 

@@ -41,7 +41,6 @@ def loss_label(tags: dict[str, str], params: dict[str, str]) -> str:
 
 
 PARENT_TAG = "mlflow.parentRunId"
-DONE_STATUSES = DONE
 
 
 def sqlite_url(path: Path) -> str:
@@ -184,7 +183,7 @@ class MLflowStore:
         return {
             r.data.tags[TAG_KEY]
             for r in self.children(parent_id)
-            if r.info.status == "FINISHED" and r.data.tags.get(TAG_STATUS) in DONE_STATUSES and TAG_KEY in r.data.tags
+            if r.info.status == "FINISHED" and r.data.tags.get(TAG_STATUS) in DONE and TAG_KEY in r.data.tags
         }
 
     @writes
@@ -247,7 +246,7 @@ class MLflowStore:
     def finish(self, run_id: str, status: str) -> None:
         """Mark a run ended; FINISHED in MLflow only for results (finished, diverged, pruned)."""
         self.client.set_tag(run_id, TAG_STATUS, status)
-        mlflow_status = "FINISHED" if status in DONE_STATUSES else ("KILLED" if status == Status.KILLED else "FAILED")
+        mlflow_status = "FINISHED" if status in DONE else ("KILLED" if status == Status.KILLED else "FAILED")
         self.client.set_terminated(run_id, mlflow_status)
 
     def history(self, run_id: str, metric: str) -> list[tuple[int, float]]:

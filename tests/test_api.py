@@ -115,7 +115,6 @@ def test_auto_executor_uses_one_single_threaded_process_per_core_only_for_large_
 def test_auto_keeps_a_loss_workers_cannot_load_in_this_process(tmp_path, monkeypatch):
     """A loss defined in a notebook cannot reach worker processes: `auto` trains it here instead of refusing
     it, while an explicit --executor processes still refuses it with one line."""
-    from ganbench import runner
     from ganbench import startup as api
     from ganbench.plugins import PluginError
 
@@ -123,7 +122,7 @@ def test_auto_keeps_a_loss_workers_cannot_load_in_this_process(tmp_path, monkeyp
         if executor != "local":
             raise PluginError("loss 'mine' was registered in __main__")
 
-    monkeypatch.setattr(runner, "check_plugins_reach_workers", refuse)
+    monkeypatch.setattr(api, "check_plugins_reach_workers", refuse)
     monkeypatch.setattr(api, "AUTO_PROCESSES_MIN_STEPS", 0)
     monkeypatch.setattr(api, "usable_cpus", lambda: 2)
     suite = write_suite(tmp_path / "tiny.yaml", TINY_SUITE)

@@ -70,4 +70,13 @@ def test_tune_only_is_one_phase_decision(monkeypatch, tmp_path):
     api.run_suite("smoke", quick=True, out=tmp_path / "a", tune_only=False, report=False, progress=False)
     with pytest.raises(api.GanbenchError, match="no 'tuning' section"):
         api.run_suite("smoke", quick=True, out=tmp_path / "b", tune_only=True, report=False, progress=False)
-    assert asked == [("tune", "final")]
+    api.run_suite("losses", quick=True, out=tmp_path / "c", tune_only=True, report=False, progress=False)
+    api.run_suite("losses", quick=True, out=tmp_path / "d", report=False, progress=False)
+    assert asked == [("final",), ("tune",), ("tune", "final")]  # smoke has no tuning section
+
+
+def test_the_executor_choices_are_auto_and_the_registered_executors():
+    from ganbench.defaults import EXECUTOR_CHOICES
+    from ganbench.executors import EXECUTORS
+
+    assert EXECUTOR_CHOICES[0] == "auto" and set(EXECUTOR_CHOICES[1:]) == set(EXECUTORS.names())

@@ -12,7 +12,8 @@ from ganbench.config import Member, RunConfig
 from ganbench.losses import LOSSES
 from ganbench.metrics import fid_key
 from ganbench.models import MODELS, ModelConfig, StackedBatchNorm2d, _NarrowLinear, _spectral_normalized, create_models
-from ganbench.train import FINISHED, Tracker, Trainer, train
+from ganbench.population import FINISHED
+from ganbench.train import Tracker, Trainer, train
 
 IMAGE_SHAPES = [(1, 8, 8), (3, 8, 8), (1, 28, 28), (3, 28, 28), (1, 32, 32), (3, 32, 32)]
 

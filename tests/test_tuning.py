@@ -21,6 +21,7 @@ from optuna.trial import TrialState
 
 from ganbench import cli
 from ganbench.plan import Hyper
+from ganbench.report.studies import write_tuning_report
 from ganbench.runner import Runner, RunOptions
 from ganbench.suite import load_suite
 from ganbench.tracking import TAG_CONTENDER, TAG_PHASE, TAG_STATUS, MLflowStore, default_tracking_uri
@@ -142,7 +143,7 @@ def small(name: str, trials: int, batch: int) -> str:
 def test_equal_budget_tuning_then_final_phase(tmp_path, mlflow_template):
     suite_path, out = prepare(tmp_path, "a", SUITE, mlflow_template)
     runner = make_runner(suite_path, out)
-    runner.run()  # tunes every contender, then trains the final seeds with the best settings
+    runner.run(("tune", "final"))  # tunes every contender, then trains the final seeds with the best settings
     from ganbench.report import build_report
 
     build_report(runner.store, runner.parent, out)  # with the tuning report (written once, with the suite's)
@@ -197,6 +198,7 @@ def test_diverged_trials_are_counted_not_failed(tmp_path, mlflow_template):
     suite_path, out = prepare(tmp_path, "d", DIVERGING, mlflow_template)
     runner = make_runner(suite_path, out)
     assert tune_suite(runner) == {}  # nothing completed: the final phase keeps the default learning rates
+    write_tuning_report(runner.store, runner.parent, out / "report")
 
     (study,) = studies(out).values()
     assert [t.state for t in study.trials] == [TrialState.PRUNED] * 4  # counted toward the budget, not FAIL
@@ -383,7 +385,7 @@ def test_the_search_space_reaches_beta1_0_and_5_critic_steps_and_the_final_phase
     own recipe (beta1 = 0, 5 D steps) through it, and what a trial drew is what it trained with."""
     suite_path, out = prepare(tmp_path, "space", SPACE, mlflow_template)
     runner = make_runner(suite_path, out)
-    runner.run()
+    runner.run(("tune", "final"))
     (study,) = studies(out).values()
     drawn = [t.params for t in study.trials]
     first = sorted((p["beta1"], p["n_critic"]) for p in drawn[:4])  # the first batch of 4: each choice twice
@@ -539,7 +541,7 @@ def test_trials_average_their_tuning_seeds_and_search_the_loss_parameters(tmp_pa
 
     suite_path, out = prepare(tmp_path, "protocol", PROTOCOL, mlflow_template)
     runner = make_runner(suite_path, out)
-    runner.run()
+    runner.run(("tune", "final"))
     store = runner.store
     found = studies(out)
     for study_run in store.children(runner.parent, "study"):

@@ -9,6 +9,7 @@ import time
 from dataclasses import replace
 from typing import Any, NamedTuple
 
+from ganbench.defaults import DEFAULT_WORKERS
 from ganbench.events import Event, StopsEvent
 from ganbench.executors.base import EXECUTORS, Executor, _drain
 from ganbench.executors.job import Job, job_cost, run_job
@@ -140,7 +141,7 @@ class ProcessExecutor(Executor):
     GPUs exist. A worker that dies takes its job with it: the job is retried (from its checkpoint) up to
     ``retries`` times, then reported failed."""
 
-    def __init__(self, workers: int = 2, retries: int = 2, job_runner: Any = run_job, **_: Any) -> None:
+    def __init__(self, workers: int = DEFAULT_WORKERS, retries: int = 2, job_runner: Any = run_job, **_: Any) -> None:
         # job_runner: a module-level function (a worker imports it by name); tests give a lighter one
         self.workers, self.retries, self.job_runner = workers, retries, job_runner
 

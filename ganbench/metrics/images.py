@@ -32,7 +32,7 @@ from torch import Tensor
 
 from ganbench.data.images import to_uint8
 from ganbench.metrics import KL_UNIFORM, MODES_COVERED, fid_key, is_key, kid_key, precision_key, recall_key
-from ganbench.metrics.base import REAL_REPEATS, REAL_SEED, REFERENCE_SEED, Evaluator
+from ganbench.metrics.base import EVALUATORS, REAL_REPEATS, REAL_SEED, REFERENCE_SEED, Evaluator
 from ganbench.metrics.coverage import label_coverage
 from ganbench.metrics.domain import cache_root, classifier_source, domain_extractor, extract, has_classifier
 from ganbench.metrics.fid import METRICS, PRC_SAMPLES, feature_metrics, fid_statistics
@@ -73,6 +73,7 @@ def _note_once(message: str) -> None:
         print(f"ganbench: {message}", file=sys.stderr, flush=True)
 
 
+@EVALUATORS.register("image")
 class ImageEvaluator(Evaluator):
     """Evaluator for ``kind == "image"`` datasets; ``primary`` is ``fid_domain`` (``fid_inception`` or
     ``fid_raw`` for a one-class set, which has no classifier).

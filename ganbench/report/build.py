@@ -14,7 +14,6 @@ from ganbench.report.budget import pruning_check
 from ganbench.report.checks import Evidence, Finding, run_checks
 from ganbench.report.figures import make_figures
 from ganbench.report.frame import (
-    DONE_STATUSES,
     ReportError,
     check_feature_spaces,
     dataset_modes,
@@ -30,7 +29,7 @@ from ganbench.report.stats import describe, pairwise
 from ganbench.report.studies import StudySummary, study_summaries, tuning_section, write_tuning_report
 from ganbench.report.tables import Section
 from ganbench.report.writers import write_all
-from ganbench.status import Status
+from ganbench.status import DONE_VALUES, Status
 from ganbench.tracking import TAG_REPLICATES, MLflowStore
 
 
@@ -61,7 +60,7 @@ class ReportResult:
 # ---------------------------------------------------------------------------------------------- the report
 def left_out(runs: pd.DataFrame) -> dict[str, list[str]]:
     """Per dataset, the runs that are not results (failed, killed, still running), counted by status."""
-    out = runs[~runs["status"].isin(DONE_STATUSES)]
+    out = runs[~runs["status"].isin(DONE_VALUES)]
     return {
         str(dataset): [
             f"{n} run{'s' * (n > 1)} left out of the statistics: {status}"

@@ -10,9 +10,10 @@ import pandas as pd
 
 import ganbench.report.plots as plots
 from ganbench.report.diagrams import cd_figure
-from ganbench.report.frame import DONE_STATUSES, metric_columns
+from ganbench.report.frame import metric_columns
 from ganbench.report.ranking import Ranking, joined_matrix
 from ganbench.report.writers import CURVE_METRICS, MAX_SAMPLE_SEEDS, RANKING_FIGURES, _file_stem
+from ganbench.status import DONE_VALUES
 from ganbench.tracking import MLflowStore
 
 
@@ -71,7 +72,7 @@ def make_figures(
     (``tuning``: drawn by the tuning report); and the overall ranking's critical-difference diagram (under
     ``RANKING_FIGURES``)."""
     fig_dir.mkdir(parents=True, exist_ok=True)
-    done = runs[runs["status"].isin(DONE_STATUSES)]
+    done = runs[runs["status"].isin(DONE_VALUES)]
     colors = plots.contender_colors(sorted({_contender(a, b) for a, b in zip(runs["loss"], runs["strategy"])}))
     figures: dict[str, list[Path]] = {}
 

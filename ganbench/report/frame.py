@@ -34,7 +34,6 @@ ID_COLUMNS = [
     "classifier_test_size",
 ]
 KEYS = ["dataset", "loss", "strategy"]
-DONE_STATUSES = DONE_VALUES  # runs that are results
 # logged per evaluation for diagnosis; M.DIVERGED is summarized as the fraction of seeds that diverged
 TABLE_EXCLUDE = M.names_of_kind("record")
 # summarized, never ranked: no "better" (a run's compute is its cost, shown beside the table)
@@ -176,7 +175,7 @@ def primary_metrics(runs: pd.DataFrame) -> dict[str, str]:
     """Per dataset, the metric it is ranked by: the evaluator's primary as its runs record it; for runs that
     record none, the first ranked metric of the table (FID/KID first)."""
     out = {}
-    for dataset, part in runs[runs["status"].isin(DONE_STATUSES)].groupby("dataset", sort=True):
+    for dataset, part in runs[runs["status"].isin(DONE_VALUES)].groupby("dataset", sort=True):
         named = part["primary"].dropna() if "primary" in part else pd.Series(dtype=object)
         ranked = [c for c in metric_columns(part) if c not in DIAGNOSTICS and part[c].notna().any()]
         ranked = [c for c in ranked if not c.startswith(("best_", "gap_"))]

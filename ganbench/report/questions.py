@@ -21,10 +21,10 @@ import pandas as pd
 
 import ganbench.report.inference as I
 from ganbench import metrics as M
-from ganbench.report.frame import DONE_STATUSES
 from ganbench.report.stats import unit_values
 from ganbench.report.tables import Section
 from ganbench.report.writers import CSS, MD, _marked
+from ganbench.status import DONE_VALUES
 
 BETTER, WORSE, SAME, EQUAL = "better", "worse", "undecided", "equivalent"
 
@@ -111,7 +111,7 @@ def effects(
     runs: pd.DataFrame, primary: dict[str, str], ropes: dict[tuple[str, str], float] | None = None
 ) -> list[Effect]:
     """Every question on every (dataset, loss) that ran both strategies."""
-    done = runs[runs["status"].isin(DONE_STATUSES)]
+    done = runs[runs["status"].isin(DONE_VALUES)]
     out: list[Effect] = []
     decisions = {I.BETTER: WORSE, I.WORSE: BETTER, I.EQUIVALENT: EQUAL, I.UNDECIDED: SAME}  # b's side -> a's
     for question, a, b in strategy_pairs(done["strategy"].unique()):
@@ -167,7 +167,7 @@ def best_by_loss(
 ) -> pd.DataFrame:
     """Per dataset and loss: the strategy with the best mean primary metric, and the strategies not decided
     practically worse than it (equivalent or undecided), by the report's one rule."""
-    done = runs[runs["status"].isin(DONE_STATUSES)]
+    done = runs[runs["status"].isin(DONE_VALUES)]
     rows = []
     for (dataset, loss), part in done.groupby(["dataset", "loss"], sort=True):
         metric = primary.get(str(dataset))

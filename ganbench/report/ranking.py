@@ -29,7 +29,6 @@ from ganbench.report.stats import unit_values
 from ganbench.status import DONE_VALUES
 
 ALPHA = 0.05  # the level of the Friedman test
-RESULT_STATUSES = DONE_VALUES  # a run with one of these is a result
 
 
 @dataclass(frozen=True)
@@ -97,7 +96,7 @@ def block_scores(
 ) -> tuple[pd.DataFrame, list[str], str]:
     """Rows (dataset, block), columns contenders, values oriented so that lower is better; the notes; the unit.
     Contenders absent from a whole dataset are left out (and said so)."""
-    done = runs[runs["status"].isin(RESULT_STATUSES)]
+    done = runs[runs["status"].isin(DONE_VALUES)]
     frames, notes, unit = [], [], "seed"
     several = done["replicate"].fillna(0).nunique() > 1 if "replicate" in done else False
     for dataset, metric in sorted(primary.items()):
@@ -212,7 +211,7 @@ def joined_matrix(ranking: Ranking) -> pd.DataFrame:
 def replicate_ranks(runs: pd.DataFrame, dataset: str, metric: str, name: Callable[[str, str], str]) -> pd.DataFrame:
     """Rank stability: each contender's rank (1 = best) on ``dataset`` in every replicate, by its mean over the
     replicate's seeds; rows contenders (by mean rank), columns replicates."""
-    part = runs[(runs["dataset"] == dataset) & runs["status"].isin(RESULT_STATUSES)]
+    part = runs[(runs["dataset"] == dataset) & runs["status"].isin(DONE_VALUES)]
     keys = sorted({(a, b) for a, b in zip(part["loss"], part["strategy"])})
     if not keys:
         return pd.DataFrame()

@@ -17,8 +17,8 @@ import pandas as pd
 
 import ganbench.report.inference as I
 from ganbench import metrics as M
-from ganbench.report.frame import DIAGNOSTICS, DONE_STATUSES, metric_columns
-from ganbench.status import Status
+from ganbench.report.frame import DIAGNOSTICS, metric_columns
+from ganbench.status import DONE_VALUES, Status
 
 RESOURCE_METRICS = (M.COMPUTE, M.WALL)  # what a run cost: summarized per contender, never ranked
 
@@ -55,7 +55,7 @@ def unit_values(done: pd.DataFrame, metric: str, contenders: list[tuple[str, str
 def describe(runs: pd.DataFrame, ropes: Mapping[tuple[str, str], float] | None = None) -> pd.DataFrame:
     """One row per dataset, contender and metric (see the module docstring); ``ropes`` maps (dataset, metric) to
     the metric's region of practical equivalence (none: 0, and nothing is ever equivalent)."""
-    done = runs[runs["status"].isin(DONE_STATUSES)]
+    done = runs[runs["status"].isin(DONE_VALUES)]
     metrics = [m for m in metric_columns(done) if m not in RESOURCE_METRICS]
     if done.empty or not metrics:
         return pd.DataFrame()
@@ -166,7 +166,7 @@ def _against(facing: np.ndarray, c: int, best: int, rope: float) -> I.Pair:
 def pairwise(runs: pd.DataFrame, dataset: str, metric: str, rope: float) -> pd.DataFrame:
     """Every ordered pair of contenders on one dataset and metric: ``decision`` says how the row contender
     compares with the column contender (worse, equivalent, better, undecided), with its probabilities."""
-    part = runs[(runs["dataset"] == dataset) & runs["status"].isin(DONE_STATUSES)]
+    part = runs[(runs["dataset"] == dataset) & runs["status"].isin(DONE_VALUES)]
     contenders = sorted({(a, b) for a, b in zip(part["loss"], part["strategy"])})
     facing = I.oriented(unit_values(part, metric, contenders), M.is_higher_better(metric))
     rows = []

@@ -12,15 +12,12 @@ from typing import TYPE_CHECKING, Any
 
 from ganbench import metrics as M
 from ganbench.report.tables import Section
-from ganbench.status import Status
 from ganbench.strategies import tied_rates
 from ganbench.tracking import TAG_CONTENDER, TAG_REPLICATE, MLflowStore
+from ganbench.tuning.records import COUNTS, TRIALS_ARTIFACT
 
 if TYPE_CHECKING:
     import pandas as pd
-
-TRIALS_ARTIFACT = "trials.json"  # on each study run: its counted trials (tuning.study.trial_records)
-COUNTS = (Status.FINISHED, Status.PRUNED, Status.DIVERGED, Status.FAILED)  # how a study's counted trials ended
 
 
 @dataclass(frozen=True)

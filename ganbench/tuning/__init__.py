@@ -33,7 +33,6 @@ import contextlib
 from collections import defaultdict
 
 from ganbench.plan import Hyper, Planned, Session, chunks, contenders
-from ganbench.report.studies import write_tuning_report
 from ganbench.signals import closing_records
 from ganbench.train import STOP_REQUESTED, Interrupted
 from ganbench.tuning.base import (
@@ -52,13 +51,13 @@ from ganbench.tuning.pruning import HalvingPruner, TrialTracker
 from ganbench.tuning.study import ContenderStudy
 
 
-def tune_suite(session: Session, report: bool = True) -> dict[tuple[str, int], Hyper]:
+def tune_suite(session: Session) -> dict[tuple[str, int], Hyper]:
     """Tune every contender in every replicate with the same budget; map (contender name, replicate) to the
     best setting.
 
     A study with no completed trial (all diverged, pruned or failed) is left out, so the final phase trains that
-    replicate with the default learning rates. Writes the tuning report under ``<out_dir>/report`` unless
-    ``report`` is False (a full run: the suite's report, written after the final phase, holds it).
+    replicate with the default learning rates. The tuning report is the caller's (the runner writes it for
+    ``ganbench tune``; a full run's report holds it).
     """
     if session.suite.tuning is None:
         raise ValueError(f"suite {session.suite.name!r} has no tuning section")
@@ -86,8 +85,6 @@ def tune_suite(session: Session, report: bool = True) -> dict[tuple[str, int], H
         hyper = study.finish()
         if hyper is not None:
             hypers[(study.contender.name, study.replicate)] = hyper
-    if report:
-        write_tuning_report(session.store, session.parent, session.out_dir / "report")
     return hypers
 
 

@@ -9,8 +9,9 @@ from typing import TYPE_CHECKING, Any
 
 from ganbench.config import Member, RunConfig
 from ganbench.plan import Contender, Hyper, Session
+from ganbench.status import DONE
 from ganbench.strategies import BETA1_MAX as BETA1_MAX  # beta1 = 1 would never update
-from ganbench.tracking import DONE_STATUSES, TAG_STATUS, StoreError, sqlite_fast, sqlite_url
+from ganbench.tracking import TAG_STATUS, StoreError, sqlite_fast, sqlite_url
 
 if TYPE_CHECKING:
     import optuna
@@ -53,7 +54,7 @@ def study_name(runner: Session, contender: Contender, replicate: int = 0) -> str
 
 def _has_result(run: Any) -> bool:
     """An MLflow run that finished with a result (finished, pruned, diverged), not killed or failed."""
-    return run.info.status == "FINISHED" and run.data.tags.get(TAG_STATUS) in DONE_STATUSES
+    return run.info.status == "FINISHED" and run.data.tags.get(TAG_STATUS) in DONE
 
 
 def _first_line(exc: BaseException) -> str:

@@ -9,10 +9,14 @@ from typing import Any
 from optuna.trial import TrialState
 
 from ganbench import metrics as M
+from ganbench.status import Status
 from ganbench.strategies import tied_rates
 from ganbench.tracking import TAG_STATUS
 from ganbench.train import RunResult
 from ganbench.tuning.base import ATTR_COMPUTE, ATTR_STATUS
+
+TRIALS_ARTIFACT = "trials.json"  # on each study run: its counted trials (trial_records), read by the report
+COUNTS = (Status.FINISHED, Status.PRUNED, Status.DIVERGED, Status.FAILED)  # how a study's counted trials ended
 
 
 def _counted(study: Any) -> list[Any]:

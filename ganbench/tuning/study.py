@@ -16,7 +16,6 @@ from ganbench import metrics as M
 from ganbench.config import Member, RunConfig
 from ganbench.losses import get_loss
 from ganbench.plan import Contender, Hyper, Session, run_config
-from ganbench.report.studies import COUNTS, TRIALS_ARTIFACT
 from ganbench.status import Status
 from ganbench.strategies import describe_search, get_strategy, search_space, space_text, tied_rates
 from ganbench.tracking import TAG_CONTENDER, TAG_KEY, TAG_PHASE, TAG_REPLICATE
@@ -34,7 +33,7 @@ from ganbench.tuning.base import (
 )
 from ganbench.tuning.design import first_batch
 from ganbench.tuning.pruning import HalvingPruner
-from ganbench.tuning.records import budget_curve, result_of, trial_records
+from ganbench.tuning.records import COUNTS, TRIALS_ARTIFACT, budget_curve, result_of, trial_records
 
 
 class ContenderStudy:

@@ -160,14 +160,3 @@ def test_replicate_ranks_show_rank_stability() -> None:
         "a": {"r0": 1.0, "r1": 2.0, "r2": 1.0},
         "b": {"r0": 2.0, "r1": 1.0, "r2": 2.0},
     }
-
-
-def test_cd_figure_draws_the_groups_with_their_members_marked(tmp_path) -> None:
-    import ganbench.report.diagrams as plots
-
-    runs = _runs(_table())
-    r = overall_ranking(runs, PRIMARY, NAME, _decisions(runs))
-    fig = plots.cd_figure(r.mean_ranks, ranking.joined_matrix(r), "test")
-    fig.savefig(tmp_path / "cd.png")
-    crossbars = [tuple(line.get_xdata()) for line in fig.axes[0].lines if line.get_marker() == "o"]
-    assert crossbars == [(2.5, 2.5)]  # one group, joining same1 and same2 (both at mean rank 2.5)
