@@ -75,7 +75,8 @@ class MetricSpec:
     """One metric (a family, when it is computed in feature spaces: ``fid`` is ``fid_raw``, ``fid_domain`` ...).
 
     Everything else is derived from these: which way is better, the tuning objectives a suite may name, the
-    report's column order, which columns are ranked, summarized as diagnostics, or kept out of the tables.
+    report's column order, which columns are ranked, summarized as diagnostics or as a run's cost, drawn as
+    curves, kept to the detail table, or kept out of the tables.
     """
 
     name: str
@@ -89,6 +90,10 @@ class MetricSpec:
     position: int | None = None  # its place among the coverage metrics
     # the values it can take (None: unbounded); an interval for its mean is clipped to them
     bounds: tuple[float | None, float | None] = (0.0, None)
+    first: bool = False  # ordered before every other metric in the tables (the distances: FID, KID)
+    curve: bool = False  # drawn in the report's curves figure (the primary metric always is)
+    detail_only: tuple[str, ...] = ()  # feature spaces whose column only the detail table shows
+    resource: bool = False  # what a run cost: summarized per contender, never ranked
 
     def names(self) -> list[str]:
         return [f"{self.name}_{s}" for s in self.spaces] if self.spaces else [self.name]
@@ -104,30 +109,66 @@ def register_metric(spec: MetricSpec) -> MetricSpec:
 
 
 for _spec in (
-    MetricSpec("fid", "Fréchet distance of features", spaces=FEATURE_SPACES, objective=True),
+    # FID in pixels (fid_raw) is a column of the detail table only: it compares means and covariances
     MetricSpec(
-        "kid", "kernel inception distance", spaces=FEATURE_SPACES, objective=True, bounds=(None, None)
+        "fid",
+        "Fréchet distance of features",
+        spaces=FEATURE_SPACES,
+        objective=True,
+        first=True,
+        curve=True,
+        detail_only=("raw",),
+    ),
+    MetricSpec(
+        "kid",
+        "kernel inception distance",
+        spaces=FEATURE_SPACES,
+        objective=True,
+        bounds=(None, None),
+        first=True,
+        curve=True,
     ),  # unbiased: small negative values occur
     MetricSpec("w1", "exact Wasserstein-1 distance", spaces=("raw",), objective=True),
     MetricSpec(
-        "precision", "precision (Kynkäänniemi et al. 2019)", True, FEATURE_SPACES, objective=True, bounds=(0.0, 1.0)
+        "precision",
+        "precision (Kynkäänniemi et al. 2019)",
+        True,
+        FEATURE_SPACES,
+        objective=True,
+        bounds=(0.0, 1.0),
+        curve=True,
     ),
-    MetricSpec("recall", "recall (Kynkäänniemi et al. 2019)", True, FEATURE_SPACES, objective=True, bounds=(0.0, 1.0)),
-    MetricSpec("is", "Inception Score", True, ("inception",), bounds=(1.0, None)),
-    MetricSpec(MODES_COVERED, "modes covered", True, kind="coverage", objective=True, position=0),
     MetricSpec(
-        HIGH_QUALITY, "high-quality samples, %", True, kind="coverage", objective=True, position=1, bounds=(0.0, 100.0)
+        "recall",
+        "recall (Kynkäänniemi et al. 2019)",
+        True,
+        FEATURE_SPACES,
+        objective=True,
+        bounds=(0.0, 1.0),
+        curve=True,
     ),
-    MetricSpec(KL_UNIFORM, "KL(mode histogram || uniform)", kind="coverage", objective=True, position=2),
+    MetricSpec("is", "Inception Score", True, ("inception",), bounds=(1.0, None)),
+    MetricSpec(MODES_COVERED, "modes covered", True, kind="coverage", objective=True, position=0, curve=True),
+    MetricSpec(
+        HIGH_QUALITY,
+        "high-quality samples, %",
+        True,
+        kind="coverage",
+        objective=True,
+        position=1,
+        bounds=(0.0, 100.0),
+        curve=True,
+    ),
+    MetricSpec(KL_UNIFORM, "KL(mode histogram || uniform)", kind="coverage", objective=True, position=2, curve=True),
     MetricSpec(GRAD_NORM_G, "G gradient norm", kind="diagnostic"),
     MetricSpec(GRAD_NORM_D, "D gradient norm", kind="diagnostic"),
     MetricSpec(LOSS_OSCILLATION, "D loss oscillation", kind="diagnostic"),
-    MetricSpec(COMPUTE, "a run's model compute, GFLOP", kind="diagnostic"),
+    MetricSpec(COMPUTE, "a run's model compute, GFLOP", kind="diagnostic", resource=True),
     MetricSpec(LOSS_D, "D loss", kind="record"),
     MetricSpec(LOSS_G, "G loss", kind="record"),
     MetricSpec(DIVERGED, "diverged (0/1)", kind="record"),
     MetricSpec(DIVERGED_STEP, "step of divergence", kind="record"),
-    MetricSpec(WALL, "wall seconds", kind="record"),
+    MetricSpec(WALL, "wall seconds", kind="record", resource=True),
 ):
     register_metric(_spec)
 
@@ -147,6 +188,24 @@ def bounds_of(metric: str) -> tuple[float | None, float | None]:
     if spec is None or metric.startswith("gap_"):
         return (None, None)
     return spec.bounds
+
+
+def in_curves(metric: str) -> bool:
+    """A metric the curves figure draws (its ``best_``/``gap_`` variants never)."""
+    spec = spec_of(metric)
+    return spec is not None and spec.curve and not metric.startswith(("best_", "gap_"))
+
+
+def detail_only(metric: str) -> bool:
+    """A column only the detail table shows: the ``best_``/``gap_`` variants, and a spec's ``detail_only`` spaces."""
+    spec = spec_of(metric)
+    in_detail = spec is not None and feature_space_of(metric) in spec.detail_only
+    return metric.startswith(("best_", "gap_")) or in_detail
+
+
+def resources() -> set[str]:
+    """The metrics that say what a run cost (summarized, never ranked)."""
+    return {n for spec in METRICS.values() if spec.resource for n in spec.names()}
 
 
 def objectives() -> list[str]:

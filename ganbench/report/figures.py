@@ -9,10 +9,11 @@ from typing import Any
 import pandas as pd
 
 import ganbench.report.plots as plots
+from ganbench import metrics as M
 from ganbench.report.diagrams import cd_figure
 from ganbench.report.frame import metric_columns
 from ganbench.report.ranking import Ranking, joined_matrix
-from ganbench.report.writers import CURVE_METRICS, MAX_SAMPLE_SEEDS, RANKING_FIGURES, _file_stem
+from ganbench.report.writers import MAX_SAMPLE_SEEDS, RANKING_FIGURES, _file_stem
 from ganbench.status import DONE_VALUES
 from ganbench.tracking import MLflowStore
 
@@ -24,9 +25,7 @@ def _contender(loss: str, strategy: str) -> str:
 def curve_bands(store: MLflowStore, runs: pd.DataFrame, primary: str | None = None) -> dict[str, dict[str, plots.Band]]:
     """Per curve metric (and the primary metric, first) and contender: each seed's metric history (one value per
     step; NaN at a step a seed has no value for)."""
-    metrics = [
-        c for c in metric_columns(runs) if (c.startswith(CURVE_METRICS) or c == primary) and runs[c].notna().any()
-    ]
+    metrics = [c for c in metric_columns(runs) if (M.in_curves(c) or c == primary) and runs[c].notna().any()]
     metrics.sort(key=lambda c: c != primary)
     out: dict[str, dict[str, plots.Band]] = {}
     for metric in metrics:

@@ -214,7 +214,7 @@ def _metric_order(metric: str) -> tuple[int, str, int]:
     base = metric.removeprefix("best_").removeprefix("gap_")
     spec = M.spec_of(base)
     kind = spec.kind if spec else "quality"
-    group = 0 if base.startswith(("fid", "kid")) else 1 if kind == "coverage" else 3 if kind == "diagnostic" else 2
+    group = 0 if spec is not None and spec.first else 1 if kind == "coverage" else 3 if kind == "diagnostic" else 2
     key = str(spec.position) if spec is not None and spec.position is not None else base
     return group, key, 0 if metric == base else 1 if metric.startswith("best_") else 2
 

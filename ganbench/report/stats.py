@@ -20,8 +20,6 @@ from ganbench import metrics as M
 from ganbench.report.frame import DIAGNOSTICS, metric_columns
 from ganbench.status import DONE_VALUES, Status
 
-RESOURCE_METRICS = (M.COMPUTE, M.WALL)  # what a run cost: summarized per contender, never ranked
-
 
 def base_metric(metric: str) -> str:
     """The metric a ``best_``/``gap_`` variant derives from (its ROPE is that metric's)."""
@@ -56,7 +54,7 @@ def describe(runs: pd.DataFrame, ropes: Mapping[tuple[str, str], float] | None =
     """One row per dataset, contender and metric (see the module docstring); ``ropes`` maps (dataset, metric) to
     the metric's region of practical equivalence (none: 0, and nothing is ever equivalent)."""
     done = runs[runs["status"].isin(DONE_VALUES)]
-    metrics = [m for m in metric_columns(done) if m not in RESOURCE_METRICS]
+    metrics = [m for m in metric_columns(done) if m not in M.resources()]
     if done.empty or not metrics:
         return pd.DataFrame()
     rows: list[dict[str, Any]] = []

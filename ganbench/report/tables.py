@@ -17,7 +17,6 @@ from ganbench.report.frame import DIAGNOSTICS
 REAL_ROW = "real data"  # the row of what real samples score (mean ± sd over independent draws)
 # shown only in the detail table: derived (best_/gap_), or misleading as a column of the main table (raw FID
 # sees only means and covariances, see the README)
-DETAIL_ONLY = ("best_", "gap_", M.fid_key("raw"))
 MARK = {I.BEST: "best", I.EQUIVALENT: "equivalent", I.UNDECIDED: "undecided"}  # a cell's mark by decision
 
 
@@ -47,7 +46,7 @@ def shown_metrics(summary: pd.DataFrame, dataset: str, primary: str | None) -> l
     dataset, in the report's order."""
     part = summary[summary["dataset"] == dataset]
     metrics = [str(m) for m in part["metric"].cat.categories if (part["metric"] == m).any()] if len(part) else []
-    keep = [m for m in metrics if m not in DIAGNOSTICS and not m.startswith(DETAIL_ONLY)]
+    keep = [m for m in metrics if m not in DIAGNOSTICS and not M.detail_only(m)]
     return ([primary] if primary in keep else []) + [m for m in keep if m != primary]
 
 

@@ -22,7 +22,6 @@ from ganbench.report.headline import warning_lines
 from ganbench.report.ranking import Ranking
 from ganbench.report.tables import Section, detail_table, wide_table
 
-CURVE_METRICS = ("fid_", "kid_", "modes_covered", "high_quality_pct", "kl_uniform", "precision_", "recall_")
 RANKING_FIGURES = "ranking"  # the figures key of the overall ranking's CD diagram
 MAX_SAMPLE_SEEDS = 6  # columns of the final-samples grid
 FILES = dict(csv="summary.csv", runs_csv="runs.csv", markdown="summary.md", latex="summary.tex", html="report.html")

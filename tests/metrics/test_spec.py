@@ -66,3 +66,16 @@ def test_the_report_orders_distances_then_coverage_then_the_rest_then_diagnostic
         "grad_norm_d",
     ]
     assert {"loss_d", "wall_seconds"} <= TABLE_EXCLUDE and "compute_gflop" in DIAGNOSTICS
+
+
+def test_curves_detail_columns_resources_and_order_come_from_the_spec(monkeypatch) -> None:
+    from ganbench.report.frame import _metric_order
+
+    assert M.in_curves("fid_domain") and M.in_curves("modes_covered") and M.in_curves("recall_raw")
+    assert not M.in_curves("w1_raw") and not M.in_curves("is_inception") and not M.in_curves("best_fid_domain")
+    assert M.detail_only("fid_raw") and M.detail_only("gap_w1_raw") and not M.detail_only("fid_domain")
+    assert M.resources() == {M.COMPUTE, M.WALL}
+    monkeypatch.setattr(M, "METRICS", dict(M.METRICS))
+    M.register_metric(M.MetricSpec("sharpness", "edge sharpness", True, ("domain",), first=True, curve=True))
+    assert M.in_curves("sharpness_domain") and _metric_order("sharpness_domain")[0] == 0  # with FID and KID
+    assert _metric_order("modes_covered")[0] == 1 and _metric_order("w1_raw")[0] == 2
