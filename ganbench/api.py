@@ -236,6 +236,21 @@ def report_suite(
     return build_result(loaded.name, store, parent, Path(out), publish=False)
 
 
+def serve_ui(
+    *,
+    out: str | Path = DEFAULTS.out,
+    tracking_uri: str | None = DEFAULTS.tracking_uri,
+    host: str = DEFAULTS.host,
+    port: int = DEFAULTS.port,
+) -> None:
+    """The MLflow UI on a suite's store (``ganbench ui``); returns when the server stops."""
+    from ganbench.startup import check_ui_startup
+    from ganbench.ui import serve
+
+    uri = check_ui_startup(Path(out), tracking_uri, host, port)
+    serve(Path(out), host, port, uri)
+
+
 __all__ = [
     "GanbenchError",
     "SuiteResult",
@@ -245,4 +260,5 @@ __all__ = [
     "load",
     "report_suite",
     "run_suite",
+    "serve_ui",
 ]

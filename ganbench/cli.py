@@ -203,10 +203,9 @@ def cmd_list(args: argparse.Namespace) -> None:
 
 
 def cmd_ui(args: argparse.Namespace) -> None:
-    from ganbench.stores import existing_store
-    from ganbench.ui import serve
+    from ganbench.api import serve_ui
 
-    serve(args.out, args.tracking_uri, args.host, args.port, existing_store(args.out, args.tracking_uri))
+    serve_ui(out=args.out, tracking_uri=args.tracking_uri, host=args.host, port=args.port)
 
 
 COMMANDS = {"run": cmd_run, "tune": cmd_tune, "report": cmd_report, "list": cmd_list, "ui": cmd_ui}

@@ -116,6 +116,17 @@ def check_report_startup(suite, out, quick, seeds, replicates, plugins, tracking
     return loaded, uri
 
 
+def check_ui_startup(out: Path, tracking_uri: str | None, host: str, port: int) -> str:
+    """``ganbench ui``'s checks: a store that exists (never a new one) and a free port. Returns the store's URI."""
+    from ganbench.stores import check_stores, existing_store
+    from ganbench.ui import check_port_free
+
+    check_stores(tracking_uri, None)
+    uri = existing_store(out, tracking_uri)
+    check_port_free(host, port)
+    return uri
+
+
 def decide_phases(suite: Any, tune_only: bool) -> tuple[str, ...]:
     """The one decision of which phases run, in order: tuning when the suite has a tuning section, then the
     final phase unless only tuning was asked for (``ganbench tune``)."""

@@ -15,15 +15,12 @@ from ganbench.errors import InputError
 STARLETTE_DEPRECATED = ("run_until_first_complete", "starlette.middleware.wsgi")  # what MLflow 3.x's server uses
 
 
-def serve(out: Path, tracking_uri: str | None, host: str, port: int, uri: str) -> None:
-    """The MLflow UI as a child process group that this command owns: Ctrl-C, SIGTERM or SIGHUP stop the
-    server and every worker it started, and the port is free again when ``ganbench ui`` returns."""
+def serve(out: Path, host: str, port: int, uri: str) -> None:
+    """The MLflow UI on the store at ``uri`` (checked by ``startup.check_ui_startup``) as a child process group
+    that this command owns: Ctrl-C, SIGTERM or SIGHUP stop the server and every worker it started, and the port
+    is free again when ``ganbench ui`` returns."""
     import subprocess
 
-    from ganbench.stores import check_stores
-
-    check_stores(tracking_uri, None)
-    _check_port_free(host, port)
     # uvicorn at warnings: its INFO lines (one per request and per worker) would bury the links printed below
     cmd = [
         sys.executable,
@@ -136,7 +133,7 @@ def experiment_links(uri: str, base: str) -> list[tuple[str, str]]:
     ]
 
 
-def _check_port_free(host: str, port: int) -> None:
+def check_port_free(host: str, port: int) -> None:
     import socket
 
     family = socket.AF_INET6 if ":" in host else socket.AF_INET

@@ -34,6 +34,8 @@ def test_the_command_line_and_the_api_take_their_defaults_and_help_from_the_tabl
     assert "no progress bar (default" not in flat and "--no-progress no progress bar" in flat
     report = inspect.signature(api.report_suite).parameters
     assert report["out"].default == DEFAULTS.out and report["tracking_uri"].default == DEFAULTS.tracking_uri
+    ui = inspect.signature(api.serve_ui).parameters
+    assert {k: ui[k].default for k in ui} == {k: OPTIONS[k].default for k in ("out", "tracking_uri", "host", "port")}
 
 
 def test_run_options_share_the_defaults_and_hold_a_resolved_executor():
