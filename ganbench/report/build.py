@@ -8,8 +8,10 @@ from pathlib import Path
 import pandas as pd
 
 import ganbench.report.headline as H
+import ganbench.report.mode_checks  # noqa: F401 - registers the check on mode coverage
 import ganbench.report.tuning_checks  # noqa: F401 - registers the checks on the tuning studies
 import ganbench.report.validity as validity
+from ganbench import metrics as M
 from ganbench.report.budget import pruning_check
 from ganbench.report.checks import Evidence, Finding, run_checks
 from ganbench.report.figures import make_figures
@@ -84,6 +86,9 @@ def diagnose(
     histories = {
         r: store.history(r, primary[d]) for d, r in zip(finished["dataset"], finished["run_id"]) if d in primary
     }
+    mode_histories = {
+        r: store.history(r, M.MODES_COVERED) for d, r in zip(finished["dataset"], finished["run_id"]) if modes.get(d)
+    }
     studies = [s for s in studies if s.dataset in primary]
     return run_checks(
         Evidence(
@@ -92,6 +97,7 @@ def diagnose(
             primary=primary,
             modes=modes,
             histories=histories,
+            mode_histories=mode_histories,
             studies=studies,
             pruning_check=pruning_check(studies),
             name=namer(runs["strategy"]),

@@ -35,14 +35,15 @@ class Finding:
 @dataclass(frozen=True)
 class Evidence:
     """Everything a check may read: the final runs, their summary, each dataset's primary metric and mode count,
-    the primary metric's history per finished run, the tuning studies, the pruning check's table, and how a
-    contender is named."""
+    the primary metric's and the modes covered's history per finished run, the tuning studies, the pruning
+    check's table, and how a contender is named."""
 
     runs: pd.DataFrame = field(default_factory=pd.DataFrame)
     summary: pd.DataFrame = field(default_factory=pd.DataFrame)
     primary: Mapping[str, str] = field(default_factory=dict)
     modes: Mapping[str, int] = field(default_factory=dict)
     histories: Mapping[str, Sequence[tuple[int, float]]] = field(default_factory=dict)
+    mode_histories: Mapping[str, Sequence[tuple[int, float]]] = field(default_factory=dict)  # modes covered
     studies: Sequence[Any] = ()
     pruning_check: pd.DataFrame = field(default_factory=pd.DataFrame)
     name: Callable[[str, str], str] = lambda loss, strategy: loss

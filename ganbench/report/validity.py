@@ -109,6 +109,18 @@ def run_gain(history: Sequence[tuple[int, float]], metric: str, decay_from: floa
     return gain if math.isnan(before) else min(gain, before)
 
 
+def most_seeds(part: pd.DataFrame, gains_of: Callable[[pd.DataFrame], list[float]], name: Callable) -> list:
+    """(contender, "+x% in k/n seeds") for each contender of ``part`` whose gain exceeds UNDERTRAINED_MARGIN in
+    more than half of its seeds (``gains_of(seeds)``: one gain per seed, NaN where undefined)."""
+    hits = []
+    for (loss, strategy), seeds in part.groupby(["loss", "strategy"], sort=True):
+        gains = [g for g in gains_of(seeds) if not math.isnan(g)]
+        rising = sum(g > UNDERTRAINED_MARGIN for g in gains)
+        if gains and rising > len(gains) / 2:
+            hits.append((name(loss, strategy), f"{sorted(gains)[len(gains) // 2]:+.0%} in {rising}/{len(gains)} seeds"))
+    return hits
+
+
 @check("undertrained", "undertrained (primary metric still improving)")
 def undertrained(
     runs: pd.DataFrame,
@@ -122,17 +134,15 @@ def undertrained(
     out = []
     for dataset, metric in sorted(primary.items()):
         part = runs[(runs["dataset"] == dataset) & (runs["status"] == Status.FINISHED)]
-        hits, decayed = [], False
-        for (loss, strategy), seeds in part.groupby(["loss", "strategy"], sort=True):
+
+        def gains_of(seeds: pd.DataFrame, metric: str = metric) -> list[float]:
             decays = seeds["lr_decay_from"] if "lr_decay_from" in seeds else [None] * len(seeds)
-            gains = [run_gain(histories.get(r, []), metric, d) for r, d in zip(seeds["run_id"], decays)]
-            gains = [g for g in gains if not math.isnan(g)]
-            improving = sum(g > UNDERTRAINED_MARGIN for g in gains)
-            if gains and improving > len(gains) / 2:
-                median = sorted(gains)[len(gains) // 2]
-                hits.append((name(loss, strategy), f"{median:+.0%} in {improving}/{len(gains)} seeds"))
-                decayed |= any(d is not None and math.isfinite(d) for d in decays)
+            return [run_gain(histories.get(r, []), metric, d) for r, d in zip(seeds["run_id"], decays)]
+
+        hits = most_seeds(part, gains_of, name)
         if hits:
+            decays = part["lr_decay_from"].dropna() if "lr_decay_from" in part else []
+            decayed = any(math.isfinite(d) for d in decays)
             phase = "training and of the steps before the learning rates decayed" if decayed else "training"
             out.append(
                 Finding(
