@@ -80,7 +80,7 @@ class MLflowTracker(Tracker):
         self.store.finish(run_id, result.status)
 
     def _plot(self, member: int) -> None:
-        from ganbench.report.plots import samples_figure
+        from ganbench.sample_figures import samples_figure
 
         step, samples = self._samples[member]
         fig = samples_figure(self.dataset, samples)
