@@ -134,7 +134,7 @@ def test_auto_keeps_a_loss_workers_cannot_load_in_this_process(tmp_path, monkeyp
 
 def test_auto_tunes_on_the_worker_processes_too(tmp_path, monkeypatch):
     """Under `auto` on a CPU the trials train in the worker processes as well as the final seeds: workers wait
-    for the pruner's answers (tests/test_tuning.py checks they decide as this process would)."""
+    for the pruner's answers (tests/tuning/test_study.py checks they decide as this process would)."""
     from ganbench import startup as api
     from tests.conftest import record_population_sizes
 

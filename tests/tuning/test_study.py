@@ -27,7 +27,6 @@ from ganbench.suite import load_suite
 from ganbench.tracking import TAG_CONTENDER, TAG_PHASE, TAG_STATUS, MLflowStore, default_tracking_uri
 from ganbench.train import Trainer
 from ganbench.tuning import ATTR_STATUS, TAG_STUDY, TAG_TRIAL, tune_suite
-from ganbench.tuning.design import first_batch
 from tests.conftest import ROOT, env_for_subprocess, write_suite
 
 pytestmark = pytest.mark.slow
@@ -460,70 +459,6 @@ def test_tuning_on_worker_processes_prunes_there_and_decides_as_in_this_process(
     assert pruned and populations > len(outcomes["local"])  # some study trained two populations
 
 
-@pytest.mark.parametrize("order", [[0, 1, 2, 3], [3, 2, 1, 0], [2, 0, 3, 1]])
-def test_halving_keeps_the_better_half_whatever_order_the_population_reported_in(order):
-    """Members of one population all report a rung before any is judged: the better half goes on, whichever
-    reported first (Optuna's asynchronous successive halving always promoted the first)."""
-    from ganbench.tuning import HalvingPruner
-
-    study = optuna.create_study(pruner=HalvingPruner(first=10, last=40))
-    trials = [study.ask() for _ in range(4)]
-    values = [0.4, 0.1, 0.3, float("nan")]  # lower is better; NaN (diverged) is the worst
-    for i in order:
-        trials[i].report(values[i], 10)
-    assert [t.should_prune() for t in trials] == [True, False, False, True]
-    for t, v in zip(trials, [0.5, 0.2, 0.3, 0.9]):
-        t.report(v, 30)  # 30 is no rung (10, 20), and 40 is the end: nobody is judged there
-        assert not t.should_prune()
-    later = study.ask()  # a later population meets the four values at the rung: it must be in the best 3 of 5
-    later.report(0.35, 10)
-    assert later.should_prune() is False
-    worse = study.ask()
-    worse.report(0.45, 10)
-    assert worse.should_prune() is True
-
-
-@pytest.mark.parametrize("order", [[0, 1, 2], [2, 1, 0]])
-def test_a_population_judges_its_trials_after_all_of_them_reported_the_rung(order):
-    """TrialTracker.stops reports every trial's mean (over its tuning seeds) before it asks the pruner about any:
-    asked in one loop, the first trial of a study would be judged against itself alone and always go on (the
-    bundled run kept the worse of two trials that way)."""
-    from ganbench.tuning import HalvingPruner
-    from ganbench.tuning.pruning import TrialTracker
-
-    study = optuna.create_study(pruner=HalvingPruner(first=10, last=40))
-    asked = [study.ask() for _ in range(3)]
-    trials = [asked[i] for i in order]  # the population's order of trials
-    values = {id(asked[0]): (0.9, 0.7), id(asked[1]): (0.2, 0.4), id(asked[2]): (0.5, 0.3)}  # 2 seeds each
-    tracker = TrialTracker(trials, [0, 0, 1, 1, 2, 2], "w1_raw")
-    for t, trial in enumerate(trials):
-        for seed, value in enumerate(values[id(trial)]):
-            tracker.values[(2 * t + seed, 10)] = value
-    stopped = tracker.stops(10)
-    worst = trials.index(asked[0])  # mean 0.8 against 0.3 and 0.4: the one of three outside the better half
-    assert tracker.pruned_trials == {worst} and stopped == [2 * worst, 2 * worst + 1]
-    reported = {t.number: t.intermediate_values[10] for t in study.get_trials(deepcopy=False)}
-    assert reported == {0: pytest.approx(0.8), 1: pytest.approx(0.3), 2: pytest.approx(0.4)}
-
-
-def test_the_budget_curve_counts_pruned_and_diverged_trials_but_not_failed_ones():
-    """Best value after each counted trial, in trial order: a pruned (or diverged) trial spends budget but adds
-    no value; a failed one is retried, so it spends none."""
-    import optuna
-    from optuna.distributions import FloatDistribution
-    from optuna.trial import TrialState, create_trial
-
-    from ganbench.tuning import ContenderStudy
-
-    study = optuna.create_study(direction="minimize")
-    dist = {"lr_g": FloatDistribution(1e-4, 1e-2, log=True)}
-    for state, value in [("COMPLETE", 3.0), ("PRUNED", None), ("FAIL", None), ("COMPLETE", 1.0), ("COMPLETE", 2.0)]:
-        study.add_trial(create_trial(state=TrialState[state], value=value, params={"lr_g": 1e-3}, distributions=dist))
-    holder = ContenderStudy.__new__(ContenderStudy)
-    holder.study = study
-    assert holder.budget_curve() == [3.0, 3.0, 1.0, 1.0]
-
-
 PROTOCOL = f"""
 name: tune-protocol
 losses: [non_saturating, r1]
@@ -582,38 +517,6 @@ def test_a_compute_budget_gives_cheap_trials_more_of_them(tmp_path, mlflow_templ
         assert sum(t.user_attrs["ganbench.compute_gflop"] for t in told) >= 0.05
         counted["wgangp" if "adam_wgangp" in name else "dcgan"] = len(told)
     assert counted == {"dcgan": 6, "wgangp": 2}, counted  # ceil(0.05 / 0.0093) and ceil(0.05 / 0.031)
-
-
-LUCIC = {
-    "lr_g": ("log", (5e-5, 1e-2)),
-    "lr_d": ("log", (5e-5, 1e-2)),
-    "beta1": ("choice", [0.0, 0.5, 0.9]),
-    "n_critic": ("choice", [1, 5]),
-}
-
-
-@pytest.mark.parametrize("seed", range(20))
-def test_a_first_batch_tries_every_choice_and_spreads_each_rate_over_its_range(seed):
-    """3 trials: beta1 0, 0.5 and 0.9 once each, both D steps, and one trial in each third of each learning
-    rate's log range (random points fell together: all three once drew beta1 0.9 with 5 D steps)."""
-    points = first_batch(LUCIC, 3, seed)
-    assert sorted(p["beta1"] for p in points) == [0.0, 0.5, 0.9]
-    assert {p["n_critic"] for p in points} == {1, 5}
-    for name in ("lr_g", "lr_d"):
-        thirds = sorted(int(3 * math.log(p[name] / 5e-5) / math.log(1e-2 / 5e-5)) for p in points)
-        assert thirds == [0, 1, 2], (name, points)
-
-
-def test_a_first_batch_is_set_by_its_seed_and_shared_dimensions_agree_across_spaces():
-    assert first_batch(LUCIC, 3, 7) == first_batch(LUCIC, 3, 7)
-    assert first_batch(LUCIC, 3, 7) != first_batch(LUCIC, 3, 8)
-    with_gamma = first_batch({**LUCIC, "gamma": ("log", (0.1, 100.0))}, 3, 7)
-    assert [{k: p[k] for k in LUCIC} for p in with_gamma] == first_batch(LUCIC, 3, 7)  # common random numbers
-    assert all(0.1 <= p["gamma"] <= 100.0 for p in with_gamma)
-    six = first_batch(LUCIC, 6, 7)
-    assert sorted(p["beta1"] for p in six) == [0.0, 0.0, 0.5, 0.5, 0.9, 0.9]
-    assert sorted(p["n_critic"] for p in six) == [1, 1, 1, 5, 5, 5]
-    assert {first_batch(LUCIC, 1, s)[0]["beta1"] for s in range(30)} == {0.0, 0.5, 0.9}  # one trial: any choice
 
 
 def test_a_disk_that_fills_up_mid_tuning_ends_in_one_line_and_the_rerun_tunes_as_an_uninterrupted_run(
