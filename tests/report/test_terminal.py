@@ -10,8 +10,10 @@ from types import SimpleNamespace
 import pandas as pd
 from rich.console import Console
 
-from ganbench.report.terminal import WIDTH, print_summary, validity_line
+from ganbench.report.terminal import WIDTH, console_view, print_summary, validity_line
 from ganbench.report.validity import Finding
+from tests.report.test_validity import BEST, SAME, WORSE
+from tests.report.test_validity import _result as _suite_result
 
 LOSSES = [
     "hinge",
@@ -136,3 +138,30 @@ def test_a_log_file_gets_the_screen_without_trailing_spaces() -> None:
     lines = out.getvalue().splitlines()
     assert lines == _screen(_result(FINDINGS))
     assert lines and not any(line.endswith(" ") for line in lines)
+
+
+def test_terminal_summary_fits_80_columns() -> None:
+    from rich.console import Console
+
+    long = {"feature_matching_with_a_long_name": BEST, "relativistic": SAME, "wgan_gp": WORSE}
+    # values whose CI takes many digits must not squeeze the modes, HQ and mark columns
+    small = {k: [0.00123 + 1e-5 * v for v in vs] for k, vs in long.items()}
+    for result in (
+        _suite_result(long),
+        _suite_result(long, strategy_names=True),
+        _suite_result(small, strategy_names=True),
+    ):
+        console = Console(width=200, record=True, file=io.StringIO(), color_system=None)
+        print_summary(result, console)
+        lines = console.export_text().splitlines()
+        assert max(len(line) for line in lines) <= WIDTH
+        text = "\n".join(lines)
+        assert "w1_raw" in text and "8.0/8" in text and "90.0" in text and "report: /tmp/report.html" in text
+        assert "Verdict" in text and "Validity" in text
+        table = [line for line in lines if "8.0/8" in line]
+        assert len(table) == 6 if len(result.runs["strategy"].unique()) > 1 else len(table) == 3
+        assert all(" 90.0 " in line and line.rstrip().endswith(("best", "worse", "?", "equiv")) for line in table)
+    narrow = Console(width=60, record=True, file=io.StringIO(), color_system=None)
+    narrow.print(console_view(_suite_result(long)))
+    assert max(len(line) for line in narrow.export_text().splitlines()) <= 60
+    assert WIDTH == 80
