@@ -183,17 +183,18 @@ def _sample_shape_ones(real: Tensor, batch_dim: int) -> tuple[int, ...]:
 # ----------------------------------------------------------------------------------------------- losses
 
 
-@register_loss(
-    "minimax",
-    recipe={
-        "lr": 2e-4,
-        "optimizer": "adam",
-        "beta1": 0.5,
-        "beta2": 0.999,
-        "n_critic": 1,
-        "source": "DCGAN (Radford et al. 2016)",
-    },
-)
+# the recipe both of Goodfellow et al.'s losses were trained with in DCGAN
+DCGAN_RECIPE = {
+    "lr": 2e-4,
+    "optimizer": "adam",
+    "beta1": 0.5,
+    "beta2": 0.999,
+    "n_critic": 1,
+    "source": "DCGAN (Radford et al. 2016)",
+}
+
+
+@register_loss("minimax", recipe=DCGAN_RECIPE)
 def minimax(d_real: Tensor, d_fake: Tensor) -> LossTerms:
     """Saturating minimax GAN (Goodfellow et al. 2014).
 
@@ -203,17 +204,7 @@ def minimax(d_real: Tensor, d_fake: Tensor) -> LossTerms:
     return LossTerms(real + fake, -_mean(F.softplus(d_fake)), real, fake)
 
 
-@register_loss(
-    "non_saturating",
-    recipe={
-        "lr": 2e-4,
-        "optimizer": "adam",
-        "beta1": 0.5,
-        "beta2": 0.999,
-        "n_critic": 1,
-        "source": "DCGAN (Radford et al. 2016)",
-    },
-)
+@register_loss("non_saturating", recipe=DCGAN_RECIPE)
 def non_saturating(d_real: Tensor, d_fake: Tensor) -> LossTerms:
     """Non-saturating GAN (Goodfellow et al. 2014). L_D as minimax; L_G = -E log s(D(G(z)))."""
     real, fake = _mean(F.softplus(-d_real)), _mean(F.softplus(d_fake))

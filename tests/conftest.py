@@ -53,6 +53,11 @@ def clean_registries(monkeypatch):
     monkeypatch.setattr(plugins, "_LOADED", dict(plugins._LOADED))
 
 
+def run_argv(suite: Path, out: Path, *options: str) -> list[str]:
+    """``ganbench run``'s arguments for a suite file into ``out``, without a progress bar, then ``options``."""
+    return ["run", "--suite", str(suite), "--out", str(out), "--no-progress", *options]
+
+
 def write_suite(path: Path, text: str) -> Path:
     path.write_text(text)
     return path

@@ -17,7 +17,7 @@ from ganbench.runner import Runner, RunOptions
 from ganbench.suite import load_suite
 from ganbench.tracking import StoreError
 from tests import pg
-from tests.conftest import GANBENCH, TINY_SUITE, env_for_subprocess, write_suite
+from tests.conftest import GANBENCH, TINY_SUITE, env_for_subprocess, run_argv, write_suite
 
 
 def _runs(uri: str, experiment: str = "ganbench/tiny"):
@@ -52,18 +52,7 @@ def test_processes_executor_matches_local_and_runs_each_job_once(local_run, tmp_
     suite, local_out = local_run
     out = tmp_path / "out"
     # the same populations as the local run (2 seeds each), so the numbers must agree to the last digit
-    args = [
-        "run",
-        "--suite",
-        str(suite),
-        "--out",
-        str(out),
-        "--no-progress",
-        "--executor",
-        "processes",
-        "--workers",
-        "2",
-    ]
+    args = run_argv(suite, out, "--executor", "processes", "--workers", "2")
     assert main(args) == 0
     client, children = _runs(f"sqlite:///{out / 'mlflow.db'}")
     _assert_each_job_once(client, children, 4)
@@ -99,20 +88,7 @@ def test_a_worker_that_dies_is_retried_and_the_suite_completes(tmp_path):
         TINY_SUITE.replace("steps: 30", "steps: 400").replace("eval_every: 10", "eval_every: 50"),
     )
     out = tmp_path / "out"
-    args = [
-        "run",
-        "--suite",
-        str(suite),
-        "--out",
-        str(out),
-        "--no-progress",
-        "--executor",
-        "processes",
-        "--workers",
-        "2",
-        "--population-size",
-        "1",
-    ]
+    args = run_argv(suite, out, "--executor", "processes", "--workers", "2", "--population-size", "1")
     proc = subprocess.Popen(
         GANBENCH + args, env=env_for_subprocess(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
     )
@@ -142,22 +118,8 @@ def test_second_writer_on_sqlite_stores_is_refused(tmp_path):
 def test_processes_against_postgresql_stores_run_each_job_once(tmp_path):
     suite = write_suite(tmp_path / "tiny.yaml", TINY_SUITE + "tuning: {trials: 4, steps: 20, batch: 2}\n")
     with pg.postgres_server(["mlflow", "optuna"]) as urls:
-        args = [
-            "run",
-            "--suite",
-            str(suite),
-            "--out",
-            str(tmp_path / "out"),
-            "--no-progress",
-            "--executor",
-            "processes",
-            "--workers",
-            "2",
-            "--tracking-uri",
-            urls["mlflow"],
-            "--optuna-storage",
-            urls["optuna"],
-        ]
+        stores = ["--tracking-uri", urls["mlflow"], "--optuna-storage", urls["optuna"]]
+        args = run_argv(suite, tmp_path / "out", "--executor", "processes", "--workers", "2", *stores)
         assert main(args) == 0
         client, children = _runs(urls["mlflow"])
         finals = [r for r in children if r.data.tags.get("ganbench.phase") == "final"]

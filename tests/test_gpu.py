@@ -13,26 +13,16 @@ import torch
 from torch.testing import assert_close
 
 from ganbench import executors, memory
-from ganbench.config import Member, RunConfig
+from ganbench.config import Member
 from ganbench.data import DataOptions
 from ganbench.executors import Job, run_job
 from ganbench.models import ModelConfig
 from ganbench.optim import StackedAdam
 from ganbench.train import Trainer, train
 from tests.conftest import GANBENCH, env_for_subprocess, record_population_sizes
+from tests.test_train import TINY  # the same tiny run, on the GPU
 
 pytestmark = [pytest.mark.gpu, pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")]
-
-TINY = RunConfig(
-    loss="non_saturating",
-    strategy="adam_dcgan",
-    dataset="ring8",
-    model=ModelConfig(width=16, depth=2),
-    steps=60,
-    eval_every=20,
-    eval_samples=200,
-    batch_size=32,
-)
 
 
 @pytest.mark.parametrize("dtype", [torch.float32, torch.float64])

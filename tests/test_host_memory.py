@@ -17,7 +17,7 @@ from ganbench.data import DataOptions
 from ganbench.executors import Job, run_job
 from ganbench.models import ModelConfig
 from ganbench.train import Trainer
-from tests.conftest import TINY_SUITE, record_population_sizes, write_suite
+from tests.conftest import TINY_SUITE, record_population_sizes, run_argv, write_suite
 
 
 def test_saved_bytes_count_the_activations_while_their_graph_lives():
@@ -171,20 +171,7 @@ def test_a_suite_whose_run_cannot_fit_in_ram_is_refused_before_anything_is_writt
     suite = write_suite(tmp_path / "tiny.yaml", TINY_SUITE)
     out = tmp_path / "out"
     with pytest.raises(SystemExit) as stop:
-        main(
-            [
-                "run",
-                "--suite",
-                str(suite),
-                "--out",
-                str(out),
-                "--no-progress",
-                "--executor",
-                "processes",
-                "--workers",
-                "2",
-            ]
-        )
+        main(run_argv(suite, out, "--executor", "processes", "--workers", "2"))
     assert stop.value.code == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1, err

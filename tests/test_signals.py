@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from mlflow import MlflowClient
 
-from tests.conftest import GANBENCH, env_for_subprocess, write_suite
+from tests.conftest import GANBENCH, env_for_subprocess, run_argv, write_suite
 
 LONG_SUITE = """
 name: stops
@@ -34,20 +34,7 @@ def _start(tmp_path: Path, executor: str = "processes") -> tuple[subprocess.Pope
     """The suite on two workers (processes, or a local Ray cluster), in its own session (so a signal to its group
     reaches nothing else)."""
     suite, out = write_suite(tmp_path / "stops.yaml", LONG_SUITE), tmp_path / "out"
-    args = [
-        "run",
-        "--suite",
-        str(suite),
-        "--out",
-        str(out),
-        "--population-size",
-        "1",
-        "--no-progress",
-        "--executor",
-        executor,
-        "--workers",
-        "2",
-    ]
+    args = run_argv(suite, out, "--population-size", "1", "--executor", executor, "--workers", "2")
     proc = subprocess.Popen(
         GANBENCH + args,
         env=env_for_subprocess(),
