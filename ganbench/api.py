@@ -164,7 +164,7 @@ def run_suite(
             raise
         except DiskFull as exc:
             runner.abandon()
-            raise DiskFull(exc.where, still_needed(options)) from None
+            raise DiskFull(exc.where, _space_needed(options)) from None
         finally:
             runner.close()
         if tune_only or not report:
@@ -179,7 +179,7 @@ def run_suite(
         return build_result(loaded.name, runner.store, runner.parent, Path(out))
 
 
-def still_needed(options: Any) -> str | None:
+def _space_needed(options: Any) -> str | None:
     """The space a suite stopped by a full disk still needs in its output folder, as said in its one line."""
     from ganbench import disk
 
