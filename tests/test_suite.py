@@ -14,14 +14,16 @@ def test_bundled_suites_validate():
         assert load_suite(name, quick=True).steps <= suite.steps
 
 
-def test_losses_suite_covers_all_ten_losses_on_both_mixtures_in_three_replicates_of_paired_seeds():
+def test_losses_suite_covers_all_ten_losses_on_both_mixtures_in_three_replicates_with_fresh_seeds():
     from ganbench.losses import LOSSES
 
     suite = load_suite("losses")
     assert {entry.name for entry in suite.losses} == set(LOSSES.names())
     assert {"ring8", "grid25"} <= set(suite.datasets)
-    # the tuning's variance is measured: 3 replicates, each with paired seeds of its own
-    assert suite.replicates >= 3 and len(suite.seed_list) >= 2
+    # the tuning's variance is measured: 3 replicates, each with a seed of its own (shared by the contenders), and
+    # a tuning that learns (the sampler sees a batch's outcomes before it asks the next)
+    assert suite.replicates >= 3 and len(suite.seed_list) >= 1
+    assert suite.tuning is not None and suite.tuning.batch < (suite.tuning.trials or 0)
     seeds = [s for r in range(suite.replicates) for s in suite.seeds_of(r)]
     assert len(set(seeds)) == len(seeds)
     assert suite.tuning is not None and suite.tuning.steps in (None, suite.steps)  # tuned at the final horizon
