@@ -1,5 +1,6 @@
 """What is registered, one line each, for ``ganbench list``: a loss with its paper (from its docstring) and
-parameters, a strategy with its recipe, a dataset with its kind and size, a suite with its description."""
+parameters, a strategy with its recipe, a dataset with its kind and size, a metric with its direction and
+feature spaces, a suite with its description."""
 
 from __future__ import annotations
 
@@ -82,11 +83,32 @@ def list_models() -> list[str]:
     return _columns([(n, plain(MODELS.get(n).__doc__)) for n in MODELS.names()])
 
 
+def list_metrics() -> list[str]:
+    """Each declared metric: what it is, its role in the report (and which way is better where it is ranked),
+    whether tuning may optimize it, and its names in the feature spaces it is computed in."""
+    from ganbench.metrics import METRICS
+
+    rows = []
+    for spec in METRICS.values():
+        if spec.resource:
+            role = "a run's cost"
+        elif spec.kind in ("quality", "coverage"):
+            role = f"ranked, {'higher' if spec.higher_is_better else 'lower'} is better"
+        else:
+            role = {"diagnostic": "summarized, not ranked", "record": "logged only"}.get(spec.kind, spec.kind)
+        parts = [spec.label, role] + (["a tuning objective"] if spec.objective else [])
+        if spec.spaces:
+            parts.append("as " + ", ".join(spec.names()))
+        rows.append((spec.name, "; ".join(parts)))
+    return _columns(rows)
+
+
 LISTERS = {
     "losses": list_losses,
     "strategies": list_strategies,
     "datasets": list_datasets,
     "suites": list_suites,
     "models": list_models,
+    "metrics": list_metrics,
 }
 LIST_KINDS = tuple(LISTERS)

@@ -75,8 +75,8 @@ class MetricSpec:
     """One metric (a family, when it is computed in feature spaces: ``fid`` is ``fid_raw``, ``fid_domain`` ...).
 
     Everything else is derived from these: which way is better, the tuning objectives a suite may name, the
-    report's column order, which columns are ranked, summarized as diagnostics or as a run's cost, drawn as
-    curves, kept to the detail table, or kept out of the tables.
+    report's column order and number format, which columns are ranked, summarized as diagnostics or as a run's
+    cost, drawn as curves, kept to the detail table, or kept out of the tables, and ``ganbench list metrics``.
     """
 
     name: str
@@ -94,6 +94,9 @@ class MetricSpec:
     curve: bool = False  # drawn in the report's curves figure (the primary metric always is)
     detail_only: tuple[str, ...] = ()  # feature spaces whose column only the detail table shows
     resource: bool = False  # what a run cost: summarized per contender, never ranked
+    # decimals of its cells in every table; None: chosen per dataset from the contenders' means, so that a
+    # typical value shows three significant digits
+    decimals: int | None = None
 
     def names(self) -> list[str]:
         return [f"{self.name}_{s}" for s in self.spaces] if self.spaces else [self.name]
@@ -180,6 +183,12 @@ def spec_of(metric: str) -> MetricSpec | None:
         if base in spec.names():
             return spec
     return None
+
+
+def decimals_of(metric: str) -> int | None:
+    """The decimals a metric's spec fixes for the tables; None: chosen from the values (a ``gap_`` too)."""
+    spec = spec_of(metric)
+    return None if spec is None or metric.startswith("gap_") else spec.decimals
 
 
 def bounds_of(metric: str) -> tuple[float | None, float | None]:

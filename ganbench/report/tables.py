@@ -51,9 +51,13 @@ def shown_metrics(summary: pd.DataFrame, dataset: str, primary: str | None) -> l
 
 
 def formats(summary: pd.DataFrame, dataset: str) -> dict[str, int]:
-    """Decimals per metric of one dataset, from its contenders' means: the same in every format."""
+    """Decimals per metric of one dataset, the same in every format: the metric's spec's, else from its
+    contenders' means."""
     part = summary[summary["dataset"] == dataset]
-    return {str(m): decimals(g["mean"].tolist()) for m, g in part.groupby("metric", observed=True)}
+    return {
+        str(m): M.decimals_of(str(m)) if M.decimals_of(str(m)) is not None else decimals(g["mean"].tolist())
+        for m, g in part.groupby("metric", observed=True)
+    }
 
 
 def wide_table(

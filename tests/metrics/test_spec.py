@@ -79,3 +79,34 @@ def test_curves_detail_columns_resources_and_order_come_from_the_spec(monkeypatc
     M.register_metric(M.MetricSpec("sharpness", "edge sharpness", True, ("domain",), first=True, curve=True))
     assert M.in_curves("sharpness_domain") and _metric_order("sharpness_domain")[0] == 0  # with FID and KID
     assert _metric_order("modes_covered")[0] == 1 and _metric_order("w1_raw")[0] == 2
+
+
+def test_a_spec_fixes_its_metrics_decimals_in_every_table_else_the_values_choose(monkeypatch) -> None:
+    import pandas as pd
+
+    from ganbench.report.tables import formats
+
+    summary = pd.DataFrame(
+        {
+            "dataset": ["d", "d", "d", "d"],
+            "metric": pd.Categorical(["w1_raw", "w1_raw", "sharpness", "sharpness"]),
+            "mean": [0.0512, 0.0634, 12.345, 13.5],
+        }
+    )
+    monkeypatch.setattr(M, "METRICS", dict(M.METRICS))
+    M.register_metric(M.MetricSpec("sharpness", "edge sharpness", True))
+    assert formats(summary, "d") == {"w1_raw": 4, "sharpness": 1}  # three significant digits of the means
+    M.register_metric(M.MetricSpec("sharpness", "edge sharpness", True, decimals=3))
+    assert formats(summary, "d") == {"w1_raw": 4, "sharpness": 3}
+    assert M.decimals_of("best_sharpness") == 3 and M.decimals_of("gap_sharpness") is None
+
+
+def test_list_metrics_says_what_each_is_its_role_and_its_names(capsys) -> None:
+    from ganbench.cli import main
+
+    main(["list", "metrics"])
+    lines = {line.split()[0]: line for line in capsys.readouterr().out.splitlines()}
+    assert set(lines) == set(M.METRICS)
+    assert lines["fid"].endswith("ranked, lower is better; a tuning objective; as fid_raw, fid_domain, fid_inception")
+    assert "high-quality samples, %; ranked, higher is better" in lines["high_quality_pct"]
+    assert lines["grad_norm_d"].endswith("summarized, not ranked") and lines["wall_seconds"].endswith("a run's cost")
