@@ -11,7 +11,7 @@ from mlflow import MlflowClient
 
 from ganbench.cli import main
 from tests.conftest import GANBENCH, env_for_subprocess, write_suite
-from tests.test_datasets import _md5, _write_cifar10, _write_mnist, _write_pngs
+from tests.data.helpers import _md5, _write_cifar10, _write_mnist, _write_pngs
 
 SUITE = """
 name: disk

@@ -1,4 +1,4 @@
-"""Stacked models: shapes, population equivalence, the D variants losses ask for, and training on image sets."""
+"""The DCGAN pair: shapes, population equivalence, the D variants losses ask for, and training on image sets."""
 
 from __future__ import annotations
 
@@ -11,15 +11,12 @@ from torch.testing import assert_close
 from ganbench.config import Member, RunConfig
 from ganbench.losses import LOSSES
 from ganbench.metrics import fid_key
-from ganbench.models import MODELS, ModelConfig, StackedBatchNorm2d, _NarrowLinear, _spectral_normalized, create_models
+from ganbench.models import StackedBatchNorm2d, create_models
 from ganbench.population import FINISHED
 from ganbench.train import Tracker, Trainer, train
+from tests.models.helpers import _dcgan
 
 IMAGE_SHAPES = [(1, 8, 8), (3, 8, 8), (1, 28, 28), (3, 28, 28), (1, 32, 32), (3, 32, 32)]
-
-
-def _dcgan(width: int = 8, latent_dim: int = 16, spectral_norm: bool = False) -> ModelConfig:
-    return ModelConfig(name="dcgan", width=width, latent_dim=latent_dim, spectral_norm=spectral_norm)
 
 
 @pytest.mark.parametrize("spectral_norm", [False, True])
@@ -34,83 +31,6 @@ def test_dcgan_shapes(shape, spectral_norm):
     assert features.shape[:2] == (3, 5) and features.dim() == 3
     d.eval()  # in training, every forward pass also advances spectral norm's power iteration
     assert_close(d(x), d.forward_with_features(x)[0])
-
-
-@pytest.mark.parametrize("shape", [(1, 8, 8), (3, 8, 8), (3, 32, 32)])
-def test_image_mlp_shapes_and_a_member_equals_the_same_seed_alone(shape):
-    config = ModelConfig(name="image_mlp", width=16, depth=2, latent_dim=4)
-    g_pop, d_pop = create_models(config, shape, [11, 5, 7])
-    g_one, d_one = create_models(config, shape, [5])
-    z = torch.randn(3, 6, 4)
-    x = g_pop(z)
-    assert x.shape == (3, 6, *shape) and float(x.detach().abs().max()) <= 1  # tanh output
-    assert_close(x[1:2], g_one(z[1:2]))
-    scores, features = d_pop.forward_with_features(x)
-    assert scores.shape == (3, 6) and features.shape == (3, 6, 16)
-    assert_close(scores[1:2], d_one(x[1:2]))
-    with pytest.raises(ValueError, match="needs \\[C, H, W\\]"):
-        create_models(config, (2,), [0])
-
-
-@pytest.mark.parametrize("outputs", [1, 2, 4])
-def test_narrow_linear_matches_a_batched_matmul_to_second_order(outputs):
-    """The narrow-output layer (critic scores, 2-D points) is x @ w + b, and so are its gradient and the
-    gradient of its gradient, which gradient penalties differentiate."""
-    gen = torch.Generator().manual_seed(0)
-    x, w, b = (
-        torch.randn(s, generator=gen, dtype=torch.float64, requires_grad=True)
-        for s in [(3, 5, 6), (3, 6, outputs), (3, 1, outputs)]
-    )
-    assert_close(_NarrowLinear.apply(x, w, b), torch.baddbmm(b, x, w))
-    assert torch.autograd.gradcheck(_NarrowLinear.apply, (x, w, b))
-    assert torch.autograd.gradgradcheck(_NarrowLinear.apply, (x, w, b))
-    # a penalty on the input gradient, as WGAN-GP takes it, reaches the weights like the reference's does
-    grads = []
-    for f in (_NarrowLinear.apply, lambda x, w, b: torch.baddbmm(b, x, w)):
-        (gx,) = torch.autograd.grad(f(x, w, b).square().sum(), x, create_graph=True)
-        grads.append(torch.autograd.grad(gx.norm(), w))
-    assert_close(grads[0], grads[1])
-
-
-@pytest.mark.parametrize("members", [1, 4])
-@pytest.mark.parametrize("model", ["mlp", "dcgan"])
-def test_spectral_norm_discriminators_train(model, members):
-    """Each training forward pass updates the power-iteration vector in place; backward must not need the
-    old one (D(real) and D(fake) are two passes before one backward)."""
-    if model == "mlp":
-        config = RunConfig(
-            loss="hinge",
-            strategy="adam_dcgan",
-            dataset="ring8",
-            batch_size=16,
-            steps=20,
-            eval_every=10,
-            eval_samples=100,
-            model=ModelConfig(width=8, depth=2, spectral_norm=True),
-        )
-    else:
-        config = RunConfig(
-            loss="hinge",
-            strategy="adam_dcgan",
-            dataset="digits",
-            batch_size=8,
-            steps=4,
-            eval_every=2,
-            eval_samples=64,
-            image_size=28,
-            model=_dcgan(spectral_norm=True),
-        )
-    results = train(config, [Member(s, 1e-3, 1e-3) for s in range(members)])
-    assert [r.status for r in results] == [FINISHED] * members
-
-
-@pytest.mark.parametrize("name", MODELS.names())
-def test_every_parameter_and_buffer_has_the_member_dimension_first(name):
-    """The stacked optimizers and checkpoint slicing index dimension 0 by member."""
-    shape = (2,) if name == "mlp" else (1, 28, 28)
-    for module in create_models(ModelConfig(name=name, width=8, latent_dim=4, spectral_norm=True), shape, [0, 1, 2]):
-        for t in list(module.parameters()) + list(module.buffers()):
-            assert t.shape[0] == 3
 
 
 @pytest.mark.parametrize("d_batch_norm", [True, False])
@@ -135,17 +55,6 @@ def test_d_has_no_batch_norm_for_gradient_penalties_or_spectral_norm():
     assert not any(isinstance(m, StackedBatchNorm2d) for m in d.modules())
     _, d = create_models(_dcgan(spectral_norm=True), (1, 32, 32), [0], d_batch_norm=True)
     assert not any(isinstance(m, StackedBatchNorm2d) for m in d.modules())
-
-
-def test_spectral_norm_divides_by_the_top_singular_value():
-    _, d = create_models(_dcgan(spectral_norm=True), (1, 32, 32), [0, 1], d_batch_norm=False)
-    d(torch.randn(2, 4, 1, 32, 32))  # a training pass runs the power iteration (and must not fail)
-    conv = d.convs[1]
-    for _ in range(300):  # more power iterations, to convergence
-        _spectral_normalized(conv.weight, conv._u, training=True)
-    got = _spectral_normalized(conv.weight, conv._u, training=False)
-    sigma = torch.linalg.matrix_norm(conv.weight.detach().flatten(start_dim=2), ord=2)
-    assert_close(got, conv.weight / sigma[:, None, None, None, None], atol=1e-5, rtol=1e-3)
 
 
 def test_gradient_penalty_backpropagates_through_dcgan_d():
@@ -177,25 +86,6 @@ def test_every_loss_trains_on_every_embedded_image_dataset(dataset, loss):
     assert result.status == FINISHED and result.step == 2
     assert math.isfinite(result.metrics[fid_key("domain")])
     assert result.metrics["modes_covered"] >= 1
-
-
-@pytest.mark.slow
-@pytest.mark.parametrize("loss", LOSSES.names())
-def test_every_loss_trains_the_image_mlp_on_stacked_digits_at_8x8(loss):
-    config = RunConfig(
-        loss=loss,
-        strategy="adam_dcgan",
-        dataset="stacked_digits",
-        image_size=8,
-        steps=2,
-        eval_every=2,
-        eval_samples=64,
-        batch_size=8,
-        model=ModelConfig(name="image_mlp", width=16, depth=2, latent_dim=8),
-    )
-    (result,) = train(config, [Member(0, 2e-4, 2e-4)])
-    assert result.status == FINISHED and result.step == 2
-    assert math.isfinite(result.metrics[fid_key("domain")])
 
 
 @pytest.mark.slow

@@ -1,8 +1,7 @@
-"""Executors on real engines: worker processes, a local Ray cluster, PostgreSQL-backed stores."""
+"""The worker-process executor: local's numbers, retries, PostgreSQL stores, the costliest job first, events."""
 
 from __future__ import annotations
 
-import importlib.util
 import os
 import signal
 import subprocess
@@ -10,41 +9,11 @@ import time
 from pathlib import Path
 
 import pytest
-from mlflow import MlflowClient
 
 from ganbench.cli import main
-from ganbench.runner import Runner, RunOptions
-from ganbench.suite import load_suite
-from ganbench.tracking import StoreError
 from tests import pg
 from tests.conftest import GANBENCH, TINY_SUITE, env_for_subprocess, run_argv, write_suite
-
-
-def _runs(uri: str, experiment: str = "ganbench/tiny"):
-    client = MlflowClient(uri)
-    exp = client.get_experiment_by_name(experiment).experiment_id
-    return client, [r for r in client.search_runs([exp]) if "mlflow.parentRunId" in r.data.tags]
-
-
-def _table(out: Path) -> str:
-    return (out / "report" / "summary.csv").read_text()
-
-
-def _assert_each_job_once(client, children, expected: int) -> None:
-    keys = [r.data.tags["ganbench.key"] for r in children]
-    assert len(keys) == expected and len(set(keys)) == expected  # one MLflow run per job
-    for run in children:
-        assert run.info.status == "FINISHED"
-        steps = [m.step for m in client.get_metric_history(run.info.run_id, "fid_raw")]
-        assert len(steps) == len(set(steps))  # no evaluation logged twice
-
-
-@pytest.fixture(scope="module")
-def local_run(tmp_path_factory):
-    base = tmp_path_factory.mktemp("local")
-    suite = write_suite(base / "tiny.yaml", TINY_SUITE)
-    assert main(["run", "--suite", str(suite), "--out", str(base / "out"), "--no-progress"]) == 0
-    return suite, base / "out"
+from tests.executors.helpers import _assert_each_job_once, _runs, _table
 
 
 @pytest.mark.slow
@@ -53,18 +22,6 @@ def test_processes_executor_matches_local_and_runs_each_job_once(local_run, tmp_
     out = tmp_path / "out"
     # the same populations as the local run (2 seeds each), so the numbers must agree to the last digit
     args = run_argv(suite, out, "--executor", "processes", "--workers", "2")
-    assert main(args) == 0
-    client, children = _runs(f"sqlite:///{out / 'mlflow.db'}")
-    _assert_each_job_once(client, children, 4)
-    assert _table(out) == _table(local_out)
-
-
-@pytest.mark.slow
-@pytest.mark.skipif(importlib.util.find_spec("ray") is None, reason="ray not installed")
-def test_ray_local_cluster_gives_the_same_table_as_local(local_run, tmp_path):
-    suite, local_out = local_run
-    out = tmp_path / "out"
-    args = ["run", "--suite", str(suite), "--out", str(out), "--no-progress", "--executor", "ray", "--workers", "2"]
     assert main(args) == 0
     client, children = _runs(f"sqlite:///{out / 'mlflow.db'}")
     _assert_each_job_once(client, children, 4)
@@ -103,14 +60,6 @@ def test_a_worker_that_dies_is_retried_and_the_suite_completes(tmp_path):
     assert proc.returncode == 0, err
     client, children = _runs(f"sqlite:///{out / 'mlflow.db'}")
     _assert_each_job_once(client, children, 4)
-
-
-def test_second_writer_on_sqlite_stores_is_refused(tmp_path):
-    suite = load_suite(str(write_suite(tmp_path / "tiny.yaml", TINY_SUITE)))
-    first = Runner(suite, RunOptions(out_dir=tmp_path / "out", show_progress=False))
-    with pytest.raises(StoreError, match="another ganbench process is writing to"):
-        Runner(suite, RunOptions(out_dir=tmp_path / "out", show_progress=False))
-    first.close()
 
 
 @pytest.mark.slow
