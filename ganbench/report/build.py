@@ -79,6 +79,7 @@ def diagnose(
     primary: dict[str, str],
     modes: dict[str, int],
     studies: list[StudySummary],
+    real: pd.DataFrame | None = None,
 ) -> list[Finding]:
     """Every registered validity check (``checks.CHECKS``: those of ``validity`` and ``tuning_checks``) on the
     suite's runs and studies; the first says when the tuning's variance is unmeasured."""
@@ -100,6 +101,7 @@ def diagnose(
             mode_histories=mode_histories,
             studies=studies,
             pruning_check=pruning_check(studies),
+            real=real if real is not None else pd.DataFrame(),
             name=namer(runs["strategy"]),
         )
     )
@@ -120,7 +122,7 @@ def build_report(store: MLflowStore, parent_id: str, out_dir: Path) -> ReportRes
     decisions = {d: pairwise(runs, d, m, ropes.get((d, m), 0.0)) for d, m in primary.items()}
     overall = overall_ranking(runs, primary, name, decisions) if primary else None
     studies = study_summaries(store, parent_id)
-    findings = diagnose(store, runs, summary, primary, modes, studies)
+    findings = diagnose(store, runs, summary, primary, modes, studies, real)
     verdict = H.headline(summary, primary, overall, findings, name)
     replicates = int(runs["replicate"].nunique()) if "replicate" in runs else 1
     store.log(parent_id, tags={**validity.validity_tags(findings), TAG_REPLICATES: str(replicates)})

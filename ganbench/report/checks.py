@@ -36,7 +36,7 @@ class Finding:
 class Evidence:
     """Everything a check may read: the final runs, their summary, each dataset's primary metric and mode count,
     the primary metric's and the modes covered's history per finished run, the tuning studies, the pruning
-    check's table, and how a contender is named."""
+    check's table, what real data scores (``frame.real_frame``), and how a contender is named."""
 
     runs: pd.DataFrame = field(default_factory=pd.DataFrame)
     summary: pd.DataFrame = field(default_factory=pd.DataFrame)
@@ -46,6 +46,7 @@ class Evidence:
     mode_histories: Mapping[str, Sequence[tuple[int, float]]] = field(default_factory=dict)  # modes covered
     studies: Sequence[Any] = ()
     pruning_check: pd.DataFrame = field(default_factory=pd.DataFrame)
+    real: pd.DataFrame = field(default_factory=pd.DataFrame)
     name: Callable[[str, str], str] = lambda loss, strategy: loss
 
 
