@@ -11,6 +11,7 @@ import pandas as pd
 
 import ganbench.report.inference as I
 from ganbench import metrics as M
+from ganbench.report.mode_checks import NOT_A_RESULT
 from ganbench.report.ranking import ALPHA, Ranking
 from ganbench.report.validity import Finding
 
@@ -126,9 +127,19 @@ def headline(
     name: Callable[[str, str], str],
 ) -> list[str]:
     """The verdict lines: one per dataset, then the overall ranking's."""
-    lines = [dataset_line(summary, d, m, name, findings) + _no_result(d, findings) for d, m in sorted(primary.items())]
+    lines = [
+        dataset_line(summary, d, m, name, findings) + _no_result(d, findings) + _not_learned(d, findings)
+        for d, m in sorted(primary.items())
+    ]
     lines += [x for x in (overall_line(ranking), tuning_line(summary)) if x]
     return lines
+
+
+def _not_learned(dataset: str, findings: Sequence[Finding]) -> str:
+    """The end of the verdict of a dataset whose table is not a result: no contender learned the data."""
+    if any(f.kind == "off_modes" and f.dataset == dataset and NOT_A_RESULT in f.detail for f in findings):
+        return "; NOT A RESULT: no contender learned the data (samples off the modes)"
+    return ""
 
 
 def _no_result(dataset: str, findings: Sequence[Finding]) -> str:

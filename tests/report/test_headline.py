@@ -18,3 +18,21 @@ def test_headline_names_the_best_and_the_decisions() -> None:
     assert "lowest mean rank same (mean rank 1.30)" in overall
     assert unmeasured.startswith("The tuning's variance is unmeasured")
     assert warning_lines([]) == [BELIEVED]
+
+
+def test_a_dataset_no_contender_learned_is_marked_not_a_result_in_its_verdict() -> None:
+    from ganbench.report.checks import Finding
+    from ganbench.report.headline import headline
+    from ganbench.report.mode_checks import NOT_A_RESULT
+
+    result = _result({"best": BEST, "same": SAME, "worse": WORSE})
+    summary, primary = result.summary, {"ring8": "w1_raw"}
+    name = lambda loss, strategy: loss  # noqa: E731
+    unlearned = Finding("off_modes", "ring8", ("best", "same", "worse"), f"...; {NOT_A_RESULT}")
+    some = Finding("off_modes", "ring8", ("worse",), "...; these rows compare GANs that did not learn the data")
+    (marked, *_) = headline(summary, primary, None, [unlearned], name)
+    assert marked.startswith("ring8 (") and marked.endswith(
+        "; NOT A RESULT: no contender learned the data (samples off the modes)"
+    )
+    (plain, *_) = headline(summary, primary, None, [some], name)
+    assert "NOT A RESULT" not in plain
