@@ -79,7 +79,7 @@ def diagnose(
     primary: dict[str, str],
     modes: dict[str, int],
     studies: list[StudySummary],
-    real: pd.DataFrame | None = None,
+    real: pd.DataFrame,
 ) -> list[Finding]:
     """Every registered validity check (``checks.CHECKS``: those of ``validity`` and ``tuning_checks``) on the
     suite's runs and studies; the first says when the tuning's variance is unmeasured."""
@@ -101,7 +101,7 @@ def diagnose(
             mode_histories=mode_histories,
             studies=studies,
             pruning_check=pruning_check(studies),
-            real=real if real is not None else pd.DataFrame(),
+            real=real,
             name=namer(runs["strategy"]),
         )
     )

@@ -11,7 +11,6 @@ import pandas as pd
 
 import ganbench.report.inference as I
 from ganbench import metrics as M
-from ganbench.report.mode_checks import NOT_A_RESULT
 from ganbench.report.ranking import ALPHA, Ranking
 from ganbench.report.validity import Finding
 
@@ -128,18 +127,22 @@ def headline(
 ) -> list[str]:
     """The verdict lines: one per dataset, then the overall ranking's."""
     lines = [
-        dataset_line(summary, d, m, name, findings) + _no_result(d, findings) + _not_learned(d, findings)
+        dataset_line(summary, d, m, name, findings) + _no_result(d, findings) + _not_learned(summary, d, findings, name)
         for d, m in sorted(primary.items())
     ]
     lines += [x for x in (overall_line(ranking), tuning_line(summary)) if x]
     return lines
 
 
-def _not_learned(dataset: str, findings: Sequence[Finding]) -> str:
-    """The end of the verdict of a dataset whose table is not a result: no contender learned the data."""
-    if any(f.kind == "off_modes" and f.dataset == dataset and NOT_A_RESULT in f.detail for f in findings):
-        return "; NOT A RESULT: no contender learned the data (samples off the modes)"
-    return ""
+def _not_learned(
+    summary: pd.DataFrame, dataset: str, findings: Sequence[Finding], name: Callable[[str, str], str]
+) -> str:
+    """The end of the verdict of a dataset whose table is not a result: the off-modes check named every one of
+    its contenders, so none learned the data."""
+    off = {c for f in findings if f.kind == "off_modes" and f.dataset == dataset for c in f.contenders}
+    part = summary[summary["dataset"] == dataset]
+    everyone = {name(loss, strategy) for loss, strategy in zip(part["loss"], part["strategy"])}
+    return "; NOT A RESULT: no contender learned the data (samples off the modes)" if off and off >= everyone else ""
 
 
 def _no_result(dataset: str, findings: Sequence[Finding]) -> str:

@@ -73,7 +73,8 @@ def off_modes(summary: pd.DataFrame, real: pd.DataFrame, name: Callable[[str, st
         low = part[part["mean"] < bar]
         if low.empty:
             continue
-        hits = [f"{name(a, b)} ({m:.3g} %)" for a, b, m in zip(low["loss"], low["strategy"], low["mean"])]
+        names = [name(a, b) for a, b in zip(low["loss"], low["strategy"])]
+        hits = [f"{n} ({m:.3g} %)" for n, m in zip(names, low["mean"])]
         every = len(low) == len(part)
         detail = (
             f"mean high-quality samples below {OFF_MODES_FRACTION:.0%} of real data's {float(ref.iloc[0]):.3g} %: "
@@ -84,7 +85,5 @@ def off_modes(summary: pd.DataFrame, real: pd.DataFrame, name: Callable[[str, st
                 else "; these rows compare GANs that did not learn the data"
             )
         )
-        out.append(
-            Finding("off_modes", str(dataset), tuple(name(a, b) for a, b in zip(low["loss"], low["strategy"])), detail)
-        )
+        out.append(Finding("off_modes", str(dataset), tuple(names), detail))
     return out

@@ -54,10 +54,11 @@ def formats(summary: pd.DataFrame, dataset: str) -> dict[str, int]:
     """Decimals per metric of one dataset, the same in every format: the metric's spec's, else from its
     contenders' means."""
     part = summary[summary["dataset"] == dataset]
-    return {
-        str(m): M.decimals_of(str(m)) if M.decimals_of(str(m)) is not None else decimals(g["mean"].tolist())
-        for m, g in part.groupby("metric", observed=True)
-    }
+    out = {}
+    for m, g in part.groupby("metric", observed=True):
+        fixed = M.decimals_of(str(m))
+        out[str(m)] = fixed if fixed is not None else decimals(g["mean"].tolist())
+    return out
 
 
 def wide_table(

@@ -1,4 +1,4 @@
-"""What the executors' tests share: the runs a suite left in MLflow, and its report's table."""
+"""What the executors' tests share: the runs a suite left in MLflow, its report's table, and a tiny job's config."""
 
 from __future__ import annotations
 
@@ -24,3 +24,19 @@ def _assert_each_job_once(client, children, expected: int) -> None:
         assert run.info.status == "FINISHED"
         steps = [m.step for m in client.get_metric_history(run.info.run_id, "fid_raw")]
         assert len(steps) == len(set(steps))  # no evaluation logged twice
+
+
+def tiny_job_config():
+    """A run config that trains in a blink: the executors' jobs are about order and delivery, not learning."""
+    from ganbench.config import ModelConfig, RunConfig
+
+    return RunConfig(
+        loss="hinge",
+        strategy="adam_dcgan",
+        dataset="ring8",
+        batch_size=16,
+        steps=10,
+        eval_every=10,
+        eval_samples=200,
+        model=ModelConfig(width=8, depth=1),
+    )

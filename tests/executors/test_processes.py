@@ -110,21 +110,13 @@ def test_parallel_executors_start_the_costliest_jobs_first(tmp_path):
     so a long job never starts last while the other workers idle."""
     from dataclasses import replace
 
-    from ganbench.config import Member, ModelConfig, RunConfig
+    from ganbench.config import Member
     from ganbench.data import DataOptions
     from ganbench.executors.job import Job
     from ganbench.executors.processes import ProcessExecutor
+    from tests.executors.helpers import tiny_job_config
 
-    config = RunConfig(
-        loss="hinge",
-        strategy="adam_dcgan",
-        dataset="ring8",
-        batch_size=16,
-        steps=10,
-        eval_every=10,
-        eval_samples=200,
-        model=ModelConfig(width=8, depth=1),
-    )
+    config = tiny_job_config()
     one = (Member(0, 1e-3, 1e-3),)
     jobs = [
         Job(0, config, one, (), "cpu", DataOptions(), threads=1),  # cost 10 x 2
@@ -144,23 +136,15 @@ def test_every_event_of_a_process_job_reaches_the_driver_before_its_result(tmp_p
     hands a job's result on only after the job's last event (its runs' ends), however fast the job returns."""
     from collections import Counter
 
-    from ganbench.config import Member, ModelConfig, RunConfig
+    from ganbench.config import Member
     from ganbench.data import DataOptions
     from ganbench.events import EndEvent
     from ganbench.executors.job import Job
     from ganbench.executors.processes import ProcessExecutor
     from tests.conftest import EVENTS_PER_JOB, emit_then_return
+    from tests.executors.helpers import tiny_job_config
 
-    config = RunConfig(
-        loss="hinge",
-        strategy="adam_dcgan",
-        dataset="ring8",
-        batch_size=16,
-        steps=10,
-        eval_every=10,
-        eval_samples=200,
-        model=ModelConfig(width=8, depth=1),
-    )
+    config = tiny_job_config()
     jobs = [Job(k, config, (Member(k, 1e-3, 1e-3),), (), "cpu", DataOptions()) for k in range(40)]
     seen: Counter[int] = Counter()
     ended: set[int] = set()
