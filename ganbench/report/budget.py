@@ -99,8 +99,9 @@ def budget_curves(studies: Sequence[Any], dataset: str) -> pd.DataFrame:
 
 
 def compute_matched(studies: Sequence[Any], dataset: str) -> pd.DataFrame:
-    """Per contender: trials per replicate, mean GFLOP per trial, the expected best at the suite's trials (equal
-    trials) and at the compute the cheapest contender spent (equal compute), and the ranks under each."""
+    """Per contender: trials per replicate, mean GFLOP per trial, the share of its trials that diverged (each
+    counted as the worst of the pool), the expected best at the suite's trials (equal trials) and at the compute
+    the cheapest contender spent (equal compute), and the ranks under each."""
     rows = []
     groups = _by_contender(studies, dataset)
     for (loss, strategy), group in sorted(groups.items()):
@@ -111,6 +112,9 @@ def compute_matched(studies: Sequence[Any], dataset: str) -> pd.DataFrame:
                 "strategy": strategy,
                 "trials": trials_per_replicate(group),
                 "gflop_per_trial": float(np.mean([t.get("compute", 0.0) for t in trials])) if trials else math.nan,
+                "diverged_share": float(np.mean([t.get("status") == Status.DIVERGED for t in trials]))
+                if trials
+                else math.nan,
                 "_values": [t["value"] for t in trials],
                 "_higher": M.is_higher_better(group[0].objective),
             }

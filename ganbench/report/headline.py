@@ -126,23 +126,30 @@ def headline(
     name: Callable[[str, str], str],
 ) -> list[str]:
     """The verdict lines: one per dataset, then the overall ranking's."""
+    unlearned = [d for d in sorted(primary) if _not_learned(summary, d, findings, name)]
     lines = [
-        dataset_line(summary, d, m, name, findings) + _no_result(d, findings) + _not_learned(summary, d, findings, name)
+        dataset_line(summary, d, m, name, findings) + _no_result(d, findings) + (NOT_LEARNED if d in unlearned else "")
         for d, m in sorted(primary.items())
     ]
-    lines += [x for x in (overall_line(ranking), tuning_line(summary)) if x]
+    overall = overall_line(ranking)
+    if overall and unlearned:
+        overall += f"; it pools {', '.join(unlearned)}, whose table is not a result"
+    lines += [x for x in (overall, tuning_line(summary)) if x]
     return lines
+
+
+NOT_LEARNED = "; NOT A RESULT: no contender learned the data (samples off the modes)"
 
 
 def _not_learned(
     summary: pd.DataFrame, dataset: str, findings: Sequence[Finding], name: Callable[[str, str], str]
-) -> str:
-    """The end of the verdict of a dataset whose table is not a result: the off-modes check named every one of
-    its contenders, so none learned the data."""
+) -> bool:
+    """Whether ``dataset``'s table is not a result: the off-modes check named every one of its contenders, so
+    none learned the data."""
     off = {c for f in findings if f.kind == "off_modes" and f.dataset == dataset for c in f.contenders}
     part = summary[summary["dataset"] == dataset]
     everyone = {name(loss, strategy) for loss, strategy in zip(part["loss"], part["strategy"])}
-    return "; NOT A RESULT: no contender learned the data (samples off the modes)" if off and off >= everyone else ""
+    return bool(off) and off >= everyone
 
 
 def _no_result(dataset: str, findings: Sequence[Finding]) -> str:

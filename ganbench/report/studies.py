@@ -261,7 +261,9 @@ TUNING_NOTE = (
 MATCHED_NOTE = (
     "Expected best tuning objective (Dodge et al. 2019, trials of all replicates pooled): at the suite's trials "
     "per replicate (equal trials) and at the GFLOP the cheapest contender's trials cost (equal compute: a trial "
-    "with 5 D steps and a penalty costs several of one with 1 D step)."
+    "with 5 D steps and a penalty costs several of one with 1 D step). A diverged or pruned trial counts as the "
+    "worst of its pool, so a contender with a large diverged_share ranks low here even when its best settings "
+    "train well: this view measures how easily a loss is tuned, the tables above what its tuned runs reach."
 )
 STABILITY_NOTE = "Rank stability: each contender's rank in each replicate, by its mean over that replicate's seeds."
 PRUNING_NOTE = (

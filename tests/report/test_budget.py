@@ -70,6 +70,18 @@ def test_compute_matched_gives_the_cheap_contender_more_trials() -> None:
     assert table.loc["dear", "rank_trials"] == 1 and table.loc["dear", "rank_compute"] == 2
 
 
+def test_compute_matched_reports_the_share_of_diverged_trials() -> None:
+    """A diverged trial counts as the worst of the pool; the table says how many there were, so a loss that is
+    hard to tune but trains well from its best setting can be read apart from one that is poor everywhere."""
+    shaky = study("shaky", [0.1, None, None, 0.2], 1.0)
+    for t in shaky.trials[1:3]:
+        t["status"] = "diverged"
+    steady = study("steady", [0.3, 0.3, 0.35, 0.4], 1.0)
+    table = budget.compute_matched([shaky, steady], "ring8").set_index("loss")
+    assert table.loc["shaky", "diverged_share"] == 0.5 and table.loc["steady", "diverged_share"] == 0.0
+    assert table.loc["shaky", "equal_trials"] == pytest.approx(budget.expected_best([0.1, 0.2, 0.2, 0.2], 4))
+
+
 def test_pruning_check_counts_pairs_ordered_as_at_the_end() -> None:
     steps = {0: {"10": 1.0}, 1: {"10": 2.0}, 2: {"10": 3.0}, 3: {"10": 0.5}}
     s = study("hinge", [0.1, 0.2, 0.15, None], 1.0, steps=steps)  # trial 3 was pruned at step 10

@@ -36,3 +36,18 @@ def test_a_dataset_no_contender_learned_is_marked_not_a_result_in_its_verdict() 
     )
     (plain, *_) = headline(summary, primary, None, [some], name)
     assert "NOT A RESULT" not in plain
+
+
+def test_the_overall_line_says_which_pooled_datasets_are_not_a_result() -> None:
+    from ganbench.report.checks import Finding
+    from ganbench.report.headline import headline
+    from ganbench.report.mode_checks import NOT_A_RESULT
+
+    result = _result({"best": BEST, "same": SAME, "worse": WORSE})
+    summary, primary = result.summary, {"ring8": "w1_raw"}
+    name = lambda loss, strategy: loss  # noqa: E731
+    unlearned = Finding("off_modes", "ring8", ("best", "same", "worse"), f"...; {NOT_A_RESULT}")
+    _, overall, _ = headline(summary, primary, result.ranking, [unlearned], name)
+    assert overall.startswith("Ranking on ring8") and overall.endswith("; it pools ring8, whose table is not a result")
+    _, plain, _ = headline(summary, primary, result.ranking, [], name)
+    assert "not a result" not in plain
