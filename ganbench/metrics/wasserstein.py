@@ -1,6 +1,6 @@
 """Wasserstein-1 (earth mover's) distance between point sets, by POT's exact solver (never re-implemented).
 
-Why this is the 2-D mixtures' primary metric (``w1_raw``, the tuning objective; DESIGN.md, Metrics): it must
+Why this is the 2-D mixtures' primary metric (``w1_raw``, the tuning objective; README, Metrics): it must
 see both coverage and sharpness. FID in raw data space (``fid_raw``) compares only means and covariances, so a
 uniform spread with grid25's mean and covariance scores about like real data. W1 is the least mean distance
 the generated mass must travel to become the real mass (Villani 2009; the WGAN critic's distance, Arjovsky et

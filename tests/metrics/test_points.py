@@ -1,5 +1,5 @@
 """2-D metrics: the exact Wasserstein-1 distance (POT) on known answers, and the points evaluator's primary
-metric ``w1_raw``, which must tell real mixtures from a spread with the same moments (DESIGN.md, Metrics)."""
+metric ``w1_raw``, which must tell real mixtures from a spread with the same moments (README, Metrics)."""
 
 from __future__ import annotations
 
