@@ -133,7 +133,8 @@ def headline(
     ]
     overall = overall_line(ranking)
     if overall and unlearned:
-        overall += f"; it pools {', '.join(unlearned)}, whose table is not a result"
+        tables = "tables are" if len(unlearned) > 1 else "table is"
+        overall += f"; it pools {', '.join(unlearned)}, whose {tables} not a result"
     lines += [x for x in (overall, tuning_line(summary)) if x]
     return lines
 
